@@ -1,0 +1,1 @@
+"""PySide6 + pyqtgraph desktop interface of LatentLab (thin: widgets, controller, workers)."""
