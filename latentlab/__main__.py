@@ -1,0 +1,25 @@
+"""Entry point: ``latentlab [PATH]`` opens the app; ``latentlab SUBCOMMAND ...`` works headless.
+
+Both halves are imported lazily so the CLI never loads Qt and ``--version`` loads nothing heavy.
+"""
+
+from __future__ import annotations
+
+import sys
+
+SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and (args[0] in SUBCOMMANDS or args[0] in ("-h", "--help", "--version", "help")):
+        from latentlab import cli
+
+        return cli.main(args)
+    from latentlab import app
+
+    return app.main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""Headless command line: ``latentlab train|evaluate|info|export-grid|interpolate|encode``.
+
+argparse over ``latentlab.core``; imports no Qt, so it runs on a server without a display.
+A user mistake exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from latentlab import __version__
+from latentlab.core.errors import LatentLabError
+
+FAMILIES = ("ae", "vae", "beta-vae", "cvae", "pca")
+ARCHS = ("mlp", "conv")
+DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as one line (``latentlab: error: ...``), status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"latentlab: error: {message} (see 'latentlab {self._sub_name()}--help')\n")
+        raise SystemExit(2)
+
+    def _sub_name(self) -> str:
+        parts = self.prog.split()
+        return (parts[1] + " ") if len(parts) > 1 else ""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
+    p.add_argument("--data", required=required, metavar="SOURCE",
+                   help="mnist (bundled), moons, shapes, or a path: an image folder, an IDX images "
+                        "file (.gz or raw), or a .npz/.npy array")
+    p.add_argument("--image-size", type=_positive_int, metavar="PX",
+                   help="resize images to PX x PX (image folders and procedural sets)")
+    p.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto",
+                   help="colour mode for image folders (default: auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command-line grammar."""
+    parser = _Parser(prog="latentlab", description="LatentLab: train, inspect and export "
+                     "generative autoencoders. With no subcommand, opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"LatentLab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train a model and save it as a model folder")
+    _add_data_options(t, required=True)
+    t.add_argument("--family", choices=FAMILIES, default="vae")
+    t.add_argument("--arch", choices=ARCHS, default="mlp")
+    t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N")
+    t.add_argument("--hidden", metavar="N[,N...]",
+                   help="hidden layer widths (mlp) or channel counts (conv); default 400 / 32,64")
+    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    t.add_argument("--beta", type=_positive_float, help="KL weight (default 4 for beta-vae, else 1)")
+    t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
+                   help="epochs over which the KL weight ramps up from 0")
+    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    t.add_argument("--resume", metavar="DIR", help="continue training the model saved in DIR")
+    t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+
+    e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
+    e.add_argument("--model", required=True, metavar="DIR")
+    _add_data_options(e, required=False)
+    e.add_argument("--device", default="cpu")
+
+    i = sub.add_parser("info", help="describe a saved model")
+    i.add_argument("model", metavar="DIR")
+
+    from latentlab import cli_export
+
+    cli_export.add_commands(sub)
+    return parser
+
+
+# -- progress ------------------------------------------------------------------------------
+
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; one plain line per epoch when piped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._last = 0.0
+
+    def update(self, p: Any) -> None:
+        if p.epoch_done:
+            if self.tty:
+                self.stream.write("\r\033[K")
+            val = f"  val {p.val['loss']:.2f}" if p.val else ""
+            self.stream.write(f"epoch {p.epoch}/{p.epochs}  loss {p.terms.get('loss', float('nan')):.2f}"
+                              f"  recon {p.terms.get('recon', 0.0):.2f}  kl {p.terms.get('kl', 0.0):.2f}"
+                              f"{val}  {p.images_per_s:,.0f} img/s\n")
+            self.stream.flush()
+        elif self.tty and time.monotonic() - self._last > 0.2:
+            self._last = time.monotonic()
+            done = (p.epoch - 1 + min(1.0, (p.step % max(1, p.steps_per_epoch)) / max(1, p.steps_per_epoch)))
+            frac = done / max(1, p.epochs)
+            bar = "#" * int(frac * 30)
+            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch}/{p.epochs}  loss "
+                              f"{p.terms.get('loss', float('nan')):.2f}  ETA {_fmt_eta(p.eta_s)}")
+            self.stream.flush()
+
+
+def _fmt_eta(seconds: float) -> str:
+    if not seconds == seconds or seconds < 0:
+        return "?"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m}:{s:02d}"
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def _load_data(args: argparse.Namespace):
+    from latentlab.core.data import load_dataset
+
+    return load_dataset(args.data, image_size=args.image_size, color=args.color)
+
+
+def _parse_hidden(text: str | None, arch: str) -> tuple[int, ...]:
+    if not text:
+        return DEFAULT_HIDDEN[arch]
+    try:
+        sizes = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise LatentLabError(f"--hidden must be whole numbers separated by commas, got '{text}'") from None
+    return sizes
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model, save_model
+    from latentlab.core.models import ModelConfig
+    from latentlab.core.training import TrainConfig, TrainControl, train
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
+    data = _load_data(args)
+    for name, reason in data.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    initial, prior_history = None, []
+    if args.resume:
+        loaded = load_model(args.resume)
+        initial, model_config = loaded.model, loaded.config
+        prior_history = list(loaded.meta.get("history") or [])
+        if tuple(model_config.input_shape) != data.shape:
+            raise LatentLabError(f"the model in {args.resume} expects images of shape "
+                                 f"{tuple(model_config.input_shape)}, but the data has {data.shape}")
+    else:
+        beta = args.beta if args.beta is not None else (4.0 if args.family == "beta-vae" else 1.0)
+        if args.family == "cvae" and data.labels is None:
+            raise LatentLabError(f"a conditional VAE needs labelled data; '{args.data}' has no labels")
+        model_config = ModelConfig(
+            family=args.family, arch=args.arch, input_shape=data.shape, latent_dim=args.latent_dim,
+            hidden=_parse_hidden(args.hidden, args.arch), likelihood=args.likelihood, beta=beta,
+            kl_warmup_epochs=args.kl_warmup,
+            num_classes=data.num_classes if args.family == "cvae" else 0,
+            label_names=data.class_names)
+    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                               seed=args.seed, device=args.device, threads=args.threads)
+    control = TrainControl()
+    printer = ProgressPrinter(sys.stderr)
+    gen = train(model_config, data, train_config, control=control, initial=initial)
+    result = None
+    try:
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            if hasattr(item, "epoch_done"):
+                printer.update(item)
+    except KeyboardInterrupt:
+        control.cancel()
+        print("\ninterrupted: finishing the current step and saving what was trained", file=sys.stderr)
+        try:
+            while True:
+                next(gen)
+        except StopIteration as stop:
+            result = stop.value
+    offset = len(prior_history)
+    history = prior_history + [{**h, "epoch": h.get("epoch", 0) + offset} for h in result.history]
+    data_info = {"source": data.source, "fingerprint": data.fingerprint, "shape": list(data.shape),
+                 "label_names": list(data.class_names), "n": len(data),
+                 "val_fraction": train_config.val_fraction, "seed": train_config.seed}
+    save_model(out, result.model, train_config=train_config, history=history, data_info=data_info)
+    if result.status != "finished":
+        print(f"training {result.status}: {result.message}", file=sys.stderr)
+    print(f"saved {out}")
+    return 0 if result.status != "diverged" else 1
+
+
+def validation_data(meta: dict[str, Any], args: argparse.Namespace):
+    """The data to evaluate on: --data as given, else the validation split recorded in the model."""
+    from latentlab.core.data import load_dataset
+
+    if args.data:
+        return _load_data(args)
+    info = meta.get("data") or {}
+    if not info.get("source"):
+        raise LatentLabError("this model does not record its data set; pass --data")
+    data = load_dataset(info["source"])
+    if info.get("fingerprint") and data.fingerprint != info["fingerprint"]:
+        print("warning: the data set differs from the one the model was trained on", file=sys.stderr)
+    _, val_idx = data.split(info.get("val_fraction", 0.2), info.get("seed", 0))
+    return data.subset(val_idx)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model
+    from latentlab.core.metrics import evaluate
+
+    loaded = load_model(args.model)
+    data = validation_data(loaded.meta, args)
+    if tuple(loaded.config.input_shape) != data.shape:
+        raise LatentLabError(f"the model expects images of shape {tuple(loaded.config.input_shape)}, "
+                             f"but the data has {data.shape}; use --image-size/--color to match")
+    if loaded.config.is_conditional and data.labels is None:
+        raise LatentLabError("this conditional model needs labelled data to evaluate")
+    print(json.dumps(evaluate(loaded.model, data, device=args.device), indent=2))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model
+
+    loaded = load_model(args.model)
+    c, meta = loaded.config, loaded.meta
+    hist = meta.get("history") or []
+    data = meta.get("data") or {}
+    lines = [
+        f"model        {Path(args.model).resolve()}",
+        f"family       {c.family}" + (f" (beta {c.beta:g})" if c.family == "beta-vae" else ""),
+        f"architecture {c.arch}, hidden {','.join(map(str, c.hidden))}, {c.likelihood} likelihood",
+        f"latent dim   {c.latent_dim}",
+        f"data shape   {' x '.join(map(str, c.input_shape))} (C x H x W)",
+        f"data         {json.dumps(data.get('source'))}, {data.get('n', '?')} items"
+        + (f", labels {', '.join(c.label_names)}" if c.label_names else ""),
+    ]
+    if hist:
+        last = hist[-1]
+        val = (last.get("val") or {}).get("loss")
+        lines.append(f"history      {len(hist)} epochs; last train loss "
+                     f"{(last.get('train') or {}).get('loss', float('nan')):.3f}"
+                     + (f", validation loss {val:.3f}" if val is not None else ""))
+    else:
+        lines.append("history      not trained by gradient descent (no epochs recorded)")
+    print("\n".join(lines))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; return the process exit status."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    from latentlab import cli_export
+
+    handler = COMMANDS.get(args.command) or cli_export.COMMANDS[args.command]
+    try:
+        return handler(args)
+    except LatentLabError as exc:
+        print(f"latentlab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the user gave could not be read or written
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"latentlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("latentlab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,105 @@
+"""Remembered preferences: window layout, last training settings and recent models.
+
+Everything lives in one INI-format ``QSettings`` (organisation and application
+"LatentLab"), so it reads the same on every platform and tests can point it at a
+temporary folder with ``QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, dir)``.
+Structured values are stored as JSON text: ``QSettings`` turns lists and dicts into
+platform-dependent types otherwise (a one-item list comes back as a string).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings
+
+ORGANISATION = "LatentLab"
+APPLICATION = "LatentLab"
+MAX_RECENT = 8
+
+_RECENT_KEY = "files/recentModels"
+_TRAINING_KEY = "training/lastSettings"
+_GEOMETRY_KEY = "window/geometry"
+_STATE_KEY = "window/state"
+
+
+def app_settings() -> QSettings:
+    """The application's settings store (INI format, per user)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def _read_json(settings: QSettings, key: str, default: Any) -> Any:
+    raw = settings.value(key, None)
+    if not isinstance(raw, str) or not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except ValueError:
+        # A hand-edited or damaged entry must not stop the app from starting.
+        return default
+
+
+def _write_json(settings: QSettings, key: str, value: Any) -> None:
+    settings.setValue(key, json.dumps(value))
+
+
+def recent_models(settings: QSettings | None = None) -> list[str]:
+    """Recently opened or saved model paths, newest first, only those that still exist."""
+    settings = settings or app_settings()
+    paths = _read_json(settings, _RECENT_KEY, [])
+    if not isinstance(paths, list):
+        return []
+    return [p for p in paths if isinstance(p, str) and os.path.exists(p)]
+
+
+def add_recent_model(path: str, settings: QSettings | None = None) -> list[str]:
+    """Put ``path`` first in the recent list (no duplicates, at most ``MAX_RECENT``)."""
+    settings = settings or app_settings()
+    path = os.path.abspath(path)
+    paths = [p for p in recent_models(settings) if os.path.abspath(p) != path]
+    paths = [path, *paths][:MAX_RECENT]
+    _write_json(settings, _RECENT_KEY, paths)
+    settings.sync()
+    return paths
+
+
+def clear_recent_models(settings: QSettings | None = None) -> None:
+    """Forget every recent model."""
+    settings = settings or app_settings()
+    settings.remove(_RECENT_KEY)
+    settings.sync()
+
+
+def last_training_settings(settings: QSettings | None = None) -> dict[str, Any]:
+    """The training panel's settings from the last start, or ``{}``."""
+    settings = settings or app_settings()
+    value = _read_json(settings, _TRAINING_KEY, {})
+    return value if isinstance(value, dict) else {}
+
+
+def save_training_settings(values: dict[str, Any], settings: QSettings | None = None) -> None:
+    """Remember the training panel's settings (a JSON-able dict)."""
+    settings = settings or app_settings()
+    _write_json(settings, _TRAINING_KEY, values)
+    settings.sync()
+
+
+def save_window_layout(geometry: QByteArray, state: QByteArray, settings: QSettings | None = None) -> None:
+    """Remember ``saveGeometry()`` and ``saveState()`` of the main window."""
+    settings = settings or app_settings()
+    settings.setValue(_GEOMETRY_KEY, geometry)
+    settings.setValue(_STATE_KEY, state)
+    settings.sync()
+
+
+def window_layout(settings: QSettings | None = None) -> tuple[QByteArray | None, QByteArray | None]:
+    """The remembered ``(geometry, state)``, each None when absent."""
+    settings = settings or app_settings()
+    geometry = settings.value(_GEOMETRY_KEY, None)
+    state = settings.value(_STATE_KEY, None)
+    return (
+        geometry if isinstance(geometry, QByteArray) else None,
+        state if isinstance(state, QByteArray) else None,
+    )
