@@ -61,6 +61,7 @@ def _add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
                    help="resize images to PX x PX (image folders and procedural sets)")
     p.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto",
                    help="colour mode for image folders (default: auto)")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N items")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +146,7 @@ def _fmt_eta(seconds: float) -> str:
 def _load_data(args: argparse.Namespace):
     from latentlab.core.data import load_dataset
 
-    return load_dataset(args.data, image_size=args.image_size, color=args.color)
+    return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit)
 
 
 def _parse_hidden(text: str | None, arch: str) -> tuple[int, ...]:

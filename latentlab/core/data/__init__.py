@@ -1,5 +1,203 @@
-"""Data sets: every source becomes a :class:`Dataset` (see ``dataset.py``)."""
+"""Data sets: every source becomes a :class:`Dataset` (see ``dataset.py``).
 
+:func:`load_dataset` is the one entry point. It takes a name (``mnist``, ``moons``,
+``shapes``), a path (a folder of images, a ``.npz`` / ``.npy`` file, an IDX images
+file) or a ``Dataset.source`` dict, which is how a model file records its data so it
+can be reloaded exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentlab.core.data.arrays import load_arrays
 from latentlab.core.data.dataset import Dataset
+from latentlab.core.data.folder import load_folder
+from latentlab.core.data.idx import load_idx, load_mnist
+from latentlab.core.data.procedural import DEFAULT_COUNT, DEFAULT_SIZE, make_moons, make_shapes
+from latentlab.core.data.transforms import (
+    check_color,
+    check_image_size,
+    check_limit,
+    convert_color,
+    resize_images,
+)
+from latentlab.core.errors import LatentLabError
 
-__all__ = ["Dataset"]
+__all__ = [
+    "Dataset",
+    "describe_sources",
+    "load_arrays",
+    "load_dataset",
+    "load_folder",
+    "load_idx",
+    "load_mnist",
+    "make_moons",
+    "make_shapes",
+]
+
+NAMED_SOURCES = ("mnist", "moons", "shapes")
+SOURCE_KINDS = (*NAMED_SOURCES, "folder", "arrays", "idx")
+_PROCEDURAL = {"moons": make_moons, "shapes": make_shapes}
+MAX_PROCEDURAL_COUNT = 1_000_000
+
+
+def describe_sources() -> str:
+    """One line of help: what ``--data`` (or a data field) accepts."""
+    return (
+        "mnist (10,000 bundled digits), moons or shapes (generated, with known factors), "
+        "a folder of PNG/JPEG/BMP/WebP images (class subfolders become labels), "
+        "a .npz/.npy array file, or an IDX images file such as train-images-idx3-ubyte.gz"
+    )
+
+
+def load_dataset(
+    spec: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    image_size: int | None = None,
+    color: str = "auto",
+    limit: int | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """Load a data set by name, path or recorded source.
+
+    Parameters
+    ----------
+    spec:
+        ``"mnist"``, ``"moons"``, ``"shapes"``, a path, or a ``Dataset.source`` dict. Names
+        win over paths: write ``./moons`` for a folder called ``moons``.
+    image_size:
+        Square side to resize to (center crop first); None keeps the source's size
+        (28 for generated sets; 28 gray / 32 RGB for folders).
+    color:
+        ``auto`` (as stored), ``gray`` or ``rgb``.
+    limit:
+        Keep only the first ``limit`` items.
+    seed:
+        Seed of the generated sets (a source dict's own seed wins).
+
+    The returned ``Dataset.source`` records every choice, so
+    ``load_dataset(ds.source)`` gives the same data back. For a source dict, its recorded
+    size, colour and limit apply unless given here.
+
+    Raises
+    ------
+    LatentLabError
+        For an unknown name, a missing path, a bad option or an unusable file.
+    """
+    source = _source_of(spec)
+    if image_size is None:
+        image_size = source.get("size")
+    if color == "auto":
+        color = source.get("color", "auto")
+    if limit is None:
+        limit = source.get("limit")
+    image_size, color, limit = check_image_size(image_size), check_color(color), check_limit(limit)
+    kind = source["kind"]
+    if kind in _PROCEDURAL:
+        return _procedural(kind, source, image_size, color, limit, source.get("seed", seed))
+    if kind == "folder":
+        ds = load_folder(_path(source), image_size=image_size, color=color, limit=limit)
+        if limit is not None:
+            ds.source["limit"] = limit
+        return ds
+    if kind == "mnist":
+        ds = load_mnist()
+    elif kind == "arrays":
+        ds = load_arrays(_path(source), limit=limit)
+    else:
+        labels = source.get("labels")
+        ds = load_idx(_path(source), labels, find_labels="labels" not in source)
+    return _finish(ds, image_size, color, limit)
+
+
+def _source_of(spec: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Turn a name, a path or a source dict into a source dict with a known kind."""
+    if isinstance(spec, Mapping):
+        source = dict(spec)
+        if source.get("kind") not in SOURCE_KINDS:
+            raise LatentLabError(
+                f"unknown data source kind {source.get('kind')!r} (known: {', '.join(SOURCE_KINDS)})"
+            )
+        return source
+    if not isinstance(spec, (str, os.PathLike)):
+        raise LatentLabError(f"a data set is a name or a path, not {type(spec).__name__}")
+    text = os.fspath(spec).strip()
+    if text.lower() in NAMED_SOURCES:
+        return {"kind": text.lower()}
+    if not text:
+        raise LatentLabError(f"no data set given; use {describe_sources()}")
+    return {"kind": _kind_of_path(Path(text).expanduser(), text), "path": text}
+
+
+def _kind_of_path(path: Path, text: str) -> str:
+    if not path.exists():
+        raise LatentLabError(
+            f"'{text}' is neither a data set name nor an existing file or folder; use {describe_sources()}"
+        )
+    if path.is_dir():
+        return "folder"
+    if path.suffix.lower() in (".npz", ".npy"):
+        return "arrays"
+    if "idx" in path.name.lower():
+        return "idx"
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise LatentLabError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    # Raw IDX: two zero bytes then the type code 0x08 (unsigned bytes).
+    if head[:3] == b"\x00\x00\x08":
+        return "idx"
+    raise LatentLabError(f"{path}: not a data file this tool reads; use {describe_sources()}")
+
+
+def _path(source: Mapping[str, Any]) -> str:
+    path = source.get("path")
+    if not isinstance(path, str) or not path:
+        raise LatentLabError(f"the data source {dict(source)} names no path")
+    return path
+
+
+def _procedural(
+    kind: str, source: Mapping[str, Any], size: int | None, color: str, limit: int | None, seed: Any
+) -> Dataset:
+    n = source.get("n", DEFAULT_COUNT)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROCEDURAL_COUNT:
+        raise LatentLabError(f"the number of {kind} images must be 1 to {MAX_PROCEDURAL_COUNT:,}, got {n!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise LatentLabError(f"the seed must be a whole number, got {seed!r}")
+    if limit is not None:
+        n = min(n, limit)
+    ds = _PROCEDURAL[kind](n=n, size=size or DEFAULT_SIZE, seed=seed)
+    # The size is already native; only the colour may still change.
+    return _finish(ds, None, color, None)
+
+
+def _finish(ds: Dataset, size: int | None, color: str, limit: int | None) -> Dataset:
+    """Apply limit, size and colour, and record them in the source."""
+    if limit is not None and limit < len(ds):
+        ds = ds.subset(torch.arange(limit))
+    images = convert_color(resize_images(ds.images, size), color)
+    source = dict(ds.source)
+    if size is not None and "size" not in source:
+        source["size"] = size
+    if color != "auto":
+        source["color"] = color
+    if limit is not None and ds.source["kind"] not in _PROCEDURAL:
+        source["limit"] = limit
+    return Dataset(
+        name=ds.name,
+        images=images,
+        labels=ds.labels,
+        class_names=ds.class_names,
+        factors=ds.factors,
+        factor_names=ds.factor_names,
+        source=source,
+        skipped=ds.skipped,
+    )

@@ -92,9 +92,14 @@ class LatentModel(nn.Module):
     * ``loss(x, y=None, kl_weight=None) -> dict`` of scalar tensors, means per example in
       nats: ``"loss"`` (what is minimised), ``"recon"``, ``"kl"`` (0 for AE and PCA).
     * ``sample(n, y=None, generator=None)`` -> ``n`` images in [0, 1] from the prior.
+    * ``reconstruct(x, y=None)`` -> images in [0, 1] decoded from the posterior mean.
+    * ``kl_per_dim(x, y=None)`` -> ``[D]`` mean KL per latent dimension (zeros without a KL).
+    * ``trainable``: False for closed-form models (PCA), which are fitted with ``fit(x)``
+      instead of gradient steps.
     """
 
     config: ModelConfig
+    trainable: bool = True
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -122,6 +127,21 @@ class LatentModel(nn.Module):
     def sample(
         self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        device = next(self.parameters()).device if any(True for _ in self.parameters()) else torch.device("cpu")
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(device)
+        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
         return self.decode_image(z, y)
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        mu, _ = self.encode(x, y)
+        return self.decode_image(mu, y)
+
+    def kl_per_dim(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros(self.config.latent_dim, device=self.device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live (buffers count too: PCA has no parameters)."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")

@@ -1,0 +1,160 @@
+"""The desktop app's entry: paint the window first, then load torch and the model behind it.
+
+Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
+that need no torch) at once and does the heavy part on a background thread: import
+torch, read the data set and the model, pay the optimiser's first-use cost. The
+session is then built on the GUI thread and attached to the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from latentlab.gui.main_window import MainWindow
+from latentlab.gui.settings import APPLICATION, ORGANISATION
+from latentlab.gui.workers import WarmUpThread, describe_exception
+from latentlab.resources_path import resource_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATA = "mnist"
+
+
+def default_model_path() -> str:
+    """The bundled pretrained 2-D VAE on MNIST (a model folder)."""
+    return str(resource_path("models", "mnist-vae-2d"))
+
+
+def training_threads() -> int:
+    """Torch threads for training in the app: every core but one, which the GUI keeps."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+@dataclass
+class StartupResult:
+    """What the background start-up produced (plain objects, no Qt)."""
+
+    data: Any = None
+    model: Any = None                 # a LoadedModel
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    hint: str = ""
+
+
+def load_startup(model_path: str | None, default_model: str | None) -> StartupResult:
+    """Import torch and load the model and its data set (runs on a background thread).
+
+    ``model_path`` is what the user asked for (errors are reported); ``default_model``
+    is tried when nothing was asked for (a missing default only gives a hint).
+    """
+    import torch  # noqa: F401 - the slow import this thread exists for
+
+    from latentlab.core.checkpoint import load_model
+    from latentlab.core.data import load_dataset
+    from latentlab.gui import session  # noqa: F401 - loads the controller's imports here too
+
+    out = StartupResult()
+    wanted = model_path or (default_model if default_model and os.path.exists(default_model) else None)
+    if wanted:
+        try:
+            out.model = load_model(wanted)
+        except Exception as exc:
+            message, user_mistake = describe_exception(exc)
+            if not user_mistake:
+                log.exception("could not open %s", wanted)
+            out.errors.append(("Could not open the model", message))
+    source = ((out.model.meta.get("data") or {}).get("source") if out.model is not None else None) or DEFAULT_DATA
+    try:
+        out.data = load_dataset(source)
+    except Exception as exc:
+        message, _ = describe_exception(exc)
+        out.errors.append(("Could not open the data set", f"{message}\nUsing the bundled MNIST digits instead."))
+        out.data = load_dataset(DEFAULT_DATA)
+    if out.model is None:
+        out.hint = "No model loaded yet. Press Start to train one."
+    _warm_up()
+    return out
+
+
+def _warm_up() -> None:
+    """Pay one-off first-use costs now so the first Start does not freeze the window."""
+    from latentlab.core import training
+
+    warm_up = getattr(training, "warm_up", None)
+    if warm_up is not None:
+        try:
+            warm_up()
+        except Exception:   # only a speed-up; training will report real problems itself
+            log.debug("warm-up failed", exc_info=True)
+
+
+def attach_startup(window: MainWindow, result: Any) -> None:
+    """On the GUI thread: build the session from the start-up result and attach it."""
+    from latentlab.gui.session import Session
+
+    if window.closed:   # closed while loading: nothing to show, and no thread may start now
+        return
+    session = Session(window, training_threads=training_threads())
+    if isinstance(result, BaseException):
+        message, _ = describe_exception(result)
+        window.attach_session(session)
+        window.show_error("Could not start", message)
+        return
+    if result.data is not None:
+        session.set_data(result.data)
+    if result.model is not None:
+        loaded = result.model
+        session.set_model(loaded.model, meta=dict(loaded.meta or {}), path=str(loaded.path))
+    window.attach_session(session)
+    for title, message in result.errors:
+        window.show_error(title, message)
+    if result.hint:
+        window.decoded.clear(result.hint)
+        window.statusBar().showMessage(result.hint)
+
+
+def launch(args: list[str], default_model: str | None = None) -> MainWindow:
+    """Show the window now and start loading in the background; returns the window.
+
+    ``args`` may hold one model path. The window's ``startup_thread`` does the loading;
+    it attaches a session when done.
+    """
+    window = MainWindow()
+    icon_path = resource_path("icons", "latentlab.svg")
+    if icon_path.exists():
+        window.setWindowIcon(QIcon(str(icon_path)))
+    window.show()
+    model_path = args[0] if args else None
+    fallback = default_model_path() if default_model is None else default_model
+    thread = WarmUpThread(lambda: load_startup(model_path, fallback or None))
+    thread.done.connect(lambda result: attach_startup(window, result))
+    window.adopt_thread(thread)
+    window.startup_thread = thread
+    thread.start()
+    return window
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app; ``argv`` may hold one model path (a folder or a ``.latentlab`` file)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if any(a.startswith("-") for a in args) or len(args) > 1:
+        print("usage: latentlab [MODEL]   (or latentlab --help for the commands)", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "latentlab"])
+    app.setOrganizationName(ORGANISATION)
+    app.setApplicationName(APPLICATION)
+    window = launch(args)
+    code = app.exec()
+    del window
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Live loss curves: total, reconstruction and KL for training (solid) and validation (dashed).
+
+Points arrive a few times a second for the whole run, so each series keeps numpy buffers
+that grow by doubling and hands pyqtgraph a slice of them; curve items are made once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
+
+TERMS = ("loss", "recon", "kl")
+SPLITS = ("train", "val")
+BACKGROUND = "#15171c"
+FOREGROUND = "#c8ccd4"
+# One hue per term, readable on the dark background; the split is told by the line style.
+TERM_COLOURS = {"loss": "#f0c674", "recon": "#5fb3f0", "kl": "#e36bbd"}
+TERM_LABELS = {"loss": "total", "recon": "recon", "kl": "KL"}
+_INITIAL_CAPACITY = 256
+
+
+class _Series:
+    """x/y values in buffers that double when full, so an append is amortised O(1)."""
+
+    def __init__(self) -> None:
+        self.x = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
+        self.y = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
+        self.n = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.n == self.x.size:
+            # New arrays rather than in-place resize: pyqtgraph may still hold a view.
+            self.x = np.concatenate([self.x, np.empty_like(self.x)])
+            self.y = np.concatenate([self.y, np.empty_like(self.y)])
+        self.x[self.n] = x
+        self.y[self.n] = y
+        self.n += 1
+
+    def clear(self) -> None:
+        self.n = 0
+
+    def view(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.n], self.y[: self.n]
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss curves over (fractional) epochs, in nats per example.
+
+    Series are named ``"<split>/<term>"``: ``"train/loss"``, ``"val/kl"`` and so on.
+    Missing or non-finite terms are skipped (an AE has no KL; a diverged step is not drawn).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND)
+        # PlotWidget binds plotItem.clear (which removes every item) onto the instance;
+        # drop it so clear() is ours and only empties the series.
+        del self.clear
+        self.setObjectName("lossPlot")
+        self.setToolTip("Training (solid) and validation (dashed) loss; right-click for a log scale.")
+        item = self.getPlotItem()
+        item.setLabel("bottom", "epoch", color=FOREGROUND)
+        item.setLabel("left", "nats / example", color=FOREGROUND)
+        for name in ("bottom", "left"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(FOREGROUND))
+            axis.setTextPen(pg.mkPen(FOREGROUND))
+        item.showGrid(x=True, y=True, alpha=0.15)
+        # Long runs produce many points; draw only what is visible, peak-preserving.
+        item.setClipToView(True)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setMenuEnabled(True)
+        # Three columns: the training row reads above the matching validation row.
+        self._legend = item.addLegend(
+            offset=(-10, 10), labelTextColor=FOREGROUND, colCount=3,
+            brush=pg.mkBrush(21, 23, 28, 200), pen=pg.mkPen(60, 64, 72),
+        )
+        self._series: dict[str, _Series] = {}
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        for split in SPLITS:
+            for term in TERMS:
+                self._make_curve(split, term)
+        self._log_action = QAction("Log scale (y)", self)
+        self._log_action.setCheckable(True)
+        self._log_action.toggled.connect(self._apply_log_y)
+        item.getViewBox().menu.addSeparator()
+        item.getViewBox().menu.addAction(self._log_action)
+        # pyqtgraph's own "Plot Options > Log Y" box must keep our action in step.
+        item.ctrl.logYCheck.toggled.connect(self._log_action.setChecked)
+
+    def _make_curve(self, split: str, term: str) -> None:
+        name = f"{split}/{term}"
+        colour = TERM_COLOURS[term]
+        label = TERM_LABELS[term] if split == "train" else f"val {TERM_LABELS[term]}"
+        if split == "train":
+            curve = self.plot([], [], pen=pg.mkPen(colour, width=1.5), name=label)
+        else:
+            curve = self.plot(
+                [], [], name=label,
+                pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=pg.mkPen(BACKGROUND),
+            )
+        self._series[name] = _Series()
+        self._curves[name] = curve
+
+    # ---------------------------------------------------------------- appends
+    def add_train(self, epoch_float: float, terms: dict[str, float]) -> None:
+        """Add one training point at ``epoch_float`` (e.g. 2.5 = half-way through epoch 3)."""
+        self._add("train", epoch_float, terms)
+
+    def add_val(self, epoch: float, terms: dict[str, float]) -> None:
+        """Add one validation point, normally at the end of an epoch."""
+        self._add("val", epoch, terms)
+
+    def _add(self, split: str, x: float, terms: dict[str, float], redraw: bool = True) -> None:
+        if not _finite_number(x) or not isinstance(terms, dict):
+            return
+        for term in TERMS:
+            value = terms.get(term)
+            if _finite_number(value):
+                name = f"{split}/{term}"
+                self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
+                if redraw:
+                    self._redraw(name)
+
+    def _redraw(self, name: str) -> None:
+        x, y = self._series[name].view()
+        self._curves[name].setData(x, y)
+
+    # ---------------------------------------------------------------- whole-plot
+    def clear(self) -> None:
+        """Forget every point (the curve items stay, empty)."""
+        for name, series in self._series.items():
+            series.clear()
+            self._redraw(name)
+
+    def load_history(self, history: list[dict[str, Any]]) -> None:
+        """Replace the curves with a saved history: one dict per epoch.
+
+        Each entry looks like ``{"epoch": 3, "train": {"loss", "recon", "kl"}, "val": {...}}``;
+        both points go at x = epoch (the end of that epoch). Malformed entries are skipped.
+        """
+        self.clear()
+        for entry in history if isinstance(history, list) else []:
+            if not isinstance(entry, dict) or not _finite_number(entry.get("epoch")):
+                continue
+            for split in SPLITS:
+                terms = entry.get(split)
+                if isinstance(terms, dict):
+                    self._add(split, float(entry["epoch"]), terms, redraw=False)
+        for name in self._series:
+            self._redraw(name)
+
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the x and y values of one series, e.g. ``"train/loss"`` or ``"val/kl"``."""
+        if name not in self._series:
+            raise KeyError(f"no series {name!r}; known: {', '.join(self._series)}")
+        x, y = self._series[name].view()
+        return x.copy(), y.copy()
+
+    def curve(self, name: str) -> pg.PlotDataItem:
+        """The plot item drawing one series (for styling or tests)."""
+        return self._curves[name]
+
+    # ---------------------------------------------------------------- log scale
+    def log_y(self) -> bool:
+        """Whether the y axis is logarithmic."""
+        return self._log_action.isChecked()
+
+    def set_log_y(self, on: bool) -> None:
+        """Switch the y axis between linear (default) and logarithmic."""
+        self._log_action.setChecked(bool(on))
+
+    def _apply_log_y(self, on: bool) -> None:
+        self.getPlotItem().setLogMode(x=False, y=on)

@@ -1,0 +1,435 @@
+"""The latent plane: the encoded data set as a scatter, with a draggable probe.
+
+Built for 70,000 points: one ScatterPlotItem with per-point brushes built once, positions
+moved in place on live re-encodes, and point look-ups (hover, click) through a uniform
+grid index instead of pyqtgraph's per-point scans.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QLabel, QWidget
+
+from latentlab.gui import theme
+from latentlab.gui.plane_items import PlaneViewBox, PointCloud, PointIndex, ProbeItem, target_path
+from latentlab.gui.qimage import array_to_qpixmap
+
+ThumbnailSource = Callable[[int], np.ndarray]
+
+PICK_RADIUS_PX = 6  # how close (screen pixels) the mouse must be to hover / click a point
+MAX_LEGEND_ENTRIES = 20
+THUMBNAIL_PX = 84
+_Z_MOSAIC, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, 0, 5, 8, 20
+
+
+class LatentPlaneView(pg.PlotWidget):
+    """The latent plane with its scatter of encoded points and the probe.
+
+    Left-drag on the probe moves it; left-drag elsewhere pans; the wheel zooms. A click
+    without movement on an empty spot moves the probe there; a click on a point selects it
+    and moves the probe onto it.
+    """
+
+    probeMoved = Signal(float, float)
+    probeReleased = Signal(float, float)
+    pointHovered = Signal(int)
+    pointSelected = Signal(int)
+    viewChanged = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        theme.ensure_pyqtgraph_config()
+        super().__init__(parent, background=theme.BACKGROUND, viewBox=PlaneViewBox())
+        self.setObjectName("latentPlane")
+        self._xy = np.zeros((0, 2), dtype=np.float64)
+        self._labels: np.ndarray | None = None
+        self._index: PointIndex | None = None
+        self._user_moved_view = False
+        self._hovered = -1
+        self._selected: int | None = None
+        self._thumbnail_source: ThumbnailSource | None = None
+        self._arrow_ends: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._setup_plot()
+        self._setup_items()
+        self._thumbnail = self._make_thumbnail_label()
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def _vb(self) -> PlaneViewBox:
+        return self.plotItem.vb
+
+    def _setup_plot(self) -> None:
+        item = self.plotItem
+        item.hideButtons()  # its auto-range button would also fit the mosaic and the path
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=True, alpha=0.12)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(theme.GRID))
+            axis.setTextPen(pg.mkPen(theme.MUTED))
+        self._vb.disableAutoRange()
+        self._vb.setAspectLocked(True)  # distances in z mean the same along both axes
+        self._vb.sigLeftClicked.connect(self._on_left_click)
+        self._vb.sigRangeChangedManually.connect(self._on_user_range_change)
+        self._vb.sigRangeChanged.connect(self._on_range_changed)
+        self._legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(theme.PANEL + "d0"),
+                                      pen=pg.mkPen(theme.GRID), labelTextColor=theme.FOREGROUND)
+        self.set_axis_names("z₀", "z₁")
+
+    def _setup_items(self) -> None:
+        self._mosaic = pg.ImageItem()
+        self._mosaic.setZValue(_Z_MOSAIC)
+        self._mosaic.setVisible(False)
+        self._points = PointCloud(pen=None, size=theme.POINT_SIZE_PX, pxMode=True)
+        self._points.setZValue(_Z_POINTS)
+        self._path = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2))
+        self._path.setZValue(_Z_PATH)
+        self._waypoints = pg.ScatterPlotItem(size=9, pen=pg.mkPen(theme.BACKGROUND, width=1.5),
+                                             brush=pg.mkBrush(theme.ACCENT))
+        self._waypoints.setZValue(_Z_PATH + 1)
+        self._arrow_line = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2.5))
+        self._arrow_line.setZValue(_Z_PATH)
+        self._arrow_head = pg.ArrowItem(headLen=14, tipAngle=36, tailLen=0, pen=None,
+                                        brush=pg.mkBrush(theme.ACCENT))
+        self._arrow_head.setZValue(_Z_PATH + 1)
+        self._selection = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.SELECTION, width=2),
+                                             brush=None)
+        self._selection.setZValue(_Z_SELECTION)
+        self._probe = ProbeItem(
+            pos=(0.0, 0.0), size=theme.PROBE_SIZE_PX, symbol=target_path(),
+            pen=pg.mkPen(theme.PROBE_COLOR, width=2),
+            hoverPen=pg.mkPen(theme.PROBE_HOVER_COLOR, width=2.5),
+            brush=None, hoverBrush=None, label="probe",
+            labelOpts={"color": theme.PROBE_COLOR, "offset": (12, -12), "anchor": (0, 1),
+                       "fill": pg.mkBrush(theme.PROBE_HALO)})
+        self._probe.setZValue(_Z_PROBE)
+        self._probe.sigPositionChanged.connect(self._on_probe_dragged)
+        self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
+        for item in (self._mosaic, self._points, self._path, self._waypoints,
+                     self._arrow_line, self._arrow_head, self._selection, self._probe):
+            self.plotItem.addItem(item)
+        self.clear_arrow()
+
+    def _make_thumbnail_label(self) -> QLabel:
+        label = QLabel(self.viewport())
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        label.setStyleSheet(f"background: {theme.PANEL}; border: 1px solid {theme.MUTED};"
+                            " padding: 2px;")
+        label.hide()
+        return label
+
+    # ------------------------------------------------------------------ points
+    def set_points(self, xy: np.ndarray, labels: np.ndarray | None = None,
+                   class_names: Sequence[str] = ()) -> None:
+        """Replace the scatter with ``xy`` ``[N, 2]``, coloured by ``labels`` ``[N]``.
+
+        Resets the view to fit the new points. Labels < 0 (and all points when ``labels``
+        is None) get the unlabelled colour; ``class_names[k]`` names class ``k`` in the legend.
+        """
+        xy = self._check_xy(xy)
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1).astype(np.int64)
+            if labels.shape[0] != xy.shape[0]:
+                raise ValueError(f"{labels.shape[0]} labels for {xy.shape[0]} points")
+        self._xy, self._labels = xy, labels
+        self._index = None
+        self._set_hovered(-1)
+        self._selected = None
+        self._selection.setData([], [])
+        brushes, legend = self._brushes_for(labels, class_names)
+        self._points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes)
+        self._rebuild_legend(legend)
+        self._user_moved_view = False
+        self.auto_range()
+
+    def update_points(self, xy: np.ndarray) -> None:
+        """Move the existing points to ``xy`` (same N and labels), e.g. after a re-encode.
+
+        The user's pan/zoom is kept; only a view the user never touched follows the data.
+        """
+        xy = self._check_xy(xy)
+        if xy.shape[0] != self._xy.shape[0]:
+            raise ValueError(f"update_points got {xy.shape[0]} points, the plane has "
+                             f"{self._xy.shape[0]}; use set_points for a new data set")
+        self._xy = xy
+        self._index = None
+        self._points.move_points(xy[:, 0], xy[:, 1])
+        if self._selected is not None:
+            self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
+        if not self._user_moved_view:
+            self.auto_range()
+
+    def point_count(self) -> int:
+        """Number of points on the plane."""
+        return int(self._xy.shape[0])
+
+    def point_at(self, x: float, y: float, radius_px: float = PICK_RADIUS_PX) -> int:
+        """Index of the point nearest to plane position (x, y) within ``radius_px``, or -1."""
+        if self._xy.shape[0] == 0:
+            return -1
+        if self._index is None:
+            self._index = PointIndex(self._xy)
+        rx, ry = self._pixel_size()
+        return self._index.nearest(x, y, radius_px * rx, radius_px * ry)
+
+    @staticmethod
+    def _check_xy(xy: np.ndarray) -> np.ndarray:
+        arr = np.asarray(xy, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError(f"points must have shape [N, 2], got {arr.shape}")
+        return np.ascontiguousarray(arr)
+
+    def _brushes_for(self, labels: np.ndarray | None, class_names: Sequence[str]):
+        """Per-point brushes (sharing one QBrush per class) and the legend entries."""
+        alpha = theme.POINT_ALPHA
+        if labels is None or labels.size == 0:
+            return pg.mkBrush(*theme.UNLABELLED_COLOR, alpha), []
+        n_classes = max(len(class_names), int(labels.max()) + 1, 1)
+        colors = theme.label_colors(n_classes)
+        palette = [pg.mkBrush(*c, alpha) for c in colors] + \
+                  [pg.mkBrush(*theme.UNLABELLED_COLOR, alpha)]
+        lookup = np.empty(len(palette), dtype=object)
+        lookup[:] = palette
+        brushes = lookup[np.where(labels >= 0, labels, len(palette) - 1)]
+        present = np.unique(labels[labels >= 0])
+        legend = [(colors[k], class_names[k] if k < len(class_names) else str(k))
+                  for k in present]
+        return brushes, legend
+
+    def _rebuild_legend(self, entries: list[tuple[tuple[int, int, int], str]]) -> None:
+        self._legend.clear()
+        shown = entries[:MAX_LEGEND_ENTRIES]
+        for color, name in shown:
+            sample = pg.ScatterPlotItem(size=9, pen=None, brush=pg.mkBrush(*color))
+            self._legend.addItem(sample, name)
+        if len(entries) > len(shown):
+            more = pg.ScatterPlotItem(size=0, pen=None, brush=None)
+            self._legend.addItem(more, f"… {len(entries) - len(shown)} more")
+        self._legend.setVisible(bool(entries))
+
+    # ------------------------------------------------------------------- probe
+    def set_probe(self, x: float, y: float) -> None:
+        """Move the probe without emitting :attr:`probeMoved` (the caller already knows)."""
+        self._probe.setPos(float(x), float(y))
+
+    def probe_position(self) -> tuple[float, float]:
+        """Current probe position in plane coordinates."""
+        pos = self._probe.pos()
+        return float(pos.x()), float(pos.y())
+
+    def _on_probe_dragged(self, _item) -> None:
+        if self._probe.moving:  # a drag by the user, not set_probe
+            x, y = self.probe_position()
+            self.probeMoved.emit(x, y)
+
+    def _on_probe_drag_finished(self, _item) -> None:
+        x, y = self.probe_position()
+        self.probeReleased.emit(x, y)
+
+    def _on_left_click(self, pos: QPointF) -> None:
+        index = self.point_at(pos.x(), pos.y())
+        x, y = (self._xy[index, 0], self._xy[index, 1]) if index >= 0 else (pos.x(), pos.y())
+        self.set_selected(index if index >= 0 else None)
+        self.set_probe(x, y)
+        px, py = self.probe_position()
+        self.probeMoved.emit(px, py)
+        self.probeReleased.emit(px, py)
+        # Last, so that whatever the selection shows wins over the probe's decode.
+        if index >= 0:
+            self.pointSelected.emit(index)
+
+    # --------------------------------------------------------------- selection
+    def set_selected(self, index: int | None) -> None:
+        """Draw a ring around point ``index`` (None removes it)."""
+        if index is None or index < 0:
+            self._selected = None
+            self._selection.setData([], [])
+            return
+        if index >= self._xy.shape[0]:
+            raise IndexError(f"point {index} does not exist ({self._xy.shape[0]} points)")
+        self._selected = int(index)
+        self._selection.setData([self._xy[index, 0]], [self._xy[index, 1]])
+
+    def selected(self) -> int | None:
+        """Index of the point with the selection ring, or None."""
+        return self._selected
+
+    # ------------------------------------------------------------ path, arrow
+    def set_path(self, xy: np.ndarray | None, waypoints: np.ndarray | None = None) -> None:
+        """Draw a polyline ``xy`` ``[M, 2]`` with markers at ``waypoints`` ``[K, 2]``."""
+        if xy is None:
+            self._path.setData([], [])
+        else:
+            line = self._check_xy(xy)
+            self._path.setData(line[:, 0], line[:, 1])
+        if waypoints is None:
+            self._waypoints.setData([], [])
+        else:
+            marks = self._check_xy(waypoints)
+            self._waypoints.setData(marks[:, 0], marks[:, 1])
+
+    def set_arrow(self, start_xy: Sequence[float], end_xy: Sequence[float]) -> None:
+        """Draw an arrow from ``start_xy`` to ``end_xy`` (plane coordinates)."""
+        start = (float(start_xy[0]), float(start_xy[1]))
+        end = (float(end_xy[0]), float(end_xy[1]))
+        self._arrow_ends = (start, end)
+        self._arrow_line.setData([start[0], end[0]], [start[1], end[1]])
+        self._arrow_line.setVisible(True)
+        self._arrow_head.setPos(*end)
+        self._arrow_head.setVisible(True)
+        self._orient_arrow_head()
+
+    def clear_arrow(self) -> None:
+        """Remove the arrow."""
+        self._arrow_ends = None
+        self._arrow_line.setVisible(False)
+        self._arrow_head.setVisible(False)
+
+    def arrow_head_angle(self) -> float:
+        """Screen angle (degrees) the head is rotated by, in ArrowItem's convention."""
+        return float(self._arrow_head.opts["angle"])
+
+    def _orient_arrow_head(self) -> None:
+        # The head is drawn in screen pixels, so its angle depends on the current zoom and
+        # aspect: recomputed whenever the view changes.
+        if self._arrow_ends is None:
+            return
+        (x0, y0), (x1, y1) = self._arrow_ends
+        a = self._vb.mapViewToScene(QPointF(x0, y0))
+        b = self._vb.mapViewToScene(QPointF(x1, y1))
+        screen = math.degrees(math.atan2(b.y() - a.y(), b.x() - a.x()))
+        # ArrowItem at angle 0 points left (180 degrees on screen).
+        self._arrow_head.setStyle(angle=screen - 180.0)
+
+    # ------------------------------------------------------------------ mosaic
+    def set_mosaic(self, image: np.ndarray, rect: tuple[float, float, float, float]) -> None:
+        """Show ``image`` (HxW or HxWx3, float in [0, 1]) beneath the points.
+
+        ``rect`` = (x0, y0, w, h) in plane coordinates; row 0 of the image is the top edge
+        (largest y), as in a picture.
+        """
+        arr = np.asarray(image)
+        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3)):
+            raise ValueError(f"mosaic must be [H, W] or [H, W, 3], got {arr.shape}")
+        x0, y0, w, h = (float(v) for v in rect)
+        if arr.dtype != np.uint8:
+            arr = (np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0) * 255 + 0.5)
+        # The y axis points up, ImageItem's row 0 sits at the rect's bottom: flip the rows.
+        upright = np.ascontiguousarray(arr[::-1].astype(np.uint8, copy=False))
+        self._mosaic.setImage(upright, levels=(0, 255), autoLevels=False)
+        self._mosaic.setRect(QRectF(x0, y0, w, h))
+        self._mosaic.setVisible(True)
+
+    def clear_mosaic(self) -> None:
+        """Remove the mosaic image."""
+        self._mosaic.clear()
+        self._mosaic.setVisible(False)
+
+    def mosaic_item(self) -> pg.ImageItem:
+        """The ImageItem holding the mosaic (for inspection)."""
+        return self._mosaic
+
+    # -------------------------------------------------------------------- view
+    def visible_rect(self) -> tuple[float, float, float, float]:
+        """(x0, y0, w, h) of the visible part of the plane; y0 is the bottom edge."""
+        r = self._vb.viewRect()
+        return float(r.left()), float(r.top()), float(r.width()), float(r.height())
+
+    def auto_range(self) -> None:
+        """Fit the view to the points (finite ones); the view then follows live updates."""
+        finite = self._xy[np.isfinite(self._xy).all(axis=1)]
+        self._user_moved_view = False
+        if finite.shape[0] == 0:
+            return
+        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        half = np.maximum((hi - lo) / 2.0, 1e-6)
+        mid = (lo + hi) / 2.0
+        self._vb.setRange(xRange=(mid[0] - half[0], mid[0] + half[0]),
+                          yRange=(mid[1] - half[1], mid[1] + half[1]), padding=0.05)
+
+    def set_axis_names(self, x: str, y: str) -> None:
+        """Label the axes (e.g. "z₀"/"z₁", "PC 1"/"PC 2")."""
+        self.plotItem.setLabel("bottom", x, color=theme.MUTED)
+        self.plotItem.setLabel("left", y, color=theme.MUTED)
+
+    def _on_user_range_change(self, *_args) -> None:
+        self._user_moved_view = True
+
+    def _on_range_changed(self, *_args) -> None:
+        self._orient_arrow_head()
+        self.viewChanged.emit()
+
+    def _pixel_size(self) -> tuple[float, float]:
+        """Plane units per screen pixel along x and y."""
+        w, h = self._vb.viewPixelSize()
+        return abs(w), abs(h)
+
+    # --------------------------------------------------------------- hovering
+    def set_thumbnail_source(self, fn: ThumbnailSource | None) -> None:
+        """Set ``fn(index) -> image`` used to show a hovered point's image (None: no thumbnail)."""
+        self._thumbnail_source = fn
+        if fn is None:
+            self._thumbnail.hide()
+
+    def hovered(self) -> int:
+        """Index of the point under the mouse, or -1."""
+        return self._hovered
+
+    def thumbnail_label(self) -> QLabel:
+        """The floating label that shows the hovered point's image."""
+        return self._thumbnail
+
+    def mouseMoveEvent(self, ev: QMouseEvent) -> None:  # noqa: N802
+        super().mouseMoveEvent(ev)
+        if ev.buttons() != Qt.MouseButton.NoButton:
+            self._set_hovered(-1)  # dragging: the probe or the view, not hovering
+            return
+        pos = ev.position().toPoint()
+        scene_pos = self.mapToScene(pos)
+        index = -1
+        if self._vb.sceneBoundingRect().contains(scene_pos):
+            view_pos = self._vb.mapSceneToView(scene_pos)
+            index = self.point_at(view_pos.x(), view_pos.y())
+        self._set_hovered(index, pos)
+
+    def leaveEvent(self, ev: QEvent) -> None:  # noqa: N802
+        super().leaveEvent(ev)
+        self._set_hovered(-1)
+
+    def _set_hovered(self, index: int, cursor: QPoint | None = None) -> None:
+        changed = index != self._hovered
+        self._hovered = index
+        if index < 0:
+            self._thumbnail.hide()
+        elif self._thumbnail_source is not None and cursor is not None:
+            if changed:
+                self._show_thumbnail(self._thumbnail_source(index))
+            self._place_thumbnail(cursor)
+        if changed:
+            self.pointHovered.emit(index)
+
+    def _show_thumbnail(self, image: np.ndarray) -> None:
+        pixmap = array_to_qpixmap(image)
+        self._thumbnail.setPixmap(pixmap.scaled(
+            THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation))  # keep pixels sharp
+        self._thumbnail.adjustSize()
+        self._thumbnail.show()
+        self._thumbnail.raise_()
+
+    def _place_thumbnail(self, cursor: QPoint) -> None:
+        # Beside the cursor, flipped to the other side near the viewport's edges.
+        size = self._thumbnail.size()
+        area = self.viewport().rect()
+        x = cursor.x() + 16
+        y = cursor.y() + 16
+        if x + size.width() > area.right():
+            x = cursor.x() - 16 - size.width()
+        if y + size.height() > area.bottom():
+            y = cursor.y() - 16 - size.height()
+        self._thumbnail.move(max(0, x), max(0, y))

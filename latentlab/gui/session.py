@@ -1,0 +1,520 @@
+"""The GUI's controller: the current model, data set, latent plane and workers. No widgets.
+
+Threads (see the architecture notes): the training worker owns the model being
+trained and hands out weight snapshots; the session owns an *inference copy* that
+lives on the GUI thread (eval mode, CPU) and decodes the probe under
+``torch.inference_mode()``. Encoding the whole data set for the scatter runs in the
+inference worker with its own model copy built from a snapshot's state, never this
+copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from latentlab.core.data.dataset import Dataset
+from latentlab.core.errors import LatentLabError
+from latentlab.core.models.base import LatentModel, ModelConfig
+from latentlab.gui import manifold as planes
+from latentlab.gui.workers import InferenceWorker, TrainingWorker, describe_exception
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
+ENCODE_INTERVAL_MS = 1500   # scatter refresh while training
+ENCODE_CHUNK = 512          # rows per encode step; the worker checks for newer requests between chunks
+
+
+def default_training_threads() -> int:
+    """Intra-op threads for training in the GUI: all cores but one for the GUI thread."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def to_display(images: torch.Tensor) -> np.ndarray:
+    """``[C, H, W]`` in [0, 1] -> float32 ``H x W`` (grey) or ``H x W x 3``."""
+    arr = images.detach().to("cpu", torch.float32).numpy()
+    return arr[0].copy() if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
+
+
+def encode_job(model_config: ModelConfig, state: dict[str, torch.Tensor], data: Dataset):
+    """A job for the inference worker: the data set's latent means as numpy ``[N, D]``."""
+    from latentlab.core.models import build_model
+
+    def job(should_stop) -> np.ndarray | None:
+        model = build_model(model_config)
+        model.load_state_dict(state)
+        model.eval()
+        labels = data.labels if model_config.is_conditional else None
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(data), ENCODE_CHUNK):
+                if should_stop():
+                    return None
+                x = data.images[start:start + ENCODE_CHUNK]
+                y = None if labels is None else labels[start:start + ENCODE_CHUNK]
+                mu, _ = model.encode(x, y)
+                chunks.append(mu.to(torch.float32).numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, model_config.latent_dim), np.float32)
+
+    return job
+
+
+def detached_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of ``model``'s weights that no later update can tear."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class Session(QObject):
+    """Owns what the window shows and does the work behind its actions.
+
+    Signals
+    -------
+    modelChanged(): another model (or none) is current.
+    dataChanged(): another data set is current.
+    codesChanged(): new encodings and their plane coordinates (``xy``) are ready.
+    planeChanged(): the latent plane changed (``xy`` follows with codesChanged).
+    weightsUpdated(): the inference copy got new weights (a training snapshot).
+    conditionChanged(int): the CVAE's class label changed.
+    trainingProgress(Progress), trainingStateChanged(str), trainingFinished(TrainResult).
+    errorOccurred(str title, str message): show the user; already logged if unexpected.
+    statusMessage(str): a short line for the status bar.
+    """
+
+    modelChanged = Signal()
+    dataChanged = Signal()
+    codesChanged = Signal()
+    planeChanged = Signal()
+    weightsUpdated = Signal()
+    conditionChanged = Signal(int)
+    trainingProgress = Signal(object)
+    trainingStateChanged = Signal(str)
+    trainingFinished = Signal(object)
+    errorOccurred = Signal(str, str)
+    statusMessage = Signal(str)
+
+    def __init__(self, parent: QObject | None = None, training_threads: int | None = None) -> None:
+        super().__init__(parent)
+        self.training_threads = training_threads or default_training_threads()
+        self.model: LatentModel | None = None
+        self.model_path: str | None = None
+        self.model_meta: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.train_config: Any = None
+        self.data: Dataset | None = None
+        self.codes: np.ndarray | None = None
+        self.xy: np.ndarray | None = None
+        self.plane: Any = None
+        self.plane_kind = "pca"
+        self.plane_dims = (0, 1)
+        self.selected: list[int] = []          # most recent last; anchors of the three-point plane
+        self.condition = 0
+        self.probe_z: np.ndarray | None = None
+        self.training_state = "idle"
+        self.inference = InferenceWorker()
+        self.inference.resultReady.connect(self._on_job_result)
+        self.inference.failed.connect(self._on_job_failed)
+        self._trainer: TrainingWorker | None = None
+        self._encoded_state: Any = None        # the state object the codes were computed from
+        self._latest_state: dict[str, torch.Tensor] | None = None
+        self._encode_timer = QTimer(self)
+        self._encode_timer.setInterval(ENCODE_INTERVAL_MS)
+        self._encode_timer.timeout.connect(self._encode_latest_snapshot)
+
+    # -- what is current --------------------------------------------------------------
+    @property
+    def config(self) -> ModelConfig | None:
+        return None if self.model is None else self.model.config
+
+    @property
+    def model_name(self) -> str:
+        if self.model_path:
+            return Path(self.model_path).name.removesuffix(".latentlab")
+        return "untitled" if self.model is not None else "no model"
+
+    @property
+    def latent_dim(self) -> int:
+        return 0 if self.model is None else self.model.config.latent_dim
+
+    @property
+    def is_training(self) -> bool:
+        return self._trainer is not None
+
+    def image_of(self, index: int) -> np.ndarray | None:
+        """Data item ``index`` as a display array (for thumbnails), or None."""
+        if self.data is None or not 0 <= index < len(self.data):
+            return None
+        return to_display(self.data.images[index])
+
+    # -- errors -------------------------------------------------------------------------
+    def _report(self, title: str, exc: BaseException) -> None:
+        message, user_mistake = describe_exception(exc)
+        if not user_mistake:
+            log.error("%s", title, exc_info=exc)
+            message = f"{message}\n\nSee the log for details."
+        self.errorOccurred.emit(title, message)
+
+    # -- files ------------------------------------------------------------------------------
+    def open_model(self, path: str) -> bool:
+        """Load a saved model folder; its recorded data set is loaded if none matches."""
+        if self.is_training:
+            self.errorOccurred.emit("Cannot open a model", "Stop training before opening another model.")
+            return False
+        try:
+            from latentlab.core.checkpoint import load_model
+
+            loaded = load_model(path)
+        except Exception as exc:
+            self._report("Could not open the model", exc)
+            return False
+        self.set_model(loaded.model, meta=dict(loaded.meta or {}), path=str(path))
+        if self.data is None or self.data.shape != tuple(loaded.config.input_shape):
+            source = (self.model_meta.get("data") or {}).get("source")
+            if source:
+                self.open_data(source)
+        return True
+
+    def save_model(self, path: str) -> bool:
+        """Save the current model (weights, config, history, data info) as a model folder."""
+        if self.model is None:
+            self.errorOccurred.emit("Nothing to save", "Train or open a model first.")
+            return False
+        try:
+            from latentlab.core.checkpoint import save_model
+
+            save_model(path, self.model, train_config=self.train_config, history=self.history,
+                       data_info=self._data_info())
+        except Exception as exc:
+            self._report("Could not save the model", exc)
+            return False
+        self.model_path = str(path)
+        self.modelChanged.emit()
+        self.statusMessage.emit(f"Saved {path}")
+        return True
+
+    def _data_info(self) -> dict[str, Any] | None:
+        if self.data is None:
+            return self.model_meta.get("data")
+        from latentlab.core.checkpoint import describe_data
+
+        tc = self.train_config
+        return describe_data(self.data, getattr(tc, "val_fraction", None), getattr(tc, "seed", None))
+
+    def open_data(self, spec: Any, image_size: int | None = None, color: str = "auto",
+                  limit: int | None = None) -> bool:
+        """Load a data set (a name, a path or a recorded source dict) and make it current."""
+        try:
+            data = self._load_data(spec, image_size, color, limit)
+        except Exception as exc:
+            self._report("Could not open the data set", exc)
+            return False
+        self.set_data(data)
+        return True
+
+    @staticmethod
+    def _load_data(spec: Any, image_size: int | None, color: str, limit: int | None) -> Dataset:
+        from latentlab.core.data import load_dataset
+
+        return load_dataset(spec, image_size=image_size, color=color, limit=limit)
+
+    # -- model and data ---------------------------------------------------------------
+    def set_model(self, model: LatentModel | None, meta: dict[str, Any] | None = None,
+                  path: str | None = None) -> None:
+        """Make ``model`` (moved to the CPU, eval mode) the inference copy."""
+        if model is not None:
+            model = model.to("cpu").eval()
+        self.model = model
+        self.model_meta = meta or {}
+        self.history = list(self.model_meta.get("history") or [])
+        self.model_path = path
+        self.condition = 0
+        self._latest_state = None if model is None else detached_state(model)
+        self._reset_codes()
+        self.modelChanged.emit()
+        self.request_encode()
+
+    def set_data(self, data: Dataset | None) -> None:
+        self.data = data
+        self.selected.clear()
+        self._reset_codes()
+        self.dataChanged.emit()
+        self.request_encode()
+
+    def _reset_codes(self) -> None:
+        self.codes = None
+        self.xy = None
+        self.plane = None
+        self._encoded_state = None
+        self.inference.cancel("encode")
+        if self.model is not None:
+            self.plane = planes.initial_plane(self.model.config.latent_dim, self.plane_kind, self.plane_dims)
+        self.codesChanged.emit()
+
+    def model_fits_data(self) -> bool:
+        return (self.model is not None and self.data is not None
+                and self.data.shape == tuple(self.model.config.input_shape)
+                and (not self.model.config.is_conditional or self.data.labels is not None))
+
+    # -- encoding and planes ----------------------------------------------------------
+    def request_encode(self, state: dict[str, torch.Tensor] | None = None) -> bool:
+        """Encode the data set in the background (latest request wins)."""
+        if not self.model_fits_data():
+            return False
+        state = state if state is not None else self._latest_state
+        if state is None:
+            state = self._latest_state = detached_state(self.model)
+        self._encoded_state = state
+        self.inference.submit("encode", encode_job(self.model.config, state, self.data))
+        return True
+
+    def latest_state(self) -> dict[str, torch.Tensor]:
+        """The newest weights as a detached copy that background jobs may read."""
+        if self._latest_state is None and self.model is not None:
+            self._latest_state = detached_state(self.model)
+        return self._latest_state
+
+    def _encode_latest_snapshot(self) -> None:
+        if self._latest_state is not None and self._latest_state is not self._encoded_state:
+            self.request_encode(self._latest_state)
+
+    def _on_job_result(self, kind: str, generation: int, result: Any) -> None:
+        if kind != "encode" or result is None or not self.inference.is_current(kind, generation):
+            return
+        if self.data is None or len(result) != len(self.data):
+            return
+        self.codes = result
+        self._refit_plane()
+        self.codesChanged.emit()
+
+    def _on_job_failed(self, kind: str, generation: int, message: str) -> None:
+        if self.inference.is_current(kind, generation):
+            self.errorOccurred.emit("Background work failed", message)
+
+    def _refit_plane(self) -> None:
+        """Recompute the plane (PCA follows the codes) and the scatter coordinates."""
+        if self.model is None or self.codes is None:
+            return
+        try:
+            self.plane = planes.make_plane(self.plane_kind, self.codes, self.plane_dims,
+                                           self.selected[-3:], previous=self.plane)
+        except LatentLabError as exc:
+            self.errorOccurred.emit("Cannot use that plane", str(exc))
+            self.plane_kind = "pca"
+            self.plane = planes.make_plane("pca", self.codes, self.plane_dims, [], previous=None)
+        self.xy = planes.project(self.plane, self.codes)
+
+    def set_plane(self, kind: str, dims: tuple[int, int] | None = None) -> None:
+        """Choose the plane: "pca", "dims" (two latent dimensions) or "points" (through the
+        codes of the three most recently selected points)."""
+        self.plane_kind = kind
+        if dims is not None:
+            self.plane_dims = (int(dims[0]), int(dims[1]))
+        if self.codes is None:
+            if self.model is not None:
+                self.plane = planes.initial_plane(self.latent_dim, kind, self.plane_dims)
+        else:
+            self._refit_plane()
+        self.planeChanged.emit()
+        self.codesChanged.emit()
+
+    def note_selected(self, index: int) -> None:
+        """Remember a selected point (the three-point plane uses the last three)."""
+        if index in self.selected:
+            self.selected.remove(index)
+        self.selected = [*self.selected, int(index)][-8:]
+
+    def encode_items(self, indices: Any) -> np.ndarray:
+        """Latent means of data items (GUI thread; meant for a handful of items)."""
+        if not self.model_fits_data():
+            raise LatentLabError("Open a model and a matching data set first.")
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        y = self.data.labels[idx] if self.model.config.is_conditional else None
+        with torch.inference_mode():
+            mu, _ = self.model.encode(self.data.images[idx], y)
+        return mu.to(torch.float32).numpy()
+
+    # -- decoding ---------------------------------------------------------------------
+    def set_condition(self, label: int) -> None:
+        """The class the conditional decoder is given (CVAE only)."""
+        if int(label) != self.condition:
+            self.condition = int(label)
+            self.conditionChanged.emit(self.condition)
+
+    def lift(self, x: float, y: float) -> np.ndarray:
+        """The full latent vector at plane point ``(x, y)``."""
+        if self.plane is None:
+            raise LatentLabError("No model is loaded.")
+        return planes.lift(self.plane, np.array([[x, y]], dtype=np.float32))[0]
+
+    def decode_z(self, z: np.ndarray) -> np.ndarray:
+        """Decode latent vectors ``[D]`` -> one image, ``[K, D]`` -> ``[K, ...]`` images."""
+        if self.model is None:
+            raise LatentLabError("No model is loaded.")
+        batch = np.atleast_2d(np.asarray(z, dtype=np.float32))
+        zt = torch.from_numpy(batch)
+        y = None
+        if self.model.config.is_conditional:
+            y = torch.full((len(batch),), self.condition, dtype=torch.int64)
+        # Grad mode is per thread: enter inference mode on the thread that decodes.
+        with torch.inference_mode():
+            images = self.model.decode_image(zt, y)
+        out = np.stack([to_display(im) for im in images])
+        return out[0] if np.ndim(z) == 1 else out
+
+    def decode_at(self, x: float, y: float) -> np.ndarray:
+        """Decode plane point ``(x, y)``; ``probe_z`` keeps its latent vector."""
+        z = self.lift(x, y)
+        self.probe_z = z
+        return self.decode_z(z)
+
+    # -- training ---------------------------------------------------------------------
+    def start_training(self, settings: dict[str, Any]) -> bool:
+        """Start training from the training panel's settings dict (see TrainingPanel)."""
+        if self.is_training:
+            return False
+        try:
+            data, model_config, train_config, initial = self._training_plan(settings)
+        except Exception as exc:
+            self._report("Cannot start training", exc)
+            return False
+        if data is not self.data:
+            self.set_data(data)
+        from latentlab.core.models import build_model
+
+        if initial is None:
+            # A fresh inference copy; it shows the untrained decoder until the first snapshot.
+            self.set_model(build_model(model_config), meta={})
+        self.train_config = train_config
+        self._prior_history = list(self.history) if initial is not None else []
+        worker = TrainingWorker(model_config, data, train_config, initial)
+        worker.progress.connect(self.trainingProgress)
+        worker.snapshotReady.connect(self._on_snapshot)
+        worker.resultReady.connect(self._on_result)
+        worker.failed.connect(self.errorOccurred)
+        worker.finished.connect(self._on_worker_finished)
+        self._trainer = worker
+        worker.start()
+        self._encode_timer.start()
+        self._set_state("running")
+        return True
+
+    def _training_plan(self, settings: dict[str, Any]):
+        from latentlab.core.training import TrainConfig
+
+        d, m, t = settings.get("data") or {}, settings.get("model") or {}, settings.get("train") or {}
+        data = self.data
+        spec = d.get("spec")
+        if spec and (data is None or not _same_source(data, spec, d)):
+            data = self._load_data(spec, d.get("image_size"), d.get("color", "auto"), d.get("limit"))
+        if data is None:
+            raise LatentLabError("Choose a data set to train on.")
+        initial = self.model if settings.get("resume") and self.model_fits_data() and data is self.data else None
+        if initial is not None:
+            model_config = initial.config
+        else:
+            family, arch = m.get("family", "vae"), m.get("arch", "mlp")
+            if family == "cvae" and data.labels is None:
+                raise LatentLabError(f"A conditional VAE needs labelled data; '{data.name}' has no labels.")
+            model_config = ModelConfig(
+                family=family, arch=arch, input_shape=data.shape, latent_dim=int(m.get("latent_dim", 2)),
+                hidden=tuple(m.get("hidden") or DEFAULT_HIDDEN.get(arch, (400,))),
+                likelihood=m.get("likelihood", "bernoulli"),
+                beta=float(m.get("beta", 4.0 if family == "beta-vae" else 1.0)),
+                kl_warmup_epochs=int(m.get("kl_warmup_epochs", 0)),
+                num_classes=data.num_classes if family == "cvae" else 0,
+                label_names=data.class_names)
+        known = {"epochs", "batch_size", "lr", "device", "seed", "val_fraction",
+                 "snapshot_interval_s", "progress_interval_s", "threads"}
+        values = {k: v for k, v in t.items() if k in known and v is not None}
+        values.setdefault("threads", self.training_threads)
+        train_config = TrainConfig(**values)
+        return data, model_config, train_config, (initial.to("cpu") if initial is not None else None)
+
+    def pause_training(self) -> None:
+        if self._trainer is not None and self.training_state == "running":
+            self._trainer.pause()
+            self._set_state("paused")
+
+    def resume_training(self) -> None:
+        if self._trainer is not None and self.training_state == "paused":
+            self._trainer.resume()
+            self._set_state("running")
+
+    def stop_training(self) -> None:
+        """Ask training to stop after the current step; the model trained so far is kept."""
+        if self._trainer is not None and self.training_state in ("running", "paused"):
+            self._trainer.cancel()
+            self._set_state("stopping")
+
+    def _set_state(self, state: str) -> None:
+        if state != self.training_state:
+            self.training_state = state
+            self.trainingStateChanged.emit(state)
+
+    def _on_snapshot(self) -> None:
+        worker = self.sender()
+        if worker is not self._trainer or self.model is None:
+            return
+        snap = worker.take_snapshot()
+        if snap is None:
+            return
+        try:
+            self.model.load_state_dict(snap.state)
+        except RuntimeError as exc:   # a snapshot that does not fit is a bug, not a user mistake
+            self._report("Could not show the training progress", exc)
+            return
+        self._latest_state = snap.state
+        if self.codes is None and self._encoded_state is None:
+            self.request_encode(snap.state)   # first picture of the scatter as soon as possible
+        self.weightsUpdated.emit()
+
+    def _on_result(self, result: Any) -> None:
+        if self.sender() is not self._trainer:
+            return
+        self.model = result.model.to("cpu").eval()
+        self.history = self._prior_history + list(result.history)
+        self._latest_state = detached_state(self.model)
+        self.model_meta = {"history": self.history, "data": self._data_info()}
+        self.weightsUpdated.emit()
+        self.request_encode()
+        self.trainingFinished.emit(result)
+        if result.status == "diverged":
+            self.errorOccurred.emit("Training diverged", result.message or "The loss became NaN.")
+
+    def _on_worker_finished(self) -> None:
+        worker = self.sender()
+        if worker is self._trainer:
+            self._trainer = None
+            self._encode_timer.stop()
+            self._set_state("idle")
+        if worker is not None:
+            worker.deleteLater()
+
+    # -- shutdown -----------------------------------------------------------------------
+    def shutdown(self, timeout_ms: int = 1000) -> None:
+        """Stop every thread (bounded wait); call before the window goes away."""
+        self._encode_timer.stop()
+        trainer, self._trainer = self._trainer, None
+        if trainer is not None:
+            for signal in (trainer.progress, trainer.snapshotReady, trainer.resultReady, trainer.failed):
+                signal.disconnect()
+            trainer.stop_and_wait(timeout_ms)
+            self._set_state("idle")
+        self.inference.shutdown(timeout_ms)
+
+
+def _same_source(data: Dataset, spec: Any, d: dict[str, Any]) -> bool:
+    """Whether ``data`` already is what the training settings ask for."""
+    if isinstance(spec, dict):
+        return spec == data.source
+    src = data.source or {}
+    wanted = str(spec)
+    named = wanted == src.get("kind") or wanted == data.name or wanted == src.get("path")
+    size_ok = d.get("image_size") in (None, data.shape[1])
+    return bool(named and size_ok)

@@ -1,0 +1,97 @@
+"""Colours and style constants shared by LatentLab's widgets.
+
+One place decides how the app looks: the dark canvas behind plots, the qualitative
+palette that tells classes apart, the probe's colours. Widgets call
+:func:`ensure_pyqtgraph_config` in their constructors; it is cheap and idempotent.
+"""
+
+from __future__ import annotations
+
+import colorsys
+
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+RGB = tuple[int, int, int]
+
+# Canvas and text.
+BACKGROUND = "#15171c"
+PANEL = "#1d2027"
+FOREGROUND = "#d6d9e0"
+MUTED = "#8a909c"
+GRID = "#2a2e37"
+ACCENT = "#ffb347"  # paths, arrows, highlighted bars: warm, apart from every class colour
+SELECTION = "#ffffff"
+
+# Probe: a bright stroke over a dark halo stays visible on light and dark points alike.
+PROBE_COLOR = "#ffe94d"
+PROBE_HOVER_COLOR = "#ffffff"
+PROBE_HALO = (0, 0, 0, 200)
+PROBE_SIZE_PX = 24
+
+# Points of the latent scatter.
+POINT_SIZE_PX = 4
+POINT_ALPHA = 190
+UNLABELLED_COLOR: RGB = (110, 190, 255)
+
+# Bars of the z chart.
+BAR_COLOR = "#5b8bd6"
+BAR_HIGHLIGHT_COLOR = ACCENT
+
+# A qualitative palette tuned for a dark canvas: 12 hues of similar brightness, ordered so
+# that neighbouring class indices (0 and 1, 1 and 2, ...) get clearly different colours.
+LABEL_PALETTE: tuple[RGB, ...] = (
+    (78, 154, 255),   # blue
+    (255, 146, 52),   # orange
+    (82, 208, 110),   # green
+    (255, 88, 102),   # red
+    (185, 132, 255),  # violet
+    (200, 150, 110),  # tan
+    (255, 128, 210),  # pink
+    (175, 178, 186),  # grey
+    (220, 220, 70),   # olive yellow
+    (60, 215, 215),   # cyan
+    (150, 230, 60),   # lime
+    (255, 200, 140),  # peach
+)
+
+_configured = False
+
+
+def ensure_pyqtgraph_config() -> None:
+    """Set pyqtgraph's global options LatentLab relies on (safe to call many times).
+
+    Row-major image order makes numpy images appear upright instead of transposed;
+    antialiasing off keeps 70,000-point scatters fast.
+    """
+    global _configured
+    if not _configured:
+        pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+        _configured = True
+
+
+def label_colors(n: int) -> list[RGB]:
+    """Return ``n`` distinguishable RGB colours for class labels ``0 .. n-1``.
+
+    The first 12 come from :data:`LABEL_PALETTE`; beyond that, hues step by the golden
+    ratio so that any number of classes still get distinct, well-spread colours.
+    """
+    if n < 0:
+        raise ValueError(f"number of colours must be >= 0, got {n}")
+    colors = list(LABEL_PALETTE[:n])
+    golden = 0.618033988749895
+    hue = 0.11
+    while len(colors) < n:
+        hue = (hue + golden) % 1.0
+        # Alternate lightness a little so adjacent generated hues differ in more than hue.
+        light = 0.62 if len(colors) % 2 else 0.52
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.75)
+        colors.append((round(r * 255), round(g * 255), round(b * 255)))
+    return colors
+
+
+def qcolor(rgb: RGB | str, alpha: int = 255) -> QColor:
+    """Build a QColor from an ``(r, g, b)`` tuple or a ``#rrggbb`` string."""
+    color = QColor(rgb) if isinstance(rgb, str) else QColor(*rgb)
+    color.setAlpha(alpha)
+    return color

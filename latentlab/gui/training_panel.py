@@ -1,0 +1,484 @@
+"""The training panel: what to train on, which model, how to train, and Start/Pause/Stop.
+
+The panel holds no training logic. It turns its form into a plain dict (see
+:meth:`TrainingPanel.settings`) and emits it; the controller builds the configs, runs the
+worker and reports back through :meth:`set_state`, :meth:`set_progress` and
+:meth:`set_status`. It must not import torch: the window paints before torch loads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QElidingLabel
+
+from latentlab.gui.formatting import format_learning_rate, format_progress
+
+# (key, label); a key that is also in FILE_KINDS asks for a path when chosen.
+DATA_CHOICES = (
+    ("mnist", "MNIST digits (bundled)"),
+    ("moons", "Moons (procedural)"),
+    ("shapes", "Shapes (procedural)"),
+    ("folder", "Image folder…"),
+    ("idx", "IDX file…"),
+    ("npz", "NumPy array (.npz/.npy)…"),
+)
+FILE_KINDS = ("folder", "idx", "npz")
+FAMILY_CHOICES = (("ae", "AE"), ("vae", "VAE"), ("beta-vae", "β-VAE"), ("cvae", "CVAE"), ("pca", "PCA"))
+ARCH_CHOICES = (("mlp", "MLP"), ("conv", "Convolutional"))
+LIKELIHOOD_CHOICES = (("bernoulli", "Bernoulli"), ("gaussian", "Gaussian"))
+COLOR_CHOICES = (("auto", "Auto"), ("gray", "Grayscale"), ("rgb", "RGB"))
+OPTIONAL_DEVICES = (("cuda", "CUDA"), ("mps", "MPS"))
+STATES = ("idle", "running", "paused", "stopping")
+
+_FILE_FILTERS = {
+    "idx": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)",
+    "npz": "NumPy arrays (*.npz *.npy);;All files (*)",
+}
+_SEED_MAX = 2**31 - 1
+# One sentence per field, shown as its tooltip.
+TIPS = {
+    "source": "The images to train on: a bundled set, a generated one, or your own files.",
+    "image_size": "Images from the folder are resized to this many pixels on each side.",
+    "color": "Keep the folder's colours (RGB), convert to grayscale, or decide from the images (Auto).",
+    "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
+    "arch": "Fully connected layers (MLP) or convolutions, which suit larger images.",
+    "latent_dim": "Number of latent dimensions; 2 can be drawn directly as a plane.",
+    "beta": "Weight of the KL term for a β-VAE; above 1 trades sharpness for a tidier latent space.",
+    "kl_warmup_epochs": "Epochs over which the KL weight ramps up from 0, which helps avoid posterior collapse.",
+    "likelihood": "How reconstructions are scored: Bernoulli for near-binary images, Gaussian for photos.",
+    "epochs": "Number of passes over the training data.",
+    "batch_size": "Images per optimiser step; larger is faster per image but needs more memory.",
+    "lr": "Adam step size; type a value like 1e-3, or step along 1-2-5 with the arrows.",
+    "device": "Where to train: Auto picks a GPU when one is available, else the CPU.",
+    "seed": "Random seed for the split, initial weights and batch order; the same seed repeats a run.",
+    "startTrainingButton": "Train a new model with these settings.",
+    "pauseTrainingButton": "Pause training after the current step, or resume it.",
+    "stopTrainingButton": "Stop training and keep the weights learned so far.",
+}
+
+
+class LearningRateSpinBox(QDoubleSpinBox):
+    """A spin box for learning rates: shows ``1e-3``, steps along 1-2-5 (1e-3, 2e-3, 5e-3, 1e-2)."""
+
+    _LADDER = (1.0, 2.0, 5.0)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # Enough decimals that Qt's rounding never alters a value like 3e-7.
+        self.setDecimals(12)
+        self.setRange(1e-7, 10.0)
+        self.setValue(1e-3)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
+        return format_learning_rate(value)
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt override)
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        stripped = text.strip()
+        try:
+            value = float(stripped)
+        except ValueError:
+            # Half-typed numbers ("", "1e", "1e-", "0.") may still become valid.
+            partial = stripped == "" or stripped[-1:] in ("e", "E", "-", "+", ".")
+            state = QValidator.State.Intermediate if partial else QValidator.State.Invalid
+            return state, text, pos
+        if self.minimum() <= value <= self.maximum():
+            return QValidator.State.Acceptable, text, pos
+        return QValidator.State.Intermediate, text, pos
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
+        value = self.value()
+        for _ in range(abs(steps)):
+            value = self._next(value, up=steps > 0)
+        self.setValue(value)
+
+    def _next(self, value: float, up: bool) -> float:
+        exponent = math.floor(math.log10(value))
+        candidates = sorted(m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in self._LADDER)
+        tolerance = value * 1e-9
+        if up:
+            return next(c for c in candidates if c > value + tolerance)
+        return next(c for c in reversed(candidates) if c < value - tolerance)
+
+
+def _group(title: str) -> tuple[QGroupBox, QFormLayout]:
+    group = QGroupBox(title)
+    return group, QFormLayout(group)
+
+
+def _row(form: QFormLayout, label: str, field: QWidget, tip: str) -> None:
+    field.setToolTip(TIPS[tip])
+    form.addRow(label, field)
+
+
+def _combo(choices: tuple[tuple[str, str], ...]) -> QComboBox:
+    box = QComboBox()
+    for key, label in choices:
+        box.addItem(label, key)
+    return box
+
+
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setAccelerated(True)
+    return box
+
+
+def _button(text: str, name: str, slot: Any) -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(TIPS[name])
+    button.clicked.connect(slot)
+    return button
+
+
+def _select(box: QComboBox, key: object) -> bool:
+    """Select the item whose data is ``key``; False (and no change) if there is none."""
+    index = box.findData(key) if isinstance(key, str) else -1
+    if index < 0:
+        return False
+    box.setCurrentIndex(index)
+    return True
+
+
+def _int_in(value: object, box: QSpinBox) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and box.minimum() <= value <= box.maximum()
+
+
+def _float_in(value: object, box: QDoubleSpinBox) -> bool:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return ok and box.minimum() <= value <= box.maximum()
+
+
+def _section(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class TrainingPanel(QWidget):
+    """Form and controls for one training run. See the module docstring for the contract."""
+
+    startRequested = Signal(dict)
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stopRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainingPanel")
+        self._state = "idle"
+        self._paths: dict[str, str] = {}
+        self._data_index = 0   # the last data choice that had everything it needs
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self._data_group = self._build_data_group()
+        self._model_group = self._build_model_group()
+        self._train_group = self._build_train_group()
+        for group in (self._data_group, self._model_group, self._train_group):
+            layout.addWidget(group)
+        self._align_label_columns()
+        layout.addLayout(self._build_buttons())
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("Not started")
+        self.progress.setToolTip("Progress of the whole run, the time left and the training speed.")
+        layout.addWidget(self.progress)
+        self.status = QLabel("Ready.")
+        self.status.setObjectName("trainingStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        self._update_data_rows()
+        self._update_model_fields()
+        self.set_state("idle")
+
+    # ---------------------------------------------------------------- building
+    def _build_data_group(self) -> QGroupBox:
+        group, form = _group("Data")
+        self.data_combo = _combo(DATA_CHOICES)
+        self.data_combo.activated.connect(self._on_data_activated)
+        _row(form, "&Source", self.data_combo, "source")
+        self.path_label = QElidingLabel("")
+        self.path_label.setElideMode(Qt.TextElideMode.ElideMiddle)
+        self.path_label.setObjectName("dataPathLabel")
+        form.addRow("", self.path_label)
+        self.image_size_spin = _spin(8, 512, 32)
+        self.image_size_spin.setSuffix(" px")
+        _row(form, "Image &size", self.image_size_spin, "image_size")
+        self.color_combo = _combo(COLOR_CHOICES)
+        _row(form, "&Colour", self.color_combo, "color")
+        self._data_form = form
+        return group
+
+    def _build_model_group(self) -> QGroupBox:
+        group, form = _group("Model")
+        self.family_combo = _combo(FAMILY_CHOICES)
+        _select(self.family_combo, "vae")
+        self.family_combo.currentIndexChanged.connect(self._update_model_fields)
+        _row(form, "&Family", self.family_combo, "family")
+        self.arch_combo = _combo(ARCH_CHOICES)
+        _row(form, "&Architecture", self.arch_combo, "arch")
+        self.latent_spin = _spin(1, 256, 2)
+        _row(form, "&Latent dim", self.latent_spin, "latent_dim")
+        self.beta_spin = QDoubleSpinBox()
+        self.beta_spin.setRange(0.01, 1000.0)
+        self.beta_spin.setSingleStep(0.5)
+        self.beta_spin.setValue(4.0)
+        _row(form, "&β", self.beta_spin, "beta")
+        self.warmup_spin = _spin(0, 100, 0)
+        _row(form, "KL &warm-up", self.warmup_spin, "kl_warmup_epochs")
+        self.likelihood_combo = _combo(LIKELIHOOD_CHOICES)
+        _row(form, "Li&kelihood", self.likelihood_combo, "likelihood")
+        return group
+
+    def _build_train_group(self) -> QGroupBox:
+        group, form = _group("Training")
+        self.epochs_spin = _spin(1, 10000, 20)
+        _row(form, "&Epochs", self.epochs_spin, "epochs")
+        self.batch_spin = _spin(1, 65536, 128)
+        _row(form, "&Batch size", self.batch_spin, "batch_size")
+        self.lr_spin = LearningRateSpinBox()
+        _row(form, "Learning &rate", self.lr_spin, "lr")
+        self.device_combo = _combo((("auto", "Auto"), ("cpu", "CPU")))
+        _row(form, "&Device", self.device_combo, "device")
+        self.seed_spin = _spin(0, _SEED_MAX, 0)
+        _row(form, "S&eed", self.seed_spin, "seed")
+        return group
+
+    def _build_buttons(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.start_button = _button("Start", "startTrainingButton", self._on_start)
+        self.start_button.setDefault(True)
+        self.pause_button = _button("Pause", "pauseTrainingButton", self._on_pause)
+        self.stop_button = _button("Stop", "stopTrainingButton", self.stopRequested.emit)
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            row.addWidget(button)
+        return row
+
+    def _align_label_columns(self) -> None:
+        # Separate forms size their label columns separately; one width reads as one form.
+        labels = [
+            form.labelForField(form.itemAt(row, QFormLayout.ItemRole.FieldRole).widget())
+            for form in self.findChildren(QFormLayout)
+            for row in range(form.rowCount())
+            if form.itemAt(row, QFormLayout.ItemRole.FieldRole) is not None
+        ]
+        labels = [label for label in labels if isinstance(label, QLabel)]
+        width = max((label.sizeHint().width() for label in labels), default=0)
+        for label in labels:
+            label.setMinimumWidth(width)
+
+    # ---------------------------------------------------------------- data choice
+    def _data_kind(self) -> str:
+        return str(self.data_combo.currentData())
+
+    def _on_data_activated(self, index: int) -> None:
+        kind = str(self.data_combo.itemData(index))
+        if kind in FILE_KINDS:
+            path = self._ask_path(kind)
+            if not path:
+                # Cancelled: go back to the previous choice and its path.
+                self.data_combo.setCurrentIndex(self._data_index)
+                self._update_data_rows()
+                return
+            self._paths[kind] = path
+        self._data_index = index
+        self._update_data_rows()
+
+    def _ask_path(self, kind: str) -> str | None:
+        """Ask for a folder or a file of the given kind; None when the user cancels."""
+        start = os.path.dirname(self._paths.get(kind, "")) or os.path.expanduser("~")
+        if kind == "folder":
+            path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
+        else:
+            title = "Choose an IDX file" if kind == "idx" else "Choose a NumPy array"
+            path, _ = QFileDialog.getOpenFileName(self, title, start, _FILE_FILTERS[kind])
+        return path or None
+
+    def _update_data_rows(self) -> None:
+        kind = self._data_kind()
+        path = self._paths.get(kind, "") if kind in FILE_KINDS else ""
+        self.path_label.setText(path)
+        self.path_label.setToolTip(path)
+        self._data_form.setRowVisible(self.path_label, bool(path))
+        self._data_form.setRowVisible(self.image_size_spin, kind == "folder")
+        self._data_form.setRowVisible(self.color_combo, kind == "folder")
+
+    # ---------------------------------------------------------------- model fields
+    def _update_model_fields(self) -> None:
+        family = str(self.family_combo.currentData())
+        variational = family in ("vae", "beta-vae", "cvae")
+        # Only the fields that mean something for this family stay editable.
+        self.beta_spin.setEnabled(family == "beta-vae")
+        self.warmup_spin.setEnabled(variational)
+        self.arch_combo.setEnabled(family != "pca")
+        self.likelihood_combo.setEnabled(family != "pca")
+
+    # ---------------------------------------------------------------- buttons
+    def _on_start(self) -> None:
+        self.startRequested.emit(self.settings())
+
+    def _on_pause(self) -> None:
+        if self._state == "paused":
+            self.resumeRequested.emit()
+        elif self._state == "running":
+            self.pauseRequested.emit()
+
+    # ---------------------------------------------------------------- public API
+    def state(self) -> str:
+        """The state last set with :meth:`set_state`."""
+        return self._state
+
+    def set_state(self, state: str) -> None:
+        """Enable the controls that make sense in ``state`` (idle, running, paused, stopping)."""
+        if state not in STATES:
+            raise ValueError(f"unknown training state {state!r}; expected one of {STATES}")
+        self._state = state
+        idle = state == "idle"
+        for group in (self._data_group, self._model_group, self._train_group):
+            group.setEnabled(idle)
+        self.start_button.setEnabled(idle)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+
+    def set_progress(self, epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float) -> None:
+        """Show how far the run is: ``fraction`` (0..1) covers the whole run."""
+        text = format_progress(epoch, epochs, fraction, eta_s, images_per_s)
+        share = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+        self.progress.setValue(int(share * self.progress.maximum()))
+        self.progress.setFormat(text)
+
+    def set_status(self, text: str) -> None:
+        """Show one line of status (the last event, an error summary, the final loss)."""
+        self.status.setText(text)
+
+    def set_devices(self, devices: list[str]) -> None:
+        """Offer CUDA / MPS in the device list only when they are in ``devices``."""
+        wanted = {str(d).lower().split(":")[0] for d in devices}
+        current = self.device_combo.currentData()
+        while self.device_combo.count() > 2:
+            self.device_combo.removeItem(2)
+        for key, label in OPTIONAL_DEVICES:
+            if key in wanted:
+                self.device_combo.addItem(label, key)
+        if not _select(self.device_combo, current):
+            _select(self.device_combo, "auto")
+
+    def settings(self) -> dict[str, Any]:
+        """The form as the dict :attr:`startRequested` carries (data / model / train)."""
+        kind = self._data_kind()
+        spec = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        folder = kind == "folder"
+        return {
+            "data": {
+                "spec": spec,
+                "image_size": self.image_size_spin.value() if folder else None,
+                "color": str(self.color_combo.currentData()),
+            },
+            "model": {
+                "family": str(self.family_combo.currentData()),
+                "arch": str(self.arch_combo.currentData()),
+                "latent_dim": self.latent_spin.value(),
+                "beta": float(self.beta_spin.value()),
+                "kl_warmup_epochs": self.warmup_spin.value(),
+                "likelihood": str(self.likelihood_combo.currentData()),
+            },
+            "train": {
+                "epochs": self.epochs_spin.value(),
+                "batch_size": self.batch_spin.value(),
+                "lr": float(self.lr_spin.value()),
+                "device": str(self.device_combo.currentData()),
+                "seed": self.seed_spin.value(),
+            },
+        }
+
+    def apply_settings(self, d: dict[str, Any]) -> None:
+        """Restore a dict from :meth:`settings`; unknown or invalid values are skipped.
+
+        A remembered path that no longer exists is skipped too. Call :meth:`set_devices`
+        first, or a remembered "cuda" / "mps" device is not offered yet and is skipped.
+        """
+        d = _section(d)
+        self._apply_data(_section(d.get("data")))
+        model = _section(d.get("model"))
+        _select(self.family_combo, model.get("family"))
+        _select(self.arch_combo, model.get("arch"))
+        _select(self.likelihood_combo, model.get("likelihood"))
+        self._set_int(self.latent_spin, model.get("latent_dim"))
+        self._set_int(self.warmup_spin, model.get("kl_warmup_epochs"))
+        if _float_in(model.get("beta"), self.beta_spin):
+            self.beta_spin.setValue(float(model["beta"]))
+        train = _section(d.get("train"))
+        self._set_int(self.epochs_spin, train.get("epochs"))
+        self._set_int(self.batch_spin, train.get("batch_size"))
+        self._set_int(self.seed_spin, train.get("seed"))
+        if _float_in(train.get("lr"), self.lr_spin):
+            self.lr_spin.setValue(float(train["lr"]))
+        _select(self.device_combo, train.get("device"))
+        self._update_model_fields()
+
+    @staticmethod
+    def _set_int(box: QSpinBox, value: object) -> None:
+        if _int_in(value, box):
+            box.setValue(int(value))  # type: ignore[arg-type]
+
+    def _apply_data(self, data: dict[str, Any]) -> None:
+        self._set_int(self.image_size_spin, data.get("image_size"))
+        _select(self.color_combo, data.get("color"))
+        spec = data.get("spec")
+        if not isinstance(spec, str) or not spec:
+            return
+        if spec in FILE_KINDS:
+            return   # a kind without its path is not a usable choice
+        if _select(self.data_combo, spec):
+            self._data_index = self.data_combo.currentIndex()
+            self._update_data_rows()
+            return
+        kind = _kind_of_path(spec)
+        if kind is None:
+            return
+        self._paths[kind] = spec
+        _select(self.data_combo, kind)
+        self._data_index = self.data_combo.currentIndex()
+        self._update_data_rows()
+
+
+def _kind_of_path(path: str) -> str | None:
+    """Which file choice an existing path belongs to; None when it does not exist."""
+    if os.path.isdir(path):
+        return "folder"
+    if not os.path.isfile(path):
+        return None
+    if path.lower().endswith((".npz", ".npy")):
+        return "npz"
+    return "idx"

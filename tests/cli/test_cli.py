@@ -1,0 +1,132 @@
+"""The headless command line, run as a person would: subprocesses and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, block_qt: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m latentlab ARGS`` in a fresh interpreter with one torch thread."""
+    prelude = "import sys\n"
+    if block_qt:
+        # A None entry in sys.modules makes any import of these packages fail, as if absent.
+        prelude += "for m in ('PySide6', 'pyqtgraph', 'superqt', 'shiboken6'): sys.modules[m] = None\n"
+    prelude += ("import torch; torch.set_num_threads(1)\n"
+                "from latentlab.__main__ import main\n"
+                "sys.exit(main(sys.argv[1:]))\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", prelude, *args], capture_output=True, text=True,
+                          env=env, cwd=cwd or REPO, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A small 2-D VAE trained on 600 digits for one epoch, through the CLI with Qt blocked."""
+    out = tmp_path_factory.mktemp("cli") / "vae"
+    r = run_cli("train", "--data", "mnist", "--limit", "600", "--family", "vae", "--arch", "mlp",
+                "--latent-dim", "2", "--epochs", "2", "--batch-size", "64", "--threads", "1",
+                "--out", str(out), block_qt=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_version() -> None:
+    from latentlab import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert __version__ in r.stdout
+
+
+def test_train_writes_a_model_folder_without_qt(trained: Path) -> None:
+    assert (trained / "model.safetensors").is_file()
+    meta = json.loads((trained / "config.json").read_text())
+    assert meta["model"]["latent_dim"] == 2
+    assert len(meta["history"]) == 2
+    assert meta["data"]["source"]["kind"] == "mnist"
+
+
+def test_train_progress_is_plain_lines_when_piped(tmp_path: Path) -> None:
+    r = run_cli("train", "--data", "moons", "--limit", "300", "--epochs", "2", "--threads", "1",
+                "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    epoch_lines = [line for line in r.stderr.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epoch_lines] == ["1/2", "2/2"]
+    assert "\r" not in r.stderr
+
+
+def test_evaluate_prints_metrics_on_the_recorded_validation_split(trained: Path) -> None:
+    r = run_cli("evaluate", "--model", str(trained), block_qt=True)
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout)
+    for key in ("neg_elbo", "recon", "kl", "kl_per_dim", "n"):
+        assert key in metrics
+    assert metrics["n"] == 120  # 20 % of the 600 digits it was trained on
+    assert len(metrics["kl_per_dim"]) == 2
+    assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"], rel=1e-4)
+
+
+def test_evaluate_reports_factor_r2_for_procedural_data(tmp_path: Path) -> None:
+    out = tmp_path / "moons"
+    assert run_cli("train", "--data", "moons", "--limit", "400", "--epochs", "1", "--threads", "1",
+                   "--out", str(out)).returncode == 0
+    r = run_cli("evaluate", "--model", str(out))
+    assert r.returncode == 0, r.stderr
+    r2 = json.loads(r.stdout)["factor_r2"]
+    assert r2 and all(-1.0 <= v <= 1.0 for v in r2.values())
+
+
+def test_info_describes_the_model(trained: Path) -> None:
+    r = run_cli("info", str(trained), block_qt=True)
+    assert r.returncode == 0, r.stderr
+    assert "vae" in r.stdout and "latent dim   2" in r.stdout and "1 x 28 x 28" in r.stdout
+    assert "2 epochs" in r.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("train", "--data", "no/such/folder", "--epochs", "1", "--out", "x"), "no/such/folder"),
+    (("train", "--data", "mnist", "--epochs", "0", "--out", "x"), "--epochs"),
+    (("train", "--data", "mnist", "--family", "gan", "--out", "x"), "--family"),
+    (("info", "no/such/model"), "no/such/model"),
+    (("evaluate",), "--model"),
+])
+def test_user_mistakes_exit_2_with_one_line(args: tuple[str, ...], fragment: str, tmp_path: Path) -> None:
+    r = run_cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_hostile_model_file_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    model = tmp_path / "evil"
+    model.mkdir()
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (model / "model.safetensors").write_bytes(pickle.dumps(Boom()))
+    (model / "config.json").write_text(json.dumps({"format_version": 1, "family": "vae"}))
+    r = run_cli("info", str(model))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert not marker.exists()
+
+
+def test_cvae_needs_labels(tmp_path: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.zeros((20, 8, 8), dtype=np.uint8))
+    r = run_cli("train", "--data", str(tmp_path / "x.npy"), "--family", "cvae", "--epochs", "1",
+                "--out", str(tmp_path / "m"))
+    assert r.returncode == 2 and "label" in r.stderr

@@ -1,0 +1,52 @@
+"""The layer rule: the core and the CLI work with Qt absent; the GUI never reaches into cli."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+QT = ("PySide6", "pyqtgraph", "superqt", "shiboken6", "qtpy")
+
+
+def test_core_and_cli_import_with_qt_absent() -> None:
+    code = (
+        "import sys, pkgutil, importlib\n"
+        f"for m in {QT!r}: sys.modules[m] = None\n"
+        "import latentlab.core as core\n"
+        "names = [m.name for m in pkgutil.walk_packages(core.__path__, 'latentlab.core.')]\n"
+        "for name in names + ['latentlab.cli', 'latentlab.cli_export', 'latentlab.__main__']:\n"
+        "    importlib.import_module(name)\n"
+        "assert not any(m in sys.modules and sys.modules[m] is not None for m in "
+        f"{QT!r})\n"
+        "print(len(names))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip()) >= 8  # data, models, training, checkpoint, latent, export, ...
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_arrows_point_down_only() -> None:
+    pkg = REPO / "latentlab"
+    for path in (pkg / "core").rglob("*.py"):
+        bad = {m for m in _imports(path)
+               if m.split(".")[0] in QT or m.startswith(("latentlab.gui", "latentlab.app", "latentlab.cli"))}
+        assert not bad, f"{path.relative_to(REPO)} reaches up or into Qt: {sorted(bad)}"
+    for path in (pkg / "gui").rglob("*.py"):
+        bad = {m for m in _imports(path) if m.startswith(("latentlab.cli", "latentlab.app"))}
+        assert not bad, f"{path.relative_to(REPO)} reaches sideways/up: {sorted(bad)}"
