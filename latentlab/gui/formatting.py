@@ -13,7 +13,8 @@ UNKNOWN = "—"
 _SI_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 
-def _is_number(value: object) -> bool:
+def is_number(value: object) -> bool:
+    """True for a finite int or float (not a bool): a value safe to show or plot."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -25,7 +26,7 @@ def format_duration(seconds: float) -> str:
     >>> format_duration(12), format_duration(3723)
     ('0:12', '1:02:03')
     """
-    if not _is_number(seconds) or seconds < 0:
+    if not is_number(seconds) or seconds < 0:
         return UNKNOWN
     total = int(round(seconds))
     hours, rest = divmod(total, 3600)
@@ -41,7 +42,7 @@ def format_compact(value: float) -> str:
     Values below 1000 keep up to three significant digits without a suffix; unknown
     values give ``"—"``.
     """
-    if not _is_number(value):
+    if not is_number(value):
         return UNKNOWN
     magnitude = abs(value)
     for scale, suffix in _SI_PREFIXES:
@@ -53,7 +54,7 @@ def format_compact(value: float) -> str:
 
 def format_learning_rate(value: float) -> str:
     """A learning rate the way people type it: ``0.001 -> "1e-3"``, ``0.05 -> "0.05"``."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNKNOWN
     if value != 0 and abs(value) < 0.01:
         # "%g" writes 0.005 as "0.005"; force the scientific form to get a mantissa.
@@ -68,16 +69,16 @@ def format_progress(epoch: int, epochs: int, fraction: float, eta_s: float, imag
 
     ``fraction`` covers the whole run (0..1) and is floored, so 100% means done.
     """
-    fraction = min(max(fraction, 0.0), 1.0) if _is_number(fraction) else 0.0
+    fraction = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
     percent = int(math.floor(fraction * 100 + 1e-9))
     parts = [f"Epoch {epoch}/{epochs}", f"{percent}%", f"ETA {format_duration(eta_s)}"]
-    if _is_number(images_per_s) and images_per_s > 0:
+    if is_number(images_per_s) and images_per_s > 0:
         parts.append(f"{format_compact(images_per_s)} img/s")
     return " · ".join(parts)
 
 
 def format_loss(value: float) -> str:
     """A loss value with four significant digits (``"—"`` when not finite)."""
-    if not _is_number(value):
+    if not is_number(value):
         return UNKNOWN
     return f"{value:.4g}"

@@ -6,7 +6,6 @@ that grow by doubling and hands pyqtgraph a slice of them; curve items are made 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
+
+from latentlab.gui.formatting import is_number
 
 TERMS = ("loss", "recon", "kl")
 SPLITS = ("train", "val")
@@ -47,10 +48,6 @@ class _Series:
 
     def view(self) -> tuple[np.ndarray, np.ndarray]:
         return self.x[: self.n], self.y[: self.n]
-
-
-def _finite_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class LossPlot(pg.PlotWidget):
@@ -122,11 +119,11 @@ class LossPlot(pg.PlotWidget):
         self._add("val", epoch, terms)
 
     def _add(self, split: str, x: float, terms: dict[str, float], redraw: bool = True) -> None:
-        if not _finite_number(x) or not isinstance(terms, dict):
+        if not is_number(x) or not isinstance(terms, dict):
             return
         for term in TERMS:
             value = terms.get(term)
-            if _finite_number(value):
+            if is_number(value):
                 name = f"{split}/{term}"
                 self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
                 if redraw:
@@ -151,7 +148,7 @@ class LossPlot(pg.PlotWidget):
         """
         self.clear()
         for entry in history if isinstance(history, list) else []:
-            if not isinstance(entry, dict) or not _finite_number(entry.get("epoch")):
+            if not isinstance(entry, dict) or not is_number(entry.get("epoch")):
                 continue
             for split in SPLITS:
                 terms = entry.get(split)

@@ -272,8 +272,9 @@ class MainWindow(QMainWindow):
         if s.model is None:
             self.side.configure(0, (), False)
             self.decoded.clear("No model yet. Press Start to train one.")
-            self.zbars.set_z(np.zeros(0, dtype=np.float32))
+            self.zbars.hide()   # nothing to show until a model exists
             return
+        self.zbars.show()
         cfg = s.config
         names = cfg.label_names or tuple(str(k) for k in range(cfg.num_classes))
         self.side.configure(cfg.latent_dim, names, cfg.is_conditional)

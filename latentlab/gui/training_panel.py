@@ -15,22 +15,12 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
+    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QElidingLabel
 
-from latentlab.gui.formatting import format_learning_rate, format_progress
+from latentlab.gui.formatting import format_learning_rate, format_progress, is_number
 
 # (key, label); a key that is also in FILE_KINDS asks for a path when chosen.
 DATA_CHOICES = (
@@ -56,7 +46,7 @@ _FILE_FILTERS = {
 _SEED_MAX = 2**31 - 1
 # One sentence per field, shown as its tooltip.
 TIPS = {
-    "source": "The images to train on: a bundled set, a generated one, or your own files.",
+    "spec": "The images to train on: a bundled set, a generated one, or your own files.",
     "image_size": "Images from the folder are resized to this many pixels on each side.",
     "color": "Keep the folder's colours (RGB), convert to grayscale, or decide from the images (Auto).",
     "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
@@ -130,9 +120,22 @@ def _group(title: str) -> tuple[QGroupBox, QFormLayout]:
     return group, QFormLayout(group)
 
 
-def _row(form: QFormLayout, label: str, field: QWidget, tip: str) -> None:
-    field.setToolTip(TIPS[tip])
-    form.addRow(label, field)
+def _read(field: QWidget) -> Any:
+    if isinstance(field, QComboBox):
+        return str(field.currentData())
+    if isinstance(field, QDoubleSpinBox):
+        return float(field.value())
+    return field.value()  # type: ignore[attr-defined]
+
+
+def _write(field: QWidget, value: object) -> None:
+    """Set ``value`` if the field can hold it exactly; anything else is ignored."""
+    if isinstance(field, QComboBox):
+        _select(field, value)
+    elif isinstance(field, QDoubleSpinBox) and _fits(value, field):
+        field.setValue(float(value))  # type: ignore[arg-type]
+    elif isinstance(field, QSpinBox) and _fits(value, field):
+        field.setValue(int(value))  # type: ignore[call-overload]
 
 
 def _combo(choices: tuple[tuple[str, str], ...]) -> QComboBox:
@@ -167,13 +170,10 @@ def _select(box: QComboBox, key: object) -> bool:
     return True
 
 
-def _int_in(value: object, box: QSpinBox) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and box.minimum() <= value <= box.maximum()
-
-
-def _float_in(value: object, box: QDoubleSpinBox) -> bool:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return ok and box.minimum() <= value <= box.maximum()
+def _fits(value: object, box: QSpinBox | QDoubleSpinBox) -> bool:
+    """Whether ``value`` is a number the box holds as-is (a spin box would silently clamp)."""
+    whole = isinstance(value, int) or isinstance(box, QDoubleSpinBox)
+    return is_number(value) and whole and box.minimum() <= value <= box.maximum()  # type: ignore[operator]
 
 
 def _section(value: object) -> dict[str, Any]:
@@ -194,6 +194,7 @@ class TrainingPanel(QWidget):
         self._state = "idle"
         self._paths: dict[str, str] = {}
         self._data_index = 0   # the last data choice that had everything it needs
+        self._fields: dict[tuple[str, str], QWidget] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self._data_group = self._build_data_group()
@@ -226,16 +227,18 @@ class TrainingPanel(QWidget):
         group, form = _group("Data")
         self.data_combo = _combo(DATA_CHOICES)
         self.data_combo.activated.connect(self._on_data_activated)
-        _row(form, "&Source", self.data_combo, "source")
+        # Not a plain field: the spec is the choice or its path (see settings()).
+        self.data_combo.setToolTip(TIPS["spec"])
+        form.addRow("&Source", self.data_combo)
         self.path_label = QElidingLabel("")
         self.path_label.setElideMode(Qt.TextElideMode.ElideMiddle)
         self.path_label.setObjectName("dataPathLabel")
         form.addRow("", self.path_label)
         self.image_size_spin = _spin(8, 512, 32)
         self.image_size_spin.setSuffix(" px")
-        _row(form, "Image &size", self.image_size_spin, "image_size")
+        self._row(form, "Image &size", self.image_size_spin, "data", "image_size")
         self.color_combo = _combo(COLOR_CHOICES)
-        _row(form, "&Colour", self.color_combo, "color")
+        self._row(form, "&Colour", self.color_combo, "data", "color")
         self._data_form = form
         return group
 
@@ -244,34 +247,34 @@ class TrainingPanel(QWidget):
         self.family_combo = _combo(FAMILY_CHOICES)
         _select(self.family_combo, "vae")
         self.family_combo.currentIndexChanged.connect(self._update_model_fields)
-        _row(form, "&Family", self.family_combo, "family")
+        self._row(form, "&Family", self.family_combo, "model", "family")
         self.arch_combo = _combo(ARCH_CHOICES)
-        _row(form, "&Architecture", self.arch_combo, "arch")
+        self._row(form, "&Architecture", self.arch_combo, "model", "arch")
         self.latent_spin = _spin(1, 256, 2)
-        _row(form, "&Latent dim", self.latent_spin, "latent_dim")
+        self._row(form, "&Latent dim", self.latent_spin, "model", "latent_dim")
         self.beta_spin = QDoubleSpinBox()
         self.beta_spin.setRange(0.01, 1000.0)
         self.beta_spin.setSingleStep(0.5)
         self.beta_spin.setValue(4.0)
-        _row(form, "&β", self.beta_spin, "beta")
+        self._row(form, "&β", self.beta_spin, "model", "beta")
         self.warmup_spin = _spin(0, 100, 0)
-        _row(form, "KL &warm-up", self.warmup_spin, "kl_warmup_epochs")
+        self._row(form, "KL &warm-up", self.warmup_spin, "model", "kl_warmup_epochs")
         self.likelihood_combo = _combo(LIKELIHOOD_CHOICES)
-        _row(form, "Li&kelihood", self.likelihood_combo, "likelihood")
+        self._row(form, "Li&kelihood", self.likelihood_combo, "model", "likelihood")
         return group
 
     def _build_train_group(self) -> QGroupBox:
         group, form = _group("Training")
         self.epochs_spin = _spin(1, 10000, 20)
-        _row(form, "&Epochs", self.epochs_spin, "epochs")
+        self._row(form, "&Epochs", self.epochs_spin, "train", "epochs")
         self.batch_spin = _spin(1, 65536, 128)
-        _row(form, "&Batch size", self.batch_spin, "batch_size")
+        self._row(form, "&Batch size", self.batch_spin, "train", "batch_size")
         self.lr_spin = LearningRateSpinBox()
-        _row(form, "Learning &rate", self.lr_spin, "lr")
+        self._row(form, "Learning &rate", self.lr_spin, "train", "lr")
         self.device_combo = _combo((("auto", "Auto"), ("cpu", "CPU")))
-        _row(form, "&Device", self.device_combo, "device")
+        self._row(form, "&Device", self.device_combo, "train", "device")
         self.seed_spin = _spin(0, _SEED_MAX, 0)
-        _row(form, "S&eed", self.seed_spin, "seed")
+        self._row(form, "S&eed", self.seed_spin, "train", "seed")
         return group
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -283,6 +286,12 @@ class TrainingPanel(QWidget):
         for button in (self.start_button, self.pause_button, self.stop_button):
             row.addWidget(button)
         return row
+
+    def _row(self, form: QFormLayout, label: str, field: QWidget, section: str, key: str) -> None:
+        """Add a labelled field whose value is ``settings()[section][key]``."""
+        field.setToolTip(TIPS[key])
+        form.addRow(label, field)
+        self._fields[(section, key)] = field
 
     def _align_label_columns(self) -> None:
         # Separate forms size their label columns separately; one width reads as one form.
@@ -374,7 +383,7 @@ class TrainingPanel(QWidget):
     def set_progress(self, epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float) -> None:
         """Show how far the run is: ``fraction`` (0..1) covers the whole run."""
         text = format_progress(epoch, epochs, fraction, eta_s, images_per_s)
-        share = min(max(fraction, 0.0), 1.0) if math.isfinite(fraction) else 0.0
+        share = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
         self.progress.setValue(int(share * self.progress.maximum()))
         self.progress.setFormat(text)
 
@@ -397,30 +406,13 @@ class TrainingPanel(QWidget):
     def settings(self) -> dict[str, Any]:
         """The form as the dict :attr:`startRequested` carries (data / model / train)."""
         kind = self._data_kind()
-        spec = self._paths.get(kind, "") if kind in FILE_KINDS else kind
-        folder = kind == "folder"
-        return {
-            "data": {
-                "spec": spec,
-                "image_size": self.image_size_spin.value() if folder else None,
-                "color": str(self.color_combo.currentData()),
-            },
-            "model": {
-                "family": str(self.family_combo.currentData()),
-                "arch": str(self.arch_combo.currentData()),
-                "latent_dim": self.latent_spin.value(),
-                "beta": float(self.beta_spin.value()),
-                "kl_warmup_epochs": self.warmup_spin.value(),
-                "likelihood": str(self.likelihood_combo.currentData()),
-            },
-            "train": {
-                "epochs": self.epochs_spin.value(),
-                "batch_size": self.batch_spin.value(),
-                "lr": float(self.lr_spin.value()),
-                "device": str(self.device_combo.currentData()),
-                "seed": self.seed_spin.value(),
-            },
-        }
+        out: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        for (section, key), field in self._fields.items():
+            out[section][key] = _read(field)
+        out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        if kind != "folder":
+            out["data"]["image_size"] = None
+        return out
 
     def apply_settings(self, d: dict[str, Any]) -> None:
         """Restore a dict from :meth:`settings`; unknown or invalid values are skipped.
@@ -429,46 +421,22 @@ class TrainingPanel(QWidget):
         first, or a remembered "cuda" / "mps" device is not offered yet and is skipped.
         """
         d = _section(d)
-        self._apply_data(_section(d.get("data")))
-        model = _section(d.get("model"))
-        _select(self.family_combo, model.get("family"))
-        _select(self.arch_combo, model.get("arch"))
-        _select(self.likelihood_combo, model.get("likelihood"))
-        self._set_int(self.latent_spin, model.get("latent_dim"))
-        self._set_int(self.warmup_spin, model.get("kl_warmup_epochs"))
-        if _float_in(model.get("beta"), self.beta_spin):
-            self.beta_spin.setValue(float(model["beta"]))
-        train = _section(d.get("train"))
-        self._set_int(self.epochs_spin, train.get("epochs"))
-        self._set_int(self.batch_spin, train.get("batch_size"))
-        self._set_int(self.seed_spin, train.get("seed"))
-        if _float_in(train.get("lr"), self.lr_spin):
-            self.lr_spin.setValue(float(train["lr"]))
-        _select(self.device_combo, train.get("device"))
+        for (section, key), field in self._fields.items():
+            values = _section(d.get(section))
+            if key in values:
+                _write(field, values[key])
+        self._apply_spec(_section(d.get("data")).get("spec"))
         self._update_model_fields()
 
-    @staticmethod
-    def _set_int(box: QSpinBox, value: object) -> None:
-        if _int_in(value, box):
-            box.setValue(int(value))  # type: ignore[arg-type]
-
-    def _apply_data(self, data: dict[str, Any]) -> None:
-        self._set_int(self.image_size_spin, data.get("image_size"))
-        _select(self.color_combo, data.get("color"))
-        spec = data.get("spec")
-        if not isinstance(spec, str) or not spec:
-            return
-        if spec in FILE_KINDS:
-            return   # a kind without its path is not a usable choice
-        if _select(self.data_combo, spec):
-            self._data_index = self.data_combo.currentIndex()
-            self._update_data_rows()
-            return
-        kind = _kind_of_path(spec)
-        if kind is None:
-            return
-        self._paths[kind] = spec
-        _select(self.data_combo, kind)
+    def _apply_spec(self, spec: object) -> None:
+        if not isinstance(spec, str) or not spec or spec in FILE_KINDS:
+            return   # a file kind without its path is not a usable choice
+        if not _select(self.data_combo, spec):
+            kind = _kind_of_path(spec)
+            if kind is None:
+                return
+            self._paths[kind] = spec
+            _select(self.data_combo, kind)
         self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
 

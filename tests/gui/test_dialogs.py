@@ -27,7 +27,7 @@ def test_show_error_opens_a_visible_box_without_blocking(qtbot) -> None:
     qtbot.waitUntil(lambda: box not in dialogs._open_boxes, timeout=2000)   # noqa: SLF001
 
 
-def _answer_when_shown(qtbot, text: str) -> None:
+def _answer_when_shown(text: str) -> None:
     """Click the button labelled ``text`` once the (blocking) overwrite question appears."""
     def click() -> None:
         boxes = _top_level("confirmOverwriteDialog")
@@ -35,17 +35,20 @@ def _answer_when_shown(qtbot, text: str) -> None:
             QTimer.singleShot(10, click)
             return
         box = boxes[0]
-        button = next(b for b in box.buttons() if b.text().replace("&", "") == text)
-        button.click()
+        matching = [b for b in box.buttons() if b.text().replace("&", "") == text]
+        if matching:
+            matching[0].click()
+        else:
+            box.done(-1)   # never leave a blocking question open; the assertion then fails
 
     QTimer.singleShot(0, click)
 
 
 def test_confirm_overwrite_true_only_when_replace_is_clicked(qtbot, tmp_path) -> None:
     target = tmp_path / "digits.latentlab"
-    _answer_when_shown(qtbot, "Replace")
+    _answer_when_shown("Replace")
     assert confirm_overwrite(None, target) is True
-    _answer_when_shown(qtbot, "Cancel")
+    _answer_when_shown("Cancel")
     assert confirm_overwrite(None, str(target)) is False
 
 

@@ -112,26 +112,36 @@ def _has_colour(rgb: np.ndarray) -> bool:
     return float((spread > _COLOUR_STEP).mean()) > _COLOUR_SHARE
 
 
-def _fit(img: Image.Image, size: int) -> Image.Image:
-    return ImageOps.fit(img, (size, size), method=Image.Resampling.LANCZOS, reducing_gap=3.0)
+def _fit(img: Image.Image, size: int) -> np.ndarray:
+    """Center-crop to a square and resize to ``size`` (as uint8 array)."""
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) / 2.0, (h - side) / 2.0
+    box = (left, top, left + side, top + side)
+    # reducing_gap lets Pillow shrink big images in cheap integer steps first.
+    return np.asarray(img.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0))
 
 
-def _decode(path: Path, label: int, color: str, size: int | None) -> _Decoded:
-    """Decode one image and fit it to the size(s) the final colour choice may need."""
+def _read(path: Path) -> Image.Image:
+    """Decode one file into an "RGB" or "L" image; any failure means the file is unusable."""
     with _open_checked(path) as opened:
-        img = _flatten(opened)
+        return _flatten(opened)
+
+
+def _fitted(img: Image.Image, label: int, color: str, size: int | None) -> _Decoded:
+    """Fit a decoded image to the size(s) the final colour choice may need."""
     rgb_size, gray_size = size or DEFAULT_RGB_SIZE, size or DEFAULT_GRAY_SIZE
     if color == "gray":
-        return _Decoded(label, None, np.asarray(_fit(img.convert("L"), gray_size)), False)
-    rgb = np.asarray(_fit(img.convert("RGB"), rgb_size))
+        return _Decoded(label, None, _fit(img.convert("L"), gray_size), False)
+    rgb = _fit(img.convert("RGB"), rgb_size)
     if color == "rgb":
         return _Decoded(label, rgb, None, img.mode != "L")
     # "auto": the choice depends on every image, so keep both forms until the end.
-    gray = np.asarray(_fit(img.convert("L"), gray_size))
+    gray = _fit(img.convert("L"), gray_size)
     return _Decoded(label, rgb, gray, img.mode != "L" and _has_colour(rgb))
 
 
-def _failure_reason(path: Path, exc: Exception) -> str:
+def _failure_reason(exc: Exception) -> str:
     if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning):
         return "image too large (possible decompression bomb)"
     if isinstance(exc, Image.UnidentifiedImageError):
@@ -190,9 +200,11 @@ def load_folder(
             if file.stat().st_size == 0:
                 skipped.append((rel, "empty file"))
                 continue
-            decoded.append(_decode(file, class_index[parts[0]] if classes else -1, color, image_size))
+            img = _read(file)
         except Exception as exc:  # Pillow raises many types for damaged files; each is reported.
-            skipped.append((rel, _failure_reason(file, exc)))
+            skipped.append((rel, _failure_reason(exc)))
+            continue
+        decoded.append(_fitted(img, class_index[parts[0]] if classes else -1, color, image_size))
     if not decoded:
         first = "; ".join(f"{name}: {why}" for name, why in skipped[:3])
         raise LatentLabError(f"{root}: none of the {len(skipped)} image files could be used ({first})")

@@ -87,7 +87,8 @@ class LatentModel(nn.Module):
     """Interface of every family.
 
     * ``encode(x, y=None) -> (mu, logvar | None)`` with ``x`` float ``[B, C, H, W]`` in [0, 1].
-    * ``decode(z, y=None) -> [B, C, H, W]`` raw output: logits (Bernoulli) or means (Gaussian).
+    * ``decode(z, y=None) -> [B, C, H, W]`` raw output: logits (Bernoulli) or means (Gaussian);
+      PCA always returns its unclipped linear reconstruction (see ``pca.py``).
     * ``decode_image(z, y=None)`` -> images in [0, 1] (sigmoid or clamp of ``decode``).
     * ``loss(x, y=None, kl_weight=None) -> dict`` of scalar tensors, means per example in
       nats: ``"loss"`` (what is minimised), ``"recon"``, ``"kl"`` (0 for AE and PCA).

@@ -1,0 +1,221 @@
+"""The main window driven like a user would: mouse on the plane, menus, combos, buttons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+import torch
+from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from latentlab.core.models import ModelConfig, build_model
+from latentlab.gui import settings as prefs
+from latentlab.gui.main_window import MainWindow
+from latentlab.gui.session import Session
+
+LEFT = Qt.MouseButton.LeftButton
+NONE = Qt.MouseButton.NoButton
+N_ITEMS = 240
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, monkeypatch):
+    """Keep the user's real settings untouched: every test gets its own INI folder."""
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    # pyqtgraph drops mouse moves closer than 10 ms apart; synthetic events come faster.
+    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
+
+
+def tiny_model(latent_dim: int = 2, family: str = "vae", seed: int = 1):
+    classes = 10 if family == "cvae" else 0
+    config = ModelConfig(family=family, latent_dim=latent_dim, hidden=(16,), num_classes=classes,
+                         label_names=tuple(str(k) for k in range(classes)))
+    torch.manual_seed(seed)
+    return build_model(config).eval()
+
+
+def make_window(qtbot, model=None) -> MainWindow:
+    session = Session(training_threads=1)
+    assert session.open_data("mnist", limit=N_ITEMS)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.resize(1100, 700)
+    window.show()
+    qtbot.waitExposed(window)
+    if model is not None:
+        with qtbot.waitSignal(session.codesChanged, timeout=10000,
+                              check_params_cb=lambda *a: session.codes is not None):
+            session.set_model(model)
+        qtbot.waitUntil(lambda: window.plane.point_count() == N_ITEMS, timeout=5000)
+    return window
+
+
+def show_region(window: MainWindow, half: float = 3.0) -> None:
+    window.plane.plotItem.vb.setRange(xRange=(-half, half), yRange=(-half, half), padding=0)
+    QApplication.processEvents()
+
+
+def to_px(window: MainWindow, x: float, y: float) -> QPoint:
+    view = window.plane
+    return view.mapFromScene(view.plotItem.vb.mapViewToScene(QPointF(x, y)))
+
+
+def send(window: MainWindow, kind: QEvent.Type, pos: QPoint, button, buttons) -> None:
+    viewport = window.plane.viewport()
+    event = QMouseEvent(kind, QPointF(pos), QPointF(viewport.mapToGlobal(pos)), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, event)
+
+
+def drag(window: MainWindow, path: list[QPoint]) -> None:
+    send(window, QEvent.Type.MouseMove, path[0], NONE, NONE)
+    send(window, QEvent.Type.MouseButtonPress, path[0], LEFT, LEFT)
+    for pos in path[1:]:
+        send(window, QEvent.Type.MouseMove, pos, NONE, LEFT)
+    send(window, QEvent.Type.MouseButtonRelease, path[-1], LEFT, NONE)
+
+
+def expected_decode(window: MainWindow, x: float, y: float) -> np.ndarray:
+    session = window.session
+    z = torch.from_numpy(session.plane.lift(torch.tensor([[x, y]])).numpy())
+    label = None
+    if session.config.is_conditional:
+        label = torch.tensor([session.condition])
+    with torch.no_grad():
+        return session.model.decode_image(z, label)[0, 0].numpy()
+
+
+def test_dragging_the_probe_decodes_where_it_is_released(qtbot):
+    window = make_window(qtbot, tiny_model())
+    show_region(window)
+    window.plane.set_probe(0.0, 0.0)
+    window.decode_probe()
+    start_image = window.decoded.current_image()
+    start = to_px(window, 0.0, 0.0)
+    path = [start + QPoint(dx, dy) for dx, dy in ((0, 0), (15, -5), (40, -30), (90, -60), (120, -80))]
+    drag(window, path)
+    x, y = window.plane.probe_position()
+    assert x > 0.5 and y > 0.5   # the probe followed the mouse up and to the right
+    np.testing.assert_allclose(window.decoded.current_image(), expected_decode(window, x, y), atol=1e-6)
+    assert not np.allclose(window.decoded.current_image(), start_image)
+    np.testing.assert_allclose(window.zbars.z(), [x, y], atol=1e-5)
+
+
+def test_drag_decodes_at_most_once_per_frame(qtbot):
+    window = make_window(qtbot, tiny_model())
+    show_region(window)
+    window.plane.set_probe(0.0, 0.0)
+    calls: list[tuple[float, float]] = []
+    original = window.session.decode_at
+    window.session.decode_at = lambda x, y: (calls.append((x, y)), original(x, y))[1]
+    start = to_px(window, 0.0, 0.0)
+    moves = [start + QPoint(3 * k, -2 * k) for k in range(40)]
+    send(window, QEvent.Type.MouseMove, moves[0], NONE, NONE)
+    send(window, QEvent.Type.MouseButtonPress, moves[0], LEFT, LEFT)
+    for pos in moves[1:]:
+        send(window, QEvent.Type.MouseMove, pos, NONE, LEFT)
+    # Forty moves delivered back to back: the frame timer has not fired yet.
+    assert calls == []
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=2000)
+    assert calls[0] == pytest.approx(window.plane.probe_position())   # the last position won
+    send(window, QEvent.Type.MouseButtonRelease, moves[-1], LEFT, NONE)
+    assert len(calls) == 2   # the release decodes at once
+
+
+def test_click_on_an_empty_spot_moves_the_probe_and_decodes(qtbot):
+    window = make_window(qtbot, tiny_model())
+    show_region(window, half=20.0)   # codes of an untrained model sit near 0: the corner is empty
+    window.plane.set_probe(0.0, 0.0)
+    window.decode_probe()
+    before = window.decoded.current_image()
+    drag(window, [to_px(window, 15.0, -12.0)])
+    x, y = window.plane.probe_position()
+    assert x == pytest.approx(15.0, abs=0.3) and y == pytest.approx(-12.0, abs=0.3)
+    np.testing.assert_allclose(window.decoded.current_image(), expected_decode(window, x, y), atol=1e-6)
+    assert not np.allclose(window.decoded.current_image(), before)
+
+
+def test_clicking_a_point_selects_it_and_decodes_its_code(qtbot):
+    window = make_window(qtbot, tiny_model())
+    session = window.session
+    show_region(window, half=float(np.abs(session.xy).max()) * 1.2)
+    index = int(np.argmax(np.linalg.norm(session.xy - session.xy.mean(axis=0), axis=1)))  # an outlier: alone
+    drag(window, [to_px(window, *session.xy[index])])
+    assert session.selected[-1] == index
+    np.testing.assert_allclose(window.plane.probe_position(), session.xy[index], atol=1e-5)
+    np.testing.assert_allclose(window.decoded.current_image(),
+                               expected_decode(window, *session.xy[index]), atol=1e-6)
+
+
+def test_bad_model_file_shows_an_error_and_the_app_keeps_working(qtbot, tmp_path):
+    window = make_window(qtbot, tiny_model())
+    bad = tmp_path / "broken-model"
+    bad.mkdir()
+    (bad / "config.json").write_text("{}")
+    assert not window.open_model(str(bad))
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=2000)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert "broken-model" in box.text()
+    box.accept()
+    assert prefs.recent_models() == []   # a failed open is not remembered
+    window.decode_probe_at(1.0, 1.0)
+    np.testing.assert_allclose(window.decoded.current_image(), expected_decode(window, 1.0, 1.0), atol=1e-6)
+
+
+def test_condition_selector_switches_the_class_under_the_same_z(qtbot):
+    window = make_window(qtbot, tiny_model(family="cvae"))
+    combo = window.findChild(type(window.side.condition), "conditionSelector")
+    assert combo.isVisible() and combo.count() == 10
+    window.plane.set_probe(0.5, -0.5)
+    combo.setCurrentIndex(0)
+    window.decode_probe()
+    zero = window.decoded.current_image()
+    combo.setCurrentIndex(8)
+    assert window.session.condition == 8
+    eight = window.decoded.current_image()
+    np.testing.assert_allclose(eight, expected_decode(window, 0.5, -0.5), atol=1e-6)
+    assert not np.allclose(zero, eight)
+    np.testing.assert_allclose(window.zbars.z(), [0.5, -0.5], atol=1e-6)
+
+
+def test_plane_chooser_changes_the_projection(qtbot):
+    window = make_window(qtbot, tiny_model(latent_dim=4))
+    side = window.side
+    assert side.plane_kind.isVisible() and not window.findChild(type(side.condition), "conditionSelector").isVisible()
+    pca_xy = window.session.xy.copy()
+    side.plane_kind.setCurrentIndex(side.plane_kind.findData("dims"))
+    side.dim_x.setValue(2)
+    side.dim_y.setValue(3)
+    codes = window.session.codes
+    np.testing.assert_allclose(window.session.xy, codes[:, [2, 3]], atol=1e-6)
+    shown_x, shown_y = window.plane._points.getData()
+    np.testing.assert_allclose(np.c_[shown_x, shown_y], codes[:, [2, 3]], atol=1e-5)
+    assert not np.allclose(pca_xy, window.session.xy)
+    assert window.zbars.highlight() == (2, 3)
+
+
+def test_manifold_draws_decoded_tiles_over_the_visible_region(qtbot):
+    window = make_window(qtbot, tiny_model())
+    show_region(window, half=2.0)
+    window.manifold_action.trigger()
+    assert window.manifold_action.isChecked()
+    qtbot.waitUntil(lambda: window.plane.mosaic_item().isVisible(), timeout=5000)
+    x0, y0, w, h = window.manifold.last_rect
+    assert (x0, y0, w, h) == pytest.approx(window.plane.visible_rect())
+    mosaic = window.plane.mosaic_item().image
+    assert mosaic.shape[0] % 28 == 0 and mosaic.shape[1] % 28 == 0
+    window.manifold_action.trigger()
+    assert not window.plane.mosaic_item().isVisible()
+
+
+def test_layout_and_training_settings_are_remembered(qtbot):
+    window = make_window(qtbot)
+    window.training_panel.epochs_spin.setValue(7)
+    prefs.save_training_settings(window.training_panel.settings())
+    window.loss_dock.hide()
+    window.close()
+    again = make_window(qtbot)
+    assert again.training_panel.epochs_spin.value() == 7
+    assert again.loss_dock.isHidden()
