@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self._helper_threads: list[QThread] = []
         self.startup_thread: QThread | None = None
         self.closed = False
+        self.shutdown_clean = True
         self._drag_timer = QTimer(self)
         self._drag_timer.setSingleShot(True)
         self._drag_timer.setInterval(FRAME_MS)
@@ -485,7 +486,7 @@ class MainWindow(QMainWindow):
         self._drag_timer.stop()
         prefs.save_window_layout(QByteArray(self.saveGeometry()), QByteArray(self.saveState()))
         if self.session is not None:
-            self.session.shutdown(1000)
+            self.shutdown_clean = self.session.shutdown(1000)
         for thread in list(self._helper_threads):
             # Start-up loading cannot be interrupted (it is mostly an import); it is short.
             thread.wait()

@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+import math
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter, QPainterPath
+from PySide6.QtWidgets import QLabel, QWidget
 
 from latentlab.gui import theme
+from latentlab.gui.qimage import array_to_qpixmap
+
+THUMBNAIL_PX = 84
 
 
 class PointIndex:
@@ -128,3 +134,74 @@ class ProbeItem(pg.TargetItem):
         py = self.pixelLength(pg.Point(0, 1)) or 0.0
         pad = self._HALO_PX + 2
         return rect.adjusted(-pad * px, -pad * py, pad * px, pad * py)
+
+
+class ArrowOverlay:
+    """A line with an arrow head, in plane coordinates (attribute vectors)."""
+
+    def __init__(self, view_box: pg.ViewBox, z: float) -> None:
+        self._vb = view_box
+        self._ends: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self.line = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2.5))
+        self.line.setZValue(z)
+        self.head = pg.ArrowItem(headLen=14, tipAngle=36, tailLen=0, pen=None,
+                                 brush=pg.mkBrush(theme.ACCENT))
+        self.head.setZValue(z + 1)
+        self.clear()
+
+    def set(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        """Draw from ``start`` to ``end``."""
+        self._ends = (start, end)
+        self.line.setData([start[0], end[0]], [start[1], end[1]])
+        self.head.setPos(*end)
+        self.line.setVisible(True)
+        self.head.setVisible(True)
+        self.orient()
+
+    def clear(self) -> None:
+        """Hide the arrow."""
+        self._ends = None
+        self.line.setVisible(False)
+        self.head.setVisible(False)
+
+    def orient(self) -> None:
+        """Turn the head along the line as it appears on screen (call when the view changes)."""
+        # The head is drawn in screen pixels, so its angle depends on the current zoom.
+        if self._ends is None:
+            return
+        a = self._vb.mapViewToScene(QPointF(*self._ends[0]))
+        b = self._vb.mapViewToScene(QPointF(*self._ends[1]))
+        screen = math.degrees(math.atan2(b.y() - a.y(), b.x() - a.x()))
+        self.head.setStyle(angle=screen - 180.0)  # ArrowItem at angle 0 points left
+
+
+class ThumbnailPopup(QLabel):
+    """A small floating picture of the hovered point, kept beside the cursor."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        # Never under the mouse's feet: events go on to the plot beneath.
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
+        self.setStyleSheet(f"background: {theme.PANEL}; border: 1px solid {theme.MUTED};"
+                           " padding: 2px;")
+        self.hide()
+
+    def show_image(self, image: np.ndarray) -> None:
+        """Show ``image`` (HxW or HxWx3, float [0, 1] or uint8) scaled pixel-sharp."""
+        pixmap = array_to_qpixmap(image).scaled(
+            THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.FastTransformation)
+        self.setPixmap(pixmap)
+        self.adjustSize()
+        self.show()
+        self.raise_()
+
+    def place_near(self, cursor: QPoint) -> None:
+        """Move beside ``cursor``, flipping sides near the parent's edges."""
+        size, area = self.size(), self.parentWidget().rect()
+        x, y = cursor.x() + 16, cursor.y() + 16
+        if x + size.width() > area.right():
+            x = cursor.x() - 16 - size.width()
+        if y + size.height() > area.bottom():
+            y = cursor.y() - 16 - size.height()
+        self.move(max(0, x), max(0, y))

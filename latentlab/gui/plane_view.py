@@ -7,24 +7,22 @@ grid index instead of pyqtgraph's per-point scans.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QWidget
 
 from latentlab.gui import theme
-from latentlab.gui.plane_items import PlaneViewBox, PointCloud, PointIndex, ProbeItem, target_path
-from latentlab.gui.qimage import array_to_qpixmap
+from latentlab.gui.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
+                                       ThumbnailPopup, target_path)
 
 ThumbnailSource = Callable[[int], np.ndarray]
 
 PICK_RADIUS_PX = 6  # how close (screen pixels) the mouse must be to hover / click a point
 MAX_LEGEND_ENTRIES = 20
-THUMBNAIL_PX = 84
 _Z_MOSAIC, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, 0, 5, 8, 20
 
 
@@ -48,15 +46,15 @@ class LatentPlaneView(pg.PlotWidget):
         self.setObjectName("latentPlane")
         self._xy = np.zeros((0, 2), dtype=np.float64)
         self._labels: np.ndarray | None = None
+        self._hidden_classes: set[int] = set()
         self._index: PointIndex | None = None
         self._user_moved_view = False
         self._hovered = -1
         self._selected: int | None = None
         self._thumbnail_source: ThumbnailSource | None = None
-        self._arrow_ends: tuple[tuple[float, float], tuple[float, float]] | None = None
         self._setup_plot()
         self._setup_items()
-        self._thumbnail = self._make_thumbnail_label()
+        self._thumbnail = ThumbnailPopup(self.viewport())
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -79,6 +77,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._vb.sigRangeChanged.connect(self._on_range_changed)
         self._legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(theme.PANEL + "d0"),
                                       pen=pg.mkPen(theme.GRID), labelTextColor=theme.FOREGROUND)
+        self._legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.set_axis_names("z₀", "z₁")
 
     def _setup_items(self) -> None:
@@ -92,11 +91,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._waypoints = pg.ScatterPlotItem(size=9, pen=pg.mkPen(theme.BACKGROUND, width=1.5),
                                              brush=pg.mkBrush(theme.ACCENT))
         self._waypoints.setZValue(_Z_PATH + 1)
-        self._arrow_line = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2.5))
-        self._arrow_line.setZValue(_Z_PATH)
-        self._arrow_head = pg.ArrowItem(headLen=14, tipAngle=36, tailLen=0, pen=None,
-                                        brush=pg.mkBrush(theme.ACCENT))
-        self._arrow_head.setZValue(_Z_PATH + 1)
+        self._arrow = ArrowOverlay(self.plotItem.vb, _Z_PATH)
         self._selection = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.SELECTION, width=2),
                                              brush=None)
         self._selection.setZValue(_Z_SELECTION)
@@ -111,17 +106,9 @@ class LatentPlaneView(pg.PlotWidget):
         self._probe.sigPositionChanged.connect(self._on_probe_dragged)
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
         for item in (self._mosaic, self._points, self._path, self._waypoints,
-                     self._arrow_line, self._arrow_head, self._selection, self._probe):
+                     self._arrow.line, self._arrow.head, self._selection, self._probe):
             self.plotItem.addItem(item)
         self.clear_arrow()
-
-    def _make_thumbnail_label(self) -> QLabel:
-        label = QLabel(self.viewport())
-        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
-        label.setStyleSheet(f"background: {theme.PANEL}; border: 1px solid {theme.MUTED};"
-                            " padding: 2px;")
-        label.hide()
-        return label
 
     # ------------------------------------------------------------------ points
     def set_points(self, xy: np.ndarray, labels: np.ndarray | None = None,
@@ -137,6 +124,7 @@ class LatentPlaneView(pg.PlotWidget):
             if labels.shape[0] != xy.shape[0]:
                 raise ValueError(f"{labels.shape[0]} labels for {xy.shape[0]} points")
         self._xy, self._labels = xy, labels
+        self._hidden_classes = set()
         self._index = None
         self._set_hovered(-1)
         self._selected = None
@@ -173,7 +161,9 @@ class LatentPlaneView(pg.PlotWidget):
         if self._xy.shape[0] == 0:
             return -1
         if self._index is None:
-            self._index = PointIndex(self._xy)
+            shown = self._xy.copy()
+            shown[~self._visible_mask()] = np.nan  # hidden classes cannot be hovered or picked
+            self._index = PointIndex(shown)
         rx, ry = self._pixel_size()
         return self._index.nearest(x, y, radius_px * rx, radius_px * ry)
 
@@ -197,20 +187,50 @@ class LatentPlaneView(pg.PlotWidget):
         lookup[:] = palette
         brushes = lookup[np.where(labels >= 0, labels, len(palette) - 1)]
         present = np.unique(labels[labels >= 0])
-        legend = [(colors[k], class_names[k] if k < len(class_names) else str(k))
+        legend = [(int(k), colors[k], class_names[k] if k < len(class_names) else str(k))
                   for k in present]
         return brushes, legend
 
-    def _rebuild_legend(self, entries: list[tuple[tuple[int, int, int], str]]) -> None:
+    def _rebuild_legend(self, entries: list[tuple[int, tuple[int, int, int], str]]) -> None:
         self._legend.clear()
         shown = entries[:MAX_LEGEND_ENTRIES]
-        for color, name in shown:
+        for k, color, name in shown:
             sample = pg.ScatterPlotItem(size=9, pen=None, brush=pg.mkBrush(*color))
+            sample.class_index = k  # read back when the entry is clicked
             self._legend.addItem(sample, name)
         if len(entries) > len(shown):
             more = pg.ScatterPlotItem(size=0, pen=None, brush=None)
             self._legend.addItem(more, f"… {len(entries) - len(shown)} more")
         self._legend.setVisible(bool(entries))
+
+    def set_class_visible(self, label: int, visible: bool) -> None:
+        """Show or hide the points of class ``label`` (clicking a legend entry toggles it)."""
+        if visible:
+            self._hidden_classes.discard(int(label))
+        else:
+            self._hidden_classes.add(int(label))
+        self._points.setPointsVisible(self._visible_mask())
+        self._index = None
+        for sample, _label in self._legend.items:  # keep the legend's eye icons in step
+            if getattr(sample.item, "class_index", None) == label:
+                sample.item.setVisible(visible)
+                sample.update()
+
+    def hidden_classes(self) -> set[int]:
+        """Labels whose points are hidden."""
+        return set(self._hidden_classes)
+
+    def _visible_mask(self) -> np.ndarray:
+        if self._labels is None or not self._hidden_classes:
+            return np.ones(self._xy.shape[0], dtype=bool)
+        return ~np.isin(self._labels, sorted(self._hidden_classes))
+
+    def _on_legend_clicked(self, item) -> None:
+        label = getattr(item, "class_index", None)
+        if label is None:
+            item.setVisible(True)  # the "… more" line stands for no single class
+            return
+        self.set_class_visible(label, item.isVisible())
 
     # ------------------------------------------------------------------- probe
     def set_probe(self, x: float, y: float) -> None:
@@ -275,36 +295,12 @@ class LatentPlaneView(pg.PlotWidget):
 
     def set_arrow(self, start_xy: Sequence[float], end_xy: Sequence[float]) -> None:
         """Draw an arrow from ``start_xy`` to ``end_xy`` (plane coordinates)."""
-        start = (float(start_xy[0]), float(start_xy[1]))
-        end = (float(end_xy[0]), float(end_xy[1]))
-        self._arrow_ends = (start, end)
-        self._arrow_line.setData([start[0], end[0]], [start[1], end[1]])
-        self._arrow_line.setVisible(True)
-        self._arrow_head.setPos(*end)
-        self._arrow_head.setVisible(True)
-        self._orient_arrow_head()
+        self._arrow.set((float(start_xy[0]), float(start_xy[1])),
+                        (float(end_xy[0]), float(end_xy[1])))
 
     def clear_arrow(self) -> None:
         """Remove the arrow."""
-        self._arrow_ends = None
-        self._arrow_line.setVisible(False)
-        self._arrow_head.setVisible(False)
-
-    def arrow_head_angle(self) -> float:
-        """Screen angle (degrees) the head is rotated by, in ArrowItem's convention."""
-        return float(self._arrow_head.opts["angle"])
-
-    def _orient_arrow_head(self) -> None:
-        # The head is drawn in screen pixels, so its angle depends on the current zoom and
-        # aspect: recomputed whenever the view changes.
-        if self._arrow_ends is None:
-            return
-        (x0, y0), (x1, y1) = self._arrow_ends
-        a = self._vb.mapViewToScene(QPointF(x0, y0))
-        b = self._vb.mapViewToScene(QPointF(x1, y1))
-        screen = math.degrees(math.atan2(b.y() - a.y(), b.x() - a.x()))
-        # ArrowItem at angle 0 points left (180 degrees on screen).
-        self._arrow_head.setStyle(angle=screen - 180.0)
+        self._arrow.clear()
 
     # ------------------------------------------------------------------ mosaic
     def set_mosaic(self, image: np.ndarray, rect: tuple[float, float, float, float]) -> None:
@@ -347,8 +343,10 @@ class LatentPlaneView(pg.PlotWidget):
         if finite.shape[0] == 0:
             return
         lo, hi = finite.min(axis=0), finite.max(axis=0)
-        half = np.maximum((hi - lo) / 2.0, 1e-6)
         mid = (lo + hi) / 2.0
+        half = (hi - lo) / 2.0
+        # A single point (or a collapsed axis) has no extent: show one unit around it.
+        half = np.where(half <= 1e-9 * (1.0 + np.abs(mid)), 1.0, half)
         self._vb.setRange(xRange=(mid[0] - half[0], mid[0] + half[0]),
                           yRange=(mid[1] - half[1], mid[1] + half[1]), padding=0.05)
 
@@ -361,7 +359,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._user_moved_view = True
 
     def _on_range_changed(self, *_args) -> None:
-        self._orient_arrow_head()
+        self._arrow.orient()
         self.viewChanged.emit()
 
     def _pixel_size(self) -> tuple[float, float]:
@@ -380,7 +378,7 @@ class LatentPlaneView(pg.PlotWidget):
         """Index of the point under the mouse, or -1."""
         return self._hovered
 
-    def thumbnail_label(self) -> QLabel:
+    def thumbnail_label(self) -> ThumbnailPopup:
         """The floating label that shows the hovered point's image."""
         return self._thumbnail
 
@@ -408,28 +406,7 @@ class LatentPlaneView(pg.PlotWidget):
             self._thumbnail.hide()
         elif self._thumbnail_source is not None and cursor is not None:
             if changed:
-                self._show_thumbnail(self._thumbnail_source(index))
-            self._place_thumbnail(cursor)
+                self._thumbnail.show_image(self._thumbnail_source(index))
+            self._thumbnail.place_near(cursor)
         if changed:
             self.pointHovered.emit(index)
-
-    def _show_thumbnail(self, image: np.ndarray) -> None:
-        pixmap = array_to_qpixmap(image)
-        self._thumbnail.setPixmap(pixmap.scaled(
-            THUMBNAIL_PX, THUMBNAIL_PX, Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.FastTransformation))  # keep pixels sharp
-        self._thumbnail.adjustSize()
-        self._thumbnail.show()
-        self._thumbnail.raise_()
-
-    def _place_thumbnail(self, cursor: QPoint) -> None:
-        # Beside the cursor, flipped to the other side near the viewport's edges.
-        size = self._thumbnail.size()
-        area = self.viewport().rect()
-        x = cursor.x() + 16
-        y = cursor.y() + 16
-        if x + size.width() > area.right():
-            x = cursor.x() - 16 - size.width()
-        if y + size.height() > area.bottom():
-            y = cursor.y() - 16 - size.height()
-        self._thumbnail.move(max(0, x), max(0, y))

@@ -497,16 +497,20 @@ class Session(QObject):
             worker.deleteLater()
 
     # -- shutdown -----------------------------------------------------------------------
-    def shutdown(self, timeout_ms: int = 1000) -> None:
-        """Stop every thread (bounded wait); call before the window goes away."""
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop every thread (bounded wait); call before the window goes away.
+
+        Returns True when all threads ended within ``timeout_ms`` each.
+        """
         self._encode_timer.stop()
+        clean = True
         trainer, self._trainer = self._trainer, None
         if trainer is not None:
             for signal in (trainer.progress, trainer.snapshotReady, trainer.resultReady, trainer.failed):
                 signal.disconnect()
-            trainer.stop_and_wait(timeout_ms)
+            clean = trainer.stop_and_wait(timeout_ms) and clean
             self._set_state("idle")
-        self.inference.shutdown(timeout_ms)
+        return self.inference.shutdown(timeout_ms) and clean
 
 
 def _same_source(data: Dataset, spec: Any, d: dict[str, Any]) -> bool:

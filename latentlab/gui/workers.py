@@ -82,7 +82,7 @@ class TrainingWorker(QThread):
         return snap
 
     def stop_and_wait(self, timeout_ms: int = 1000) -> bool:
-        """Cancel and wait up to ``timeout_ms``; True when the thread has ended.
+        """Cancel and wait up to ``timeout_ms``; True when the thread ended in that time.
 
         A step of a small model takes milliseconds, so the cancel flag is seen quickly.
         If the thread is somehow still busy afterwards we keep waiting (with a log
@@ -94,7 +94,8 @@ class TrainingWorker(QThread):
         if self.wait(timeout_ms):
             return True
         log.warning("training did not stop within %d ms; waiting for the current step", timeout_ms)
-        return self.wait(30_000)
+        self.wait()
+        return False
 
     # -- the thread --------------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - Qt override
@@ -178,7 +179,8 @@ class InferenceWorker(QThread):
             return bool(self._pending)
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
-        """Stop the thread (running jobs see ``should_stop``); True when it has ended."""
+        """Stop the thread (running jobs see ``should_stop``); True when it ended within
+        ``timeout_ms`` (it is waited for in any case: a running QThread must not be destroyed)."""
         with self._cond:
             self._stopping = True
             self._pending.clear()
@@ -188,7 +190,8 @@ class InferenceWorker(QThread):
         if self.wait(timeout_ms):
             return True
         log.warning("inference worker did not stop within %d ms; waiting", timeout_ms)
-        return self.wait(30_000)
+        self.wait()
+        return False
 
     def _next_job(self) -> tuple[str, int, Job] | None:
         with self._cond:

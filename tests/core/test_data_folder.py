@@ -95,10 +95,14 @@ def test_alpha_palette_and_16_bit_images(tmp_path):
     save(tmp_path / "a.png", rgba, "RGBA")
     Image.fromarray(np.full((8, 8), 200, dtype=np.uint8)).convert("P").save(tmp_path / "b.png")
     save(tmp_path / "c.png", np.full((8, 8), 65535, dtype=np.uint16))  # 16-bit gray
+    half = np.zeros((8, 8, 2), dtype=np.uint8)
+    half[..., 0], half[..., 1] = 255, 128  # white at half opacity
+    save(tmp_path / "d.png", half, "LA")
     ds = load_dataset(str(tmp_path), color="gray", image_size=8)
     assert float(ds.images[0].max()) == 0.0  # transparent -> black background
     assert float(ds.images[1].mean()) == pytest.approx(200 / 255, abs=0.01)
     assert float(ds.images[2].mean()) == pytest.approx(1.0, abs=0.01)
+    assert float(ds.images[3].mean()) == pytest.approx(128 / 255, abs=0.01)
 
 
 def test_bad_files_are_skipped_and_reported(tmp_path):
@@ -151,3 +155,27 @@ def test_limit_keeps_first_images_and_source_round_trips(classes):
     again = load_dataset(ds.source)
     assert again.fingerprint == ds.fingerprint and again.images.shape == ds.images.shape
     assert ds.source["limit"] == 3 and ds.source["color"] == "rgb"
+
+
+def test_single_image_file_fits_the_model_shape(tmp_path):
+    wide = np.zeros((30, 90, 3), dtype=np.uint8)
+    wide[:, 30:60] = (255, 0, 0)  # a red square in the middle third
+    path = save(tmp_path / "wide.png", wide)
+    square = folder.load_image_file(str(path), (1, 10, 10))
+    assert square.shape == (1, 10, 10) and square.dtype == torch.float32
+    assert float(square.min()) == pytest.approx(0.299, abs=0.06)  # only the red part survives the crop
+    whole = folder.load_image_file(path, (3, 10, 30))
+    assert whole.shape == (3, 10, 30)
+    assert float(whole[0, :, 12:18].min()) > 0.9 and float(whole[0, :, :8].max()) < 0.1
+    assert float(whole[1:].max()) < 0.1
+
+
+def test_single_image_file_errors_name_the_file(tmp_path):
+    (tmp_path / "note.png").write_text("words")
+    with pytest.raises(LatentLabError, match="note.png: not an image"):
+        folder.load_image_file(tmp_path / "note.png", (1, 8, 8))
+    with pytest.raises(LatentLabError, match="gone.png: no such file"):
+        folder.load_image_file(tmp_path / "gone.png", (1, 8, 8))
+    save(tmp_path / "ok.png", np.zeros((4, 4), dtype=np.uint8))
+    with pytest.raises(LatentLabError, match="image shape"):
+        folder.load_image_file(tmp_path / "ok.png", (2, 8, 8))

@@ -87,12 +87,17 @@ def test_idx_pair_loads_with_labels_found_by_name(small_pair):
     assert torch.equal(ds.labels, torch.from_numpy(labels).long())
     assert ds.class_names == ("0", "1", "2", "3")
     assert ds.source["labels"].endswith("train-labels-idx1-ubyte")
+    assert load_dataset(ds.source).fingerprint == ds.fingerprint
 
 
 def test_idx_without_labels_file_is_unlabelled(tmp_path):
     path = write_idx(tmp_path / "x-images-idx3-ubyte", IMAGES_MAGIC, (2, 3, 3), bytes(range(18)))
     ds = load_dataset(str(path))
     assert ds.labels is None and ds.class_names == ()
+    # A labels file added later is not picked up when reloading the recorded source.
+    write_idx(tmp_path / "x-labels-idx1-ubyte", LABELS_MAGIC, (2,), bytes(2))
+    assert load_dataset(ds.source).labels is None
+    assert load_dataset(str(path)).labels is not None
     assert ds.images[1, 0, 2, 2] == pytest.approx(17 / 255)
 
 

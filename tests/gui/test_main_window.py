@@ -36,7 +36,23 @@ def tiny_model(latent_dim: int = 2, family: str = "vae", seed: int = 1):
     return build_model(config).eval()
 
 
-def make_window(qtbot, model=None) -> MainWindow:
+@pytest.fixture
+def make_window(qtbot):
+    """Build windows that stay referenced until the test ends, then close (stopping threads)."""
+    windows: list[MainWindow] = []
+
+    def make(model=None) -> MainWindow:
+        window = _build_window(qtbot, model)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert window.session.inference.isFinished() or not window.session.inference.isRunning()
+
+
+def _build_window(qtbot, model=None) -> MainWindow:
     session = Session(training_threads=1)
     assert session.open_data("mnist", limit=N_ITEMS)
     window = MainWindow(session)
@@ -87,8 +103,8 @@ def expected_decode(window: MainWindow, x: float, y: float) -> np.ndarray:
         return session.model.decode_image(z, label)[0, 0].numpy()
 
 
-def test_dragging_the_probe_decodes_where_it_is_released(qtbot):
-    window = make_window(qtbot, tiny_model())
+def test_dragging_the_probe_decodes_where_it_is_released(qtbot, make_window):
+    window = make_window(tiny_model())
     show_region(window)
     window.plane.set_probe(0.0, 0.0)
     window.decode_probe()
@@ -103,8 +119,8 @@ def test_dragging_the_probe_decodes_where_it_is_released(qtbot):
     np.testing.assert_allclose(window.zbars.z(), [x, y], atol=1e-5)
 
 
-def test_drag_decodes_at_most_once_per_frame(qtbot):
-    window = make_window(qtbot, tiny_model())
+def test_drag_decodes_at_most_once_per_frame(qtbot, make_window):
+    window = make_window(tiny_model())
     show_region(window)
     window.plane.set_probe(0.0, 0.0)
     calls: list[tuple[float, float]] = []
@@ -124,8 +140,8 @@ def test_drag_decodes_at_most_once_per_frame(qtbot):
     assert len(calls) == 2   # the release decodes at once
 
 
-def test_click_on_an_empty_spot_moves_the_probe_and_decodes(qtbot):
-    window = make_window(qtbot, tiny_model())
+def test_click_on_an_empty_spot_moves_the_probe_and_decodes(qtbot, make_window):
+    window = make_window(tiny_model())
     show_region(window, half=20.0)   # codes of an untrained model sit near 0: the corner is empty
     window.plane.set_probe(0.0, 0.0)
     window.decode_probe()
@@ -137,8 +153,8 @@ def test_click_on_an_empty_spot_moves_the_probe_and_decodes(qtbot):
     assert not np.allclose(window.decoded.current_image(), before)
 
 
-def test_clicking_a_point_selects_it_and_decodes_its_code(qtbot):
-    window = make_window(qtbot, tiny_model())
+def test_clicking_a_point_selects_it_and_decodes_its_code(qtbot, make_window):
+    window = make_window(tiny_model())
     session = window.session
     show_region(window, half=float(np.abs(session.xy).max()) * 1.2)
     index = int(np.argmax(np.linalg.norm(session.xy - session.xy.mean(axis=0), axis=1)))  # an outlier: alone
@@ -149,8 +165,8 @@ def test_clicking_a_point_selects_it_and_decodes_its_code(qtbot):
                                expected_decode(window, *session.xy[index]), atol=1e-6)
 
 
-def test_bad_model_file_shows_an_error_and_the_app_keeps_working(qtbot, tmp_path):
-    window = make_window(qtbot, tiny_model())
+def test_bad_model_file_shows_an_error_and_the_app_keeps_working(qtbot, make_window, tmp_path):
+    window = make_window(tiny_model())
     bad = tmp_path / "broken-model"
     bad.mkdir()
     (bad / "config.json").write_text("{}")
@@ -164,8 +180,8 @@ def test_bad_model_file_shows_an_error_and_the_app_keeps_working(qtbot, tmp_path
     np.testing.assert_allclose(window.decoded.current_image(), expected_decode(window, 1.0, 1.0), atol=1e-6)
 
 
-def test_condition_selector_switches_the_class_under_the_same_z(qtbot):
-    window = make_window(qtbot, tiny_model(family="cvae"))
+def test_condition_selector_switches_the_class_under_the_same_z(qtbot, make_window):
+    window = make_window(tiny_model(family="cvae"))
     combo = window.findChild(type(window.side.condition), "conditionSelector")
     assert combo.isVisible() and combo.count() == 10
     window.plane.set_probe(0.5, -0.5)
@@ -180,8 +196,8 @@ def test_condition_selector_switches_the_class_under_the_same_z(qtbot):
     np.testing.assert_allclose(window.zbars.z(), [0.5, -0.5], atol=1e-6)
 
 
-def test_plane_chooser_changes_the_projection(qtbot):
-    window = make_window(qtbot, tiny_model(latent_dim=4))
+def test_plane_chooser_changes_the_projection(qtbot, make_window):
+    window = make_window(tiny_model(latent_dim=4))
     side = window.side
     assert side.plane_kind.isVisible() and not window.findChild(type(side.condition), "conditionSelector").isVisible()
     pca_xy = window.session.xy.copy()
@@ -196,8 +212,8 @@ def test_plane_chooser_changes_the_projection(qtbot):
     assert window.zbars.highlight() == (2, 3)
 
 
-def test_manifold_draws_decoded_tiles_over_the_visible_region(qtbot):
-    window = make_window(qtbot, tiny_model())
+def test_manifold_draws_decoded_tiles_over_the_visible_region(qtbot, make_window):
+    window = make_window(tiny_model())
     show_region(window, half=2.0)
     window.manifold_action.trigger()
     assert window.manifold_action.isChecked()
@@ -210,12 +226,70 @@ def test_manifold_draws_decoded_tiles_over_the_visible_region(qtbot):
     assert not window.plane.mosaic_item().isVisible()
 
 
-def test_layout_and_training_settings_are_remembered(qtbot):
-    window = make_window(qtbot)
+def test_layout_and_training_settings_are_remembered(qtbot, make_window):
+    window = make_window()
     window.training_panel.epochs_spin.setValue(7)
     prefs.save_training_settings(window.training_panel.settings())
     window.loss_dock.hide()
     window.close()
-    again = make_window(qtbot)
+    again = make_window()
     assert again.training_panel.epochs_spin.value() == 7
     assert again.loss_dock.isHidden()
+
+
+def _small_training(window: MainWindow, epochs: int) -> None:
+    panel = window.training_panel
+    panel.epochs_spin.setValue(epochs)
+    panel.batch_spin.setValue(32)
+    panel.latent_spin.setValue(2)
+
+
+def test_training_from_the_panel_updates_scatter_and_loss_curves(qtbot, make_window):
+    window = make_window()
+    session = window.session
+    _small_training(window, epochs=2)
+    button = window.findChild(type(window.training_panel.start_button), "startTrainingButton")
+    with qtbot.waitSignal(session.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        assert window.training_panel.state() == "running"
+    assert blocker.args[0].status == "finished"
+    qtbot.waitUntil(lambda: window.training_panel.state() == "idle", timeout=5000)
+    assert session._trainer is None   # the worker finished and was let go
+    x_train, y_train = window.loss_plot.series("train/loss")
+    x_val, _ = window.loss_plot.series("val/loss")
+    assert len(x_train) >= 2 and np.all(np.isfinite(y_train))
+    np.testing.assert_allclose(x_val, [1.0, 2.0])
+    # The scatter shows the trained model's codes.
+    with torch.no_grad():
+        mu, _ = session.model.encode(session.data.images)
+    qtbot.waitUntil(lambda: session.xy is not None and np.allclose(session.xy, mu.numpy(), atol=1e-4),
+                    timeout=10000)
+    shown_x, shown_y = window.plane._points.getData()
+    np.testing.assert_allclose(np.c_[shown_x, shown_y], mu.numpy(), atol=1e-4)
+    # The probe shows the trained decoder.
+    x, y = window.plane.probe_position()
+    np.testing.assert_allclose(window.decoded.current_image(), expected_decode(window, x, y), atol=1e-6)
+
+
+def test_stop_button_ends_training_and_returns_to_idle(qtbot, make_window):
+    window = make_window()
+    _small_training(window, epochs=200)
+    with qtbot.waitSignal(window.session.trainingProgress, timeout=30000):
+        qtbot.mouseClick(window.training_panel.start_button, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.session.trainingFinished, timeout=30000) as blocker:
+        qtbot.mouseClick(window.training_panel.stop_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].status == "cancelled"
+    qtbot.waitUntil(lambda: window.training_panel.state() == "idle", timeout=5000)
+    assert window.open_action.isEnabled()
+
+
+def test_closing_the_window_mid_run_stops_every_thread(qtbot, make_window):
+    window = make_window()
+    _small_training(window, epochs=200)
+    with qtbot.waitSignal(window.session.trainingProgress, timeout=30000):
+        qtbot.mouseClick(window.training_panel.start_button, Qt.MouseButton.LeftButton)
+    trainer = window.session._trainer
+    window.close()
+    assert window.shutdown_clean   # every thread ended within the bounded wait
+    assert not trainer.isRunning() and not window.session.inference.isRunning()
+    assert not window.session.is_training

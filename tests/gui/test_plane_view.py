@@ -204,6 +204,13 @@ def test_update_points_follows_the_data_while_the_view_is_untouched(view) -> Non
     assert x0 <= 50.0 and x0 + w >= 60.0 and y0 <= 50.0 and y0 + h >= 60.0
 
 
+def test_a_single_point_gets_a_usable_view(view) -> None:
+    view.set_points(np.array([[3.0, -2.0]]))
+    x0, y0, w, h = view.visible_rect()
+    assert x0 <= 2.0 and x0 + w >= 4.0 and y0 <= -3.0 and y0 + h >= -1.0
+    assert min(w, h) < 10.0
+
+
 def test_update_points_rejects_a_different_count(view) -> None:
     view.set_points(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="set_points"):
@@ -254,7 +261,7 @@ def test_path_and_arrow(view) -> None:
     assert view._path.getData()[0].size == 0
 
     view.set_arrow((0.0, 0.0), (0.0, 3.0))
-    head = view._arrow_head
+    head = view._arrow.head
     assert (head.pos().x(), head.pos().y()) == (0.0, 3.0)
     # The head's body lies behind its tip, i.e. towards the start (below on screen).
     on_screen = head.deviceTransform(view.viewportTransform())  # the head ignores zoom
@@ -287,3 +294,20 @@ def test_point_index_finds_the_nearest_point_inside_the_radius() -> None:
         expected = best if d[best] <= 0.3 else -1
         assert index.nearest(qx, qy, 0.3, 0.3) == expected
     assert index.nearest(100.0, 100.0, 1.0, 1.0) == -1
+
+
+def test_clicking_a_legend_entry_hides_that_class(view) -> None:
+    xy = np.array([[0.0, 0.0], [2.0, 2.0], [-2.0, -2.0]])
+    view.set_points(xy, np.array([0, 1, 1]), ["zero", "one"])
+    _show_region(view)
+    moved = _recorder(view.probeMoved)
+    sample = view.plotItem.legend.items[1][0]  # the entry for "one"
+    centre = sample.mapToScene(sample.boundingRect().center())
+    _click(view, view.mapFromScene(centre))
+
+    assert view.hidden_classes() == {1}
+    assert moved == []  # the click went to the legend, not to the plane
+    assert list(view._points.data["visible"]) == [True, False, False]
+    assert view.point_at(2.0, 2.0) == -1 and view.point_at(0.0, 0.0) == 0
+    view.set_class_visible(1, True)
+    assert view.hidden_classes() == set() and view.point_at(2.0, 2.0) == 1

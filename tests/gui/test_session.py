@@ -144,3 +144,55 @@ def test_data_that_does_not_fit_the_model_is_not_encoded(qtbot, session):
     assert session.open_data("moons", image_size=16, limit=50)
     assert not session.model_fits_data()
     assert session.codes is None and session.xy is None
+
+
+def training_settings(epochs: int = 2, **model) -> dict:
+    return {
+        "data": {"spec": "mnist", "image_size": None, "color": "auto"},
+        "model": {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0, "kl_warmup_epochs": 0,
+                  "likelihood": "bernoulli", "hidden": [32], **model},
+        "train": {"epochs": epochs, "batch_size": 32, "lr": 1e-3, "device": "cpu", "seed": 0},
+    }
+
+
+def test_training_updates_the_inference_copy_and_the_codes(qtbot, session):
+    assert session.open_data("mnist", limit=N_ITEMS)
+    small = session.data
+    states: list[str] = []
+    session.trainingStateChanged.connect(states.append)
+    progress: list = []
+    session.trainingProgress.connect(progress.append)
+    with qtbot.waitSignal(session.trainingFinished, timeout=60000) as blocker:
+        assert session.start_training(training_settings(epochs=2))
+        assert session.is_training
+    result = blocker.args[0]
+    assert result.status == "finished" and len(result.history) == 2
+    assert session.data is small   # the loaded subset was reused, not reloaded in full
+    qtbot.waitUntil(lambda: states[-1:] == ["idle"], timeout=5000)
+    assert states[0] == "running"
+    assert any(p.val for p in progress)
+    # After training the scatter shows the final model's codes.
+    qtbot.waitUntil(lambda: session.codes is not None
+                    and np.allclose(session.codes, _reference_codes(session.model, session), atol=1e-4),
+                    timeout=10000)
+    assert session.history == result.history
+
+
+def test_stop_keeps_what_was_trained(qtbot, session):
+    assert session.open_data("mnist", limit=N_ITEMS)
+    with qtbot.waitSignal(session.trainingProgress, timeout=30000):
+        assert session.start_training(training_settings(epochs=200))
+    with qtbot.waitSignal(session.trainingFinished, timeout=30000) as blocker:
+        session.stop_training()
+        assert session.training_state == "stopping"
+    assert blocker.args[0].status == "cancelled"
+    qtbot.waitUntil(lambda: session.training_state == "idle", timeout=5000)
+    assert session.model is blocker.args[0].model
+
+
+def test_a_bad_training_setting_is_reported_not_raised(qtbot, session):
+    assert session.open_data("moons", limit=50)
+    with qtbot.waitSignal(session.errorOccurred, timeout=2000) as blocker:
+        ok = session.start_training({**training_settings(family="cvae"), "data": {"spec": "moons"}})
+    assert not ok and not session.is_training
+    assert "label" in blocker.args[1].lower()

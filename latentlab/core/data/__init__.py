@@ -17,7 +17,7 @@ import torch
 
 from latentlab.core.data.arrays import load_arrays
 from latentlab.core.data.dataset import Dataset
-from latentlab.core.data.folder import load_folder
+from latentlab.core.data.folder import load_folder, load_image_file
 from latentlab.core.data.idx import load_idx, load_mnist
 from latentlab.core.data.procedural import DEFAULT_COUNT, DEFAULT_SIZE, make_moons, make_shapes
 from latentlab.core.data.transforms import (
@@ -35,6 +35,7 @@ __all__ = [
     "load_arrays",
     "load_dataset",
     "load_folder",
+    "load_image_file",
     "load_idx",
     "load_mnist",
     "make_moons",

@@ -136,8 +136,6 @@ def _to_unit_float(a: np.ndarray, where: str) -> torch.Tensor:
         if lo < 0 or hi > 255:
             raise LatentLabError(f"{where}: integer pixel values must lie in 0..255, found {lo}..{hi}")
         return torch.from_numpy(a.astype(np.float32)).div_(255.0)
-    if not np.issubdtype(a.dtype, np.floating):
-        raise LatentLabError(f"{where}: pixel values must be numbers, got dtype {a.dtype}")
     if not np.isfinite(a).all():
         raise LatentLabError(f"{where}: the images contain NaN or infinite values")
     lo, hi = float(a.min()), float(a.max())
@@ -151,7 +149,10 @@ def _to_unit_float(a: np.ndarray, where: str) -> torch.Tensor:
     )
 
 
-def _labels(arrays: dict[str, np.ndarray], n: int, where: str) -> tuple[torch.Tensor | None, tuple[str, ...]]:
+def _labels(
+    arrays: dict[str, np.ndarray], n: int, where: str
+) -> tuple[torch.Tensor | None, tuple[str, ...]]:
+    """Optional labels (int64 ``[N]``) and their class names."""
     key = _pick(arrays, LABEL_KEYS)
     if key is None:
         return None, ()
@@ -165,7 +166,9 @@ def _labels(arrays: dict[str, np.ndarray], n: int, where: str) -> tuple[torch.Te
         raise LatentLabError(f"{here}: labels must be whole numbers, got dtype {y.dtype}")
     y = y.astype(np.int64)
     if y.min() < 0 or y.max() >= MAX_CLASSES:
-        raise LatentLabError(f"{here}: labels must be class numbers 0..{MAX_CLASSES - 1}, found {y.min()}..{y.max()}")
+        raise LatentLabError(
+            f"{here}: labels must be class numbers 0..{MAX_CLASSES - 1}, found {y.min()}..{y.max()}"
+        )
     count = int(y.max()) + 1
     names: tuple[str, ...] = tuple(str(i) for i in range(count))
     names_key = _pick(arrays, CLASS_NAME_KEYS)
@@ -173,7 +176,8 @@ def _labels(arrays: dict[str, np.ndarray], n: int, where: str) -> tuple[torch.Te
         given = arrays[names_key]
         if given.ndim != 1 or given.dtype.kind not in "US" or given.shape[0] < count:
             raise LatentLabError(
-                f"{where} (array '{names_key}'): class names must be a 1-D array of at least {count} strings"
+                f"{where} (array '{names_key}'): class names must be a 1-D array "
+                f"of at least {count} strings"
             )
         names = tuple(v.decode() if isinstance(v, bytes) else str(v) for v in given.tolist())
     return torch.from_numpy(y), names
@@ -195,7 +199,8 @@ def load_arrays(path: str | os.PathLike[str], limit: int | None = None) -> Datas
         if key is None:
             found = ", ".join(sorted(arrays)) or "none"
             raise LatentLabError(
-                f"{path}: no images found; name the image array one of {', '.join(IMAGE_KEYS)} (arrays found: {found})"
+                f"{path}: no images found; name the image array one of "
+                f"{', '.join(IMAGE_KEYS)} (arrays found: {found})"
             )
     else:
         arrays, key = {"images": _load_npy(path)}, "images"
@@ -203,6 +208,8 @@ def load_arrays(path: str | os.PathLike[str], limit: int | None = None) -> Datas
     raw = arrays[key]
     if raw.size == 0:
         raise LatentLabError(f"{where}: the image array is empty (shape {raw.shape})")
+    if raw.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+        raise LatentLabError(f"{where}: pixel values must be real numbers, got dtype {raw.dtype}")
     images = _to_nchw(raw, where)
     labels, names = _labels(arrays, images.shape[0], str(path))
     if limit is not None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def scan_folder(root: Path) -> tuple[list[Path], tuple[str, ...]]:
             if not _is_hidden(name) and name.lower().endswith(IMAGE_EXTENSIONS):
                 files.append(Path(here) / name)
     files.sort(key=lambda p: p.relative_to(root).as_posix())
-    classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+    nested = (p.relative_to(root).parts for p in files)
+    classes = sorted({parts[0] for parts in nested if len(parts) > 1})
     return files, tuple(classes)
 
 
@@ -99,9 +101,8 @@ def _flatten(img: Image.Image) -> Image.Image:
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     if img.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
         base = "L" if img.mode[0] == "L" else "RGB"
-        img = img.convert("LA" if base == "L" else "RGBA")
-        background = Image.new(img.mode, img.size, 0)
-        return Image.alpha_composite(background.convert("RGBA"), img.convert("RGBA")).convert(base)
+        black = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, img.convert("RGBA")).convert(base)
     if img.mode in ("1", "L"):
         return img.convert("L")
     return img.convert("RGB")
@@ -112,14 +113,19 @@ def _has_colour(rgb: np.ndarray) -> bool:
     return float((spread > _COLOUR_STEP).mean()) > _COLOUR_SHARE
 
 
-def _fit(img: Image.Image, size: int) -> np.ndarray:
-    """Center-crop to a square and resize to ``size`` (as uint8 array)."""
+def _fit(img: Image.Image, width: int, height: int | None = None) -> np.ndarray:
+    """Center-crop to the target aspect and resize to ``width x height`` (uint8 array).
+
+    ``height`` defaults to ``width`` (a square).
+    """
+    height = height or width
     w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) / 2.0, (h - side) / 2.0
-    box = (left, top, left + side, top + side)
+    # The largest centred box with the target aspect ratio.
+    crop_w, crop_h = min(w, h * width / height), min(h, w * height / width)
+    left, top = (w - crop_w) / 2.0, (h - crop_h) / 2.0
+    box = (left, top, left + crop_w, top + crop_h)
     # reducing_gap lets Pillow shrink big images in cheap integer steps first.
-    return np.asarray(img.resize((size, size), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0))
+    return np.asarray(img.resize((width, height), Image.Resampling.LANCZOS, box=box, reducing_gap=3.0))
 
 
 def _read(path: Path) -> Image.Image:
@@ -239,3 +245,32 @@ def _assemble(
         },
         skipped=tuple(skipped),
     )
+
+
+def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> torch.Tensor:
+    """One image file as float32 ``[C, H, W]`` in ``[0, 1]``, ready for a model of ``shape``.
+
+    Decoded and checked like a folder's images (same size limit, alpha onto black), then
+    center-cropped to the aspect of ``H x W``, resized, and made gray (C = 1) or RGB (C = 3).
+
+    Raises
+    ------
+    LatentLabError
+        If the file is missing or unusable (the message names it and says why), or
+        ``shape`` is not ``(1 or 3, H, W)``.
+    """
+    if len(shape) != 3 or int(shape[0]) not in (1, 3) or min(int(v) for v in shape) < 1:
+        raise LatentLabError(f"an image shape is (1 or 3, H, W), got {tuple(shape)}")
+    c, h, w = (int(v) for v in shape)
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise LatentLabError(f"{file}: no such file")
+    if file.stat().st_size == 0:
+        raise LatentLabError(f"{file}: empty file")
+    try:
+        img = _read(file)
+    except Exception as exc:  # Pillow raises many types for damaged files.
+        raise LatentLabError(f"{file}: {_failure_reason(exc)}") from None
+    pixels = _fit(img.convert("L" if c == 1 else "RGB"), w, h)
+    tensor = torch.from_numpy(pixels.copy()).to(torch.float32).div_(255.0)
+    return tensor.unsqueeze(0) if c == 1 else tensor.permute(2, 0, 1).contiguous()

@@ -55,9 +55,12 @@ def _read_header(stream: BinaryIO, path: Path, magic_wanted: int) -> tuple[int, 
         wanted, ndim = _KIND[magic_wanted]
         if magic in _KIND:
             other = _KIND[magic][0]
-            raise LatentLabError(f"{path}: this is an IDX {other} file, but an IDX {wanted} file is needed here")
+            raise LatentLabError(
+                f"{path}: this is an IDX {other} file, but an IDX {wanted} file is needed here"
+            )
         raise LatentLabError(
-            f"{path}: not an IDX {wanted} file (magic number {magic:#010x}, expected {magic_wanted:#010x}: "
+            f"{path}: not an IDX {wanted} file (magic number {magic:#010x}, "
+            f"expected {magic_wanted:#010x}: "
             f"unsigned bytes, {ndim}-D)"
         )
     ndim = _KIND[magic_wanted][1]
@@ -142,7 +145,9 @@ def read_idx(path: str | os.PathLike[str], magic: int) -> np.ndarray:
     gz = _is_gzip(path)
     try:
         with open(path, "rb") as raw:
-            stream: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw  # type: ignore[assignment]
+            stream: BinaryIO = raw
+            if gz:
+                stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
             dims = _read_header(stream, path, magic)
             payload = int(np.prod(dims, dtype=object))
             _check_payload(path, dims, payload, gz)

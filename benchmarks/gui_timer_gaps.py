@@ -1,0 +1,120 @@
+"""How smooth is the GUI thread while training runs? Gaps between 16 ms timer ticks.
+
+Starts the real main window (offscreen unless a display is asked for), trains a small
+MLP VAE with a 2-D latent space on the bundled MNIST digits through the session, and
+meanwhile runs a 16 ms timer on the GUI thread that records the time between ticks.
+With ``--drag`` it also moves the probe every tick, as a user dragging it would.
+
+Prints p50 / p99 / max of the gaps (target: p99 < 33 ms, i.e. no dropped second frame)
+and the training speed seen in the app.
+
+    python benchmarks/gui_timer_gaps.py --seconds 10 --drag
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))
+    return ordered[k]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=10.0, help="how long to measure (default 10)")
+    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--limit", type=int, default=None, help="use only the first N digits")
+    p.add_argument("--threads", type=int, default=None, help="training torch threads (default: cores - 1)")
+    p.add_argument("--drag", action="store_true", help="also move the probe every tick")
+    p.add_argument("--manifold", action="store_true", help="also show the decoded manifold")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    from latentlab.gui.main_window import MainWindow
+    from latentlab.gui.session import Session
+
+    session = Session(training_threads=args.threads)
+    if not session.open_data("mnist", limit=args.limit):
+        print("could not load the bundled MNIST digits", file=sys.stderr)
+        return 1
+    window = MainWindow(session)
+    window.resize(1280, 800)
+    window.show()
+    qapp.processEvents()
+    if args.manifold:
+        window.manifold_action.trigger()
+
+    speeds: list[float] = []
+    session.trainingProgress.connect(lambda p: speeds.append(p.images_per_s) if p.images_per_s > 0 else None)
+    settings = {
+        "data": {"spec": "mnist", "image_size": None, "color": "auto"},
+        "model": {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0,
+                  "kl_warmup_epochs": 0, "likelihood": "bernoulli"},
+        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": 1e-3, "device": "cpu", "seed": 0},
+    }
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+    phase = [0.0]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        if session.is_training:
+            gaps.append((now - last[0]) * 1000.0)
+        last[0] = now
+        if args.drag:
+            phase[0] += 0.05
+            window._on_probe_moved(2.0 * math.cos(phase[0]), 2.0 * math.sin(phase[0]))
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(16)
+    timer.timeout.connect(tick)
+    if not session.start_training(settings):
+        print("training did not start", file=sys.stderr)
+        return 1
+    last[0] = time.perf_counter()
+    timer.start()
+    # The real event loop, as in the app; it ends after --seconds or when training ends.
+    QTimer.singleShot(int(args.seconds * 1000), qapp.quit)
+    session.trainingStateChanged.connect(lambda state: qapp.quit() if state == "idle" else None)
+    qapp.exec()
+    timer.stop()
+    still_training = session.is_training
+    window.close()
+
+    threads = session.training_threads
+    print(f"cores: {os.cpu_count()}  training threads: {threads}  drag: {args.drag}  "
+          f"manifold: {args.manifold}  measured while training: {len(gaps)} ticks"
+          + ("" if still_training else " (training finished early)"))
+    if gaps:
+        print(f"timer gaps (ms)  p50 {percentile(gaps, 50):6.1f}   p99 {percentile(gaps, 99):6.1f}   "
+              f"max {max(gaps):6.1f}   (floor: p99 < 33)")
+    if speeds:
+        tail = speeds[len(speeds) // 2:]
+        print(f"training speed in-app: {sum(tail) / len(tail):,.0f} images/s "
+              f"(mean of the last {len(tail)} reports)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The interpolation panel: waypoints, the decoded path, a scrubber, playback, export.
+
+:class:`InterpolationPanel` (objectName ``"interpolationPanel"``) is a view of a
+:class:`~latentlab.gui.tools.tools_controller.ToolsController`: the list shows its
+waypoints, the strip its decoded frames, and moving the scrubber (``"pathScrubber"``),
+clicking a frame or playing sends the probe along the path. Image files dropped on the
+panel, picked with "Add images…" or passed to :meth:`InterpolationPanel.add_image_files`
+(for files dropped on the main window) are encoded and appended as waypoints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from latentlab.core.errors import LatentLabError
+from latentlab.gui import dialogs
+from latentlab.gui.tools import export_dialogs
+from latentlab.gui.tools.strip import FrameStrip
+from latentlab.gui.tools.tools_controller import DEFAULT_STEPS, ToolsController
+
+METHODS = (("Linear", "lerp"), ("Spherical", "slerp"))
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+DEFAULT_FPS = 12
+
+
+def _ask_files(parent: QWidget | None) -> list[str]:
+    """Ask for image files to add as waypoints (empty if cancelled)."""
+    paths, _ = QFileDialog.getOpenFileNames(parent, "Add images as waypoints", "", IMAGE_FILTER)
+    return list(paths)
+
+
+class InterpolationPanel(QWidget):
+    """Build a path through waypoints, scrub or play it, and export it (see module doc)."""
+
+    def __init__(self, controller: ToolsController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("interpolationPanel")
+        self.setAcceptDrops(True)
+        self.controller = controller
+        self._direction = 1   # +1 forwards, -1 backwards (ping-pong)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._advance)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self._build_waypoints())
+        layout.addLayout(self._build_path_options())
+        self.strip = FrameStrip()
+        self.strip.frameClicked.connect(self._scrub_to)
+        layout.addWidget(self.strip)
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)
+        self.scrubber.setObjectName("pathScrubber")
+        self.scrubber.setRange(0, 0)
+        self.scrubber.valueChanged.connect(self._scrub_to)
+        layout.addWidget(self.scrubber)
+        layout.addLayout(self._build_playback())
+        layout.addLayout(self._build_exports())
+        layout.addStretch(1)
+        controller.waypointsChanged.connect(self._refill_list)
+        controller.framesChanged.connect(self._show_frames)
+        controller.positionChanged.connect(self._show_position)
+        self._refill_list()
+        self._show_frames(controller.frames())
+
+    # -- layout -----------------------------------------------------------------------
+    def _button(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        button.clicked.connect(slot)
+        return button
+
+    def _build_waypoints(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.waypoint_list = QListWidget()
+        self.waypoint_list.setObjectName("waypointList")
+        self.waypoint_list.setToolTip("The path visits these codes in order. Drop image files here to add them.")
+        row.addWidget(self.waypoint_list, 1)
+        buttons = QVBoxLayout()
+        self.add_selected_button = self._button("Add selected", self._add_selected,
+                                                "Encode the data point selected on the plane")
+        self.add_probe_button = self._button("Add probe", self._add_probe, "Add the probe's position")
+        self.add_files_button = self._button("Add images…", self._add_files, "Encode image files")
+        self.remove_button = self._button("Remove", self._remove)
+        self.up_button = self._button("Up", lambda: self._move(-1))
+        self.down_button = self._button("Down", lambda: self._move(1))
+        self.clear_button = self._button("Clear", lambda: self.controller.clear_waypoints())
+        for b in (self.add_selected_button, self.add_probe_button, self.add_files_button, self.remove_button,
+                  self.up_button, self.down_button, self.clear_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        return row
+
+    def _build_path_options(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Steps between:"))
+        self.steps_spin = QSpinBox()
+        self.steps_spin.setObjectName("pathSteps")
+        self.steps_spin.setRange(1, 200)
+        self.steps_spin.setValue(DEFAULT_STEPS)
+        self.controller.set_steps(DEFAULT_STEPS)
+        self.steps_spin.valueChanged.connect(lambda n: self._guard(lambda: self.controller.set_steps(n)))
+        row.addWidget(self.steps_spin)
+        self.method_combo = QComboBox()
+        self.method_combo.setObjectName("pathMethod")
+        for text, method in METHODS:
+            self.method_combo.addItem(text, method)
+        self.method_combo.setToolTip("Spherical keeps codes at a typical distance from the centre")
+        self.method_combo.currentIndexChanged.connect(
+            lambda _i: self._guard(lambda: self.controller.set_method(self.method_combo.currentData())))
+        row.addWidget(self.method_combo)
+        row.addStretch(1)
+        return row
+
+    def _build_playback(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.play_button = QPushButton("Play")
+        self.play_button.setObjectName("pathPlay")
+        self.play_button.setCheckable(True)
+        self.play_button.toggled.connect(self._set_playing)
+        row.addWidget(self.play_button)
+        row.addWidget(QLabel("fps:"))
+        self.fps_spin = QSpinBox()
+        self.fps_spin.setObjectName("pathFps")
+        self.fps_spin.setRange(1, 60)
+        self.fps_spin.setValue(DEFAULT_FPS)
+        self.fps_spin.valueChanged.connect(lambda fps: self._timer.setInterval(round(1000 / fps)))
+        self._timer.setInterval(round(1000 / DEFAULT_FPS))
+        row.addWidget(self.fps_spin)
+        self.loop_check = QCheckBox("Loop")
+        self.loop_check.setChecked(True)
+        self.pingpong_check = QCheckBox("Ping-pong")
+        row.addWidget(self.loop_check)
+        row.addWidget(self.pingpong_check)
+        row.addStretch(1)
+        return row
+
+    def _build_exports(self) -> QGridLayout:
+        grid = QGridLayout()
+        self.export_strip_button = self._button("Strip PNG…", self._export_strip, "All frames side by side")
+        self.export_gif_button = self._button("GIF…", lambda: self._export_animation(export_dialogs.export_gif))
+        self.export_apng_button = self._button("APNG…", lambda: self._export_animation(export_dialogs.export_apng))
+        self.export_codes_button = self._button("Codes…", self._export_codes, "The path's latent codes as a table")
+        for k, b in enumerate((self.export_strip_button, self.export_gif_button,
+                               self.export_apng_button, self.export_codes_button)):
+            grid.addWidget(b, k // 2, k % 2)
+        return grid
+
+    # -- actions ----------------------------------------------------------------------
+    def _guard(self, action: Callable[[], object], title: str = "Interpolation") -> bool:
+        try:
+            action()
+        except LatentLabError as exc:
+            dialogs.show_error(self, title, str(exc))
+            return False
+        return True
+
+    def _add_selected(self) -> None:
+        self._guard(self.controller.add_selected, "Cannot add the selected point")
+
+    def _add_probe(self) -> None:
+        self._guard(self.controller.add_probe, "Cannot add the probe")
+
+    def _add_files(self) -> None:
+        paths = _ask_files(self)
+        if paths:
+            self.add_image_files(paths)
+
+    def add_image_files(self, paths: Sequence[str | os.PathLike[str]]) -> bool:
+        """Encode image files and add them as waypoints; an unreadable file shows an error."""
+        return self._guard(lambda: self.controller.add_image_files(list(paths)), "Cannot add images")
+
+    def _remove(self) -> None:
+        row = self.waypoint_list.currentRow()
+        if row >= 0:
+            self.controller.remove_waypoint(row)
+            self.waypoint_list.setCurrentRow(min(row, self.waypoint_list.count() - 1))
+
+    def _move(self, offset: int) -> None:
+        row = self.waypoint_list.currentRow()
+        if row >= 0:
+            self.waypoint_list.setCurrentRow(self.controller.move_waypoint(row, offset))
+
+    def _scrub_to(self, index: int) -> None:
+        if index != self.controller.position() or self.scrubber.value() != index:
+            self.controller.set_position(index)
+
+    # -- controller -> widgets --------------------------------------------------------
+    def _refill_list(self) -> None:
+        row = self.waypoint_list.currentRow()
+        self.waypoint_list.clear()
+        self.waypoint_list.addItems([w.name for w in self.controller.waypoints])
+        if self.waypoint_list.count():
+            self.waypoint_list.setCurrentRow(min(max(row, 0), self.waypoint_list.count() - 1))
+        self.up_button.setEnabled(self.waypoint_list.count() > 1)
+        self.down_button.setEnabled(self.waypoint_list.count() > 1)
+
+    def _show_frames(self, frames: object) -> None:
+        self.strip.set_frames(frames)  # type: ignore[arg-type]
+        n = self.strip.count()
+        self.scrubber.blockSignals(True)
+        self.scrubber.setRange(0, max(0, n - 1))
+        self.scrubber.blockSignals(False)
+        for w in (self.scrubber, self.play_button, self.export_strip_button, self.export_gif_button,
+                  self.export_apng_button, self.export_codes_button):
+            w.setEnabled(n > 0)
+        if n == 0:
+            self.play_button.setChecked(False)
+        self._show_position(self.controller.position())
+
+    def _show_position(self, index: int) -> None:
+        self.scrubber.blockSignals(True)
+        self.scrubber.setValue(index)
+        self.scrubber.blockSignals(False)
+        self.strip.set_current(index if self.strip.count() else -1)
+
+    # -- playback ---------------------------------------------------------------------
+    def is_playing(self) -> bool:
+        """Whether the path is being played."""
+        return self._timer.isActive()
+
+    def _set_playing(self, playing: bool) -> None:
+        self.play_button.setText("Pause" if playing else "Play")
+        if not playing:
+            self._timer.stop()
+            return
+        n = self.strip.count()
+        if n == 0:
+            self.play_button.setChecked(False)
+            return
+        at_end = self.controller.position() >= n - 1 and self._direction > 0
+        if at_end and not self.pingpong_check.isChecked():
+            self.controller.set_position(0)   # play again from the start
+        self._timer.start()
+
+    def _advance(self) -> None:
+        n = self.strip.count()
+        nxt = self.controller.position() + self._direction
+        if not 0 <= nxt < n:
+            if self.pingpong_check.isChecked() and n > 1 and (self._direction > 0 or self.loop_check.isChecked()):
+                self._direction = -self._direction
+                nxt = self.controller.position() + self._direction
+            elif self.loop_check.isChecked() and n > 1:
+                self._direction, nxt = 1, 0
+            else:
+                self._direction = 1
+                self.play_button.setChecked(False)
+                return
+        self.controller.set_position(nxt)
+
+    # -- export -----------------------------------------------------------------------
+    def _export_strip(self) -> None:
+        frames = self.controller.frames()
+        if frames is not None:
+            export_dialogs.export_strip(self, frames)
+
+    def _export_animation(self, export: Callable[..., object]) -> None:
+        frames = self.controller.frames()
+        if frames is not None:
+            export(self, frames, fps=self.fps_spin.value(), loop=self.loop_check.isChecked(),
+                   pingpong=self.pingpong_check.isChecked())
+
+    def _export_codes(self) -> None:
+        path = self.controller.path()
+        if path is not None:
+            export_dialogs.export_codes(self, path)
+
+    # -- drag and drop ----------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt override)
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_image_files(paths)

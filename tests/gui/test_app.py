@@ -1,0 +1,120 @@
+"""App start-up: the window shows before torch loads, then the model arrives; bad paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from latentlab import app
+from latentlab.core.checkpoint import save_model
+from latentlab.core.data import load_dataset
+from latentlab.core.models import ModelConfig, build_model
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path):
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    """A tiny 2-D VAE saved with a record of a small MNIST subset as its data."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(latent_dim=2, hidden=(16,))).eval()
+    data = load_dataset("mnist", limit=300)
+    folder = tmp_path / "tiny-vae"
+    save_model(folder, model, data_info={"source": data.source})
+    return folder, model
+
+
+@pytest.fixture
+def launched(qtbot):
+    windows = []
+
+    def start(args, default_model=""):
+        window = app.launch(args, default_model=default_model)
+        qtbot.addWidget(window)
+        windows.append(window)
+        return window
+
+    yield start
+    for window in windows:
+        window.close()
+        assert window.startup_thread is None or not window.startup_thread.isRunning()
+        if window.session is not None:
+            assert not window.session.inference.isRunning()
+
+
+def test_the_window_shell_needs_no_torch():
+    # The window must paint before torch is imported: building it may not import torch.
+    code = textwrap.dedent("""
+        import os, sys
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        from PySide6.QtWidgets import QApplication
+        qapp = QApplication([])
+        from latentlab import app
+        from latentlab.gui.main_window import MainWindow
+        window = MainWindow()
+        window.show()
+        qapp.processEvents()
+        print("torch loaded:", "torch" in sys.modules)
+        window.close()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "torch loaded: False" in out.stdout
+
+
+def test_launch_with_a_model_path_loads_it_and_its_data(qtbot, launched, saved_model):
+    folder, model = saved_model
+    window = launched([str(folder)])
+    assert window.isVisible()
+    qtbot.waitUntil(lambda: window.session is not None and window.session.codes is not None, timeout=20000)
+    session = window.session
+    assert "tiny-vae" in window.windowTitle()
+    assert len(session.data) == 300
+    x, y = window.plane.probe_position()
+    with torch.no_grad():
+        expected = model.decode_image(torch.tensor([[x, y]]))[0, 0].numpy()
+    np.testing.assert_allclose(window.decoded.current_image(), expected, atol=1e-6)
+    assert window.training_panel.isEnabled()
+
+
+def test_launch_with_a_bad_path_shows_an_error_and_still_opens(qtbot, launched, tmp_path):
+    missing = tmp_path / "no-such-model"
+    window = launched([str(missing)])
+    qtbot.waitUntil(lambda: window.session is not None, timeout=20000)
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=2000)
+    box = window.findChild(QMessageBox, "errorDialog")
+    assert "no-such-model" in box.text()
+    assert window.session.model is None and window.session.data is not None
+    assert "Start" in window.decoded.message()
+
+
+def test_without_a_default_model_the_app_starts_with_data_and_a_hint(qtbot, launched, tmp_path):
+    window = launched([], default_model=str(tmp_path / "missing-default"))
+    qtbot.waitUntil(lambda: window.session is not None, timeout=20000)
+    assert window.findChild(QMessageBox, "errorDialog") is None
+    assert window.session.data.name == "mnist" and len(window.session.data) == 10000
+    assert "Press Start" in window.decoded.message()
+
+
+def test_closing_while_loading_leaves_no_thread_running(qtbot, launched, saved_model):
+    folder, _ = saved_model
+    window = launched([str(folder)])
+    window.close()
+    assert not window.startup_thread.isRunning()
+    qtbot.wait(0)   # deliver the loader's queued result: a closed window must ignore it
+    assert window.session is None
+
+
+def test_main_rejects_unknown_options(capsys):
+    assert app.main(["--frobnicate"]) == 2
+    assert "usage" in capsys.readouterr().err
