@@ -344,7 +344,7 @@ class _SGDRun:
             terms = dict(zip(TERMS, (total / seen).tolist()))
             if not all(map(math.isfinite, terms.values())):
                 return self._diverged(epoch, _what_broke(terms))
-            if now >= next_report:
+            if now >= next_report and i + 1 < self.steps_per_epoch:  # the epoch's close reports last
                 next_report = now + cfg.progress_interval_s
                 yield self._progress(epoch, terms, seen, now - start - paused)
             if now >= self.next_snapshot:

@@ -191,8 +191,8 @@ def test_stop_keeps_what_was_trained(qtbot, session):
 
 
 def test_a_bad_training_setting_is_reported_not_raised(qtbot, session):
-    assert session.open_data("moons", limit=50)
+    assert session.open_data("mnist", limit=N_ITEMS)
     with qtbot.waitSignal(session.errorOccurred, timeout=2000) as blocker:
-        ok = session.start_training({**training_settings(family="cvae"), "data": {"spec": "moons"}})
-    assert not ok and not session.is_training
-    assert "label" in blocker.args[1].lower()
+        ok = session.start_training(training_settings(latent_dim=0))
+    assert not ok and not session.is_training and session.training_state == "idle"
+    assert "latent dimension" in blocker.args[1]
