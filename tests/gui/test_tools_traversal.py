@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from latentlab.gui.tools import TraversalPanel
 from latentlab.gui.tools.traversal import MAX_ROWS, STEPS
@@ -83,8 +82,7 @@ def test_probe_moves_refresh_visible_strips_after_a_pause(qtbot) -> None:
     qtbot.waitUntil(lambda: not panel.rows[-1].stale, timeout=3000)
 
 
-@pytest.mark.parametrize("dim", [0])
-def test_no_model_shows_a_hint_and_no_rows(qtbot, dim) -> None:
+def test_no_model_shows_a_hint_and_no_rows(qtbot) -> None:
     host = FakeHost(dim=3)
     host.z = None
     panel = _panel(qtbot, host)

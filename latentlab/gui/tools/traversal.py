@@ -19,6 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
 
 from latentlab.core.latent import top_kl_dims, traversal
@@ -71,7 +72,8 @@ class TraversalPanel(QWidget):
         layout.addWidget(self.hint)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
-        self.scroll.verticalScrollBar().valueChanged.connect(lambda _v: self.schedule_refresh())
+        # Scrolling shows rows whose strips may be stale; decode those, nothing else.
+        self.scroll.verticalScrollBar().valueChanged.connect(lambda _v: self._refresh_timer.start())
         layout.addWidget(self.scroll, 1)
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -169,8 +171,18 @@ class TraversalPanel(QWidget):
             row.stale = True
         self._refresh_timer.start()
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
+        # Rows hidden until now (a closed dock, a background tab) still need their strips.
+        super().showEvent(event)
+        self._refresh_timer.start()
+
     def _on_screen(self, row: _Row) -> bool:
-        return row.strip.isVisible() and not row.strip.visibleRegion().isEmpty()
+        # Geometry, not visibleRegion(): the latter is only known after a paint.
+        if not (self.isVisible() and row.strip.isVisible()):
+            return False
+        viewport = self.scroll.viewport()
+        top_left = row.strip.mapTo(viewport, row.strip.rect().topLeft())
+        return viewport.rect().intersects(row.strip.rect().translated(top_left))
 
     def refresh_strips(self, only_visible: bool = True) -> list[int]:
         """Decode the traversal strips of stale rows (on screen only, by default).
