@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -21,10 +21,21 @@ from typing import Any
 import torch
 
 from latentlab.core.data.dataset import Dataset
-from latentlab.core.device import fast_linear_layers, fast_linear_supported, resolve_device, thread_budget
+from latentlab.core.device import (
+    PrivateRandom,
+    all_finite,
+    cpu_state,
+    fast_linear_layers,
+    make_optimizer,
+    resolve_device,
+    thread_budget,
+    warm_up,
+)
 from latentlab.core.errors import LatentLabError
 from latentlab.core.metrics import loss_terms
 from latentlab.core.models.base import LatentModel, ModelConfig
+
+__all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult", "train", "warm_up"]
 
 TERMS = ("loss", "recon", "kl")
 
@@ -131,42 +142,6 @@ class TrainControl:
         self._run.wait(timeout)
 
 
-_warm_lock = threading.Lock()
-_warmed = False
-
-
-def warm_up() -> None:
-    """Pay one-off start-up costs now, e.g. on a background thread while a GUI opens.
-
-    The first Adam optimiser of a process imports ``torch._dynamo`` (over a second), and
-    the fast CPU linear check runs once; both would otherwise delay the first training.
-    """
-    global _warmed
-    with _warm_lock:
-        if not _warmed:
-            _make_optimizer([torch.nn.Parameter(torch.zeros(1))], 1e-3)
-            fast_linear_supported()
-            _warmed = True
-
-
-def _make_optimizer(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    """Adam, fused where the device has the fused kernel (1.5x the default step on a CPU)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr)
-
-
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of the state dict that shares no memory with the live tensors."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-def _all_finite(state: dict[str, torch.Tensor]) -> bool:
-    checks = [torch.isfinite(v).all() for v in state.values() if v.is_floating_point()]
-    return bool(torch.stack(checks).all()) if checks else True
-
-
 def _check_data(model_config: ModelConfig, data: Dataset) -> None:
     if data.shape != tuple(model_config.input_shape):
         raise LatentLabError(
@@ -221,16 +196,20 @@ def train(
     _check_data(model_config, data)
     device = resolve_device(config.device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
+    rng = PrivateRandom(config.seed, device)
     with thread_budget(config.threads):
         from latentlab.core.models import build_model  # the registry imports every family
 
-        torch.manual_seed(config.seed)
-        model = build_model(model_config)
-        if initial is not None:
-            _load_initial(model, initial)
+        rng.enter()
+        try:
+            model = build_model(model_config)  # initialised from the run's own seeded stream
+            if initial is not None:
+                _load_initial(model, initial)
+        finally:
+            rng.leave()
         if not getattr(model, "trainable", True):
             return (yield from _fit_closed_form(model, data, train_idx, val_idx, control))
-        run = _SGDRun(model, data, train_idx, val_idx, config, control, device)
+        run = _SGDRun(model, data, train_idx, val_idx, config, control, device, rng)
         return (yield from run.run())
 
 
@@ -251,7 +230,7 @@ def _fit_closed_form(
              "kl_weight": 0.0, "images_per_s": rate, "seconds": time.perf_counter() - start}
     yield Progress(epoch=1, epochs=1, step=1, steps_per_epoch=1, terms=dict(entry["train"]),
                    images_per_s=rate, eta_s=0.0, val=val, epoch_done=True)
-    yield Snapshot(state=_cpu_state(model), epoch=1, step=1)
+    yield Snapshot(state=cpu_state(model), epoch=1, step=1)
     return TrainResult(model=model.cpu().eval(), history=[entry])
 
 
@@ -259,8 +238,9 @@ class _SGDRun:
     """One gradient-descent training run; :meth:`run` is the generator behind :func:`train`."""
 
     def __init__(self, model: LatentModel, data: Dataset, train_idx: torch.Tensor, val_idx: torch.Tensor,
-                 config: TrainConfig, control: TrainControl, device: torch.device) -> None:
+                 config: TrainConfig, control: TrainControl, device: torch.device, rng: PrivateRandom) -> None:
         self.model = model.to(device).train()
+        self.rng = rng
         self.config, self.control, self.device = config, control, device
         conditional = model.config.is_conditional
         # Moved to the device once; every batch is then a slice of device memory.
@@ -272,14 +252,14 @@ class _SGDRun:
         self.batch = min(config.batch_size, self.n)
         self.steps_per_epoch = math.ceil(self.n / self.batch)
         self.gather_epoch = 2 * self.x_train.element_size() * self.x_train.nelement() <= _EPOCH_GATHER_MAX_BYTES
-        self.optimizer = _make_optimizer(list(model.parameters()), config.lr)
+        self.optimizer = make_optimizer(list(model.parameters()), config.lr)
         default_weight = getattr(model, "default_kl_weight", None)
         self.kl_base = float(default_weight()) if callable(default_weight) else float(model.config.beta)
         self.kl_warmup = int(model.config.kl_warmup_epochs)
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.history: list[dict[str, Any]] = []
-        self.last_good = (0, _cpu_state(model))  # (step, state): where a divergence goes back to
+        self.last_good = (0, cpu_state(model))  # (step, state): where a divergence goes back to
         self.images_done = 0
         self.train_seconds = 0.0
         self.val_seconds = 0.0
@@ -289,92 +269,118 @@ class _SGDRun:
     def run(self) -> Generator[Progress | Snapshot, None, TrainResult]:
         status, message = "finished", ""
         kernels = fast_linear_layers(self.model) if self.device.type == "cpu" else nullcontext()
-        with kernels:
-            self.next_snapshot = time.perf_counter() + self.config.snapshot_interval_s
-            for epoch in range(1, self.config.epochs + 1):
-                outcome = yield from self._epoch(epoch)
-                if outcome is not None:
-                    status, message = outcome
-                    break
-        final = _cpu_state(self.model)
-        if status != "diverged" and not _all_finite(final):
-            status, message = self._diverged(self.history[-1]["epoch"] + 1 if self.history else 1, "NaN")
-            final = _cpu_state(self.model)
+        self.rng.enter()
+        try:
+            with kernels:
+                self.next_snapshot = time.perf_counter() + self.config.snapshot_interval_s
+                for epoch in range(1, self.config.epochs + 1):
+                    outcome = yield from self._epoch(epoch)
+                    if outcome is not None:
+                        status, message = outcome
+                        break
+        finally:
+            self.rng.leave()
+        final = cpu_state(self.model)
+        if status != "diverged" and not all_finite(final):
+            status, message = self._diverged(len(self.history) + 1, "NaN")
+            final = cpu_state(self.model)
         yield Snapshot(state=final, epoch=len(self.history), step=self.step)
         self.model.to("cpu").eval()
         return TrainResult(model=self.model, history=self.history, status=status, message=message)
 
     def _epoch(self, epoch: int) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
         """Train one epoch; returns ``(status, message)`` when the run has to stop."""
-        cfg, control, model, optimizer = self.config, self.control, self.model, self.optimizer
-        order = torch.randperm(self.n, generator=self.shuffle).to(self.device)
-        xs = self.x_train.index_select(0, order) if self.gather_epoch else None
-        ys = self.y_train.index_select(0, order) if (self.gather_epoch and self.y_train is not None) else None
+        cfg, control = self.config, self.control
         total = torch.zeros(len(TERMS), device=self.device)
         seen, paused = 0, 0.0
         start = time.perf_counter()
         next_report = start + cfg.progress_interval_s
-        for i in range(self.steps_per_epoch):
+        for i, (xb, yb) in enumerate(self._batches()):
             if control.paused:
-                waited = self._wait_while_paused()
+                waited = self._wait_while_paused()  # paused time counts neither in rates nor timers
                 paused += waited
                 next_report += waited
                 self.next_snapshot += waited
             if control.cancelled:
-                self._account(seen, time.perf_counter() - start - paused)
+                self.images_done += seen
+                self.train_seconds += time.perf_counter() - start - paused
                 return "cancelled", f"Training was cancelled at epoch {epoch}, step {self.step}."
-            lo, hi = i * self.batch, min(self.n, (i + 1) * self.batch)
-            if xs is not None:
-                xb, yb = xs[lo:hi], (None if ys is None else ys[lo:hi])
-            else:
-                idx = order[lo:hi]
-                xb = self.x_train.index_select(0, idx)
-                yb = None if self.y_train is None else self.y_train.index_select(0, idx)
-            out = model.loss(xb, yb, self._kl_weight(epoch, i))
-            optimizer.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            optimizer.step()
-            # Summed as tensors: reading a value back each step would stall an accelerator.
-            total.add_(torch.stack([out[k].detach() for k in TERMS]), alpha=hi - lo)
-            seen += hi - lo
-            self.step += 1
+            total.add_(self._step(xb, yb, self._kl_weight(epoch, i)), alpha=xb.shape[0])
+            seen += xb.shape[0]
             now = time.perf_counter()
             if now < next_report and now < self.next_snapshot:
                 continue
-            terms = dict(zip(TERMS, (total / seen).tolist()))
+            terms = dict(zip(TERMS, (total / seen).tolist()))  # the only read-back: a report is due
             if not all(map(math.isfinite, terms.values())):
                 return self._diverged(epoch, _what_broke(terms))
             if now >= next_report and i + 1 < self.steps_per_epoch:  # the epoch's close reports last
                 next_report = now + cfg.progress_interval_s
-                yield self._progress(epoch, terms, seen, now - start - paused)
+                yield from self._emit(self._progress(epoch, terms, seen, now - start - paused))
             if now >= self.next_snapshot:
                 snapshot = self._snapshot(epoch)
                 if snapshot is None:
                     return self._diverged(epoch, "NaN")
                 self.next_snapshot = time.perf_counter() + cfg.snapshot_interval_s
-                yield snapshot
+                yield from self._emit(snapshot)
         train_s = time.perf_counter() - start - paused
-        self._account(seen, train_s)
-        terms = dict(zip(TERMS, (total / seen).tolist()))
+        self.images_done += seen
+        self.train_seconds += train_s
+        return (yield from self._close_epoch(epoch, dict(zip(TERMS, (total / seen).tolist())), seen, train_s))
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """This epoch's shuffled batches: slices of one gathered copy, or gathered one by one."""
+        order = torch.randperm(self.n, generator=self.shuffle).to(self.device)
+        x, y = self.x_train, self.y_train
+        if self.gather_epoch:
+            x = x.index_select(0, order)
+            y = None if y is None else y.index_select(0, order)
+        for lo in range(0, self.n, self.batch):
+            hi = min(self.n, lo + self.batch)
+            if self.gather_epoch:
+                yield x[lo:hi], (None if y is None else y[lo:hi])
+            else:
+                idx = order[lo:hi]
+                yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx))
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor | None, kl_weight: float) -> torch.Tensor:
+        """One optimiser step; returns the batch's terms as a tensor (no read-back)."""
+        out = self.model.loss(x, y, kl_weight)
+        self.optimizer.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        self.optimizer.step()
+        self.step += 1
+        # Kept as a tensor: reading a value back every step would stall an accelerator.
+        return torch.stack([out[k].detach() for k in TERMS])
+
+    def _close_epoch(self, epoch: int, terms: dict[str, float], seen: int,
+                     train_s: float) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
+        """Check, validate, keep a last good copy, record history, report the epoch."""
         if not all(map(math.isfinite, terms.values())):
             return self._diverged(epoch, _what_broke(terms))
         val, val_s = self._validate()
         if val is not None and not all(map(math.isfinite, val.values())):
             return self._diverged(epoch, _what_broke(val))
-        state = _cpu_state(model)
-        if not _all_finite(state):
+        state = cpu_state(self.model)
+        if not all_finite(state):
             return self._diverged(epoch, "NaN")
         self.last_good = (self.step, state)
         rate = seen / max(train_s, 1e-9)
         self.history.append({"epoch": epoch, "train": terms, "val": val or {},
                              "kl_weight": self._kl_weight(epoch, self.steps_per_epoch),
                              "images_per_s": rate, "seconds": train_s + val_s})
-        yield Progress(epoch=epoch, epochs=cfg.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
-                       terms=terms, images_per_s=rate, eta_s=self._eta(epoch, 0, rate, after_val=True),
-                       val=val, epoch_done=True)
+        yield from self._emit(Progress(
+            epoch=epoch, epochs=self.config.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
+            terms=terms, images_per_s=rate, eta_s=self._eta(epoch, 0, rate, after_val=True), val=val,
+            epoch_done=True))
         return None
 
     # -- helpers ----------------------------------------------------------------------
+    def _emit(self, item: Progress | Snapshot) -> Generator[Progress | Snapshot, None, None]:
+        """Yield with the caller's random stream in place, then take the run's back."""
+        self.rng.leave()
+        yield item
+        self.rng.enter()
+
     def _kl_weight(self, epoch: int, step_in_epoch: int) -> float:
         if self.kl_warmup <= 0:
             return self.kl_base
@@ -387,10 +393,6 @@ class _SGDRun:
         while self.control.paused and not self.control.cancelled:
             self.control.wait_if_paused(_PAUSE_POLL_S)
         return time.perf_counter() - start
-
-    def _account(self, images: int, seconds: float) -> None:
-        self.images_done += images
-        self.train_seconds += seconds
 
     def _eta(self, epoch: int, seen: int, rate: float, after_val: bool = False) -> float:
         overall = self.images_done / self.train_seconds if self.train_seconds > 0 else rate
@@ -407,8 +409,8 @@ class _SGDRun:
 
     def _snapshot(self, epoch: int) -> Snapshot | None:
         """A snapshot of finite weights (also kept as the last good copy), else None."""
-        state = _cpu_state(self.model)
-        if not _all_finite(state):
+        state = cpu_state(self.model)
+        if not all_finite(state):
             return None
         self.last_good = (self.step, {k: v.clone() for k, v in state.items()})
         return Snapshot(state=state, epoch=epoch, step=self.step)

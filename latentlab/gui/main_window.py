@@ -269,7 +269,6 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self) -> None:
         s = self.session
         self._update_title()
-        self._points_key = None
         if s.model is None:
             self.side.configure(0, (), False)
             self.decoded.clear("No model yet. Press Start to train one.")
@@ -294,14 +293,14 @@ class MainWindow(QMainWindow):
             if s.data is None or s.model is None:
                 self.plane.set_points(_empty_xy(), None, ())
                 self._points_key = None
-            return
-        key = (id(s.data), id(s.model) if not s.is_training else "training", s.plane_kind, s.plane_dims)
-        if key == self._points_key:
+            return   # new codes are on their way: keep showing the old ones meanwhile
+        key = (id(s.data), s.plane_kind, s.plane_dims, tuple(s.selected[-3:]) if s.plane_kind == "points" else ())
+        if key == self._points_key and self.plane.point_count() == len(s.xy):
+            # Same points, new positions (training, a new model): much cheaper than set_points.
             self.plane.update_points(s.xy)
         else:
             labels = None if s.data.labels is None else s.data.labels.numpy()
             self.plane.set_points(s.xy, labels, s.data.class_names)
-            self.plane.auto_range()
             self._points_key = key
         self.decode_probe()
 

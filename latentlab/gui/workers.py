@@ -141,8 +141,9 @@ class InferenceWorker(QThread):
     resultReady = Signal(str, int, object)
     failed = Signal(str, int, str)
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         super().__init__()
+        self.threads = threads
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[int, Job]] = {}
         self._latest: dict[str, int] = {}
@@ -204,6 +205,11 @@ class InferenceWorker(QThread):
             return kind, gen, job
 
     def run(self) -> None:  # noqa: D401 - Qt override
+        import torch
+
+        # With OpenMP, torch's thread count is per calling thread. Left at the default
+        # (all cores), a re-encode would compete with training and the GUI for every core.
+        torch.set_num_threads(self.threads)
         while True:
             taken = self._next_job()
             if taken is None:

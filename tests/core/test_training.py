@@ -218,10 +218,26 @@ def test_cancel_while_paused_ends_the_wait(digits):
 # -- reproducibility, divergence, resume -----------------------------------------------------
 def test_same_seed_gives_identical_weights(digits):
     a = run(train(TINY, digits, fast_config(epochs=1)))[1].model.state_dict()
-    b = run(train(TINY, digits, fast_config(epochs=1)))[1].model.state_dict()
+    # A consumer drawing random numbers between reports must not change the run.
+    gen = train(TINY, digits, fast_config(epochs=1, progress_interval_s=0.0))
+    while True:
+        try:
+            next(gen)
+            torch.rand(7)
+        except StopIteration as stop:
+            b = stop.value.model.state_dict()
+            break
     c = run(train(TINY, digits, fast_config(epochs=1, seed=1)))[1].model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_training_leaves_the_callers_random_stream_alone(digits):
+    torch.manual_seed(123)
+    expected = torch.rand(5)
+    torch.manual_seed(123)
+    run(train(TINY, digits, fast_config(epochs=1)))
+    assert torch.equal(torch.rand(5), expected)
 
 
 def test_huge_learning_rate_diverges_and_restores_finite_weights(digits):
@@ -297,6 +313,13 @@ def test_cvae_trains_with_labels(digits):
     _, result = run(train(config, digits, fast_config(epochs=1)))
     assert result.status == "finished"
     assert math.isfinite(result.history[0]["val"]["loss"])
+
+
+def test_convolutional_model_trains(digits):
+    config = ModelConfig(family="ae", arch="conv", latent_dim=2, hidden=(4, 8))
+    _, result = run(train(config, digits, fast_config(epochs=2, lr=1e-2)))
+    assert result.status == "finished"
+    assert result.history[-1]["val"]["loss"] < result.history[0]["val"]["loss"]
 
 
 def test_cvae_without_labels_is_a_user_error(digits):

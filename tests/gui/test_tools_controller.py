@@ -9,7 +9,7 @@ from PIL import Image
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.latent import class_mean
-from latentlab.gui.tools.image_files import load_image_file
+from latentlab.gui.tools.image_files import as_nchw, load_image_file
 from tests.gui.test_tools_support import SIDE, FakeHost
 
 
@@ -102,7 +102,7 @@ def test_waypoints_from_items_probe_and_selection(qtbot) -> None:
     ctrl.add_probe()
     host.selected = 9
     ctrl.add_selected()
-    assert [w.name for w in ctrl.waypoints] == ["item 5", "probe 1", "item 9"]
+    assert [w.name for w in ctrl.waypoints] == ["item 5", "probe 2", "item 9"]
     np.testing.assert_allclose(ctrl.waypoints[0].z, host.codes_[5], atol=1e-3)
     np.testing.assert_array_equal(ctrl.waypoints[1].z, host.codes_[7])
     host.selected = None
@@ -245,3 +245,22 @@ def test_refresh_decodes_the_path_again(qtbot) -> None:
     after = ctrl.frames()
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, host.decode(ctrl.path()), atol=1e-6)
+
+
+def test_display_layouts_from_the_host_become_nchw() -> None:
+    grey = np.random.default_rng(0).random((2, 5, 7)).astype(np.float32)
+    np.testing.assert_array_equal(as_nchw(grey), grey[:, None])
+    rgb = np.random.default_rng(0).random((2, 5, 7, 3)).astype(np.float32)
+    assert as_nchw(rgb).shape == (2, 3, 5, 7)
+    np.testing.assert_array_equal(as_nchw(rgb)[1, 2], rgb[1, :, :, 2])
+    nchw = np.zeros((2, 3, 5, 7), np.float32)
+    assert as_nchw(nchw).shape == (2, 3, 5, 7)
+
+
+def test_a_host_decoding_to_display_arrays_still_gives_frames(qtbot) -> None:
+    host = FakeHost()
+    ctrl = host.controller(decode=lambda z: host.decode(z)[:, 0])   # [M, H, W], like the GUI session
+    ctrl.add_waypoint(host.codes_[0], "a")
+    ctrl.add_waypoint(host.codes_[1], "b")
+    assert ctrl.frames().shape == (10, 1, SIDE, SIDE)
+    assert ctrl.image_shape() == (1, SIDE, SIDE)

@@ -45,8 +45,9 @@ class FakeHost:
     def set_probe_z(self, z: np.ndarray) -> None:
         self.z = np.array(z, np.float32)
 
-    def controller(self) -> ToolsController:
-        return ToolsController(
+    def controller(self, **overrides) -> ToolsController:
+        """A controller over this host; ``overrides`` replace individual callables."""
+        callables = dict(
             encode=self.encode,
             decode=self.decode,
             plane=lambda: self.plane_,
@@ -58,6 +59,7 @@ class FakeHost:
             set_probe_z=self.set_probe_z,
             selected_index=lambda: self.selected,
         )
+        return ToolsController(**{**callables, **overrides})
 
 
 def test_fake_model_encodes_what_it_decodes() -> None:

@@ -4,7 +4,7 @@ The core data package loads whole folders but has no one-file helper, so this sm
 converter does the same steps for a single file: decode with Pillow, honour the EXIF
 orientation, put transparent parts on black (as the folder loader does), crop to the
 model's aspect ratio, resize to ``H x W`` and convert to grey or RGB, giving float32
-``[C, H, W]`` in ``[0, 1]``.
+``[C, H, W]`` in ``[0, 1]``. :func:`as_nchw` accepts the display layouts the host may use.
 """
 
 from __future__ import annotations
@@ -30,11 +30,22 @@ def _flatten(img: Image.Image) -> Image.Image:
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
         return Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if "A" in img.mode or img.mode in ("RGBa", "La"):
+    if img.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
         rgba = img.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert(
             "L" if img.mode.startswith("L") else "RGB")
     return img.convert("L" if img.mode in ("1", "L") else "RGB")
+
+
+def as_nchw(images: np.ndarray) -> np.ndarray:
+    """Images as float32 ``[M, C, H, W]``; also accepts display layouts ``[M, H, W]`` and
+    ``[M, H, W, 3]`` (what :meth:`latentlab.gui.session.Session.decode_z` returns)."""
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4 and x.shape[1] not in (1, 3) and x.shape[3] in (1, 3):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x
 
 
 def load_image_file(path: str | os.PathLike[str], shape: Sequence[int]) -> np.ndarray:

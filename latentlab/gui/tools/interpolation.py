@@ -34,7 +34,7 @@ from latentlab.core.errors import LatentLabError
 from latentlab.gui import dialogs
 from latentlab.gui.tools import export_dialogs
 from latentlab.gui.tools.strip import FrameStrip
-from latentlab.gui.tools.tools_controller import DEFAULT_STEPS, ToolsController
+from latentlab.gui.tools.tools_controller import ToolsController
 
 METHODS = (("Linear", "lerp"), ("Spherical", "slerp"))
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
@@ -114,8 +114,7 @@ class InterpolationPanel(QWidget):
         self.steps_spin = QSpinBox()
         self.steps_spin.setObjectName("pathSteps")
         self.steps_spin.setRange(1, 200)
-        self.steps_spin.setValue(DEFAULT_STEPS)
-        self.controller.set_steps(DEFAULT_STEPS)
+        self.steps_spin.setValue(self.controller.steps)
         self.steps_spin.valueChanged.connect(lambda n: self._guard(lambda: self.controller.set_steps(n)))
         row.addWidget(self.steps_spin)
         self.method_combo = QComboBox()
@@ -199,8 +198,8 @@ class InterpolationPanel(QWidget):
             self.waypoint_list.setCurrentRow(self.controller.move_waypoint(row, offset))
 
     def _scrub_to(self, index: int) -> None:
-        if index != self.controller.position() or self.scrubber.value() != index:
-            self.controller.set_position(index)
+        # Always send: clicking the current frame brings back a probe dragged elsewhere.
+        self.controller.set_position(index)
 
     # -- controller -> widgets --------------------------------------------------------
     def _refill_list(self) -> None:
@@ -211,6 +210,16 @@ class InterpolationPanel(QWidget):
             self.waypoint_list.setCurrentRow(min(max(row, 0), self.waypoint_list.count() - 1))
         self.up_button.setEnabled(self.waypoint_list.count() > 1)
         self.down_button.setEnabled(self.waypoint_list.count() > 1)
+        self._sync_path_options()
+
+    def _sync_path_options(self) -> None:
+        # A restored session may bring its own steps and method.
+        self.steps_spin.blockSignals(True)
+        self.steps_spin.setValue(self.controller.steps)
+        self.steps_spin.blockSignals(False)
+        self.method_combo.blockSignals(True)
+        self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(self.controller.method)))
+        self.method_combo.blockSignals(False)
 
     def _show_frames(self, frames: object) -> None:
         self.strip.set_frames(frames)  # type: ignore[arg-type]

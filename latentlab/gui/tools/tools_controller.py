@@ -5,9 +5,9 @@ it plain callables over numpy arrays, so the panels can be tested with a fake de
 
 ========================  ===============================================================
 ``encode(images)``        ``[N, C, H, W]`` float in [0, 1] -> codes ``[N, D]``
-``decode(codes)``         ``[M, D]`` -> images ``[M, C, H, W]`` in [0, 1]
+``decode(codes)``         ``[M, D]`` -> images ``[M, C, H, W]`` in [0, 1] (see :func:`as_nchw`)
 ``plane()``               the current :class:`~latentlab.core.latent.Plane`, or None
-``item_image(i)``         data item ``i`` as ``[C, H, W]``
+``item_image(i)``         data item ``i`` as ``[C, H, W]`` (or ``H x W (x 3)``)
 ``codes()``               the data set's codes ``[N, D]`` (or None before encoding)
 ``labels()``              ``[N]`` int labels, or None for unlabelled data
 ``class_names()``         names of the classes (may be empty)
@@ -34,7 +34,7 @@ from PySide6.QtCore import QObject, Signal
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.latent import PATH_METHODS, Plane, apply_attribute, attribute_vector, path_through
-from latentlab.gui.tools.image_files import load_image_files
+from latentlab.gui.tools.image_files import as_nchw, load_image_files
 
 Array = np.ndarray
 DEFAULT_STEPS = 8
@@ -56,6 +56,15 @@ class Attribute:
     from_class: int | None
     vector: Array
     amount: float = 1.0
+
+
+def _unique_name(prefix: str, items: Sequence[NamedCode]) -> str:
+    """``"{prefix} N"`` with the smallest N >= len(items) + 1 that no item uses."""
+    taken = {item.name for item in items}
+    n = len(items) + 1
+    while f"{prefix} {n}" in taken:
+        n += 1
+    return f"{prefix} {n}"
 
 
 def _t(a: Array) -> torch.Tensor:
@@ -128,19 +137,19 @@ class ToolsController(QObject):
 
     def probe(self) -> Array:
         """The probe's code ``[D]`` (a copy); LatentLabError when no model is loaded."""
-        z = self._probe_z()
+        z = self.probe_or_none()
         if z is None:
             raise LatentLabError("Open or train a model first: there is no probe to use.")
-        return np.array(z, dtype=np.float32).reshape(-1)
+        return z
 
     def latent_dim(self) -> int:
         """D of the current model, or 0 when there is none."""
-        z = self._probe_z()
-        return 0 if z is None else int(np.size(z))
+        z = self.probe_or_none()
+        return 0 if z is None else z.size
 
     def decode(self, codes: Array) -> Array:
         """Decode codes ``[M, D]`` with the host's decoder."""
-        return np.asarray(self._decode(np.asarray(codes, dtype=np.float32)), dtype=np.float32)
+        return as_nchw(self._decode(np.asarray(codes, dtype=np.float32)))
 
     def move_probe(self, z: Array) -> None:
         """Move the probe to ``z`` ``[D]`` and announce it."""
@@ -151,9 +160,9 @@ class ToolsController(QObject):
 
     def notify_probe_moved(self) -> None:
         """The host moved the probe (drag, click): tell the panels."""
-        z = self._probe_z()
+        z = self.probe_or_none()
         if z is not None:
-            self.probeChanged.emit(np.array(z, dtype=np.float32).reshape(-1))
+            self.probeChanged.emit(z)
             self._emit_arrow()
 
     def image_shape(self) -> tuple[int, int, int]:
@@ -190,7 +199,7 @@ class ToolsController(QObject):
 
     def add_item(self, index: int) -> None:
         """Encode data item ``index`` and add it as waypoint "item {index}"."""
-        z = self._encode(np.asarray(self._item_image(int(index)), dtype=np.float32)[None])
+        z = self._encode(as_nchw(np.asarray(self._item_image(int(index)))[None]))
         self.add_waypoint(np.asarray(z)[0], f"item {int(index)}")
 
     def add_selected(self) -> None:
@@ -202,11 +211,7 @@ class ToolsController(QObject):
 
     def add_probe(self) -> None:
         """Add the probe's position as a waypoint."""
-        taken = {w.name for w in self.waypoints}
-        n = 1
-        while f"probe {n}" in taken:
-            n += 1
-        self.add_waypoint(self.probe(), f"probe {n}")
+        self.add_waypoint(self.probe(), _unique_name("probe", self.waypoints))
 
     def add_image_files(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         """Encode image files (resized to the model's input) and add each as a waypoint."""
@@ -382,13 +387,7 @@ class ToolsController(QObject):
     def add_bookmark(self, name: str | None = None) -> int:
         """Bookmark the probe's position (default name "Bookmark N"); return its index."""
         z = self.probe()
-        if not name:
-            taken = {b.name for b in self.bookmarks}
-            n = len(self.bookmarks) + 1
-            while f"Bookmark {n}" in taken:
-                n += 1
-            name = f"Bookmark {n}"
-        self.bookmarks.append(NamedCode(str(name), z))
+        self.bookmarks.append(NamedCode(str(name or _unique_name("Bookmark", self.bookmarks)), z))
         self.bookmarksChanged.emit()
         return len(self.bookmarks) - 1
 
