@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     from latentlab.gui.main_window import MainWindow
     from latentlab.gui.session import Session
 
+    from latentlab.core.training import warm_up
+
+    warm_up()   # the app does this on a background thread at launch
     session = Session(training_threads=args.threads)
     if not session.open_data("mnist", limit=args.limit):
         print("could not load the bundled MNIST digits", file=sys.stderr)

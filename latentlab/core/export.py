@@ -175,17 +175,19 @@ def save_gif(
     path: str | os.PathLike[str],
     frames: torch.Tensor | Sequence[Any],
     fps: float = 12,
-    loop: int = 0,
+    loop: int | None = 0,
     pingpong: bool = False,
     scale: int = 1,
 ) -> None:
-    """Write frames ``[T, C, H, W]`` as an animated GIF (``loop=0``: forever).
+    """Write frames ``[T, C, H, W]`` as an animated GIF (``loop=0``: forever, None: once).
 
     ``pingpong`` plays the frames forwards then backwards, without repeating the ends.
     Identical consecutive frames are merged into one longer frame by the GIF encoder.
     """
     imgs = _frames(frames, pingpong, scale)
-    _save_pil(path, imgs[0], "GIF", save_all=True, append_images=imgs[1:], duration=_durations(fps), loop=int(loop))
+    # GIF: no loop extension at all plays once; loop=N asks for N extra plays.
+    extra = {} if loop is None else {"loop": int(loop)}
+    _save_pil(path, imgs[0], "GIF", save_all=True, append_images=imgs[1:], duration=_durations(fps), **extra)
 
 
 def save_apng(

@@ -35,6 +35,9 @@ ENCODE_CHUNK = 512          # rows per encode step; the worker checks for newer 
 # default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
 # a torch call; measured, a shorter interval cut GUI stalls and even sped training up.
 TRAINING_SWITCH_INTERVAL_S = 0.0005
+# Progress reports redraw the loss plot (~10-20 ms of painting each on a small machine):
+# four a second read as live and leave the GUI thread free for the probe.
+PROGRESS_INTERVAL_S = 0.25
 
 
 def default_training_threads() -> int:
@@ -106,6 +109,10 @@ class Session(QObject):
 
     def __init__(self, parent: QObject | None = None, training_threads: int | None = None) -> None:
         super().__init__(parent)
+        # Torch's thread count is per thread (OpenMP). The GUI thread only decodes single
+        # points; a team of threads here would fight the trainer for the cores and, after
+        # each op, spin-wait on them.
+        torch.set_num_threads(1)
         self.training_threads = training_threads or default_training_threads()
         self.model: LatentModel | None = None
         self.model_path: str | None = None
@@ -440,6 +447,7 @@ class Session(QObject):
                  "snapshot_interval_s", "progress_interval_s", "threads"}
         values = {k: v for k, v in t.items() if k in known and v is not None}
         values.setdefault("threads", self.training_threads)
+        values.setdefault("progress_interval_s", PROGRESS_INTERVAL_S)
         train_config = TrainConfig(**values)
         return data, model_config, train_config, (initial.to("cpu") if initial is not None else None)
 
@@ -495,7 +503,8 @@ class Session(QObject):
         self.model = result.model.to("cpu").eval()
         self.history = self._prior_history + list(result.history)
         self._latest_state = detached_state(self.model)
-        self.model_meta = {"history": self.history, "data": self._data_info()}
+        # The data description (with its content hash) is made when saving, not here.
+        self.model_meta = {"history": self.history}
         self.weightsUpdated.emit()
         self.request_encode()
         self.trainingFinished.emit(result)

@@ -9,7 +9,7 @@ from PIL import Image
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.latent import class_mean
-from latentlab.gui.tools.image_files import as_nchw, load_image_file
+from latentlab.gui.tools.image_files import as_nchw, load_image_files
 from tests.gui.test_tools_support import SIDE, FakeHost
 
 
@@ -145,10 +145,10 @@ def test_image_files_are_cropped_and_resized_to_the_model(tmp_path) -> None:
     wide[:, :, 3] = 255
     wide[:5, 20:60, 3] = 0   # transparent strip at the top goes black, as in data folders
     Image.fromarray(wide, "RGBA").save(tmp_path / "wide.png")
-    grey = load_image_file(tmp_path / "wide.png", (1, 8, 8))
+    grey = load_image_files([tmp_path / "wide.png"], (1, 8, 8))[0]
     assert grey.shape == (1, 8, 8) and grey.dtype == np.float32
     assert grey[0, 4:].min() > 0.9 and grey[0, 0].max() < 0.5
-    rgb = load_image_file(tmp_path / "wide.png", (3, 6, 6))
+    rgb = load_image_files([tmp_path / "wide.png"], (3, 6, 6))[0]
     assert rgb.shape == (3, 6, 6)
 
 

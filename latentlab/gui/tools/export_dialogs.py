@@ -162,8 +162,9 @@ def _animation(parent: QWidget | None, frames: np.ndarray, fps: int, loop: bool,
     name_filter, suffixes = (GIF_FILTER, (".gif",)) if kind == "GIF" else (APNG_FILTER, (".png", ".apng"))
 
     def write(path: str) -> None:
-        # The core's loop is a count with 0 meaning "forever"; 1 plays the frames once more.
-        writer(path, _tensor(frames), fps=opts["fps"], loop=0 if opts["loop"] else 1,
+        # 0 loops forever; to play once, a GIF has no loop extension and an APNG plays 1 time.
+        once = None if kind == "GIF" else 1
+        writer(path, _tensor(frames), fps=opts["fps"], loop=0 if opts["loop"] else once,
                pingpong=opts["pingpong"], scale=opts["scale"])
 
     return _run(parent, f"Save {kind}", name_filter, f"interpolation{suffixes[0]}", suffixes, write)
