@@ -38,7 +38,7 @@ def percentile(values: list[float], q: float) -> float:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=10.0, help="how long to measure (default 10)")
-    p.add_argument("--epochs", type=int, default=3, help="training epochs (default 3)")
+    p.add_argument("--epochs", type=int, default=50, help="training epochs (default 50; it stops after --seconds)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--limit", type=int, default=None, help="use only the first N digits")
     p.add_argument("--threads", type=int, default=None, help="training torch threads (default: cores - 1)")
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         window.manifold_action.trigger()
 
     speeds: list[float] = []
+    outcome: list[str] = []
+    session.trainingFinished.connect(lambda r: outcome.append(f"{r.status} {r.message}".strip()))
+    session.errorOccurred.connect(lambda title, message: outcome.append(f"{title}: {message}"))
     session.trainingProgress.connect(lambda p: speeds.append(p.images_per_s) if p.images_per_s > 0 else None)
     settings = {
         "data": {"spec": "mnist", "image_size": None, "color": "auto"},
@@ -98,17 +101,23 @@ def main(argv: list[str] | None = None) -> int:
     last[0] = time.perf_counter()
     timer.start()
     # The real event loop, as in the app; it ends after --seconds or when training ends.
-    QTimer.singleShot(int(args.seconds * 1000), qapp.quit)
+    still_training = [False]
+
+    def time_up() -> None:
+        # Read the state first: in Qt 6, quit() also closes the window, which stops training.
+        still_training[0] = session.is_training
+        qapp.quit()
+
+    QTimer.singleShot(int(args.seconds * 1000), time_up)
     session.trainingStateChanged.connect(lambda state: qapp.quit() if state == "idle" else None)
     qapp.exec()
     timer.stop()
-    still_training = session.is_training
     window.close()
 
     threads = session.training_threads
     print(f"cores: {os.cpu_count()}  training threads: {threads}  drag: {args.drag}  "
           f"manifold: {args.manifold}  measured while training: {len(gaps)} ticks"
-          + ("" if still_training else " (training finished early)"))
+          + ("" if still_training[0] else f" (training ended first: {'; '.join(outcome) or '?'})"))
     if gaps:
         print(f"timer gaps (ms)  p50 {percentile(gaps, 50):6.1f}   p99 {percentile(gaps, 99):6.1f}   "
               f"max {max(gaps):6.1f}   (floor: p99 < 33)")

@@ -257,7 +257,7 @@ class _SGDRun:
         self.kl_base = float(default_weight()) if callable(default_weight) else float(model.config.beta)
         self.kl_warmup = int(model.config.kl_warmup_epochs)
         self.shuffle = torch.Generator().manual_seed(config.seed)
-        self.step = 0
+        self.epoch, self.step = 0, 0
         self.history: list[dict[str, Any]] = []
         self.last_good = (0, cpu_state(model))  # (step, state): where a divergence goes back to
         self.images_done = 0
@@ -274,6 +274,7 @@ class _SGDRun:
             with kernels:
                 self.next_snapshot = time.perf_counter() + self.config.snapshot_interval_s
                 for epoch in range(1, self.config.epochs + 1):
+                    self.epoch = epoch
                     outcome = yield from self._epoch(epoch)
                     if outcome is not None:
                         status, message = outcome
@@ -282,9 +283,9 @@ class _SGDRun:
             self.rng.leave()
         final = cpu_state(self.model)
         if status != "diverged" and not all_finite(final):
-            status, message = self._diverged(len(self.history) + 1, "NaN")
+            status, message = self._diverged(self.epoch, "NaN")
             final = cpu_state(self.model)
-        yield Snapshot(state=final, epoch=len(self.history), step=self.step)
+        yield Snapshot(state=final, epoch=self.epoch, step=self.step)
         self.model.to("cpu").eval()
         return TrainResult(model=self.model, history=self.history, status=status, message=message)
 

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 APP_TITLE = "LatentLab"
 PROBE_HINT = "Drag the probe ✛ or click anywhere on the plane to decode that point."
 FRAME_MS = 16    # decode a dragged probe at most once per frame
+# Repainting the loss plot costs 20-40 ms on a small machine (axes re-laid out as the
+# range grows); once a second keeps the curves live without stalling the probe.
+LOSS_FLUSH_MS = 1000
 PLANE_CHOICES = (("pca", "PCA of the codes"), ("dims", "Two dimensions"), ("points", "Through three points"))
 MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
@@ -131,6 +134,11 @@ class MainWindow(QMainWindow):
         self._drag_timer.setSingleShot(True)
         self._drag_timer.setInterval(FRAME_MS)
         self._drag_timer.timeout.connect(self._decode_dragged)
+        self._loss_points: list[tuple[str, float, dict]] = []
+        self._loss_timer = QTimer(self)
+        self._loss_timer.setSingleShot(True)
+        self._loss_timer.setInterval(LOSS_FLUSH_MS)
+        self._loss_timer.timeout.connect(self.flush_loss_points)
         self._build_widgets()
         self._build_menus()
         self.statusBar().showMessage(PROBE_HINT)
@@ -301,6 +309,7 @@ class MainWindow(QMainWindow):
         else:
             labels = None if s.data.labels is None else s.data.labels.numpy()
             self.plane.set_points(s.xy, labels, s.data.class_names)
+            self.plane.set_axis_names(*_axis_names(s))
             self._points_key = key
         self.decode_probe()
 
@@ -330,7 +339,7 @@ class MainWindow(QMainWindow):
     def decode_probe_at(self, x: float, y: float) -> None:
         """Decode plane point (x, y) into the decoded view, its caption and the z bars."""
         s = self.session
-        if s is None or s.model is None or s.plane is None:
+        if s is None or not s.model_ready() or s.plane is None:
             return
         try:
             image = s.decode_at(x, y)
@@ -394,6 +403,7 @@ class MainWindow(QMainWindow):
     # -- training -----------------------------------------------------------------------
     def _on_start_requested(self, values: dict) -> None:
         prefs.save_training_settings(values)
+        self._loss_points.clear()
         self.loss_plot.clear()
         if self.session.start_training(values):
             self.training_panel.set_status("Training…")
@@ -403,9 +413,22 @@ class MainWindow(QMainWindow):
         in_epoch = p.step - (p.epoch - 1) * steps
         fraction = min(1.0, p.step / (steps * max(p.epochs, 1)))
         self.training_panel.set_progress(p.epoch, p.epochs, fraction, p.eta_s, p.images_per_s)
-        self.loss_plot.add_train((p.epoch - 1) + min(max(in_epoch / steps, 0.0), 1.0), p.terms)
+        x = float(p.epoch) if p.epoch_done else (p.epoch - 1) + min(max(in_epoch / steps, 0.0), 1.0)
+        self._loss_points.append(("train", x, p.terms))
         if p.val:
-            self.loss_plot.add_val(float(p.epoch), p.val)
+            self._loss_points.append(("val", float(p.epoch), p.val))
+        if not self._loss_timer.isActive():
+            self._loss_timer.start()
+
+    def flush_loss_points(self) -> None:
+        """Draw the loss points gathered since the last flush."""
+        self._loss_timer.stop()
+        points, self._loss_points = self._loss_points, []
+        for split, x, terms in points:
+            if split == "train":
+                self.loss_plot.add_train(x, terms)
+            else:
+                self.loss_plot.add_val(x, terms)
 
     def _on_training_state(self, state: str) -> None:
         self.training_panel.set_state(state)
@@ -414,6 +437,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(idle)
 
     def _on_training_finished(self, result: Any) -> None:
+        self.flush_loss_points()
         last = result.history[-1] if result.history else {}
         loss = (last.get("val") or last.get("train") or {}).get("loss")
         tail = f"; validation loss {loss:.4g}" if isinstance(loss, (int, float)) else ""
@@ -494,6 +518,21 @@ class MainWindow(QMainWindow):
 
 def _empty_xy() -> np.ndarray:
     return np.zeros((0, 2), dtype=np.float32)
+
+
+def _axis_names(session: Session) -> tuple[str, str]:
+    kind = session.plane.kind if session.plane is not None else "dims"
+    if session.latent_dim <= 2 or kind == "dims":
+        i, j = session.plane_dims if session.latent_dim > 2 else (0, 1)
+        return _sub(f"z{i}"), _sub(f"z{j}")
+    if kind == "pca":
+        return "PC 1", "PC 2"
+    return "through points (x)", "through points (y)"
+
+
+def _sub(name: str) -> str:
+    """``z12`` -> ``z₁₂``: latent axes read like the maths."""
+    return name[0] + name[1:].translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
 def _item_text(session: Session, index: int) -> str:

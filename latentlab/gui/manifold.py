@@ -1,7 +1,8 @@
 """Latent geometry for the GUI: choosing planes and drawing the decoded manifold.
 
 The plane helpers wrap :mod:`latentlab.core.latent` with numpy in and out (the views
-speak numpy). :class:`ManifoldController` keeps a mosaic of decoded images under the
+speak numpy). The jobs here run in the inference worker, each with its own model built
+from a detached copy of the weights. :class:`ManifoldController` keeps a mosaic of decoded images under the
 scatter in step with the visible region (or with equal-probability steps of the prior),
 debounced, computed in the inference worker with its own model copy.
 """
@@ -16,13 +17,52 @@ import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from latentlab.core import latent
+from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
+from latentlab.core.models.base import ModelConfig
 
 PLANE_KINDS = ("pca", "dims", "points")
 DEBOUNCE_MS = 120
 MAX_CELLS_PER_SIDE = 24
 MIN_CELL_PX = 36          # a decoded cell smaller than this on screen is unreadable
 PRIOR_GRID_SIDE = 15
+ENCODE_CHUNK = 512        # rows per encode step; the worker checks for newer requests between chunks
+
+
+# -- arrays and weights ---------------------------------------------------------------------
+
+def to_display(images: torch.Tensor) -> np.ndarray:
+    """``[C, H, W]`` in [0, 1] -> float32 ``H x W`` (grey) or ``H x W x 3``."""
+    arr = images.detach().to("cpu", torch.float32).numpy()
+    return arr[0].copy() if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
+
+
+def encode_job(model_config: ModelConfig, state: dict[str, torch.Tensor], data: Dataset):
+    """A job for the inference worker: the data set's latent means as numpy ``[N, D]``."""
+    from latentlab.core.models import build_model
+
+    def job(should_stop) -> np.ndarray | None:
+        model = build_model(model_config)
+        model.load_state_dict(state)
+        model.eval()
+        labels = data.labels if model_config.is_conditional else None
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(data), ENCODE_CHUNK):
+                if should_stop():
+                    return None
+                x = data.images[start:start + ENCODE_CHUNK]
+                y = None if labels is None else labels[start:start + ENCODE_CHUNK]
+                mu, _ = model.encode(x, y)
+                chunks.append(mu.to(torch.float32).numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, model_config.latent_dim), np.float32)
+
+    return job
+
+
+def detached_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A CPU copy of ``model``'s weights that no later update can tear."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 # -- planes ---------------------------------------------------------------------------------
@@ -110,9 +150,7 @@ def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.T
             if should_stop():
                 return None
             images = model.decode_image(codes, y)
-            picture = latent.tile(images, n_rows, n_cols)
-        arr = picture.numpy()
-        return arr[0].copy() if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
+            return to_display(latent.tile(images, n_rows, n_cols))
 
     return job
 

@@ -24,13 +24,12 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.gui import manifold as planes
-from latentlab.gui.workers import InferenceWorker, TrainingWorker, describe_exception
+from latentlab.gui.manifold import detached_state, encode_job, to_display
+from latentlab.gui.workers import InferenceWorker, TrainingWorker, describe_exception, plan_training
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
 ENCODE_INTERVAL_MS = 1500   # scatter refresh while training
-ENCODE_CHUNK = 512          # rows per encode step; the worker checks for newer requests between chunks
 # While training runs, three Python threads (GUI, trainer, encoder) share the GIL. At the
 # default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
 # a torch call; measured, a shorter interval cut GUI stalls and even sped training up.
@@ -43,40 +42,6 @@ PROGRESS_INTERVAL_S = 0.25
 def default_training_threads() -> int:
     """Intra-op threads for training in the GUI: all cores but one for the GUI thread."""
     return max(1, (os.cpu_count() or 2) - 1)
-
-
-def to_display(images: torch.Tensor) -> np.ndarray:
-    """``[C, H, W]`` in [0, 1] -> float32 ``H x W`` (grey) or ``H x W x 3``."""
-    arr = images.detach().to("cpu", torch.float32).numpy()
-    return arr[0].copy() if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
-
-
-def encode_job(model_config: ModelConfig, state: dict[str, torch.Tensor], data: Dataset):
-    """A job for the inference worker: the data set's latent means as numpy ``[N, D]``."""
-    from latentlab.core.models import build_model
-
-    def job(should_stop) -> np.ndarray | None:
-        model = build_model(model_config)
-        model.load_state_dict(state)
-        model.eval()
-        labels = data.labels if model_config.is_conditional else None
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(data), ENCODE_CHUNK):
-                if should_stop():
-                    return None
-                x = data.images[start:start + ENCODE_CHUNK]
-                y = None if labels is None else labels[start:start + ENCODE_CHUNK]
-                mu, _ = model.encode(x, y)
-                chunks.append(mu.to(torch.float32).numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, model_config.latent_dim), np.float32)
-
-    return job
-
-
-def detached_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of ``model``'s weights that no later update can tear."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 class Session(QObject):
@@ -129,6 +94,7 @@ class Session(QObject):
         self.condition = 0
         self.probe_z: np.ndarray | None = None
         self.training_state = "idle"
+        self._prior_history: list[dict[str, Any]] = []
         self.inference = InferenceWorker()
         self.inference.resultReady.connect(self._on_job_result)
         self.inference.failed.connect(self._on_job_failed)
@@ -269,8 +235,12 @@ class Session(QObject):
             self.plane = planes.initial_plane(self.model.config.latent_dim, self.plane_kind, self.plane_dims)
         self.codesChanged.emit()
 
+    def model_ready(self) -> bool:
+        """A model exists and can encode and decode (a PCA model must be fitted first)."""
+        return self.model is not None and bool(getattr(self.model, "fitted", True))
+
     def model_fits_data(self) -> bool:
-        return (self.model is not None and self.data is not None
+        return (self.model_ready() and self.data is not None
                 and self.data.shape == tuple(self.model.config.input_shape)
                 and (not self.model.config.is_conditional or self.data.labels is not None))
 
@@ -367,8 +337,9 @@ class Session(QObject):
 
     def decode_z(self, z: np.ndarray) -> np.ndarray:
         """Decode latent vectors ``[D]`` -> one image, ``[K, D]`` -> ``[K, ...]`` images."""
-        if self.model is None:
-            raise LatentLabError("No model is loaded.")
+        if not self.model_ready():
+            raise LatentLabError("No model is loaded yet." if self.model is None else
+                                 "The model is not ready yet: it is still being fitted.")
         batch = np.atleast_2d(np.asarray(z, dtype=np.float32))
         zt = torch.from_numpy(batch)
         y = None
@@ -392,7 +363,9 @@ class Session(QObject):
         if self.is_training:
             return False
         try:
-            data, model_config, train_config, initial = self._training_plan(settings)
+            data, model_config, train_config, initial = plan_training(
+                settings, self.data, self.model if self.model_fits_data() else None,
+                self.training_threads, PROGRESS_INTERVAL_S)
         except Exception as exc:
             self._report("Cannot start training", exc)
             return False
@@ -403,6 +376,12 @@ class Session(QObject):
         if initial is None:
             # A fresh inference copy; it shows the untrained decoder until the first snapshot.
             self.set_model(build_model(model_config), meta={})
+        else:
+            # The trainer gets its own copy: the GUI keeps decoding with (and loading
+            # snapshots into) the current model meanwhile.
+            start = build_model(model_config)
+            start.load_state_dict(detached_state(initial))
+            initial = start
         self.train_config = train_config
         self._prior_history = list(self.history) if initial is not None else []
         worker = TrainingWorker(model_config, data, train_config, initial)
@@ -417,39 +396,6 @@ class Session(QObject):
         self._encode_timer.start()
         self._set_state("running")
         return True
-
-    def _training_plan(self, settings: dict[str, Any]):
-        from latentlab.core.training import TrainConfig
-
-        d, m, t = settings.get("data") or {}, settings.get("model") or {}, settings.get("train") or {}
-        data = self.data
-        spec = d.get("spec")
-        if spec and (data is None or not _same_source(data, spec, d)):
-            data = self._load_data(spec, d.get("image_size"), d.get("color", "auto"), d.get("limit"))
-        if data is None:
-            raise LatentLabError("Choose a data set to train on.")
-        initial = self.model if settings.get("resume") and self.model_fits_data() and data is self.data else None
-        if initial is not None:
-            model_config = initial.config
-        else:
-            family, arch = m.get("family", "vae"), m.get("arch", "mlp")
-            if family == "cvae" and data.labels is None:
-                raise LatentLabError(f"A conditional VAE needs labelled data; '{data.name}' has no labels.")
-            model_config = ModelConfig(
-                family=family, arch=arch, input_shape=data.shape, latent_dim=int(m.get("latent_dim", 2)),
-                hidden=tuple(m.get("hidden") or DEFAULT_HIDDEN.get(arch, (400,))),
-                likelihood=m.get("likelihood", "bernoulli"),
-                beta=float(m.get("beta", 4.0 if family == "beta-vae" else 1.0)),
-                kl_warmup_epochs=int(m.get("kl_warmup_epochs", 0)),
-                num_classes=data.num_classes if family == "cvae" else 0,
-                label_names=data.class_names)
-        known = {"epochs", "batch_size", "lr", "device", "seed", "val_fraction",
-                 "snapshot_interval_s", "progress_interval_s", "threads"}
-        values = {k: v for k, v in t.items() if k in known and v is not None}
-        values.setdefault("threads", self.training_threads)
-        values.setdefault("progress_interval_s", PROGRESS_INTERVAL_S)
-        train_config = TrainConfig(**values)
-        return data, model_config, train_config, (initial.to("cpu") if initial is not None else None)
 
     def pause_training(self) -> None:
         if self._trainer is not None and self.training_state == "running":
@@ -537,14 +483,3 @@ class Session(QObject):
             self._shorten_switch_interval(False)
             self._set_state("idle")
         return self.inference.shutdown(timeout_ms) and clean
-
-
-def _same_source(data: Dataset, spec: Any, d: dict[str, Any]) -> bool:
-    """Whether ``data`` already is what the training settings ask for."""
-    if isinstance(spec, dict):
-        return spec == data.source
-    src = data.source or {}
-    wanted = str(spec)
-    named = wanted == src.get("kind") or wanted == data.name or wanted == src.get("path")
-    size_ok = d.get("image_size") in (None, data.shape[1])
-    return bool(named and size_ok)

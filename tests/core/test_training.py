@@ -114,6 +114,13 @@ def test_kl_warm_up_ramps_the_weight(digits, monkeypatch):
     assert [h["kl_weight"] for h in result.history] == pytest.approx([2.0, 4.0, 4.0])
 
 
+def test_training_without_a_validation_split(digits):
+    items, result = run(train(TINY, digits, fast_config(epochs=1, val_fraction=0.0)))
+    closing = [i for i in items if isinstance(i, Progress) and i.epoch_done]
+    assert len(closing) == 1 and closing[0].val is None
+    assert result.history[0]["val"] == {} and closing[0].steps_per_epoch == 10
+
+
 # -- snapshots ----------------------------------------------------------------------------
 def test_snapshots_are_copies_that_do_not_share_memory(digits):
     items, result = run(train(TINY, digits, fast_config(snapshot_interval_s=0.0)))
@@ -155,7 +162,8 @@ def test_pause_then_resume_from_another_thread(digits):
     outcome: dict = {}
 
     def consume():
-        gen = train(TINY, digits, fast_config(progress_interval_s=0.0), control)
+        # No timed snapshots: the only items are one report per step, so the count is exact.
+        gen = train(TINY, digits, fast_config(progress_interval_s=0.0, snapshot_interval_s=3600.0), control)
         try:
             while True:
                 items.append(next(gen))
