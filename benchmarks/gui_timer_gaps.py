@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         last[0] = now
         if args.drag:
             phase[0] += 0.05
-            window._on_probe_moved(2.0 * math.cos(phase[0]), 2.0 * math.sin(phase[0]))
+            window.probe.on_moved(2.0 * math.cos(phase[0]), 2.0 * math.sin(phase[0]))
 
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)

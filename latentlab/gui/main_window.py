@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 APP_TITLE = "LatentLab"
 PROBE_HINT = "Drag the probe ✛ or click anywhere on the plane to decode that point."
-FRAME_MS = 16    # decode a dragged probe at most once per frame
 # Repainting the loss plot costs 20-40 ms on a small machine (axes re-laid out as the
 # range grows); once a second keeps the curves live without stalling the probe.
 LOSS_FLUSH_MS = 1000
@@ -108,9 +107,10 @@ class LatentSidePanel(QWidget):
         self.plane_kind.blockSignals(True)
         self.plane_kind.setCurrentIndex(0)
         self.plane_kind.blockSignals(False)
-        self._update_dims_enabled()
+        self.update_dims_visibility()
 
-    def _update_dims_enabled(self) -> None:
+    def update_dims_visibility(self) -> None:
+        """The two dimension boxes only mean something for the "Two dimensions" plane."""
         dims = self.plane_kind.currentData() == "dims"
         self.dim_x.setVisible(dims)
         self.dim_y.setVisible(dims)
@@ -124,16 +124,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.session: Session | None = None
         self.manifold: Any = None
-        self._drag_pos: tuple[float, float] | None = None
+        self.probe: Any = None
         self._points_key: Any = None
         self._helper_threads: list[QThread] = []
         self.startup_thread: QThread | None = None
         self.closed = False
         self.shutdown_clean = True
-        self._drag_timer = QTimer(self)
-        self._drag_timer.setSingleShot(True)
-        self._drag_timer.setInterval(FRAME_MS)
-        self._drag_timer.timeout.connect(self._decode_dragged)
         self._loss_points: list[tuple[str, float, dict]] = []
         self._loss_timer = QTimer(self)
         self._loss_timer.setSingleShot(True)
@@ -221,21 +217,19 @@ class MainWindow(QMainWindow):
     # -- session wiring -----------------------------------------------------------------
     def attach_session(self, session: Session) -> None:
         """Connect a session (needs torch) to the widgets; called once."""
-        from latentlab.gui.manifold import ManifoldController
+        from latentlab.gui.manifold import ManifoldController, ProbeController
 
         self.session = session
         session.modelChanged.connect(self._on_model_changed)
         session.dataChanged.connect(self._on_data_changed)
         session.codesChanged.connect(self._on_codes_changed)
-        session.weightsUpdated.connect(self.decode_probe)
-        session.conditionChanged.connect(self.decode_probe)
         session.trainingProgress.connect(self._on_progress)
         session.trainingStateChanged.connect(self._on_training_state)
         session.trainingFinished.connect(self._on_training_finished)
         session.errorOccurred.connect(self.show_error)
         session.statusMessage.connect(self.statusBar().showMessage)
-        self.plane.probeMoved.connect(self._on_probe_moved)
-        self.plane.probeReleased.connect(self._on_probe_released)
+        self.probe = ProbeController(session, self.plane, self.decoded, self.zbars,
+                                     self.statusBar().showMessage, self)
         self.plane.pointSelected.connect(self._on_point_selected)
         self.plane.pointHovered.connect(self._on_point_hovered)
         self.plane.set_thumbnail_source(session.image_of)
@@ -314,41 +308,15 @@ class MainWindow(QMainWindow):
         self.decode_probe()
 
     # -- probe --------------------------------------------------------------------------
-    def _on_probe_moved(self, x: float, y: float) -> None:
-        # Mouse moves come far faster than frames: keep only the latest position.
-        self._drag_pos = (x, y)
-        if not self._drag_timer.isActive():
-            self._drag_timer.start()
-
-    def _decode_dragged(self) -> None:
-        if self._drag_pos is not None:
-            x, y = self._drag_pos
-            self._drag_pos = None
-            self.decode_probe_at(x, y)
-
-    def _on_probe_released(self, x: float, y: float) -> None:
-        self._drag_timer.stop()
-        self._drag_pos = None
-        self.decode_probe_at(x, y)
-
     def decode_probe(self, *_: Any) -> None:
-        """Decode wherever the probe is now (after new weights, a new plane, a new class)."""
-        x, y = self.plane.probe_position()
-        self.decode_probe_at(x, y)
+        """Decode wherever the probe is now."""
+        if self.probe is not None:
+            self.probe.decode_current()
 
     def decode_probe_at(self, x: float, y: float) -> None:
         """Decode plane point (x, y) into the decoded view, its caption and the z bars."""
-        s = self.session
-        if s is None or not s.model_ready() or s.plane is None:
-            return
-        try:
-            image = s.decode_at(x, y)
-        except Exception as exc:   # a decode failure must not break the drag loop
-            self.statusBar().showMessage(f"Could not decode this point: {exc}")
-            return
-        self.decoded.set_image(image)
-        self.decoded.set_caption(_caption(s, x, y))
-        self.zbars.set_z(s.probe_z)
+        if self.probe is not None:
+            self.probe.decode_at(x, y)
 
     def _on_point_selected(self, index: int) -> None:
         s = self.session
@@ -375,7 +343,7 @@ class MainWindow(QMainWindow):
         if s is None or s.model is None:
             return
         kind = str(self.side.plane_kind.currentData())
-        self.side._update_dims_enabled()
+        self.side.update_dims_visibility()
         dims = (self.side.dim_x.value(), self.side.dim_y.value())
         if kind == "dims" and dims[0] == dims[1]:
             self.statusBar().showMessage("Choose two different dimensions.")
@@ -385,7 +353,7 @@ class MainWindow(QMainWindow):
             self.side.plane_kind.blockSignals(True)
             self.side.plane_kind.setCurrentIndex(self.side.plane_kind.findData(s.plane_kind))
             self.side.plane_kind.blockSignals(False)
-            self.side._update_dims_enabled()
+            self.side.update_dims_visibility()
         self.zbars.set_highlight(dims if s.plane_kind == "dims" else ())
 
     # -- manifold -----------------------------------------------------------------------
@@ -506,7 +474,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.closed = True
-        self._drag_timer.stop()
+        if self.probe is not None:
+            self.probe.stop()
         prefs.save_window_layout(QByteArray(self.saveGeometry()), QByteArray(self.saveState()))
         if self.session is not None:
             self.shutdown_clean = self.session.shutdown(1000)
@@ -544,17 +513,4 @@ def _item_text(session: Session, index: int) -> str:
         k = int(data.labels[index])
         name = data.class_names[k] if k < len(data.class_names) else str(k)
         text += f" · {name}"
-    return text
-
-
-def _caption(session: Session, x: float, y: float) -> str:
-    z = session.probe_z
-    if z is not None and len(z) <= 4:
-        text = "z = (" + ", ".join(f"{v:.2f}" for v in z) + ")"
-    else:
-        text = f"plane ({x:.2f}, {y:.2f})"
-    cfg = session.config
-    if cfg is not None and cfg.is_conditional:
-        names = cfg.label_names
-        text += f" · class {names[session.condition] if session.condition < len(names) else session.condition}"
     return text

@@ -22,6 +22,7 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import ModelConfig
 
 PLANE_KINDS = ("pca", "dims", "points")
+FRAME_MS = 16             # decode a dragged probe at most once per frame
 DEBOUNCE_MS = 120
 MAX_CELLS_PER_SIDE = 24
 MIN_CELL_PX = 36          # a decoded cell smaller than this on screen is unreadable
@@ -153,6 +154,80 @@ def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.T
             return to_display(latent.tile(images, n_rows, n_cols))
 
     return job
+
+
+class ProbeController(QObject):
+    """Decodes the probe: throttled while dragged, at once on release or new weights.
+
+    A drag reports every mouse move, far more often than frames are drawn; only the
+    latest position is kept and decoded on a single-shot frame timer. The decoded image,
+    its caption and the full latent vector go to ``decoded`` and ``zbars``; ``status``
+    receives a line when a point cannot be decoded.
+    """
+
+    def __init__(self, session: Any, view: Any, decoded: Any, zbars: Any,
+                 status: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session, self.view, self.decoded, self.zbars, self.status = session, view, decoded, zbars, status
+        self._pending: tuple[float, float] | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self._decode_pending)
+        view.probeMoved.connect(self.on_moved)
+        view.probeReleased.connect(self.on_released)
+        session.weightsUpdated.connect(self.decode_current)
+        session.conditionChanged.connect(self.decode_current)
+
+    def on_moved(self, x: float, y: float) -> None:
+        self._pending = (x, y)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def on_released(self, x: float, y: float) -> None:
+        self.stop()
+        self.decode_at(x, y)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._pending = None
+
+    def _decode_pending(self) -> None:
+        if self._pending is not None:
+            x, y = self._pending
+            self._pending = None
+            self.decode_at(x, y)
+
+    def decode_current(self, *_: Any) -> None:
+        """Decode wherever the probe is now (new weights, plane or class)."""
+        self.decode_at(*self.view.probe_position())
+
+    def decode_at(self, x: float, y: float) -> None:
+        s = self.session
+        if not s.model_ready() or s.plane is None:
+            return
+        try:
+            image = s.decode_at(x, y)
+        except Exception as exc:   # one bad point must not break the drag loop
+            self.status(f"Could not decode this point: {exc}")
+            return
+        self.decoded.set_image(image)
+        self.decoded.set_caption(probe_caption(s, x, y))
+        self.zbars.set_z(s.probe_z)
+
+
+def probe_caption(session: Any, x: float, y: float) -> str:
+    """The decoded view's caption: the latent vector when short, else plane coordinates."""
+    z = session.probe_z
+    if z is not None and len(z) <= 4:
+        text = "z = (" + ", ".join(f"{v:.2f}" for v in z) + ")"
+    else:
+        text = f"plane ({x:.2f}, {y:.2f})"
+    cfg = session.config
+    if cfg is not None and cfg.is_conditional:
+        k = session.condition
+        text += f" · class {cfg.label_names[k] if k < len(cfg.label_names) else k}"
+    return text
 
 
 class ManifoldController(QObject):

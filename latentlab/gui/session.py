@@ -213,6 +213,8 @@ class Session(QObject):
         self.history = list(self.model_meta.get("history") or [])
         self.model_path = path
         self.condition = 0
+        # Another model has other axes: start again from its PCA view.
+        self.plane_kind, self.plane_dims = "pca", (0, 1)
         self._latest_state = None if model is None else detached_state(model)
         self._reset_codes()
         self.modelChanged.emit()
@@ -223,6 +225,11 @@ class Session(QObject):
         self.selected.clear()
         self._reset_codes()
         self.dataChanged.emit()
+        if self.model_ready() and data is not None and not self.model_fits_data():
+            shape = "×".join(str(v) for v in self.model.config.input_shape)
+            self.statusMessage.emit(f"The model expects {shape} images; '{data.name}' has "
+                                    f"{'×'.join(str(v) for v in data.shape)}. Train a new model on it, "
+                                    "or open data that matches.")
         self.request_encode()
 
     def _reset_codes(self) -> None:

@@ -293,3 +293,28 @@ def test_closing_the_window_mid_run_stops_every_thread(qtbot, make_window):
     assert window.shutdown_clean   # every thread ended within the bounded wait
     assert not trainer.isRunning() and not window.session.inference.isRunning()
     assert not window.session.is_training
+
+
+def test_manifold_over_the_prior_tiles_equal_probability_steps(qtbot, make_window):
+    window = make_window(tiny_model())
+    window.prior_action.trigger()
+    assert window.manifold_action.isChecked()
+    qtbot.waitUntil(lambda: window.manifold.last_rect is not None
+                    and window.plane.mosaic_item().isVisible(), timeout=5000)
+    x0, y0, w, h = window.manifold.last_rect
+    # 15 cells centred on the prior's 1/30 ... 29/30 quantiles: symmetric about 0.
+    assert x0 == pytest.approx(-(x0 + w)) and y0 == pytest.approx(-(y0 + h))
+    assert window.plane.mosaic_item().image.shape[:2] == (15 * 28, 15 * 28)
+
+
+def test_opened_models_are_listed_under_recent_models(qtbot, make_window, tmp_path):
+    from latentlab.core.checkpoint import save_model
+
+    window = make_window()
+    folder = tmp_path / "recent-one"
+    save_model(folder, tiny_model())
+    assert window.open_model(str(folder))
+    assert "recent-one" in window.windowTitle()
+    titles = [a.text() for a in window.recent_menu.actions()]
+    assert titles == ["recent-one"]
+    assert prefs.recent_models() == [str(folder)]

@@ -196,3 +196,17 @@ def test_a_bad_training_setting_is_reported_not_raised(qtbot, session):
         ok = session.start_training(training_settings(latent_dim=0))
     assert not ok and not session.is_training and session.training_state == "idle"
     assert "latent dimension" in blocker.args[1]
+
+
+def test_pca_baseline_trains_without_errors_and_gets_codes(qtbot, session):
+    assert session.open_data("mnist", limit=N_ITEMS)
+    errors: list = []
+    session.errorOccurred.connect(lambda *a: errors.append(a))
+    with qtbot.waitSignal(session.trainingFinished, timeout=30000) as blocker:
+        assert session.start_training(training_settings(epochs=1, family="pca"))
+        # Until it is fitted the PCA model cannot decode; the session says so instead of failing.
+        assert not session.model_ready()
+    assert blocker.args[0].status == "finished"
+    qtbot.waitUntil(lambda: session.codes is not None, timeout=10000)
+    assert errors == []
+    np.testing.assert_allclose(session.codes, _reference_codes(session.model, session), atol=1e-4)

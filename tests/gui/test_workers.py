@@ -20,8 +20,11 @@ def _progress(step: int, epoch_done: bool = False) -> Progress:
                     epoch_done=epoch_done)
 
 
-def _fake_train(steps: int, gate: threading.Event | None = None):
-    """A stand-in trainer with the real contract: yields, honours control, returns a result."""
+def _fake_train(steps: int, step_s: float = 0.0):
+    """A stand-in trainer with the real contract: yields, honours control, returns a result.
+
+    ``step_s`` makes each "step" take a little time, so a run outlasts the test's actions.
+    """
 
     def fake(model_config, data, config, control: TrainControl | None = None, initial=None):
         status = "finished"
@@ -30,8 +33,8 @@ def _fake_train(steps: int, gate: threading.Event | None = None):
             if control.cancelled:
                 status = "cancelled"
                 break
-            if gate is not None:
-                gate.wait(5)
+            if step_s:
+                time.sleep(step_s)
             yield _progress(step, epoch_done=step == steps)
             yield Snapshot(state={"w": torch.full((2,), float(step))}, epoch=1, step=step)
         return TrainResult(model=torch.nn.Linear(1, 1), history=[{"epoch": 1}], status=status)
@@ -71,12 +74,10 @@ def test_training_worker_forwards_progress_and_result(qtbot, monkeypatch, worker
 
 
 def test_training_worker_stop_cancels(qtbot, monkeypatch, worker_factory):
-    gate = threading.Event()
-    monkeypatch.setattr(training, "train", _fake_train(1000, gate))
+    monkeypatch.setattr(training, "train", _fake_train(100000, step_s=0.002))
     worker = worker_factory()
-    worker.start()
-    gate.set()
-    qtbot.waitSignal(worker.progress, timeout=5000)
+    with qtbot.waitSignal(worker.progress, timeout=5000):
+        worker.start()
     with qtbot.waitSignal(worker.resultReady, timeout=5000) as blocker:
         worker.cancel()
     assert blocker.args[0].status == "cancelled"
