@@ -73,21 +73,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save it as a model folder")
     _add_data_options(t, required=True)
-    t.add_argument("--family", choices=FAMILIES, default="vae")
-    t.add_argument("--arch", choices=ARCHS, default="mlp")
-    t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N")
+    t.add_argument("--family", choices=FAMILIES, default="vae",
+                   help="ae (deterministic), vae, beta-vae (KL weighted by --beta), cvae (conditioned "
+                        "on labels), pca (linear baseline fitted by SVD); default vae")
+    t.add_argument("--arch", choices=ARCHS, default="mlp",
+                   help="mlp (fully connected) or conv (convolutional); default mlp")
+    t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N",
+                   help="size of the latent code, 1-256 (default 2: the plane is the space itself)")
     t.add_argument("--hidden", metavar="N[,N...]",
                    help="hidden layer widths (mlp) or channel counts (conv); default 400 / 32,64")
-    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli")
+    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
+                   help="pixel model of the decoder (default bernoulli)")
     t.add_argument("--beta", type=_positive_float, help="KL weight (default 4 for beta-vae, else 1)")
     t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
                    help="epochs over which the KL weight ramps up from 0")
-    t.add_argument("--epochs", type=_positive_int, default=10)
-    t.add_argument("--batch-size", type=_positive_int, default=128)
-    t.add_argument("--lr", type=_positive_float, default=1e-3)
+    t.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
+    t.add_argument("--batch-size", type=_positive_int, default=128, metavar="N", help="default 128")
+    t.add_argument("--lr", type=_positive_float, default=1e-3, metavar="X",
+                   help="Adam learning rate (default 0.001)")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    t.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seeds the split, the initial weights and the shuffling (default 0)")
+    t.add_argument("--threads", type=_positive_int, metavar="T",
+                   help="torch threads (default: torch's choice)")
     t.add_argument("--resume", metavar="DIR", help="continue training the model saved in DIR")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
 
@@ -264,7 +272,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     lines = [
         f"model        {Path(args.model).resolve()}",
         f"family       {c.family}" + (f" (beta {c.beta:g})" if c.family == "beta-vae" else ""),
-        f"architecture {c.arch}, hidden {','.join(map(str, c.hidden))}, {c.likelihood} likelihood",
+        ("architecture linear (principal components fitted by SVD)" if c.family == "pca" else
+         f"architecture {c.arch}, hidden {','.join(map(str, c.hidden))}, {c.likelihood} likelihood"),
         f"latent dim   {c.latent_dim}",
         f"data shape   {' x '.join(map(str, c.input_shape))} (C x H x W)",
         f"data         {json.dumps(data.get('source'))}, {data.get('n', '?')} items"
@@ -273,7 +282,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if hist:
         last = hist[-1]
         val = (last.get("val") or {}).get("loss")
-        lines.append(f"history      {len(hist)} epochs; last train loss "
+        lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train loss "
                      f"{(last.get('train') or {}).get('loss', float('nan')):.3f}"
                      + (f", validation loss {val:.3f}" if val is not None else ""))
     else:

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
+from latentlab.gui import theme
 from latentlab.gui.formatting import is_number
 
 TERMS = ("loss", "recon", "kl")
@@ -58,7 +59,7 @@ class LossPlot(pg.PlotWidget):
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent, background=BACKGROUND, axisItems=theme.flat_grid_axes(BACKGROUND))
         # PlotWidget binds plotItem.clear (which removes every item) onto the instance;
         # drop it so clear() is ours and only empties the series.
         del self.clear
@@ -71,7 +72,7 @@ class LossPlot(pg.PlotWidget):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(FOREGROUND))
             axis.setTextPen(pg.mkPen(FOREGROUND))
-        item.showGrid(x=True, y=True, alpha=0.15)
+        theme.use_flat_grid(item, alpha=0.15)
         # Long runs produce many points; draw only what is visible, peak-preserving.
         item.setClipToView(True)
         item.setDownsampling(auto=True, mode="peak")

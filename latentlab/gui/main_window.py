@@ -49,73 +49,6 @@ MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
 
 
-class LatentSidePanel(QWidget):
-    """Decoded image (large), the z bars beneath, the CVAE label and the plane chooser."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        self.decoded = DecodedView()
-        layout.addWidget(self.decoded, 1)
-        self.zbars = ZBarChart()
-        layout.addWidget(self.zbars)
-        self.condition_row = QWidget()
-        row = QHBoxLayout(self.condition_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Class"))
-        self.condition = QComboBox()
-        self.condition.setObjectName("conditionSelector")
-        self.condition.setToolTip("The class the conditional decoder draws; the latent point stays the same.")
-        row.addWidget(self.condition, 1)
-        layout.addWidget(self.condition_row)
-        self.plane_row = QWidget()
-        prow = QHBoxLayout(self.plane_row)
-        prow.setContentsMargins(0, 0, 0, 0)
-        prow.addWidget(QLabel("Plane"))
-        self.plane_kind = QComboBox()
-        self.plane_kind.setObjectName("planeChooser")
-        for key, label in PLANE_CHOICES:
-            self.plane_kind.addItem(label, key)
-        self.plane_kind.setToolTip("Which 2-D slice of the latent space the plane shows. "
-                                   "“Through three points” uses the three points you selected last.")
-        prow.addWidget(self.plane_kind, 1)
-        self.dim_x, self.dim_y = QSpinBox(), QSpinBox()
-        for box, name, value in ((self.dim_x, "planeDimX", 0), (self.dim_y, "planeDimY", 1)):
-            box.setObjectName(name)
-            box.setPrefix("z")
-            box.setValue(value)
-            box.setToolTip("Latent dimension on this axis.")
-            prow.addWidget(box)
-        layout.addWidget(self.plane_row)
-
-    def configure(self, latent_dim: int, class_names: tuple[str, ...], conditional: bool) -> None:
-        """Show only the controls that mean something for this model."""
-        self.condition.blockSignals(True)
-        self.condition.clear()
-        for k, name in enumerate(class_names):
-            self.condition.addItem(f"{k}: {name}" if name != str(k) else name, k)
-        self.condition.blockSignals(False)
-        self.condition_row.setVisible(conditional and self.condition.count() > 0)
-        self.plane_row.setVisible(latent_dim > 2)
-        for box in (self.dim_x, self.dim_y):
-            box.blockSignals(True)
-            box.setRange(0, max(latent_dim - 1, 0))
-            box.blockSignals(False)
-        self.dim_x.setValue(0)
-        self.dim_y.setValue(min(1, max(latent_dim - 1, 0)))
-        self.plane_kind.blockSignals(True)
-        self.plane_kind.setCurrentIndex(0)
-        self.plane_kind.blockSignals(False)
-        self.update_dims_visibility()
-
-    def update_dims_visibility(self) -> None:
-        """The two dimension boxes only mean something for the "Two dimensions" plane."""
-        dims = self.plane_kind.currentData() == "dims"
-        self.dim_x.setVisible(dims)
-        self.dim_y.setVisible(dims)
-
-
 class MainWindow(QMainWindow):
     """LatentLab's window. Works as an empty shell until :meth:`attach_session`."""
 
@@ -174,45 +107,6 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
-
-    def _action(self, menu: QMenu, text: str, slot: Any, name: str, shortcut: Any = None) -> QAction:
-        action = QAction(text, self)
-        action.setObjectName(name)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.open_action = self._action(file_menu, "&Open Model…", self.ask_open_model, "openModelAction",
-                                        QKeySequence.StandardKey.Open)
-        self.save_action = self._action(file_menu, "&Save Model…", self.ask_save_model, "saveModelAction",
-                                        QKeySequence.StandardKey.Save)
-        self.open_data_action = self._action(file_menu, "Open &Data Set…", self.ask_open_data, "openDataAction")
-        self.open_folder_action = self._action(file_menu, "Open Image &Folder…", self.ask_open_folder,
-                                               "openFolderAction")
-        self.recent_menu = file_menu.addMenu("&Recent Models")
-        self.recent_menu.setObjectName("recentMenu")
-        self._refresh_recent_menu()
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, "quitAction", QKeySequence.StandardKey.Quit)
-        view_menu = bar.addMenu("&View")
-        self.manifold_action = self._action(view_menu, "&Manifold", self._on_manifold_toggled, "manifoldAction",
-                                            "Ctrl+M")
-        self.manifold_action.setCheckable(True)
-        self.manifold_action.setToolTip("Draw decoded images on a grid under the scatter.")
-        self.prior_action = self._action(view_menu, "Manifold over the &Prior", self._on_manifold_mode,
-                                         "manifoldPriorAction")
-        self.prior_action.setCheckable(True)
-        self._action(view_menu, "&Reset View", self.plane.auto_range, "resetViewAction", "Ctrl+0")
-        view_menu.addSeparator()
-        view_menu.addAction(self.training_dock.toggleViewAction())
-        view_menu.addAction(self.loss_dock.toggleViewAction())
-        help_menu = bar.addMenu("&Help")
-        self._action(help_menu, "&About LatentLab", self.show_about, "aboutAction")
 
     # -- session wiring -----------------------------------------------------------------
     def attach_session(self, session: Session) -> None:
@@ -412,58 +306,10 @@ class MainWindow(QMainWindow):
         self.training_panel.set_status(f"Training {result.status}{tail}.")
         self._update_title()
 
-    # -- files --------------------------------------------------------------------------
-    def ask_open_model(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
-        if path:
-            self.open_model(os.path.dirname(path) if os.path.basename(path) == "config.json" else path)
-
-    def open_model(self, path: str) -> bool:
-        """Open a saved model and remember it in the recent list."""
-        if self.session is None or not self.session.open_model(path):
-            return False
-        prefs.add_recent_model(path)
-        self._refresh_recent_menu()
-        return True
-
-    def ask_save_model(self) -> None:
-        if self.session is None or self.session.model is None:
-            self.show_error("Nothing to save", "Train or open a model first.")
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save the model as a folder", self.session.model_name)
-        if not path or (os.path.exists(path) and not confirm_overwrite(self, path)):
-            return
-        if self.session.save_model(path):
-            prefs.add_recent_model(path)
-            self._refresh_recent_menu()
-
-    def ask_open_data(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a data set", "", DATA_FILTER)
-        if path and self.session is not None:
-            self.session.open_data(path)
-
-    def ask_open_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open an image folder")
-        if path and self.session is not None:
-            self.session.open_data(path)
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        paths = prefs.recent_models()
-        for path in paths:
-            action = self.recent_menu.addAction(os.path.basename(path.rstrip(os.sep)) or path)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.open_model(p))
-        if not paths:
-            self.recent_menu.addAction("No recent models").setEnabled(False)
-
     # -- misc -------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
         show_error(self, title, message)
         self.statusBar().showMessage(message.splitlines()[0] if message else title)
-
-    def show_about(self) -> None:
-        AboutDialog(self).open()
 
     def _restore_layout(self) -> None:
         geometry, state = prefs.window_layout()
@@ -484,33 +330,3 @@ class MainWindow(QMainWindow):
             thread.wait()
         super().closeEvent(event)
 
-
-def _empty_xy() -> np.ndarray:
-    return np.zeros((0, 2), dtype=np.float32)
-
-
-def _axis_names(session: Session) -> tuple[str, str]:
-    kind = session.plane.kind if session.plane is not None else "dims"
-    if session.latent_dim <= 2 or kind == "dims":
-        i, j = session.plane_dims if session.latent_dim > 2 else (0, 1)
-        return _sub(f"z{i}"), _sub(f"z{j}")
-    if kind == "pca":
-        return "PC 1", "PC 2"
-    return "through points (x)", "through points (y)"
-
-
-def _sub(name: str) -> str:
-    """``z12`` -> ``z₁₂``: latent axes read like the maths."""
-    return name[0] + name[1:].translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
-
-
-def _item_text(session: Session, index: int) -> str:
-    data = session.data
-    if data is None:
-        return f"item {index}"
-    text = f"item {index}"
-    if data.labels is not None:
-        k = int(data.labels[index])
-        name = data.class_names[k] if k < len(data.class_names) else str(k)
-        text += f" · {name}"
-    return text

@@ -163,13 +163,20 @@ class ProbeController(QObject):
     latest position is kept and decoded on a single-shot frame timer. The decoded image,
     its caption and the full latent vector go to ``decoded`` and ``zbars``; ``status``
     receives a line when a point cannot be decoded.
+
+    A tool may put the probe on a code off the plane (a traversal slider, an attribute
+    vector): :meth:`show_z` keeps that exact code until the user moves the probe again.
+    ``probeDecoded`` is emitted after each decode, so the tools can follow the probe.
     """
+
+    probeDecoded = Signal()
 
     def __init__(self, session: Any, view: Any, decoded: Any, zbars: Any,
                  status: Any, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session, self.view, self.decoded, self.zbars, self.status = session, view, decoded, zbars, status
         self._pending: tuple[float, float] | None = None
+        self._exact_z: np.ndarray | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FRAME_MS)
@@ -180,6 +187,7 @@ class ProbeController(QObject):
         session.conditionChanged.connect(self.decode_current)
 
     def on_moved(self, x: float, y: float) -> None:
+        self._exact_z = None
         self._pending = (x, y)
         if not self._timer.isActive():
             self._timer.start()
@@ -200,9 +208,15 @@ class ProbeController(QObject):
 
     def decode_current(self, *_: Any) -> None:
         """Decode wherever the probe is now (new weights, plane or class)."""
-        self.decode_at(*self.view.probe_position())
+        z = self._exact_z
+        if z is not None and self.session.plane is not None and len(z) == self.session.latent_dim:
+            self.show_z(z)
+        else:
+            self.decode_at(*self.view.probe_position())
 
     def decode_at(self, x: float, y: float) -> None:
+        """Decode plane point ``(x, y)`` (the probe leaves any exact code it was on)."""
+        self._exact_z = None
         s = self.session
         if not s.model_ready() or s.plane is None:
             return
@@ -211,9 +225,26 @@ class ProbeController(QObject):
         except Exception as exc:   # one bad point must not break the drag loop
             self.status(f"Could not decode this point: {exc}")
             return
+        self._show(image, x, y)
+
+    def show_z(self, z: np.ndarray) -> None:
+        """Put the probe on code ``z`` ``[D]``: drawn at its projection, decoded exactly."""
+        s = self.session
+        if not s.model_ready() or s.plane is None:
+            return
+        z = np.asarray(z, dtype=np.float32).reshape(-1)
+        x, y = (float(v) for v in project(s.plane, z[None])[0])
+        self.stop()
+        self.view.set_probe(x, y)
+        self._exact_z = z.copy()
+        s.probe_z = z.copy()
+        self._show(s.decode_z(z), x, y)
+
+    def _show(self, image: np.ndarray, x: float, y: float) -> None:
         self.decoded.set_image(image)
-        self.decoded.set_caption(probe_caption(s, x, y))
-        self.zbars.set_z(s.probe_z)
+        self.decoded.set_caption(probe_caption(self.session, x, y))
+        self.zbars.set_z(self.session.probe_z)
+        self.probeDecoded.emit()
 
 
 def probe_caption(session: Any, x: float, y: float) -> str:

@@ -42,7 +42,8 @@ class LatentPlaneView(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         theme.ensure_pyqtgraph_config()
-        super().__init__(parent, background=theme.BACKGROUND, viewBox=PlaneViewBox())
+        super().__init__(parent, background=theme.BACKGROUND, viewBox=PlaneViewBox(),
+                         axisItems=theme.flat_grid_axes())
         self.setObjectName("latentPlane")
         self._xy = np.zeros((0, 2), dtype=np.float64)
         self._labels: np.ndarray | None = None
@@ -65,7 +66,7 @@ class LatentPlaneView(pg.PlotWidget):
         item = self.plotItem
         item.hideButtons()  # its auto-range button would also fit the mosaic and the path
         item.setMenuEnabled(False)
-        item.showGrid(x=True, y=True, alpha=0.12)
+        theme.use_flat_grid(item, alpha=0.12)
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(theme.GRID))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import colorsys
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPen
 
 RGB = tuple[int, int, int]
 
@@ -95,3 +95,63 @@ def qcolor(rgb: RGB | str, alpha: int = 255) -> QColor:
     color = QColor(rgb) if isinstance(rgb, str) else QColor(*rgb)
     color.setAlpha(alpha)
     return color
+
+
+# Grid lines sit beneath a plot's contents (the view box is at z = -100).
+_GRID_Z = -150.0
+
+
+class FlatGridAxis(pg.AxisItem):
+    """An AxisItem whose grid lines are opaque colours pre-blended with the background.
+
+    pyqtgraph draws grid lines with a translucent pen over the whole plot, and blending
+    every pixel of ~100 long lines costs several milliseconds per repaint on a small CPU
+    (opaque lines are ~15 times cheaper). Blending once against the known background
+    looks the same wherever the grid shows; :func:`use_flat_grid` also moves the axis
+    beneath the plot's contents, so points and curves cover the lines as before.
+    """
+
+    def __init__(self, orientation: str, background: str = BACKGROUND, **kwargs) -> None:
+        super().__init__(orientation, **kwargs)
+        self._background = QColor(background)
+        self._flat_pens: dict[int, QPen] = {}
+
+    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph's name)
+        specs = super().generateDrawSpecs(p)
+        if specs is None or self.grid is False:
+            return specs
+        axis_spec, tick_specs, text_specs = specs
+        return axis_spec, [(self._flat_pen(pen), a, b) for pen, a, b in tick_specs], text_specs
+
+    def _flat_pen(self, pen: QPen) -> QPen:
+        color = pen.color()
+        if color.alpha() == 255:
+            return pen
+        key = color.rgba()
+        flat = self._flat_pens.get(key)
+        if flat is None:
+            flat = QPen(pen)
+            flat.setColor(blend(color, self._background))
+            self._flat_pens[key] = flat
+        return flat
+
+
+def blend(color: QColor, background: QColor) -> QColor:
+    """The opaque colour that ``color`` (with its alpha) shows over ``background``."""
+    a = color.alphaF()
+    return QColor(*(round(a * fg + (1.0 - a) * bg) for fg, bg in
+                    ((color.red(), background.red()), (color.green(), background.green()),
+                     (color.blue(), background.blue()))))
+
+
+def flat_grid_axes(background: str = BACKGROUND) -> dict[str, FlatGridAxis]:
+    """Axis items for ``PlotWidget(axisItems=...)``: left and bottom with flat grids."""
+    return {name: FlatGridAxis(name, background=background) for name in ("left", "bottom")}
+
+
+def use_flat_grid(plot_item: pg.PlotItem, alpha: float) -> None:
+    """Show the grid of ``plot_item``'s :class:`FlatGridAxis` axes beneath its contents."""
+    plot_item.showGrid(x=True, y=True, alpha=alpha)
+    for name in ("left", "bottom"):
+        # PlotItem puts axes at z = 0.5, above the view box; the labels never overlap it.
+        plot_item.getAxis(name).setZValue(_GRID_Z)

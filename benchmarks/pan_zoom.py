@@ -1,0 +1,105 @@
+"""Pan and zoom frame time of the latent plane with 70,000 labelled points.
+
+Shows a :class:`~latentlab.gui.plane_view.LatentPlaneView` offscreen with 70,000 points
+in ten classes (the size of full MNIST), then moves the view programmatically through
+its ViewBox, as a drag or the wheel does: every frame is one range change, the event
+processing it causes, and a full render of the widget (``grab``). Prints the p50 / p95
+frame time of panning and of zooming.
+
+    python benchmarks/pan_zoom.py [--points 70000] [--frames 120] [--quick] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+
+import numpy as np  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from run import emit, machine, peak_rss_mb, percentile, row  # noqa: E402
+
+
+def clustered_points(n: int, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` 2-D points in ``classes`` Gaussian blobs, like the codes of a trained VAE."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    angles = 2 * np.pi * np.arange(classes) / classes
+    centres = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return centres[labels] + rng.normal(scale=0.6, size=(n, 2)), labels
+
+
+def frame_times(app: QApplication, view: Any, steps: list[Any]) -> list[float]:
+    """Apply each view change, let Qt process it, render the widget; ms per frame."""
+    times = []
+    for step in steps:
+        start = time.perf_counter()
+        step()
+        app.processEvents()
+        view.grab()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return times
+
+
+def pan_steps(vb: Any, frames: int) -> list[Any]:
+    # Back and forth, so the view stays over the points the whole time.
+    rect = vb.viewRect()
+    dx = rect.width() / 60.0
+    return [lambda s=(dx if (i // 30) % 2 == 0 else -dx): vb.translateBy(x=s, y=s / 2) for i in range(frames)]
+
+
+def zoom_steps(vb: Any, frames: int) -> list[Any]:
+    return [lambda f=(0.95 if (i // 20) % 2 == 0 else 1 / 0.95): vb.scaleBy((f, f)) for i in range(frames)]
+
+
+def rows(quick: bool = False, points: int = 70_000, frames: int | None = None) -> list[dict[str, Any]]:
+    """Pan and zoom rows (p50, p95 frame time in ms)."""
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    from latentlab.gui.plane_view import LatentPlaneView
+
+    n_frames = frames or (60 if quick else 240)
+    view = LatentPlaneView()
+    view.resize(1000, 700)
+    view.show()
+    xy, labels = clustered_points(points)
+    view.set_points(xy, labels, [str(k) for k in range(10)])
+    for _ in range(3):   # first renders build caches (symbol atlas, brushes)
+        app.processEvents()
+        view.grab()
+    vb = view.plotItem.vb
+    out = []
+    for name, steps in (("pan", pan_steps(vb, n_frames)), ("zoom", zoom_steps(vb, n_frames))):
+        times = frame_times(app, view, steps)
+        note = f"{points:,} points, {n_frames} frames, 1000x700 view"
+        out.append(row("pan/zoom", f"{name} frame time: p50", percentile(times, 50), "ms", note=note))
+        out.append(row("pan/zoom", f"{name} frame time: p95", percentile(times, 95), "ms", note=note))
+    view.close()
+    out.append(row("peak memory", f"plane view with {points:,} points", peak_rss_mb(), "MiB"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--points", type=int, default=70_000)
+    p.add_argument("--frames", type=int, default=None, help="frames per gesture (default 240; 60 with --quick)")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON (for run.py)")
+    args = p.parse_args(argv)
+    result = rows(args.quick, args.points, args.frames)
+    if args.json:
+        emit(result)
+        return 0
+    print(f"machine: {machine()}")
+    for r in result:
+        print(f"{r['measure']:<40} {r['value']:8.1f} {r['unit']}   {r['note']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Widgets and small helpers of the main window that need no torch.
+
+:class:`LatentSidePanel` sits right of the plane: a title, the decoded image, the z
+bars, the CVAE class chooser and the plane chooser. The helpers turn the session's
+state into text for axes and the status bar.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from latentlab.gui.decoded_view import DecodedView
+from latentlab.gui.zbar import ZBarChart
+
+if TYPE_CHECKING:
+    from latentlab.gui.session import Session
+
+DECODED_TITLE = "Decoded at the probe"
+PLANE_CHOICES = (("pca", "PCA of the codes"), ("dims", "Two dimensions"), ("points", "Through three points"))
+
+
+class LatentSidePanel(QWidget):
+    """Decoded image (large), the z bars beneath, the CVAE label and the plane chooser."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.title = QLabel(DECODED_TITLE)
+        self.title.setObjectName("decodedTitle")
+        self.title.setToolTip("The decoder's image for the latent code under the probe ✛ on the plane.")
+        # A small caption-like heading: bold, the application's default size.
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        layout.addWidget(self.title)
+        self.decoded = DecodedView()
+        layout.addWidget(self.decoded, 1)
+        self.zbars = ZBarChart()
+        layout.addWidget(self.zbars)
+        self.condition_row = QWidget()
+        row = QHBoxLayout(self.condition_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QLabel("Class"))
+        self.condition = QComboBox()
+        self.condition.setObjectName("conditionSelector")
+        self.condition.setToolTip("The class the conditional decoder draws; the latent point stays the same.")
+        row.addWidget(self.condition, 1)
+        layout.addWidget(self.condition_row)
+        self.plane_row = QWidget()
+        prow = QHBoxLayout(self.plane_row)
+        prow.setContentsMargins(0, 0, 0, 0)
+        prow.addWidget(QLabel("Plane"))
+        self.plane_kind = QComboBox()
+        self.plane_kind.setObjectName("planeChooser")
+        for key, label in PLANE_CHOICES:
+            self.plane_kind.addItem(label, key)
+        self.plane_kind.setToolTip("Which 2-D slice of the latent space the plane shows. "
+                                   "“Through three points” uses the three points you selected last.")
+        prow.addWidget(self.plane_kind, 1)
+        self.dim_x, self.dim_y = QSpinBox(), QSpinBox()
+        for box, name, value in ((self.dim_x, "planeDimX", 0), (self.dim_y, "planeDimY", 1)):
+            box.setObjectName(name)
+            box.setPrefix("z")
+            box.setValue(value)
+            box.setToolTip("Latent dimension on this axis.")
+            prow.addWidget(box)
+        layout.addWidget(self.plane_row)
+
+    def configure(self, latent_dim: int, class_names: tuple[str, ...], conditional: bool) -> None:
+        """Show only the controls that mean something for this model."""
+        self.condition.blockSignals(True)
+        self.condition.clear()
+        for k, name in enumerate(class_names):
+            self.condition.addItem(f"{k}: {name}" if name != str(k) else name, k)
+        self.condition.blockSignals(False)
+        self.condition_row.setVisible(conditional and self.condition.count() > 0)
+        self.plane_row.setVisible(latent_dim > 2)
+        for box in (self.dim_x, self.dim_y):
+            box.blockSignals(True)
+            box.setRange(0, max(latent_dim - 1, 0))
+            box.blockSignals(False)
+        self.dim_x.setValue(0)
+        self.dim_y.setValue(min(1, max(latent_dim - 1, 0)))
+        self.plane_kind.blockSignals(True)
+        self.plane_kind.setCurrentIndex(0)
+        self.plane_kind.blockSignals(False)
+        self.update_dims_visibility()
+
+    def update_dims_visibility(self) -> None:
+        """The two dimension boxes only mean something for the "Two dimensions" plane."""
+        dims = self.plane_kind.currentData() == "dims"
+        self.dim_x.setVisible(dims)
+        self.dim_y.setVisible(dims)
+
+
+def empty_xy() -> np.ndarray:
+    """No points: what the plane shows without data or a model."""
+    return np.zeros((0, 2), dtype=np.float32)
+
+
+def axis_names(session: Session) -> tuple[str, str]:
+    """Names of the plane's horizontal and vertical axes for the session's plane."""
+    kind = session.plane.kind if session.plane is not None else "dims"
+    if session.latent_dim <= 2 or kind == "dims":
+        i, j = session.plane_dims if session.latent_dim > 2 else (0, 1)
+        return sub_digits(f"z{i}"), sub_digits(f"z{j}")
+    if kind == "pca":
+        return "PC 1", "PC 2"
+    return "through points (x)", "through points (y)"
+
+
+def sub_digits(name: str) -> str:
+    """``z12`` -> ``z₁₂``: latent axes read like the maths."""
+    return name[0] + name[1:].translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+
+
+def item_text(session: Session, index: int) -> str:
+    """"item 12 · 7": a data item and its class, for the status bar and lists."""
+    data = session.data
+    if data is None:
+        return f"item {index}"
+    text = f"item {index}"
+    if data.labels is not None:
+        k = int(data.labels[index])
+        name = data.class_names[k] if k < len(data.class_names) else str(k)
+        text += f" · {name}"
+    return text
