@@ -171,7 +171,10 @@ def train_rows(quick: bool) -> list[dict[str, Any]]:
 def _num(value: float | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+    if unit == "nats":   # losses are compared to a tenth of a nat
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
     return f"{text} {unit}".strip()
 
 

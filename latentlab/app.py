@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -25,6 +27,9 @@ from latentlab.resources_path import resource_path
 log = logging.getLogger(__name__)
 
 DEFAULT_DATA = "mnist"
+# Packaging smoke checks set this to quit by themselves after so many milliseconds.
+SMOKE_ENV = "LATENTLAB_SMOKE_QUIT_MS"
+SMOKE_GRACE_S = 60.0   # a slow machine may still be loading then: wait this much longer at most
 
 
 def default_model_path() -> str:
@@ -116,7 +121,7 @@ def attach_startup(window: MainWindow, result: Any) -> None:
         window.show_error(title, message)
     if result.hint:
         window.decoded.clear(result.hint)
-        window.statusBar().showMessage(result.hint)
+        window.set_hint(result.hint)
 
 
 def launch(args: list[str], default_model: str | None = None) -> MainWindow:
@@ -140,17 +145,67 @@ def launch(args: list[str], default_model: str | None = None) -> MainWindow:
     return window
 
 
+class PaintWatch(QObject):
+    """Notes whether ``widget`` has painted at least once (for the smoke check)."""
+
+    def __init__(self, widget: Any) -> None:
+        super().__init__(widget)
+        self.painted = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.painted = True
+        return False
+
+
+def smoke_verdict(window: MainWindow, painted: bool) -> tuple[int, str]:
+    """Exit code and a line for the smoke check: 0 when the window painted and a model loaded."""
+    if not painted:
+        return 1, "smoke check failed: the window never painted"
+    session = window.session
+    if session is None:
+        return 1, "smoke check failed: the model was still loading"
+    if session.model is None:
+        return 1, "smoke check failed: no model was loaded"
+    return 0, f"smoke check passed: the window painted and model '{session.model_name}' loaded"
+
+
+def quit_after(app: QApplication, window: MainWindow, delay_ms: int) -> None:
+    """After ``delay_ms`` (and once loading has finished), close the window and leave the
+    event loop with :func:`smoke_verdict`'s exit code."""
+    watch = PaintWatch(window.decoded)   # the decoded view paints with the first frame
+    deadline = time.monotonic() + delay_ms / 1000 + SMOKE_GRACE_S
+
+    def check() -> None:
+        if window.session is None and time.monotonic() < deadline:
+            QTimer.singleShot(100, check)
+            return
+        code, line = smoke_verdict(window, watch.painted)
+        print(line, file=sys.stderr)
+        window.close()
+        app.exit(code)
+
+    QTimer.singleShot(max(0, delay_ms), check)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; ``argv`` may hold one model path (a folder or a ``.latentlab`` file)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a.startswith("-") for a in args) or len(args) > 1:
         print("usage: latentlab [MODEL]   (or latentlab --help for the commands)", file=sys.stderr)
         return 2
+    smoke = os.environ.get(SMOKE_ENV)
+    if smoke is not None and not smoke.strip().isdigit():
+        print(f"{SMOKE_ENV} must be a whole number of milliseconds, not '{smoke}'", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "latentlab"])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     window = launch(args)
+    if smoke is not None:
+        quit_after(app, window, int(smoke))
     code = app.exec()
     del window
     return int(code)

@@ -2,6 +2,8 @@
 
 Points arrive a few times a second for the whole run, so each series keeps numpy buffers
 that grow by doubling and hands pyqtgraph a slice of them; curve items are made once.
+Appends made together (one flush of progress reports) are drawn together: each changed
+curve gets one ``setData`` when control returns to the event loop, not one per point.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
@@ -25,6 +27,10 @@ FOREGROUND = "#c8ccd4"
 TERM_COLOURS = {"loss": "#f0c674", "recon": "#5fb3f0", "kl": "#e36bbd"}
 TERM_LABELS = {"loss": "total", "recon": "recon", "kl": "KL"}
 _INITIAL_CAPACITY = 256
+# Peak-preserving downsampling pays off once a series has more points than the plot has
+# pixels across; below that it only adds work to every range change (each one re-feeds
+# every curve), so it is switched on only for long runs.
+_DOWNSAMPLE_ABOVE = 4000
 
 
 class _Series:
@@ -73,9 +79,9 @@ class LossPlot(pg.PlotWidget):
             axis.setPen(pg.mkPen(FOREGROUND))
             axis.setTextPen(pg.mkPen(FOREGROUND))
         theme.use_flat_grid(item, alpha=0.15)
-        # Long runs produce many points; draw only what is visible, peak-preserving.
-        item.setClipToView(True)
-        item.setDownsampling(auto=True, mode="peak")
+        # No clip-to-view: the curves auto-range, so all of each is always in view anyway.
+        item.setClipToView(False)
+        self._downsampling = False
         item.setMenuEnabled(True)
         # Three columns: the training row reads above the matching validation row.
         self._legend = item.addLegend(
@@ -84,6 +90,11 @@ class LossPlot(pg.PlotWidget):
         )
         self._series: dict[str, _Series] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
+        self._dirty: set[str] = set()
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(0)
+        self._redraw_timer.timeout.connect(self.redraw_now)
         for split in SPLITS:
             for term in TERMS:
                 self._make_curve(split, term)
@@ -119,7 +130,7 @@ class LossPlot(pg.PlotWidget):
         """Add one validation point, normally at the end of an epoch."""
         self._add("val", epoch, terms)
 
-    def _add(self, split: str, x: float, terms: dict[str, float], redraw: bool = True) -> None:
+    def _add(self, split: str, x: float, terms: dict[str, float]) -> None:
         if not is_number(x) or not isinstance(terms, dict):
             return
         for term in TERMS:
@@ -127,19 +138,32 @@ class LossPlot(pg.PlotWidget):
             if is_number(value):
                 name = f"{split}/{term}"
                 self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
-                if redraw:
-                    self._redraw(name)
+                self._dirty.add(name)
+        if self._dirty and not self._redraw_timer.isActive():
+            self._redraw_timer.start()
 
-    def _redraw(self, name: str) -> None:
-        x, y = self._series[name].view()
-        self._curves[name].setData(x, y)
+    def redraw_now(self) -> None:
+        """Hand every changed series to its curve now instead of at the next event-loop turn."""
+        self._redraw_timer.stop()
+        dirty, self._dirty = self._dirty, set()
+        if not dirty:
+            return
+        longest = max(series.n for series in self._series.values())
+        if (longest > _DOWNSAMPLE_ABOVE) != self._downsampling:
+            self._downsampling = not self._downsampling
+            self.getPlotItem().setDownsampling(auto=self._downsampling, mode="peak")
+        for name in dirty:
+            x, y = self._series[name].view()
+            # Only finite numbers are ever appended: skip pyqtgraph's own scan for NaNs.
+            self._curves[name].setData(x, y, skipFiniteCheck=True)
 
     # ---------------------------------------------------------------- whole-plot
     def clear(self) -> None:
         """Forget every point (the curve items stay, empty)."""
         for name, series in self._series.items():
             series.clear()
-            self._redraw(name)
+            self._dirty.add(name)
+        self.redraw_now()
 
     def load_history(self, history: list[dict[str, Any]]) -> None:
         """Replace the curves with a saved history: one dict per epoch.
@@ -154,9 +178,8 @@ class LossPlot(pg.PlotWidget):
             for split in SPLITS:
                 terms = entry.get(split)
                 if isinstance(terms, dict):
-                    self._add(split, float(entry["epoch"]), terms, redraw=False)
-        for name in self._series:
-            self._redraw(name)
+                    self._add(split, float(entry["epoch"]), terms)
+        self.redraw_now()
 
     def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Copies of the x and y values of one series, e.g. ``"train/loss"`` or ``"val/kl"``."""
@@ -166,7 +189,8 @@ class LossPlot(pg.PlotWidget):
         return x.copy(), y.copy()
 
     def curve(self, name: str) -> pg.PlotDataItem:
-        """The plot item drawing one series (for styling or tests)."""
+        """The plot item drawing one series (for styling or tests); up to date with every append."""
+        self.redraw_now()
         return self._curves[name]
 
     # ---------------------------------------------------------------- log scale

@@ -1,61 +1,50 @@
 """The main window: the latent plane in the centre, the decoded image on the right,
-training and loss curves in docks.
+training, loss curves and the latent tools in docks.
 
 This module does not import torch: the window is built and painted first, and a
 :class:`~latentlab.gui.session.Session` is attached once torch has loaded
-(:meth:`MainWindow.attach_session`).
+(:meth:`MainWindow.attach_session`); the latent tools (:mod:`.window_tools`) come with it.
+Menus and file actions live in :mod:`.window_menus`, the side panel in :mod:`.window_panels`.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PySide6.QtCore import QByteArray, Qt, QThread, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDockWidget,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMenu,
-    QSpinBox,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, Qt, QThread
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QWidget
 
 from latentlab.gui import settings as prefs
-from latentlab.gui.decoded_view import DecodedView
-from latentlab.gui.dialogs import AboutDialog, confirm_overwrite, show_error
+from latentlab.gui.dialogs import show_error
 from latentlab.gui.loss_plot import LossPlot
 from latentlab.gui.plane_view import LatentPlaneView
 from latentlab.gui.training_panel import TrainingPanel
-from latentlab.gui.zbar import ZBarChart
+from latentlab.gui.window_menus import WindowMenusMixin
+from latentlab.gui.window_training import WindowTrainingMixin
+from latentlab.gui.window_panels import LatentSidePanel, axis_names, empty_xy, item_text
 
 if TYPE_CHECKING:
     from latentlab.gui.session import Session
+    from latentlab.gui.window_tools import WindowTools
 
 APP_TITLE = "LatentLab"
-PROBE_HINT = "Drag the probe ✛ or click anywhere on the plane to decode that point."
-# Repainting the loss plot costs 20-40 ms on a small machine (axes re-laid out as the
-# range grows); once a second keeps the curves live without stalling the probe.
-LOSS_FLUSH_MS = 1000
-PLANE_CHOICES = (("pca", "PCA of the codes"), ("dims", "Two dimensions"), ("points", "Through three points"))
-MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
-DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
+READY_HINT = ("Drag the probe ✛ or click anywhere on the plane to decode that point · "
+              "Shift+click a point to add it to the interpolation path")
+NO_MODEL_HINT = "No model yet. Press Start to train one."
+STATUS_MS = 8000          # how long a passing message shows before the hint returns
+DEFAULT_SIZE = (1400, 900)
+SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
     """LatentLab's window. Works as an empty shell until :meth:`attach_session`."""
 
     def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.session: Session | None = None
+        self.tools: WindowTools | None = None
         self.manifold: Any = None
         self.probe: Any = None
         self._points_key: Any = None
@@ -63,15 +52,14 @@ class MainWindow(QMainWindow):
         self.startup_thread: QThread | None = None
         self.closed = False
         self.shutdown_clean = True
-        self._loss_points: list[tuple[str, float, dict]] = []
-        self._loss_timer = QTimer(self)
-        self._loss_timer.setSingleShot(True)
-        self._loss_timer.setInterval(LOSS_FLUSH_MS)
-        self._loss_timer.timeout.connect(self.flush_loss_points)
+        self._init_loss_buffer()
+        self._hover_text = ""
         self._build_widgets()
         self._build_menus()
-        self.statusBar().showMessage(PROBE_HINT)
-        self.resize(1280, 800)
+        self.hint_label = QLabel()
+        self.hint_label.setObjectName("statusHint")
+        self.statusBar().addWidget(self.hint_label, 1)   # shows whenever no message is passing
+        self.setAcceptDrops(True)
         self._restore_layout()
         self._update_title()
         if session is not None:
@@ -94,14 +82,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.training_panel = TrainingPanel()
         self.loss_plot = LossPlot()
-        self.training_dock = self._dock("Training", "trainingDock", self.training_panel,
+        self.training_dock = self.add_dock("Training", "trainingDock", self.training_panel,
                                         Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.loss_dock = self._dock("Loss", "lossDock", self.loss_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.loss_dock = self.add_dock("Loss", "lossDock", self.loss_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
         saved = prefs.last_training_settings()
         if saved:
             self.training_panel.apply_settings(saved)
 
-    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """Put ``widget`` in a dock called ``title``; ``name`` lets saveState() find it again."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)   # saveState() needs object names to restore the layout
         dock.setWidget(widget)
@@ -121,9 +110,9 @@ class MainWindow(QMainWindow):
         session.trainingStateChanged.connect(self._on_training_state)
         session.trainingFinished.connect(self._on_training_finished)
         session.errorOccurred.connect(self.show_error)
-        session.statusMessage.connect(self.statusBar().showMessage)
+        session.statusMessage.connect(self.show_status)
         self.probe = ProbeController(session, self.plane, self.decoded, self.zbars,
-                                     self.statusBar().showMessage, self)
+                                     self.show_status, self)
         self.plane.pointSelected.connect(self._on_point_selected)
         self.plane.pointHovered.connect(self._on_point_hovered)
         self.plane.set_thumbnail_source(session.image_of)
@@ -141,12 +130,39 @@ class MainWindow(QMainWindow):
         self._on_data_changed()
         self._on_model_changed()
         self._on_codes_changed()
+        self._attach_tools(session)
+
+    def _attach_tools(self, session: Session) -> None:
+        # Imported here: the tools load torch, and the shell has painted by now.
+        from latentlab.gui.window_tools import WindowTools
+
+        self.tools = WindowTools(self, session)
+        self.view_menu.addSeparator()
+        for dock in self.tools.docks.values():
+            self.view_menu.addAction(dock.toggleViewAction())
+        # The saved layout could not place these docks before they existed.
+        _geometry, state = prefs.window_layout()
+        if state is not None:
+            self.restoreState(state)
 
     def show_loading(self, message: str) -> None:
         """What the window shows before a session is attached."""
         self.decoded.clear(message)
-        self.statusBar().showMessage(message)
+        self.set_hint(message)
         self.training_panel.setEnabled(False)
+
+    def set_hint(self, text: str) -> None:
+        """The status bar's standing line, shown whenever no passing message is."""
+        self.hint_label.setText(text)
+
+    def hint(self) -> str:
+        """The status bar's standing line."""
+        return self.hint_label.text()
+
+    def show_status(self, text: str, ms: int = STATUS_MS) -> None:
+        """A passing message in the status bar; the hint comes back after ``ms``."""
+        self._hover_text = ""
+        self.statusBar().showMessage(text, ms)
 
     def adopt_thread(self, thread: QThread) -> None:
         """Keep a helper thread (start-up loading) alive; closing the window waits for it."""
@@ -167,10 +183,12 @@ class MainWindow(QMainWindow):
         self._update_title()
         if s.model is None:
             self.side.configure(0, (), False)
-            self.decoded.clear("No model yet. Press Start to train one.")
+            self.decoded.clear(NO_MODEL_HINT)
+            self.set_hint(NO_MODEL_HINT)
             self.zbars.hide()   # nothing to show until a model exists
             return
         self.zbars.show()
+        self.set_hint(READY_HINT)
         cfg = s.config
         names = cfg.label_names or tuple(str(k) for k in range(cfg.num_classes))
         self.side.configure(cfg.latent_dim, names, cfg.is_conditional)
@@ -181,13 +199,13 @@ class MainWindow(QMainWindow):
 
     def _on_data_changed(self) -> None:
         self._points_key = None
-        self.plane.set_points(_empty_xy(), None, ())
+        self.plane.set_points(empty_xy(), None, ())
 
     def _on_codes_changed(self) -> None:
         s = self.session
         if s.xy is None or s.data is None:
             if s.data is None or s.model is None:
-                self.plane.set_points(_empty_xy(), None, ())
+                self.plane.set_points(empty_xy(), None, ())
                 self._points_key = None
             return   # new codes are on their way: keep showing the old ones meanwhile
         key = (id(s.data), s.plane_kind, s.plane_dims, tuple(s.selected[-3:]) if s.plane_kind == "points" else ())
@@ -197,7 +215,7 @@ class MainWindow(QMainWindow):
         else:
             labels = None if s.data.labels is None else s.data.labels.numpy()
             self.plane.set_points(s.xy, labels, s.data.class_names)
-            self.plane.set_axis_names(*_axis_names(s))
+            self.plane.set_axis_names(*axis_names(s))
             self._points_key = key
         self.decode_probe()
 
@@ -221,12 +239,22 @@ class MainWindow(QMainWindow):
         x, y = (float(v) for v in s.xy[index])
         self.plane.set_probe(x, y)
         self.decode_probe_at(x, y)
-        self.statusBar().showMessage(f"Selected {_item_text(s, index)}. Selected points anchor "
-                                     "the “Through three points” plane.")
+        self.show_status(f"Selected {item_text(s, index)}. Shift+click adds a point to the "
+                         "interpolation path; selected points anchor the “Through three points” plane.")
+
+    def select_point(self, index: int) -> None:
+        """Select data item ``index`` on the plane and decode its code (as a click would)."""
+        self._on_point_selected(index)
 
     def _on_point_hovered(self, index: int) -> None:
+        bar = self.statusBar()
         if self.session is not None and index >= 0:
-            self.statusBar().showMessage(_item_text(self.session, index))
+            self._hover_text = item_text(self.session, index)
+            bar.showMessage(self._hover_text)
+        elif self._hover_text and bar.currentMessage() == self._hover_text:
+            # The mouse left the point: give the status bar back to the hint.
+            self._hover_text = ""
+            bar.clearMessage()
 
     def _on_condition_chosen(self, row: int) -> None:
         if row >= 0 and self.session is not None:
@@ -240,7 +268,7 @@ class MainWindow(QMainWindow):
         self.side.update_dims_visibility()
         dims = (self.side.dim_x.value(), self.side.dim_y.value())
         if kind == "dims" and dims[0] == dims[1]:
-            self.statusBar().showMessage("Choose two different dimensions.")
+            self.show_status("Choose two different dimensions.")
             return
         s.set_plane(kind, dims)
         if s.plane_kind != kind:     # the session fell back (e.g. fewer than three points selected)
@@ -262,61 +290,70 @@ class MainWindow(QMainWindow):
                 self.manifold_action.setChecked(True)
                 self.manifold.set_enabled(True)
 
-    # -- training -----------------------------------------------------------------------
-    def _on_start_requested(self, values: dict) -> None:
-        prefs.save_training_settings(values)
-        self._loss_points.clear()
-        self.loss_plot.clear()
-        if self.session.start_training(values):
-            self.training_panel.set_status("Training…")
-
-    def _on_progress(self, p: Any) -> None:
-        steps = max(p.steps_per_epoch, 1)
-        in_epoch = p.step - (p.epoch - 1) * steps
-        fraction = min(1.0, p.step / (steps * max(p.epochs, 1)))
-        self.training_panel.set_progress(p.epoch, p.epochs, fraction, p.eta_s, p.images_per_s)
-        x = float(p.epoch) if p.epoch_done else (p.epoch - 1) + min(max(in_epoch / steps, 0.0), 1.0)
-        self._loss_points.append(("train", x, p.terms))
-        if p.val:
-            self._loss_points.append(("val", float(p.epoch), p.val))
-        if not self._loss_timer.isActive():
-            self._loss_timer.start()
-
-    def flush_loss_points(self) -> None:
-        """Draw the loss points gathered since the last flush."""
-        self._loss_timer.stop()
-        points, self._loss_points = self._loss_points, []
-        for split, x, terms in points:
-            if split == "train":
-                self.loss_plot.add_train(x, terms)
-            else:
-                self.loss_plot.add_val(x, terms)
-
-    def _on_training_state(self, state: str) -> None:
-        self.training_panel.set_state(state)
-        idle = state == "idle"
-        for action in (self.open_action, self.open_data_action, self.open_folder_action, self.recent_menu):
-            action.setEnabled(idle)
-
-    def _on_training_finished(self, result: Any) -> None:
-        self.flush_loss_points()
-        last = result.history[-1] if result.history else {}
-        loss = (last.get("val") or last.get("train") or {}).get("loss")
-        tail = f"; validation loss {loss:.4g}" if isinstance(loss, (int, float)) else ""
-        self.training_panel.set_status(f"Training {result.status}{tail}.")
-        self._update_title()
-
     # -- misc -------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
         show_error(self, title, message)
-        self.statusBar().showMessage(message.splitlines()[0] if message else title)
+        self.show_status(message.splitlines()[0] if message else title)
 
     def _restore_layout(self) -> None:
         geometry, state = prefs.window_layout()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._first_run_size()
         if state is not None:
             self.restoreState(state)
+
+    def _first_run_size(self) -> None:
+        """1400 × 900, or 90 % of a smaller screen, centred."""
+        screen = QGuiApplication.primaryScreen()
+        width, height = DEFAULT_SIZE
+        if screen is not None:
+            area = screen.availableGeometry()
+            width = min(width, int(area.width() * SCREEN_FRACTION))
+            height = min(height, int(area.height() * SCREEN_FRACTION))
+            self.resize(width, height)
+            self.move(area.center() - self.rect().center())
+        else:
+            self.resize(width, height)
+
+    def apply_plane_record(self, record: dict[str, Any]) -> None:
+        """Choose the plane a saved session describes (``kind``, ``dims``, ``anchors``)."""
+        s = self.session
+        kind = record.get("kind")
+        if s is None or s.model is None or kind not in ("pca", "dims", "points"):
+            return
+        anchors = [int(i) for i in record.get("anchors", []) if isinstance(i, int)]
+        if kind == "points" and s.data is not None:
+            for i in anchors:
+                if 0 <= i < len(s.data):
+                    s.note_selected(i)
+        dims = record.get("dims", [0, 1])
+        side = self.side
+        for box, value in zip((side.dim_x, side.dim_y), dims[:2]):
+            box.blockSignals(True)
+            box.setValue(int(value))
+            box.blockSignals(False)
+        side.plane_kind.blockSignals(True)
+        side.plane_kind.setCurrentIndex(max(0, side.plane_kind.findData(kind)))
+        side.plane_kind.blockSignals(False)
+        self._on_plane_chosen()
+
+    # -- drag and drop ----------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [url.toLocalFile() for url in event.mimeData().urls()]
+        event.acceptProposedAction()
+        if not paths or not all(paths):
+            self.show_error("Cannot use this drop", "Only files can be dropped here: image files are "
+                            "encoded and added to the interpolation path.")
+        elif self.tools is None:
+            self.show_status("Still loading the model; drop the images again in a moment.")
+        else:
+            self.tools.add_files(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.closed = True

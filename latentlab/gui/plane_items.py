@@ -5,12 +5,13 @@ Kept apart from :mod:`latentlab.gui.plane_view` so that the widget module stays 
 
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 import math
 
+import numpy as np
+import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPainterPath
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
 from latentlab.gui import theme
@@ -65,29 +66,193 @@ class PointIndex:
         return int(cand[best]) if d2[best] <= 1.0 else -1
 
 
-class PointCloud(pg.ScatterPlotItem):
-    """ScatterPlotItem without its O(N) mouse handling; the view does look-ups itself."""
+class PointCloud(pg.GraphicsObject):
+    """Many equal dots, one colour per group, drawn with a single pixmap-fragment call.
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (Qt/pyqtgraph name)
-        # pyqtgraph would build one SpotItem per point (70,000 objects) on the first click.
-        ev.ignore()
+    Built for 70,000 points repainted while training runs and while the user pans:
+    each dot is a fragment of a small atlas pixmap (one cell per colour), so a paint is
+    two numpy multiply-adds for the screen positions and one call into Qt. Compared with
+    pyqtgraph's ScatterPlotItem there are no per-point brush objects, no symbol look-ups
+    and no per-point mouse handling (the view does look-ups with :class:`PointIndex`).
+    Points are drawn in data order, so no class always covers another.
+    """
 
-    def hoverEvent(self, ev) -> None:  # noqa: N802
-        pass
+    def __init__(self, size_px: int = theme.POINT_SIZE_PX) -> None:
+        super().__init__()
+        self._size = int(size_px)
+        self._x = np.zeros(0)
+        self._y = np.zeros(0)
+        self._groups = np.zeros(0, dtype=np.int64)
+        self._shown = np.zeros(0, dtype=bool)     # what the caller wants visible
+        self._colors: list[QColor] = []
+        self._atlas: QPixmap | None = None
+        self._atlas_ratio = 0.0                   # device pixel ratio the atlas was made for
+        self._cell = self._size                   # side of one atlas cell in atlas pixels
+        self._drawn_groups = np.zeros(0, dtype=np.int64)
+        self._drawn_x = np.zeros(0)               # contiguous copies of the drawn points
+        self._drawn_y = np.zeros(0)
+        self._fragments = np.zeros((0, _FRAGMENT_FIELDS))
+        self._bounds: QRectF | None = None       # of the finite points; None when there are none
+
+    # ---------------------------------------------------------------- data
+    def set_points(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
+                   colors: list[QColor]) -> None:
+        """Replace every point; point ``i`` gets ``colors[groups[i]]`` (group 0 when None)."""
+        n = len(x)
+        groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+        if groups.shape != (n,) or (n and (groups.min() < 0 or groups.max() >= len(colors))):
+            raise ValueError("every point needs a group index into colors")
+        self._groups = groups
+        self._colors = list(colors)
+        self._atlas, self._atlas_ratio = None, 0.0  # new colours: drawn at the next paint
+        self._shown = np.ones(n, dtype=bool)
+        self.move_points(x, y)
 
     def move_points(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Replace positions, keeping styles: no re-styling of every point."""
-        data = getattr(self, "data", None)
-        if data is None or len(data) != len(x) or "x" not in (data.dtype.names or ()):
-            self.setData(x=x, y=y)  # the internal layout changed: take the slow, safe road
-            return
+        """Replace positions (same number of points), keeping colours and visibility."""
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        if x.shape != y.shape or x.shape[0] != self._groups.shape[0]:
+            raise ValueError(f"move_points needs {self._groups.shape[0]} x and y values")
+        self._x, self._y = x.copy(), y.copy()
+        self._rebuild()
+
+    def set_visible_points(self, mask: np.ndarray) -> None:
+        """Draw only the points where ``mask`` is True."""
+        mask = np.asarray(mask, dtype=bool).reshape(-1)
+        if mask.shape != self._groups.shape:
+            raise ValueError(f"visibility mask needs {self._groups.shape[0]} entries")
+        self._shown = mask.copy()
+        self._rebuild()
+
+    def visible_points(self) -> np.ndarray:
+        """Copy of the per-point visibility mask."""
+        return self._shown.copy()
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802 (pyqtgraph's name)
+        """Copies of the x and y positions of every point (hidden ones included)."""
+        return self._x.copy(), self._y.copy()
+
+    def _rebuild(self) -> None:
+        finite = np.isfinite(self._x) & np.isfinite(self._y)
+        keep = np.flatnonzero(finite & self._shown)
+        self._drawn_x = self._x[keep]
+        self._drawn_y = self._y[keep]
+        self._drawn_groups = self._groups[keep]
+        self._fragments = np.zeros((keep.size, _FRAGMENT_FIELDS))
+        if self._atlas is not None:
+            self._fill_sources()
         self.prepareGeometryChange()
-        data["x"] = x
-        data["y"] = y
-        self.bounds = [None, None]  # ScatterPlotItem caches its data bounds here
+        self._bounds = None
+        if finite.any():
+            x, y = self._x[finite], self._y[finite]
+            self._bounds = QRectF(x.min(), y.min(), x.max() - x.min(), y.max() - y.min())
         self.informViewBoundsChanged()
-        self.invalidate()
-        self.sigPlotChanged.emit(self)
+        self.update()
+
+    def _make_atlas(self, ratio: float) -> None:
+        """Render the dots for a device pixel ratio and point the fragments at them."""
+        self._atlas, self._cell = _dot_atlas(self._colors, self._size, ratio)
+        self._atlas_ratio = ratio
+        self._fill_sources()
+
+    def _fill_sources(self) -> None:
+        # Fragment columns: x, y, sourceLeft, sourceTop, width, height, scaleX, scaleY,
+        # rotation, opacity. Sources are atlas pixels; the scale brings a cell of
+        # ``cell`` device pixels back to ``size`` logical ones. Only x and y change
+        # from paint to paint.
+        frag, cell = self._fragments, self._cell
+        frag[:, 2] = self._drawn_groups * (cell + _ATLAS_GAP)
+        frag[:, 3] = 0.0
+        frag[:, 4:6] = cell
+        frag[:, 6:8] = self._size / cell
+        frag[:, 8] = 0.0
+        frag[:, 9] = 1.0
+
+    # ------------------------------------------------------- QGraphicsItem
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802
+        """(min, max) of the finite positions along axis ``ax`` (for auto-range)."""
+        if self._bounds is None:
+            return None, None
+        b = self._bounds
+        return (b.left(), b.right()) if ax == 0 else (b.top(), b.bottom())
+
+    def pixelPadding(self) -> float:  # noqa: N802
+        return self._size / 2.0 + 1.0
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        if self._bounds is None or not self._fragments.shape[0]:
+            return QRectF()
+        # Dots have a size in pixels: pad the data bounds by that many pixels' worth.
+        pad = self.pixelPadding()
+        px, py = self.pixelWidth() or 0.0, self.pixelHeight() or 0.0
+        return self._bounds.adjusted(-pad * px, -pad * py, pad * px, pad * py)
+
+    def viewTransformChanged(self, *_args) -> None:  # noqa: N802
+        # The padding in plane units depends on the zoom.
+        self.prepareGeometryChange()
+
+    def paint(self, p: QPainter, _option=None, widget: QWidget | None = None) -> None:
+        # An exception escaping a paint() override takes the whole process down with
+        # PySide: nothing below raises for any data that set_points accepted.
+        frag = self._fragments
+        if not frag.shape[0]:
+            return
+        ratio = widget.devicePixelRatioF() if widget is not None else 1.0
+        if self._atlas is None or ratio != self._atlas_ratio:
+            self._make_atlas(ratio)
+        tr = p.transform()  # item -> device: (m11 x + m21 y + dx, m12 x + m22 y + dy)
+        x, y = self._drawn_x, self._drawn_y
+        np.multiply(x, tr.m11(), out=frag[:, 0])
+        np.multiply(y, tr.m22(), out=frag[:, 1])
+        if tr.m21() or tr.m12():  # a rotated or sheared view (the plane never is, but be exact)
+            frag[:, 0] += tr.m21() * y
+            frag[:, 1] += tr.m12() * x
+        frag[:, 0] += tr.dx()
+        frag[:, 1] += tr.dy()
+        frag = _on_screen(frag, p.device(), self._size)
+        if not frag.shape[0]:
+            return
+        p.resetTransform()
+        p.drawPixmapFragments(shiboken6.wrapInstance(frag.ctypes.data, QPainter.PixmapFragment),
+                              frag.shape[0], self._atlas)
+
+
+_FRAGMENT_FIELDS = 10  # the qreals of one QPainter.PixmapFragment, in declaration order
+_ATLAS_GAP = 1         # empty pixels between atlas cells, so no cell bleeds into the next
+
+
+def _dot_atlas(colors: list[QColor], size: int, ratio: float) -> tuple[QPixmap, int]:
+    """One row of round dots, one per colour, and the side of a cell in atlas pixels.
+
+    Cells are ``size * ratio`` device pixels, so dots stay sharp on high-DPI screens.
+    """
+    cell = max(1, round(size * ratio))
+    atlas = QPixmap(max(1, len(colors)) * (cell + _ATLAS_GAP), cell)
+    atlas.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(atlas)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for k, color in enumerate(colors):
+            painter.setBrush(color)
+            painter.drawEllipse(QRectF(k * (cell + _ATLAS_GAP), 0, cell, cell))
+    finally:
+        painter.end()
+    return atlas, cell
+
+
+def _on_screen(frag: np.ndarray, device, size: int) -> np.ndarray:
+    """The fragments that can touch the paint device (all of them when nothing is off it).
+
+    Also keeps far-away coordinates (a huge zoom) from reaching Qt's integer maths.
+    """
+    w, h = (device.width(), device.height()) if device is not None else (1 << 20, 1 << 20)
+    x, y = frag[:, 0], frag[:, 1]
+    if x.min() >= -size and y.min() >= -size and x.max() <= w + size and y.max() <= h + size:
+        return frag  # the usual case: the whole cloud is in view, nothing to copy
+    inside = (x >= -size) & (x <= w + size) & (y >= -size) & (y <= h + size)
+    return np.ascontiguousarray(frag[inside])
 
 
 class PlaneViewBox(pg.ViewBox):

@@ -1,8 +1,8 @@
 """The latent plane: the encoded data set as a scatter, with a draggable probe.
 
-Built for 70,000 points: one ScatterPlotItem with per-point brushes built once, positions
-moved in place on live re-encodes, and point look-ups (hover, click) through a uniform
-grid index instead of pyqtgraph's per-point scans.
+Built for 70,000 points: one :class:`PointCloud` draws every dot with a single Qt call
+(colours chosen once per data set, positions replaced on live re-encodes), and point
+look-ups (hover, click) go through a uniform grid index instead of per-point scans.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._xy = np.zeros((0, 2), dtype=np.float64)
         self._labels: np.ndarray | None = None
         self._hidden_classes: set[int] = set()
+        self._legend_entries: list[tuple[int, tuple[int, int, int], str]] | None = None
         self._index: PointIndex | None = None
         self._user_moved_view = False
         self._hovered = -1
@@ -85,7 +86,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._mosaic = pg.ImageItem()
         self._mosaic.setZValue(_Z_MOSAIC)
         self._mosaic.setVisible(False)
-        self._points = PointCloud(pen=None, size=theme.POINT_SIZE_PX, pxMode=True)
+        self._points = PointCloud(theme.POINT_SIZE_PX)
         self._points.setZValue(_Z_POINTS)
         self._path = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2))
         self._path.setZValue(_Z_PATH)
@@ -130,8 +131,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._set_hovered(-1)
         self._selected = None
         self._selection.setData([], [])
-        brushes, legend = self._brushes_for(labels, class_names)
-        self._points.setData(x=xy[:, 0], y=xy[:, 1], brush=brushes)
+        groups, colors, legend = self._colors_for(labels, class_names)
+        self._points.set_points(xy[:, 0], xy[:, 1], groups, colors)
         self._rebuild_legend(legend)
         self._user_moved_view = False
         self.auto_range()
@@ -175,24 +176,30 @@ class LatentPlaneView(pg.PlotWidget):
             raise ValueError(f"points must have shape [N, 2], got {arr.shape}")
         return np.ascontiguousarray(arr)
 
-    def _brushes_for(self, labels: np.ndarray | None, class_names: Sequence[str]):
-        """Per-point brushes (sharing one QBrush per class) and the legend entries."""
+    @staticmethod
+    def _colors_for(labels: np.ndarray | None, class_names: Sequence[str]):
+        """Per-point colour indices, the colours they index and the legend entries."""
         alpha = theme.POINT_ALPHA
+        unlabelled = theme.qcolor(theme.UNLABELLED_COLOR, alpha)
         if labels is None or labels.size == 0:
-            return pg.mkBrush(*theme.UNLABELLED_COLOR, alpha), []
+            return None, [unlabelled], []
         n_classes = max(len(class_names), int(labels.max()) + 1, 1)
         colors = theme.label_colors(n_classes)
-        palette = [pg.mkBrush(*c, alpha) for c in colors] + \
-                  [pg.mkBrush(*theme.UNLABELLED_COLOR, alpha)]
-        lookup = np.empty(len(palette), dtype=object)
-        lookup[:] = palette
-        brushes = lookup[np.where(labels >= 0, labels, len(palette) - 1)]
+        groups = np.where(labels >= 0, labels, n_classes)  # the last colour: unlabelled
         present = np.unique(labels[labels >= 0])
         legend = [(int(k), colors[k], class_names[k] if k < len(class_names) else str(k))
                   for k in present]
-        return brushes, legend
+        return groups, [theme.qcolor(c, alpha) for c in colors] + [unlabelled], legend
 
     def _rebuild_legend(self, entries: list[tuple[int, tuple[int, int, int], str]]) -> None:
+        if entries == self._legend_entries:
+            # The same classes again (a new plane, new codes): keep the items, which is
+            # far cheaper than rebuilding them; every class starts out shown again.
+            for sample, _label in self._legend.items:
+                sample.item.setVisible(True)
+                sample.update()
+            return
+        self._legend_entries = entries
         self._legend.clear()
         shown = entries[:MAX_LEGEND_ENTRIES]
         for k, color, name in shown:
@@ -210,7 +217,7 @@ class LatentPlaneView(pg.PlotWidget):
             self._hidden_classes.discard(int(label))
         else:
             self._hidden_classes.add(int(label))
-        self._points.setPointsVisible(self._visible_mask())
+        self._points.set_visible_points(self._visible_mask())
         self._index = None
         for sample, _label in self._legend.items:  # keep the legend's eye icons in step
             if getattr(sample.item, "class_index", None) == label:

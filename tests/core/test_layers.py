@@ -50,3 +50,12 @@ def test_arrows_point_down_only() -> None:
     for path in (pkg / "gui").rglob("*.py"):
         bad = {m for m in _imports(path) if m.startswith(("latentlab.cli", "latentlab.app"))}
         assert not bad, f"{path.relative_to(REPO)} reaches sideways/up: {sorted(bad)}"
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "latentlab").rglob("__init__.py")}
+    assert on_disk <= listed, f"missing from pyproject.toml packages: {sorted(on_disk - listed)}"

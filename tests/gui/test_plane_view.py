@@ -307,7 +307,7 @@ def test_clicking_a_legend_entry_hides_that_class(view) -> None:
 
     assert view.hidden_classes() == {1}
     assert moved == []  # the click went to the legend, not to the plane
-    assert list(view._points.data["visible"]) == [True, False, False]
+    assert list(view._points.visible_points()) == [True, False, False]
     assert view.point_at(2.0, 2.0) == -1 and view.point_at(0.0, 0.0) == 0
     view.set_class_visible(1, True)
     assert view.hidden_classes() == set() and view.point_at(2.0, 2.0) == 1

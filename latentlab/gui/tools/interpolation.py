@@ -58,9 +58,12 @@ class InterpolationPanel(QWidget):
         self._direction = 1   # +1 forwards, -1 backwards (ping-pong)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._advance)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(self._build_waypoints())
+        # Waypoints on the left, the path on the right: a wide, low dock shows both.
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addLayout(self._build_waypoints(), 1)
+        layout = QVBoxLayout()
+        outer.addLayout(layout, 3)
         layout.addLayout(self._build_path_options())
         self.strip = FrameStrip()
         self.strip.frameClicked.connect(self._scrub_to)
@@ -86,13 +89,15 @@ class InterpolationPanel(QWidget):
         button.clicked.connect(slot)
         return button
 
-    def _build_waypoints(self) -> QHBoxLayout:
-        row = QHBoxLayout()
+    def _build_waypoints(self) -> QVBoxLayout:
+        column = QVBoxLayout()
         self.waypoint_list = QListWidget()
         self.waypoint_list.setObjectName("waypointList")
-        self.waypoint_list.setToolTip("The path visits these codes in order. Drop image files here to add them.")
-        row.addWidget(self.waypoint_list, 1)
-        buttons = QVBoxLayout()
+        self.waypoint_list.setToolTip("The path visits these codes in order. Shift+click points on the plane, "
+                                      "or drop image files here, to add them.")
+        self.waypoint_list.setMinimumHeight(60)
+        column.addWidget(self.waypoint_list, 1)
+        buttons = QGridLayout()
         self.add_selected_button = self._button("Add selected", self._add_selected,
                                                 "Encode the data point selected on the plane")
         self.add_probe_button = self._button("Add probe", self._add_probe, "Add the probe's position")
@@ -101,12 +106,11 @@ class InterpolationPanel(QWidget):
         self.up_button = self._button("Up", lambda: self._move(-1))
         self.down_button = self._button("Down", lambda: self._move(1))
         self.clear_button = self._button("Clear", lambda: self.controller.clear_waypoints())
-        for b in (self.add_selected_button, self.add_probe_button, self.add_files_button, self.remove_button,
-                  self.up_button, self.down_button, self.clear_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        row.addLayout(buttons)
-        return row
+        for k, b in enumerate((self.add_selected_button, self.add_probe_button, self.add_files_button,
+                               self.remove_button, self.up_button, self.down_button, self.clear_button)):
+            buttons.addWidget(b, k // 4, k % 4)
+        column.addLayout(buttons)
+        return column
 
     def _build_path_options(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -151,16 +155,18 @@ class InterpolationPanel(QWidget):
         row.addStretch(1)
         return row
 
-    def _build_exports(self) -> QGridLayout:
-        grid = QGridLayout()
+    def _build_exports(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Export:"))
         self.export_strip_button = self._button("Strip PNG…", self._export_strip, "All frames side by side")
         self.export_gif_button = self._button("GIF…", lambda: self._export_animation(export_dialogs.export_gif))
         self.export_apng_button = self._button("APNG…", lambda: self._export_animation(export_dialogs.export_apng))
         self.export_codes_button = self._button("Codes…", self._export_codes, "The path's latent codes as a table")
-        for k, b in enumerate((self.export_strip_button, self.export_gif_button,
-                               self.export_apng_button, self.export_codes_button)):
-            grid.addWidget(b, k // 2, k % 2)
-        return grid
+        for b in (self.export_strip_button, self.export_gif_button, self.export_apng_button,
+                  self.export_codes_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        return row
 
     # -- actions ----------------------------------------------------------------------
     def _guard(self, action: Callable[[], object], title: str = "Interpolation") -> bool:
