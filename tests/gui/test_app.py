@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -118,3 +119,28 @@ def test_closing_while_loading_leaves_no_thread_running(qtbot, launched, saved_m
 def test_main_rejects_unknown_options(capsys):
     assert app.main(["--frobnicate"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+
+def _smoke_run(args: list[str], tmp_path) -> subprocess.CompletedProcess:
+    # In a process of its own: leaving app.exec() marks the event loop as quitting, which
+    # would make every later modal dialog in this test process return at once.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(app.__file__)))
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"), PYTHONPATH=path)
+    env[app.SMOKE_ENV] = "200"
+    return subprocess.run([sys.executable, "-m", "latentlab", *args], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=str(tmp_path))
+
+
+def test_smoke_quit_exits_cleanly_once_the_model_has_loaded(saved_model, tmp_path):
+    folder, _ = saved_model
+    out = _smoke_run([str(folder)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "tiny-vae" in out.stderr
+
+
+def test_smoke_quit_fails_when_no_model_loads(tmp_path):
+    out = _smoke_run([str(tmp_path / "no-such-model")], tmp_path)
+    assert out.returncode == 1
+    assert "no model" in out.stderr

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from latentlab.core.models import ModelConfig, build_model
 from latentlab.gui import settings as prefs
@@ -318,3 +318,27 @@ def test_opened_models_are_listed_under_recent_models(qtbot, make_window, tmp_pa
     titles = [a.text() for a in window.recent_menu.actions()]
     assert titles == ["recent-one"]
     assert prefs.recent_models() == [str(folder)]
+
+
+def test_status_bar_shows_the_hint_when_ready_and_drops_stale_hover_text(qtbot, make_window):
+    from latentlab.gui.main_window import READY_HINT
+
+    window = make_window(tiny_model())
+    assert window.hint() == READY_HINT and window.hint_label.isVisible()
+    assert "Loading" not in window.statusBar().currentMessage()
+    window.plane.pointHovered.emit(3)
+    assert window.statusBar().currentMessage().startswith("item 3")
+    window.plane.pointHovered.emit(-1)   # the mouse left the point
+    assert window.statusBar().currentMessage() == ""
+    assert window.findChild(QLabel, "decodedTitle").text() == "Decoded at the probe"
+
+
+def test_first_run_opens_at_a_sensible_size(qtbot):
+    from PySide6.QtGui import QGuiApplication
+
+    window = MainWindow()   # no saved layout: the private settings folder is empty
+    qtbot.addWidget(window)
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert window.width() == min(1400, int(area.width() * 0.9))
+    assert window.height() == min(900, int(area.height() * 0.9))
+    assert "Loading" in window.hint()

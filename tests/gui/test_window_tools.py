@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QAction, QDropEvent, QMouseEvent
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from latentlab.core.checkpoint import save_model
@@ -114,6 +114,10 @@ def test_scrubbing_moves_the_probe_and_the_decoded_view(qtbot, window):
 def _drop(win: MainWindow, paths: list[str]) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+    # As a real drag does: the window accepts the drag on entering, then gets the drop.
+    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
     event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(win, event)
 
