@@ -156,6 +156,10 @@ class LossPlot(pg.PlotWidget):
             x, y = self._series[name].view()
             # Only finite numbers are ever appended: skip pyqtgraph's own scan for NaNs.
             self._curves[name].setData(x, y, skipFiniteCheck=True)
+        # pyqtgraph defers the auto-range and the view matrix to the start of the next
+        # paint; changed there, they dirty the scene again and cost a second full paint.
+        # Settling them now makes one paint per redraw.
+        self.getPlotItem().getViewBox().prepareForPaint()
 
     # ---------------------------------------------------------------- whole-plot
     def clear(self) -> None:

@@ -34,6 +34,8 @@ READY_HINT = ("Drag the probe ✛ or click anywhere on the plane to decode that 
 NO_MODEL_HINT = "No model yet. Press Start to train one."
 STATUS_MS = 8000          # how long a passing message shows before the hint returns
 DEFAULT_SIZE = (1400, 900)
+# Bump when the docks change: a layout saved by an older version is then ignored, not misapplied.
+LAYOUT_VERSION = 2
 SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 
 
@@ -143,7 +145,7 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         # The saved layout could not place these docks before they existed.
         _geometry, state = prefs.window_layout()
         if state is not None:
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)
 
     def show_loading(self, message: str) -> None:
         """What the window shows before a session is attached."""
@@ -300,7 +302,7 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         if geometry is None or not self.restoreGeometry(geometry):
             self._first_run_size()
         if state is not None:
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)
 
     def _first_run_size(self) -> None:
         """1400 × 900, or 90 % of a smaller screen, centred."""
@@ -359,7 +361,7 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self.closed = True
         if self.probe is not None:
             self.probe.stop()
-        prefs.save_window_layout(QByteArray(self.saveGeometry()), QByteArray(self.saveState()))
+        prefs.save_window_layout(QByteArray(self.saveGeometry()), QByteArray(self.saveState(LAYOUT_VERSION)))
         if self.session is not None:
             self.shutdown_clean = self.session.shutdown(1000)
         for thread in list(self._helper_threads):

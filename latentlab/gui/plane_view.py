@@ -136,6 +136,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._rebuild_legend(legend)
         self._user_moved_view = False
         self.auto_range()
+        self._settle_view()
 
     def update_points(self, xy: np.ndarray) -> None:
         """Move the existing points to ``xy`` (same N and labels), e.g. after a re-encode.
@@ -153,6 +154,15 @@ class LatentPlaneView(pg.PlotWidget):
             self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
         if not self._user_moved_view:
             self.auto_range()
+        self._settle_view()
+
+    def _settle_view(self) -> None:
+        """Apply pyqtgraph's deferred view updates now rather than at the next paint.
+
+        Left for the paint, a changed view matrix dirties the scene again and a second
+        full repaint follows at once; settled here, one paint shows the change.
+        """
+        self._vb.prepareForPaint()
 
     def point_count(self) -> int:
         """Number of points on the plane."""
