@@ -18,11 +18,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import tempfile
 import sys
 import time
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A scratch settings store: a benchmark never changes the person's own window layout.
+os.environ.setdefault("LATENTLAB_SETTINGS_DIR", tempfile.mkdtemp(prefix="latentlab-bench-"))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt  # noqa: E402

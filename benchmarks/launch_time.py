@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,9 @@ from run import emit, machine, row, wait_with_rusage  # noqa: E402
 T0_VAR = "LATENTLAB_BENCH_T0"
 MARKS = ("first-paint", "probe-ready", "points-ready")
 
+
+# A scratch settings store: a benchmark never changes the person's own window layout.
+os.environ.setdefault("LATENTLAB_SETTINGS_DIR", tempfile.mkdtemp(prefix="latentlab-bench-"))
 
 def app_has_timing_hook() -> bool:
     """Whether latentlab/app.py knows LATENTLAB_TIMING (read as text: importing it loads Qt)."""

@@ -32,5 +32,5 @@ trap 'rm -rf "$tmp"' EXIT
 dist/latentlab/latentlab train --data moons --limit 200 --epochs 1 --out "$tmp/m" >/dev/null
 dist/latentlab/latentlab info "$tmp/m" >/dev/null
 # The app quits by itself after LATENTLAB_SMOKE_QUIT_MS; timeout catches a hang (exit code 124).
-QT_QPA_PLATFORM=offscreen LATENTLAB_SMOKE_QUIT_MS=3000 timeout 120 dist/latentlab/latentlab
+LATENTLAB_SETTINGS_DIR="$tmp" QT_QPA_PLATFORM=offscreen LATENTLAB_SMOKE_QUIT_MS=3000 timeout 120 dist/latentlab/latentlab
 echo "bundle OK: dist/latentlab/ ($(du -sh dist/latentlab | cut -f1))"

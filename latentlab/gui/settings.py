@@ -25,8 +25,18 @@ _GEOMETRY_KEY = "window/geometry"
 _STATE_KEY = "window/state"
 
 
+SETTINGS_DIR_ENV = "LATENTLAB_SETTINGS_DIR"
+
+
 def app_settings() -> QSettings:
-    """The application's settings store (INI format, per user)."""
+    """The application's settings store (INI format, per user).
+
+    With ``LATENTLAB_SETTINGS_DIR`` set, the store is ``LatentLab.ini`` in that folder instead:
+    benchmarks and smoke checks use it so they never touch a person's own preferences.
+    """
+    folder = os.environ.get(SETTINGS_DIR_ENV)
+    if folder:
+        return QSettings(os.path.join(folder, f"{APPLICATION}.ini"), QSettings.Format.IniFormat)
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
 
 
