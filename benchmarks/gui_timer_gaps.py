@@ -9,6 +9,11 @@ Prints p50 / p99 / max of the gaps (target: p99 < 33 ms, i.e. no dropped second 
 and the training speed seen in the app.
 
     python benchmarks/gui_timer_gaps.py --seconds 10 --drag
+
+With ``--pan N`` it instead times frames of a pan over N scattered points (no training):
+each frame moves the view by a few pixels and repaints the plane at once.
+
+    python benchmarks/gui_timer_gaps.py --pan 70000
 """
 
 from __future__ import annotations
@@ -44,12 +49,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="training torch threads (default: cores - 1)")
     p.add_argument("--drag", action="store_true", help="also move the probe every tick")
     p.add_argument("--manifold", action="store_true", help="also show the decoded manifold")
+    p.add_argument("--pan", type=int, default=0, metavar="N",
+                   help="time pan frames over N random points instead (no training)")
     return p.parse_args(argv)
+
+
+def pan_frames(qapp: QApplication, n_points: int, frames: int = 120) -> int:
+    """Time pan frames of the latent plane alone with ``n_points`` points in 10 classes."""
+    import numpy as np
+
+    from latentlab.gui.plane_view import LatentPlaneView
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, n_points)
+    xy = rng.normal(size=(n_points, 2)) + labels[:, None] * 0.4
+    view = LatentPlaneView()
+    view.resize(900, 700)
+    view.show()
+    view.set_points(xy, labels, [str(k) for k in range(10)])
+    qapp.processEvents()
+    vb = view.plotItem.vb
+    step = 4 * vb.viewPixelSize()[0]   # 4 screen pixels a frame, back and forth
+    times = []
+    for i in range(frames):
+        start = time.perf_counter()
+        vb.translateBy(x=step if (i // 30) % 2 == 0 else -step)
+        view.viewport().repaint()
+        times.append((time.perf_counter() - start) * 1000.0)
+    print(f"pan of {n_points:,} points ({frames} frames, 900x700 widget): frame time (ms)  "
+          f"p50 {percentile(times, 50):6.1f}   p99 {percentile(times, 99):6.1f}   max {max(times):6.1f}")
+    view.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    if args.pan:
+        return pan_frames(qapp, args.pan)
     from latentlab.gui.main_window import MainWindow
     from latentlab.gui.session import Session
 

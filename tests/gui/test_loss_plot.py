@@ -104,3 +104,25 @@ def test_unknown_series_name_is_a_key_error(plot) -> None:
 def test_identity(plot) -> None:
     assert plot.objectName() == "lossPlot"
     assert plot.getPlotItem().getAxis("left").labelText == "nats / example"
+
+
+def test_appends_made_together_reach_each_curve_in_one_update(plot, qtbot) -> None:
+    curve = plot.curve("train/loss")
+    updates: list[object] = []
+    curve.sigPlotChanged.connect(updates.append)
+    for k in range(5):   # one flush of progress reports
+        plot.add_train(k / 4, {"loss": 100.0 - k, "recon": 90.0, "kl": 10.0})
+    assert updates == []     # nothing redrawn per point...
+    qtbot.waitUntil(lambda: len(updates) > 0, timeout=1000)
+    qtbot.wait(20)
+    assert len(updates) == 1  # ...but once, when the event loop turns
+    np.testing.assert_array_equal(curve.getOriginalDataset()[1], [100.0, 99.0, 98.0, 97.0, 96.0])
+
+
+def test_long_runs_switch_on_peak_downsampling(plot) -> None:
+    item = plot.getPlotItem()
+    plot.add_train(0.0, {"loss": 1.0})
+    plot.redraw_now()
+    assert not item.downsampleMode()[1]    # (factor, auto, method): short series stay exact
+    plot.load_history([{"epoch": e, "train": {"loss": 1.0 / e}} for e in range(1, 4100)])
+    assert item.downsampleMode()[1:] == (True, "peak")

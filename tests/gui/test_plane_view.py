@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QMouseEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter
 from PySide6.QtWidgets import QApplication
 
 from latentlab.gui.plane_items import PointIndex
@@ -311,3 +311,67 @@ def test_clicking_a_legend_entry_hides_that_class(view) -> None:
     assert view.point_at(2.0, 2.0) == -1 and view.point_at(0.0, 0.0) == 0
     view.set_class_visible(1, True)
     assert view.hidden_classes() == set() and view.point_at(2.0, 2.0) == 1
+
+
+def _colour_at(view: LatentPlaneView, shot, x: float, y: float) -> QColor:
+    p = view.viewport().mapTo(view, _to_px(view, x, y))
+    return shot.pixelColor(p.x() * shot.width() // view.width(), p.y() * shot.height() // view.height())
+
+
+def test_points_are_drawn_in_their_class_colour_and_hidden_classes_vanish(view) -> None:
+    from latentlab.gui import theme
+
+    xy = np.array([[-3.0, 0.0], [3.0, 0.0], [np.nan, 1.0], [1e12, 1e12]])  # odd ones must not break drawing
+    view.set_points(xy, np.array([0, 1, 1, 1]), ["zero", "one"])
+    _show_region(view)
+    background = QColor(theme.BACKGROUND)
+    shot = view.grab().toImage()
+    for (x, y), k in (((-3.0, 0.0), 0), ((3.0, 0.0), 1)):
+        got, want = _colour_at(view, shot, x, y), theme.label_colors(2)[k]
+        a = theme.POINT_ALPHA / 255.0
+        expected = [a * c + (1 - a) * b for c, b in zip(want, (background.red(), background.green(),
+                                                                 background.blue()))]
+        assert np.allclose([got.red(), got.green(), got.blue()], expected, atol=6)
+    view.set_class_visible(1, False)
+    QApplication.processEvents()
+    shot = view.grab().toImage()
+
+    def near_background(c: QColor) -> bool:  # a faint grid line may cross the spot
+        return bool(np.allclose([c.red(), c.green(), c.blue()],
+                                [background.red(), background.green(), background.blue()], atol=8))
+
+    assert near_background(_colour_at(view, shot, 3.0, 0.0))
+    assert not near_background(_colour_at(view, shot, -3.0, 0.0))
+
+
+def test_grid_lines_are_opaque_and_beneath_the_points(view) -> None:
+    from latentlab.gui import theme
+
+    axis = view.plotItem.getAxis("bottom")
+    assert axis.zValue() < view.plotItem.vb.zValue()
+    _show_region(view)
+    specs = axis.generateDrawSpecs(QPainter(QImage(4, 4, QImage.Format.Format_ARGB32)))
+    assert specs is not None and specs[1]
+    assert all(pen.color().alpha() == 255 for pen, _a, _b in specs[1])
+    # Pre-blending gives the colour a translucent line shows over the background.
+    mixed = theme.blend(QColor(255, 255, 255, 51), QColor(0, 0, 0))
+    assert (mixed.red(), mixed.green(), mixed.blue(), mixed.alpha()) == (51, 51, 51, 255)
+
+
+def test_a_data_change_is_shown_with_a_single_repaint(view, qtbot, monkeypatch) -> None:
+    rng = np.random.default_rng(2)
+    xy = rng.normal(size=(500, 2))
+    view.set_points(xy, rng.integers(0, 3, 500))
+    qtbot.wait(20)
+    paints: list[int] = []
+    original = view.paintEvent
+
+    def counting_paint(ev) -> None:
+        paints.append(1)
+        original(ev)
+
+    # PySide looks the override up on the instance first: count this widget's paints.
+    monkeypatch.setattr(view, "paintEvent", counting_paint)
+    view.update_points(xy * 1.05)
+    qtbot.wait(50)
+    assert len(paints) == 1
