@@ -1,8 +1,10 @@
 """Model files: a folder (or ``.latentlab`` zip of it) with ``model.safetensors`` + ``config.json``.
 
-Nothing here ever unpickles: weights are read with ``safetensors.torch.load`` from bytes
-after a size and header sanity check, and every tensor is checked against the
-architecture that ``config.json`` describes before it goes into a model.
+This module saves them and is the one place to import the model-file API from. Loading
+(:func:`load_model`, :func:`model_content_hash`, :class:`LoadedModel`) and the layout
+constants live in :mod:`latentlab.core.checkpoint_read` and are re-exported here; nothing
+there ever unpickles, and every tensor is checked against the architecture that
+``config.json`` describes before it goes into a model.
 
 Writes are atomic. A folder is written next to its destination under a temporary name and
 swapped in with renames (old → backup, new → destination, backup removed); a zip is
@@ -12,45 +14,42 @@ untouched. A destination that is not a LatentLab model is never overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
 import os
 import shutil
-import struct
 import uuid
 import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import safetensors
 import safetensors.torch
 import torch
 
 from latentlab import __version__
+from latentlab.core.checkpoint_read import (  # re-exported: the model-file API is imported from here
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    MAX_CONFIG_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_WEIGHTS_BYTES,
+    WEIGHTS_NAME,
+    ZIP_SUFFIX,
+    LoadedModel,
+    _dtype_name,
+    load_model,
+    model_content_hash,
+)
 from latentlab.core.errors import LatentLabError
-from latentlab.core.models import LatentModel, ModelConfig, build_model
+from latentlab.core.models import LatentModel
 
-FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-ZIP_SUFFIX = ".latentlab"
-MAX_CONFIG_BYTES = 64 * 1024**2       # history of a very long run still fits easily
-MAX_WEIGHTS_BYTES = 4 * 1024**3
-MAX_HEADER_BYTES = 16 * 1024**2       # a safetensors JSON header; ours are a few kB
-
-
-@dataclass
-class LoadedModel:
-    """A model read from disk: CPU, eval mode, with its config and the whole ``config.json``."""
-
-    model: LatentModel
-    config: ModelConfig
-    meta: dict[str, Any]
-    path: Path
+__all__ = [
+    "CONFIG_NAME", "FORMAT_VERSION", "MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "MAX_WEIGHTS_BYTES",
+    "WEIGHTS_NAME", "ZIP_SUFFIX", "LoadedModel", "describe_data", "load_model", "model_content_hash",
+    "save_model",
+]
 
 
 # ----------------------------------------------------------------------------- saving
@@ -138,9 +137,6 @@ def _jsonable(value: Any) -> Any:
         return os.fspath(value)
     raise LatentLabError(f"cannot store a value of type {type(value).__name__} in a model file")
 
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -232,189 +228,3 @@ def _save_zip(target: Path, files: dict[str, bytes]) -> None:
         _fsync_dir(target.parent)
     finally:
         temp.unlink(missing_ok=True)
-
-
-# ---------------------------------------------------------------------------- loading
-def load_model(path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a model folder or ``.latentlab`` zip (or a ``config.json`` inside a folder).
-
-    Raises LatentLabError naming the file and the problem for anything that is not a
-    valid LatentLab model of a known format version.
-    """
-    root = _model_root(Path(path))
-    config_bytes, weights = _read_files(root)
-    meta = _parse_config(root, config_bytes)
-    config = _model_config(root, meta)
-    tensors = _parse_weights(root, weights)
-    # Check against a shape-only ("meta") model first: settings naming an absurdly large
-    # architecture are refused before any memory is allocated for it.
-    _check_tensors(root, _build(root, config, torch.device("meta")), tensors)
-    model = _build(root, config, torch.device("cpu"))
-    model.load_state_dict(tensors, strict=True)
-    model.eval()
-    return LoadedModel(model=model, config=config, meta=meta, path=root)
-
-
-def model_content_hash(path: str | os.PathLike[str]) -> str:
-    """SHA-256 (hex) of a model's ``model.safetensors`` bytes: identifies its weights."""
-    _, weights = _read_files(_model_root(Path(path)))
-    return hashlib.sha256(weights).hexdigest()
-
-
-def _model_root(path: Path) -> Path:
-    if path.is_file() and path.name in (CONFIG_NAME, WEIGHTS_NAME):
-        return path.parent
-    if not path.exists():
-        raise LatentLabError(f"{path}: no such model file or folder")
-    return path
-
-
-def _read_files(root: Path) -> tuple[bytes, bytes]:
-    """``(config.json bytes, model.safetensors bytes)`` from a folder or zip, size-checked."""
-    if root.is_dir():
-        return (_read_capped(root / CONFIG_NAME, MAX_CONFIG_BYTES),
-                _read_capped(root / WEIGHTS_NAME, MAX_WEIGHTS_BYTES))
-    try:
-        is_zip = zipfile.is_zipfile(root)
-    except OSError as exc:
-        raise LatentLabError(f"{root}: cannot read the file ({exc.strerror or exc})") from exc
-    if not is_zip:
-        raise LatentLabError(
-            f"{root}: not a LatentLab model (expected a model folder or a {ZIP_SUFFIX} file)"
-        )
-    try:
-        with zipfile.ZipFile(root) as zf:
-            return _read_zip(root, zf)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
-        raise LatentLabError(f"{root}: the {ZIP_SUFFIX} archive is damaged ({exc})") from exc
-
-
-def _read_capped(path: Path, limit: int) -> bytes:
-    if not path.is_file():
-        raise LatentLabError(f"{path.parent}: missing {path.name}; this folder is not a LatentLab model")
-    try:
-        if path.stat().st_size > limit:
-            raise LatentLabError(f"{path}: the file is too large ({path.stat().st_size} bytes)")
-        return path.read_bytes()
-    except OSError as exc:
-        raise LatentLabError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
-
-
-def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise LatentLabError(f"{root}: refusing an archive member with an unsafe path: {name!r}")
-        if not info.is_dir():
-            members[name] = info
-    # Our own zips hold the two files at the top; a hand-zipped model folder has one level.
-    for prefix in ("", *sorted({n.split("/")[0] + "/" for n in members if "/" in n})):
-        if prefix + CONFIG_NAME in members:
-            break
-    else:
-        raise LatentLabError(f"{root}: the archive holds no {CONFIG_NAME}; it is not a LatentLab model")
-    weights_name = prefix + WEIGHTS_NAME
-    if weights_name not in members:
-        raise LatentLabError(f"{root}: the archive holds no {WEIGHTS_NAME}")
-    return (_read_member(root, zf, members[prefix + CONFIG_NAME], MAX_CONFIG_BYTES),
-            _read_member(root, zf, members[weights_name], MAX_WEIGHTS_BYTES))
-
-
-def _read_member(root: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    # The declared size is checked first, and the read is capped too, since a crafted
-    # archive can declare a small size and inflate to far more (a zip bomb).
-    if info.file_size > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large ({info.file_size} bytes)")
-    with zf.open(info) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large")
-    return data
-
-
-def _parse_config(root: Path, data: bytes) -> dict[str, Any]:
-    where = f"{root / CONFIG_NAME}" if root.is_dir() else f"{root} ({CONFIG_NAME})"
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise LatentLabError(f"{where}: not a text file ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise LatentLabError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from exc
-    if not isinstance(meta, dict):
-        raise LatentLabError(f"{where}: expected a JSON object at the top level")
-    version = meta.get("format_version")
-    if meta.get("app") != "latentlab" and version is None:
-        raise LatentLabError(f"{where}: not a LatentLab model configuration")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise LatentLabError(f"{where}: missing or invalid format_version")
-    if version != FORMAT_VERSION:
-        newer = " (written by a newer LatentLab; please update)" if version > FORMAT_VERSION else ""
-        raise LatentLabError(
-            f"{where}: unsupported format_version {version}{newer}; this version reads format {FORMAT_VERSION}"
-        )
-    if not isinstance(meta.get("model"), dict):
-        raise LatentLabError(f"{where}: the \"model\" section is missing")
-    return meta
-
-
-def _model_config(root: Path, meta: dict[str, Any]) -> ModelConfig:
-    try:
-        return ModelConfig.from_dict(meta["model"])
-    except LatentLabError as exc:
-        raise LatentLabError(f"{root}: invalid model settings: {exc}") from exc
-    except (TypeError, ValueError) as exc:
-        raise LatentLabError(f"{root}: invalid model settings in {CONFIG_NAME} ({exc})") from exc
-
-
-def _build(root: Path, config: ModelConfig, device: torch.device) -> LatentModel:
-    try:
-        with device:
-            return build_model(config)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise LatentLabError(f"{root}: cannot build the model its {CONFIG_NAME} describes ({exc})") from exc
-
-
-def _parse_weights(root: Path, data: bytes) -> dict[str, torch.Tensor]:
-    where = f"{root / WEIGHTS_NAME}" if root.is_dir() else f"{root} ({WEIGHTS_NAME})"
-    # Check the frame ourselves first: an 8-byte little-endian header length, then a JSON
-    # header starting with "{". A pickle, random bytes or a cut-off file fail here clearly.
-    if len(data) < 10:
-        raise LatentLabError(f"{where}: not a safetensors file (too short)")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    if header_len > MAX_HEADER_BYTES or header_len > len(data) - 8 or data[8:9] != b"{":
-        raise LatentLabError(f"{where}: not a safetensors file (or it is truncated)")
-    try:
-        return safetensors.torch.load(data)
-    except (safetensors.SafetensorError, ValueError, RuntimeError, TypeError, OverflowError) as exc:
-        raise LatentLabError(f"{where}: damaged or truncated safetensors file ({exc})") from exc
-
-
-def _check_tensors(root: Path, model: LatentModel, tensors: dict[str, torch.Tensor]) -> None:
-    """Every expected tensor present, none extra, each with the right shape and dtype."""
-    where = f"{root / WEIGHTS_NAME}" if root.is_dir() else f"{root} ({WEIGHTS_NAME})"
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing:
-        raise LatentLabError(f"{where}: missing tensors for this architecture: {_names(missing)}")
-    if extra:
-        raise LatentLabError(f"{where}: unexpected tensors for this architecture: {_names(extra)}")
-    for name, ref in expected.items():
-        got = tensors[name]
-        if got.shape != ref.shape:
-            raise LatentLabError(
-                f"{where}: tensor {name} has shape {list(got.shape)}, expected {list(ref.shape)}"
-            )
-        if got.dtype != ref.dtype:
-            raise LatentLabError(
-                f"{where}: tensor {name} has dtype {_dtype_name(got.dtype)}, expected {_dtype_name(ref.dtype)}"
-            )
-        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
-            raise LatentLabError(f"{where}: tensor {name} holds NaN or infinite values")
-
-
-def _names(names: list[str], limit: int = 5) -> str:
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more

@@ -3,6 +3,7 @@
 Built for 70,000 points: one :class:`PointCloud` draws every dot with a single Qt call
 (colours chosen once per data set, positions replaced on live re-encodes), and point
 look-ups (hover, click) go through a uniform grid index instead of per-point scans.
+The path, arrow and mosaic drawn with the points are in :mod:`latentlab.gui.plane_overlays`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
 from latentlab.gui import theme
 from latentlab.gui.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
+from latentlab.gui.plane_overlays import PlaneOverlaysMixin, check_xy
 
 ThumbnailSource = Callable[[int], np.ndarray]
 
@@ -26,7 +28,7 @@ MAX_LEGEND_ENTRIES = 20
 _Z_MOSAIC, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, 0, 5, 8, 20
 
 
-class LatentPlaneView(pg.PlotWidget):
+class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
     """The latent plane with its scatter of encoded points and the probe.
 
     Left-drag on the probe moves it; left-drag elsewhere pans; the wheel zooms. A click
@@ -120,7 +122,7 @@ class LatentPlaneView(pg.PlotWidget):
         Resets the view to fit the new points. Labels < 0 (and all points when ``labels``
         is None) get the unlabelled colour; ``class_names[k]`` names class ``k`` in the legend.
         """
-        xy = self._check_xy(xy)
+        xy = check_xy(xy)
         if labels is not None:
             labels = np.asarray(labels).reshape(-1).astype(np.int64)
             if labels.shape[0] != xy.shape[0]:
@@ -143,7 +145,7 @@ class LatentPlaneView(pg.PlotWidget):
 
         The user's pan/zoom is kept; only a view the user never touched follows the data.
         """
-        xy = self._check_xy(xy)
+        xy = check_xy(xy)
         if xy.shape[0] != self._xy.shape[0]:
             raise ValueError(f"update_points got {xy.shape[0]} points, the plane has "
                              f"{self._xy.shape[0]}; use set_points for a new data set")
@@ -178,13 +180,6 @@ class LatentPlaneView(pg.PlotWidget):
             self._index = PointIndex(shown)
         rx, ry = self._pixel_size()
         return self._index.nearest(x, y, radius_px * rx, radius_px * ry)
-
-    @staticmethod
-    def _check_xy(xy: np.ndarray) -> np.ndarray:
-        arr = np.asarray(xy, dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError(f"points must have shape [N, 2], got {arr.shape}")
-        return np.ascontiguousarray(arr)
 
     @staticmethod
     def _colors_for(labels: np.ndarray | None, class_names: Sequence[str]):
@@ -296,57 +291,6 @@ class LatentPlaneView(pg.PlotWidget):
     def selected(self) -> int | None:
         """Index of the point with the selection ring, or None."""
         return self._selected
-
-    # ------------------------------------------------------------ path, arrow
-    def set_path(self, xy: np.ndarray | None, waypoints: np.ndarray | None = None) -> None:
-        """Draw a polyline ``xy`` ``[M, 2]`` with markers at ``waypoints`` ``[K, 2]``."""
-        if xy is None:
-            self._path.setData([], [])
-        else:
-            line = self._check_xy(xy)
-            self._path.setData(line[:, 0], line[:, 1])
-        if waypoints is None:
-            self._waypoints.setData([], [])
-        else:
-            marks = self._check_xy(waypoints)
-            self._waypoints.setData(marks[:, 0], marks[:, 1])
-
-    def set_arrow(self, start_xy: Sequence[float], end_xy: Sequence[float]) -> None:
-        """Draw an arrow from ``start_xy`` to ``end_xy`` (plane coordinates)."""
-        self._arrow.set((float(start_xy[0]), float(start_xy[1])),
-                        (float(end_xy[0]), float(end_xy[1])))
-
-    def clear_arrow(self) -> None:
-        """Remove the arrow."""
-        self._arrow.clear()
-
-    # ------------------------------------------------------------------ mosaic
-    def set_mosaic(self, image: np.ndarray, rect: tuple[float, float, float, float]) -> None:
-        """Show ``image`` (HxW or HxWx3, float in [0, 1]) beneath the points.
-
-        ``rect`` = (x0, y0, w, h) in plane coordinates; row 0 of the image is the top edge
-        (largest y), as in a picture.
-        """
-        arr = np.asarray(image)
-        if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3)):
-            raise ValueError(f"mosaic must be [H, W] or [H, W, 3], got {arr.shape}")
-        x0, y0, w, h = (float(v) for v in rect)
-        if arr.dtype != np.uint8:
-            arr = (np.clip(np.nan_to_num(arr.astype(np.float32)), 0.0, 1.0) * 255 + 0.5)
-        # The y axis points up, ImageItem's row 0 sits at the rect's bottom: flip the rows.
-        upright = np.ascontiguousarray(arr[::-1].astype(np.uint8, copy=False))
-        self._mosaic.setImage(upright, levels=(0, 255), autoLevels=False)
-        self._mosaic.setRect(QRectF(x0, y0, w, h))
-        self._mosaic.setVisible(True)
-
-    def clear_mosaic(self) -> None:
-        """Remove the mosaic image."""
-        self._mosaic.clear()
-        self._mosaic.setVisible(False)
-
-    def mosaic_item(self) -> pg.ImageItem:
-        """The ImageItem holding the mosaic (for inspection)."""
-        return self._mosaic
 
     # -------------------------------------------------------------------- view
     def visible_rect(self) -> tuple[float, float, float, float]:

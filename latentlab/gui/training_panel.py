@@ -4,23 +4,25 @@ The panel holds no training logic. It turns its form into a plain dict (see
 :meth:`TrainingPanel.settings`) and emits it; the controller builds the configs, runs the
 worker and reports back through :meth:`set_state`, :meth:`set_progress` and
 :meth:`set_status`. It must not import torch: the window paints before torch loads.
+The learning-rate spin box and the field helpers are in :mod:`latentlab.gui.training_fields`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-    QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
+    QPushButton, QVBoxLayout, QWidget,
 )
 from superqt import QElidingLabel
 
-from latentlab.gui.formatting import format_learning_rate, format_progress, is_number
+from latentlab.gui.formatting import format_progress, is_number
+from latentlab.gui.training_fields import (
+    LearningRateSpinBox, combo_box, form_group, read_field, select_key, spin_box, write_field,
+)
 
 # (key, label); a key that is also in FILE_KINDS asks for a path when chosen.
 DATA_CHOICES = (
@@ -66,114 +68,12 @@ TIPS = {
 }
 
 
-class LearningRateSpinBox(QDoubleSpinBox):
-    """A spin box for learning rates: shows ``1e-3``, steps along 1-2-5 (1e-3, 2e-3, 5e-3, 1e-2)."""
-
-    _LADDER = (1.0, 2.0, 5.0)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        # Enough decimals that Qt's rounding never alters a value like 3e-7.
-        self.setDecimals(12)
-        self.setRange(1e-7, 10.0)
-        self.setValue(1e-3)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
-        return format_learning_rate(value)
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 (Qt override)
-        try:
-            return float(text.strip())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        stripped = text.strip()
-        try:
-            value = float(stripped)
-        except ValueError:
-            # Half-typed numbers ("", "1e", "1e-", "0.") may still become valid.
-            partial = stripped == "" or stripped[-1:] in ("e", "E", "-", "+", ".")
-            state = QValidator.State.Intermediate if partial else QValidator.State.Invalid
-            return state, text, pos
-        if self.minimum() <= value <= self.maximum():
-            return QValidator.State.Acceptable, text, pos
-        return QValidator.State.Intermediate, text, pos
-
-    def stepBy(self, steps: int) -> None:  # noqa: N802 (Qt override)
-        value = self.value()
-        for _ in range(abs(steps)):
-            value = self._next(value, up=steps > 0)
-        self.setValue(value)
-
-    def _next(self, value: float, up: bool) -> float:
-        exponent = math.floor(math.log10(value))
-        candidates = sorted(m * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for m in self._LADDER)
-        tolerance = value * 1e-9
-        if up:
-            return next(c for c in candidates if c > value + tolerance)
-        return next(c for c in reversed(candidates) if c < value - tolerance)
-
-
-def _group(title: str) -> tuple[QGroupBox, QFormLayout]:
-    group = QGroupBox(title)
-    return group, QFormLayout(group)
-
-
-def _read(field: QWidget) -> Any:
-    if isinstance(field, QComboBox):
-        return str(field.currentData())
-    if isinstance(field, QDoubleSpinBox):
-        return float(field.value())
-    return field.value()  # type: ignore[attr-defined]
-
-
-def _write(field: QWidget, value: object) -> None:
-    """Set ``value`` if the field can hold it exactly; anything else is ignored."""
-    if isinstance(field, QComboBox):
-        _select(field, value)
-    elif isinstance(field, QDoubleSpinBox) and _fits(value, field):
-        field.setValue(float(value))  # type: ignore[arg-type]
-    elif isinstance(field, QSpinBox) and _fits(value, field):
-        field.setValue(int(value))  # type: ignore[call-overload]
-
-
-def _combo(choices: tuple[tuple[str, str], ...]) -> QComboBox:
-    box = QComboBox()
-    for key, label in choices:
-        box.addItem(label, key)
-    return box
-
-
-def _spin(low: int, high: int, value: int) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setAccelerated(True)
-    return box
-
-
 def _button(text: str, name: str, slot: Any) -> QPushButton:
     button = QPushButton(text)
     button.setObjectName(name)
     button.setToolTip(TIPS[name])
     button.clicked.connect(slot)
     return button
-
-
-def _select(box: QComboBox, key: object) -> bool:
-    """Select the item whose data is ``key``; False (and no change) if there is none."""
-    index = box.findData(key) if isinstance(key, str) else -1
-    if index < 0:
-        return False
-    box.setCurrentIndex(index)
-    return True
-
-
-def _fits(value: object, box: QSpinBox | QDoubleSpinBox) -> bool:
-    """Whether ``value`` is a number the box holds as-is (a spin box would silently clamp)."""
-    whole = isinstance(value, int) or isinstance(box, QDoubleSpinBox)
-    return is_number(value) and whole and box.minimum() <= value <= box.maximum()  # type: ignore[operator]
 
 
 def _section(value: object) -> dict[str, Any]:
@@ -224,8 +124,8 @@ class TrainingPanel(QWidget):
 
     # ---------------------------------------------------------------- building
     def _build_data_group(self) -> QGroupBox:
-        group, form = _group("Data")
-        self.data_combo = _combo(DATA_CHOICES)
+        group, form = form_group("Data")
+        self.data_combo = combo_box(DATA_CHOICES)
         self.data_combo.activated.connect(self._on_data_activated)
         # Not a plain field: the spec is the choice or its path (see settings()).
         self.data_combo.setToolTip(TIPS["spec"])
@@ -234,46 +134,46 @@ class TrainingPanel(QWidget):
         self.path_label.setElideMode(Qt.TextElideMode.ElideMiddle)
         self.path_label.setObjectName("dataPathLabel")
         form.addRow("", self.path_label)
-        self.image_size_spin = _spin(8, 512, 32)
+        self.image_size_spin = spin_box(8, 512, 32)
         self.image_size_spin.setSuffix(" px")
         self._row(form, "Image &size", self.image_size_spin, "data", "image_size")
-        self.color_combo = _combo(COLOR_CHOICES)
+        self.color_combo = combo_box(COLOR_CHOICES)
         self._row(form, "&Colour", self.color_combo, "data", "color")
         self._data_form = form
         return group
 
     def _build_model_group(self) -> QGroupBox:
-        group, form = _group("Model")
-        self.family_combo = _combo(FAMILY_CHOICES)
-        _select(self.family_combo, "vae")
+        group, form = form_group("Model")
+        self.family_combo = combo_box(FAMILY_CHOICES)
+        select_key(self.family_combo, "vae")
         self.family_combo.currentIndexChanged.connect(self._update_model_fields)
         self._row(form, "&Family", self.family_combo, "model", "family")
-        self.arch_combo = _combo(ARCH_CHOICES)
+        self.arch_combo = combo_box(ARCH_CHOICES)
         self._row(form, "&Architecture", self.arch_combo, "model", "arch")
-        self.latent_spin = _spin(1, 256, 2)
+        self.latent_spin = spin_box(1, 256, 2)
         self._row(form, "&Latent dim", self.latent_spin, "model", "latent_dim")
         self.beta_spin = QDoubleSpinBox()
         self.beta_spin.setRange(0.01, 1000.0)
         self.beta_spin.setSingleStep(0.5)
         self.beta_spin.setValue(4.0)
         self._row(form, "&β", self.beta_spin, "model", "beta")
-        self.warmup_spin = _spin(0, 100, 0)
+        self.warmup_spin = spin_box(0, 100, 0)
         self._row(form, "KL &warm-up", self.warmup_spin, "model", "kl_warmup_epochs")
-        self.likelihood_combo = _combo(LIKELIHOOD_CHOICES)
+        self.likelihood_combo = combo_box(LIKELIHOOD_CHOICES)
         self._row(form, "Li&kelihood", self.likelihood_combo, "model", "likelihood")
         return group
 
     def _build_train_group(self) -> QGroupBox:
-        group, form = _group("Training")
-        self.epochs_spin = _spin(1, 10000, 20)
+        group, form = form_group("Training")
+        self.epochs_spin = spin_box(1, 10000, 20)
         self._row(form, "&Epochs", self.epochs_spin, "train", "epochs")
-        self.batch_spin = _spin(1, 65536, 128)
+        self.batch_spin = spin_box(1, 65536, 128)
         self._row(form, "&Batch size", self.batch_spin, "train", "batch_size")
         self.lr_spin = LearningRateSpinBox()
         self._row(form, "Learning &rate", self.lr_spin, "train", "lr")
-        self.device_combo = _combo((("auto", "Auto"), ("cpu", "CPU")))
+        self.device_combo = combo_box((("auto", "Auto"), ("cpu", "CPU")))
         self._row(form, "&Device", self.device_combo, "train", "device")
-        self.seed_spin = _spin(0, _SEED_MAX, 0)
+        self.seed_spin = spin_box(0, _SEED_MAX, 0)
         self._row(form, "S&eed", self.seed_spin, "train", "seed")
         return group
 
@@ -400,15 +300,15 @@ class TrainingPanel(QWidget):
         for key, label in OPTIONAL_DEVICES:
             if key in wanted:
                 self.device_combo.addItem(label, key)
-        if not _select(self.device_combo, current):
-            _select(self.device_combo, "auto")
+        if not select_key(self.device_combo, current):
+            select_key(self.device_combo, "auto")
 
     def settings(self) -> dict[str, Any]:
         """The form as the dict :attr:`startRequested` carries (data / model / train)."""
         kind = self._data_kind()
         out: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
         for (section, key), field in self._fields.items():
-            out[section][key] = _read(field)
+            out[section][key] = read_field(field)
         out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
         if kind != "folder":
             out["data"]["image_size"] = None
@@ -424,19 +324,19 @@ class TrainingPanel(QWidget):
         for (section, key), field in self._fields.items():
             values = _section(d.get(section))
             if key in values:
-                _write(field, values[key])
+                write_field(field, values[key])
         self._apply_spec(_section(d.get("data")).get("spec"))
         self._update_model_fields()
 
     def _apply_spec(self, spec: object) -> None:
         if not isinstance(spec, str) or not spec or spec in FILE_KINDS:
             return   # a file kind without its path is not a usable choice
-        if not _select(self.data_combo, spec):
+        if not select_key(self.data_combo, spec):
             kind = _kind_of_path(spec)
             if kind is None:
                 return
             self._paths[kind] = spec
-            _select(self.data_combo, kind)
+            select_key(self.data_combo, kind)
         self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
 

@@ -13,7 +13,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from latentlab.core import checkpoint
+from latentlab.core import checkpoint, checkpoint_read
 from latentlab.core.checkpoint import load_model, model_content_hash, save_model
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import ModelConfig, build_model
@@ -281,7 +281,7 @@ def test_unsafe_or_oversized_archives_are_refused(tmp_path, saved, monkeypatch):
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.write(saved / "config.json", "config.json")
         zf.writestr("model.safetensors", b"\0" * 100_000)
-    monkeypatch.setattr(checkpoint, "MAX_WEIGHTS_BYTES", 50_000)
+    monkeypatch.setattr(checkpoint_read, "MAX_WEIGHTS_BYTES", 50_000)
     with pytest.raises(LatentLabError, match="too large"):
         load_model(bomb)
     not_a_zip = tmp_path / "junk.latentlab"

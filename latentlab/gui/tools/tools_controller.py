@@ -19,7 +19,8 @@ it plain callables over numpy arrays, so the panels can be tested with a fake de
 The maths lives in :mod:`latentlab.core.latent`; this class only keeps the user's choices
 and announces changes. When the host moves the probe itself it calls
 :meth:`notify_probe_moved`; when the weights change it calls :meth:`refresh`.
-Sessions are saved and restored with :mod:`latentlab.gui.tools.session_io`.
+Sessions are saved and restored with :mod:`latentlab.gui.tools.session_io`; the
+attribute-vector methods are in :mod:`latentlab.gui.tools.attribute_state`.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PySide6.QtCore import QObject, Signal
 
 from latentlab.core.errors import LatentLabError
-from latentlab.core.latent import PATH_METHODS, Plane, apply_attribute, attribute_vector, path_through
+from latentlab.core.latent import PATH_METHODS, Plane, path_through
+from latentlab.gui.tools.attribute_state import Attribute, AttributeStateMixin, float_tensor
 from latentlab.gui.tools.image_files import as_nchw, load_image_files
 
 Array = np.ndarray
@@ -48,16 +49,6 @@ class NamedCode:
     z: Array
 
 
-@dataclass
-class Attribute:
-    """The chosen attribute direction: from ``from_class`` (None: all data) to ``to_class``."""
-
-    to_class: int
-    from_class: int | None
-    vector: Array
-    amount: float = 1.0
-
-
 def _unique_name(prefix: str, items: Sequence[NamedCode]) -> str:
     """``"{prefix} N"`` with the smallest N >= len(items) + 1 that no item uses."""
     taken = {item.name for item in items}
@@ -67,11 +58,7 @@ def _unique_name(prefix: str, items: Sequence[NamedCode]) -> str:
     return f"{prefix} {n}"
 
 
-def _t(a: Array) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-
-class ToolsController(QObject):
+class ToolsController(AttributeStateMixin, QObject):
     """Interpolation, attribute and bookmark state for one model (see the module doc).
 
     Signals
@@ -283,7 +270,8 @@ class ToolsController(QObject):
         plane = self._plane()
         if self._path is None or plane is None:
             return None, None
-        return (plane.project(_t(self._path)).numpy(), plane.project(_t(self.waypoint_codes())).numpy())
+        return (plane.project(float_tensor(self._path)).numpy(),
+                plane.project(float_tensor(self.waypoint_codes())).numpy())
 
     def _rebuild(self) -> None:
         if not self.waypoints:
@@ -292,7 +280,7 @@ class ToolsController(QObject):
             self.pathChanged.emit(None, None)
             self.framesChanged.emit(None)
             return
-        self._path = path_through(_t(self.waypoint_codes()), self.steps, self.method).numpy()
+        self._path = path_through(float_tensor(self.waypoint_codes()), self.steps, self.method).numpy()
         self._frames = self.decode(self._path)
         self._position = min(self._position, len(self._path) - 1)
         self.pathChanged.emit(self._path.copy(), self.waypoint_codes())
@@ -313,75 +301,6 @@ class ToolsController(QObject):
         if move_probe:
             self.move_probe(self._path[self._position])
         self.positionChanged.emit(self._position)
-
-    # -- attribute vectors ------------------------------------------------------------
-    def has_labels(self) -> bool:
-        """Whether the data set has labels (attribute vectors need them)."""
-        return self._labels() is not None
-
-    def _vector(self, to_class: int, from_class: int | None) -> Array:
-        codes, labels = self._codes(), self._labels()
-        if labels is None:
-            raise LatentLabError("Attribute vectors need labelled data; this data set has no labels.")
-        if codes is None:
-            raise LatentLabError("The data set has not been encoded yet; wait for the plane to fill.")
-        vec = attribute_vector(_t(codes), torch.as_tensor(np.asarray(labels)), int(to_class),
-                               None if from_class is None else int(from_class))
-        return vec.numpy()
-
-    def set_attribute(self, to_class: int, from_class: int | None = None, amount: float = 1.0) -> Array:
-        """Choose the direction from ``from_class``'s mean (None: all data) to ``to_class``'s."""
-        vec = self._vector(to_class, from_class)
-        self.attribute = Attribute(int(to_class), None if from_class is None else int(from_class), vec, float(amount))
-        # The base stays: re-applying with other classes starts from the same code.
-        self._emit_arrow()
-        return vec.copy()
-
-    def _at_applied(self, z: Array | None) -> bool:
-        return z is not None and self._applied_z is not None and np.allclose(z, self._applied_z, atol=1e-6)
-
-    def base_code(self) -> Array | None:
-        """The code the attribute starts from: the probe, or the last base while the probe
-        still sits where applying put it (so changing the amount never compounds)."""
-        z = self.probe_or_none()
-        return self._base_z.copy() if self._base_z is not None and self._at_applied(z) else z
-
-    def is_applied(self) -> bool:
-        """Whether the probe sits where the attribute put it (the amount then moves it)."""
-        return self.attribute is not None and self._at_applied(self.probe_or_none())
-
-    def apply(self, amount: float | None = None) -> Array:
-        """Move the probe to ``base + amount * vector`` (see :meth:`base_code`); return it."""
-        if self.attribute is None:
-            raise LatentLabError("Choose the classes of the attribute first.")
-        if amount is not None:
-            self.attribute.amount = float(amount)
-        base = self.base_code()
-        if base is None:
-            raise LatentLabError("Open or train a model first: there is no probe to use.")
-        new = apply_attribute(_t(base), _t(self.attribute.vector), self.attribute.amount).numpy()
-        self._base_z, self._applied_z = base, new
-        self.move_probe(new)
-        return new.copy()
-
-    def arrow_xy(self) -> tuple[Array, Array] | None:
-        """The arrow from the base code to base + vector, in plane coordinates (or None)."""
-        plane, base = self._plane(), self.base_code()
-        if self.attribute is None or base is None or plane is None:
-            return None
-        xy = plane.project(_t(np.stack([base, base + self.attribute.vector]))).numpy()
-        return xy[0], xy[1]
-
-    def _emit_arrow(self) -> None:
-        ends = self.arrow_xy()
-        if ends is not None:
-            self.arrowChanged.emit(*ends)
-
-    def clear_attribute(self) -> None:
-        """Forget the attribute direction and hide its arrow."""
-        self.attribute = None
-        self._base_z = self._applied_z = None
-        self.arrowCleared.emit()
 
     # -- bookmarks --------------------------------------------------------------------
     def add_bookmark(self, name: str | None = None) -> int:

@@ -1,0 +1,119 @@
+"""The plain data training speaks in: its settings, reports, result and control flags.
+
+:class:`TrainConfig` says how to train, :class:`Progress` and :class:`Snapshot` are what
+:func:`latentlab.core.training.train` yields, :class:`TrainResult` what it returns, and
+:class:`TrainControl` the thread-safe flags another thread uses to pause or stop it. All
+are importable from :mod:`latentlab.core.training` as well.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import torch
+
+from latentlab.core.errors import LatentLabError
+from latentlab.core.models.base import LatentModel
+
+__all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
+
+TERMS = ("loss", "recon", "kl")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (what to train is a ModelConfig)."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"            # "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:1", "mps"
+    threads: int | None = None      # torch intra-op threads; None = leave torch's setting alone
+    val_fraction: float = 0.2       # 0.2 with seed 0 on MNIST = the reference 8,000 / 2,000 split
+    snapshot_interval_s: float = 0.5
+    progress_interval_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise LatentLabError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise LatentLabError(f"batch size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise LatentLabError(f"learning rate must be positive, got {self.lr}")
+        if self.threads is not None and self.threads < 1:
+            raise LatentLabError(f"threads must be at least 1, got {self.threads}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class Progress:
+    """A rate-limited progress report. ``val`` is set on the report closing an epoch."""
+
+    epoch: int                      # 1-based epoch in progress
+    epochs: int
+    step: int                       # global optimiser step
+    steps_per_epoch: int
+    terms: dict[str, float]         # running means over the epoch so far: "loss", "recon", "kl"
+    images_per_s: float
+    eta_s: float
+    val: dict[str, float] | None = None   # validation terms, only at the end of an epoch
+    epoch_done: bool = False
+
+
+@dataclass
+class Snapshot:
+    """A detached CPU copy of the weights (``state_dict`` layout), safe to use on any thread."""
+
+    state: dict[str, torch.Tensor]
+    epoch: int
+    step: int
+
+
+@dataclass
+class TrainResult:
+    """What training returned. ``status`` is "finished", "cancelled" or "diverged"."""
+
+    model: LatentModel              # on the CPU, eval mode, with the last good weights
+    history: list[dict[str, Any]] = field(default_factory=list)  # one dict per finished epoch
+    status: str = "finished"
+    message: str = ""
+
+
+class TrainControl:
+    """Thread-safe pause / resume / cancel flags, checked by the trainer between steps."""
+
+    def __init__(self) -> None:
+        self._run = threading.Event()
+        self._run.set()
+        self._cancel = threading.Event()
+
+    def pause(self) -> None:
+        self._run.clear()
+
+    def resume(self) -> None:
+        self._run.set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._run.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._run.is_set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def wait_if_paused(self, timeout: float | None = None) -> None:
+        self._run.wait(timeout)
