@@ -13,7 +13,12 @@ py=${PYTHON:-}
 if [ -z "$py" ]; then
   if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; fi
 fi
-py=$(command -v "$py" || echo "$repo/$py")
+# An absolute path: the checks below run from another working directory.
+case "$py" in
+  /*) ;;
+  */*) py="$repo/$py" ;;
+  *) py=$(command -v "$py") ;;
+esac
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
