@@ -16,8 +16,12 @@ def main(argv: list[str] | None = None) -> int:
         from latentlab import cli
 
         return cli.main(args)
-    from latentlab import app
-
+    try:
+        from latentlab import app
+    except ImportError as exc:  # Qt or one of its system libraries is missing
+        print(f"latentlab: the desktop app cannot start: {exc}. The commands work without it: "
+              "latentlab --help", file=sys.stderr)
+        return 2
     return app.main(args)
 
 

@@ -189,6 +189,13 @@ def quit_after(app: QApplication, window: MainWindow, delay_ms: int) -> None:
     QTimer.singleShot(max(0, delay_ms), check)
 
 
+def has_display() -> bool:
+    """Whether Qt can open a window here (on Linux without a screen it would abort)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; ``argv`` may hold one model path (a folder or a ``.latentlab`` file)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -198,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     smoke = os.environ.get(SMOKE_ENV)
     if smoke is not None and not smoke.strip().isdigit():
         print(f"{SMOKE_ENV} must be a whole number of milliseconds, not '{smoke}'", file=sys.stderr)
+        return 2
+    if QApplication.instance() is None and not has_display():
+        print("latentlab: no display found (DISPLAY and WAYLAND_DISPLAY are unset). The desktop app "
+              "needs a screen; the commands work without one: latentlab --help", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "latentlab"])
