@@ -184,6 +184,7 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         s = self.session
         self._update_title()
         if s.model is None:
+            self.training_panel.set_resumable(False)
             self.side.configure(0, (), False)
             self.decoded.clear(NO_MODEL_HINT)
             self.set_hint(NO_MODEL_HINT)
@@ -192,6 +193,8 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self.zbars.show()
         self.set_hint(READY_HINT)
         cfg = s.config
+        if not s.is_training:   # the panel describes the model on screen and can continue it
+            self.training_panel.set_resumable(s.model_fits_data(), cfg.to_dict())
         names = cfg.label_names or tuple(str(k) for k in range(cfg.num_classes))
         self.side.configure(cfg.latent_dim, names, cfg.is_conditional)
         self.zbars.set_highlight(())
@@ -201,6 +204,8 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
 
     def _on_data_changed(self) -> None:
         self._points_key = None
+        if self.session is not None and not self.session.is_training:
+            self.training_panel.set_resumable(self.session.model_fits_data())
         self.plane.set_points(empty_xy(), None, ())
 
     def _on_codes_changed(self) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
+    QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
     QPushButton, QVBoxLayout, QWidget,
 )
 from superqt import QElidingLabel
@@ -175,6 +175,13 @@ class TrainingPanel(QWidget):
         self._row(form, "&Device", self.device_combo, "train", "device")
         self.seed_spin = spin_box(0, _SEED_MAX, 0)
         self._row(form, "S&eed", self.seed_spin, "train", "seed")
+        self.resume_check = QCheckBox("Continue training the loaded model")
+        self.resume_check.setObjectName("resumeCheckBox")
+        self.resume_check.setToolTip("Start from the weights of the model on screen instead of a new one; "
+                                     "its architecture replaces the Model settings.")
+        self.resume_check.toggled.connect(lambda _checked: self._update_model_fields())
+        form.addRow(self.resume_check)
+        self.set_resumable(False)
         return group
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -244,6 +251,8 @@ class TrainingPanel(QWidget):
 
     # ---------------------------------------------------------------- model fields
     def _update_model_fields(self) -> None:
+        # Continuing a model keeps its architecture: the Model settings do not apply then.
+        self._model_group.setEnabled(self._state == "idle" and not self._resuming())
         family = str(self.family_combo.currentData())
         variational = family in ("vae", "beta-vae", "cvae")
         # Only the fields that mean something for this family stay editable.
@@ -275,6 +284,7 @@ class TrainingPanel(QWidget):
         idle = state == "idle"
         for group in (self._data_group, self._model_group, self._train_group):
             group.setEnabled(idle)
+        self._model_group.setEnabled(idle and not self._resuming())
         self.start_button.setEnabled(idle)
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
@@ -303,8 +313,22 @@ class TrainingPanel(QWidget):
         if not select_key(self.device_combo, current):
             select_key(self.device_combo, "auto")
 
+    def set_resumable(self, available: bool, model: dict[str, Any] | None = None) -> None:
+        """Offer "continue training" for a loaded model; ``model`` (a ModelConfig dict) fills
+        the Model fields so the panel describes the model on screen."""
+        if model:
+            self.apply_settings({"model": model})
+        self.resume_check.setEnabled(available)
+        if not available:
+            self.resume_check.setChecked(False)
+        self._update_model_fields()
+
+    def _resuming(self) -> bool:
+        return self.resume_check.isEnabled() and self.resume_check.isChecked()
+
     def settings(self) -> dict[str, Any]:
-        """The form as the dict :attr:`startRequested` carries (data / model / train)."""
+        """The form as the dict :attr:`startRequested` carries (data / model / train, and
+        ``"resume": True`` when the loaded model is to be continued)."""
         kind = self._data_kind()
         out: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
         for (section, key), field in self._fields.items():
@@ -312,6 +336,8 @@ class TrainingPanel(QWidget):
         out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
         if kind != "folder":
             out["data"]["image_size"] = None
+        if self._resuming():
+            out["resume"] = True  # type: ignore[assignment]
         return out
 
     def apply_settings(self, d: dict[str, Any]) -> None:

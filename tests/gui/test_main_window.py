@@ -342,3 +342,30 @@ def test_first_run_opens_at_a_sensible_size(qtbot):
     assert window.width() == min(1400, int(area.width() * 0.9))
     assert window.height() == min(900, int(area.height() * 0.9))
     assert "Loading" in window.hint()
+
+
+def test_a_loaded_model_can_be_continued_from_the_panel(qtbot, make_window):
+    model = tiny_model(latent_dim=3)
+    window = make_window(model)
+    panel, session = window.training_panel, window.session
+    # The panel describes the model on screen and offers to continue it.
+    assert panel.settings()["model"]["latent_dim"] == 3
+    assert panel.resume_check.isEnabled() and not panel.resume_check.isChecked()
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    _small_training(window, epochs=1)
+    panel.resume_check.setChecked(True)
+    assert not panel._model_group.isEnabled()   # the loaded architecture applies
+    assert panel.settings()["resume"] is True
+    with qtbot.waitSignal(session.trainingFinished, timeout=60000) as blocker:
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.status == "finished"
+    assert result.model.config == model.config   # same architecture: continued, not rebuilt
+    trained = result.model.state_dict()
+    assert any(not torch.equal(trained[k], start[k]) for k in start)
+
+
+def test_continuing_is_not_offered_without_a_model(qtbot, make_window):
+    window = make_window()
+    assert not window.training_panel.resume_check.isEnabled()
+    assert "resume" not in window.training_panel.settings()
