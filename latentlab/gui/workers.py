@@ -256,10 +256,15 @@ def plan_training(settings: dict[str, Any], data: Any, model: Any, threads: int,
     if spec and (data is None or not _same_source(data, spec, d)):
         data = load_dataset(spec, image_size=d.get("image_size"), color=d.get("color", "auto"),
                             limit=d.get("limit"))
-        model = None   # other data: nothing to continue from
+        if model is not None and (data.shape != tuple(model.config.input_shape)
+                                  or (model.config.is_conditional and data.labels is None)):
+            model = None   # images the model cannot take: nothing to continue from
     if data is None:
         raise LatentLabError("Choose a data set to train on.")
     initial = model if settings.get("resume") else None
+    if settings.get("resume") and initial is None:
+        raise LatentLabError("The loaded model cannot continue on this data set (its images differ in "
+                             "size, colour or labels). Untick 'Continue training' to train a new model.")
     if initial is not None:
         model_config = initial.config
     else:

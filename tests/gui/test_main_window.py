@@ -369,3 +369,17 @@ def test_continuing_is_not_offered_without_a_model(qtbot, make_window):
     window = make_window()
     assert not window.training_panel.resume_check.isEnabled()
     assert "resume" not in window.training_panel.settings()
+
+
+def test_continuing_on_other_data_is_a_clear_error(qtbot, make_window):
+    window = make_window(tiny_model(latent_dim=3))
+    panel = window.training_panel
+    panel.resume_check.setChecked(True)
+    settings = panel.settings()
+    # 32 x 32 shapes: images the 28 x 28 model cannot take.
+    settings["data"] = {"spec": "shapes", "image_size": 32, "color": "auto", "limit": 50}
+    errors: list = []
+    window.session.errorOccurred.connect(lambda *a: errors.append(a))
+    assert not window.session.start_training(settings)
+    assert errors and "cannot continue" in errors[0][1]
+    assert not window.session.is_training
