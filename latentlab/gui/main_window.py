@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from PySide6.QtCore import QByteArray, Qt, QThread
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QWidget
@@ -206,6 +208,8 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self._points_key = None
         if self.session is not None and not self.session.is_training:
             self.training_panel.set_resumable(self.session.model_fits_data())
+            if self.session.data is not None:   # the panel names the data set on screen
+                self.training_panel.apply_settings({"data": panel_data_settings(self.session.data.source)})
         self.plane.set_points(empty_xy(), None, ())
 
     def _on_codes_changed(self) -> None:
@@ -224,7 +228,17 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
             self.plane.set_points(s.xy, labels, s.data.class_names)
             self.plane.set_axis_names(*axis_names(s))
             self._points_key = key
+            self._bring_probe_to_the_data(s.xy)
         self.decode_probe()
+
+    def _bring_probe_to_the_data(self, xy: np.ndarray) -> None:
+        """A probe left outside where the codes lie is out of sight: put it at their median."""
+        if len(xy) == 0:
+            return
+        low, high = np.percentile(xy, [1, 99], axis=0)
+        x, y = self.plane.probe_position()
+        if not (low[0] <= x <= high[0] and low[1] <= y <= high[1]):
+            self.plane.set_probe(*(float(v) for v in np.median(xy, axis=0)))
 
     # -- probe --------------------------------------------------------------------------
     def decode_probe(self, *_: Any) -> None:
@@ -374,3 +388,12 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
             thread.wait()
         super().closeEvent(event)
 
+
+def panel_data_settings(source: dict[str, Any]) -> dict[str, Any]:
+    """A data set's ``source`` (see core.data) as the training panel's data settings."""
+    out: dict[str, Any] = {"spec": source.get("path") or source.get("kind")}
+    if source.get("size"):
+        out["image_size"] = source["size"]
+    if source.get("color"):
+        out["color"] = source["color"]
+    return out

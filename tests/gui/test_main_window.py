@@ -383,3 +383,28 @@ def test_continuing_on_other_data_is_a_clear_error(qtbot, make_window):
     assert not window.session.start_training(settings)
     assert errors and "cannot continue" in errors[0][1]
     assert not window.session.is_training
+
+
+def test_the_panel_names_the_data_set_on_screen_and_the_probe_stays_in_sight(qtbot, make_window, tmp_path):
+    from PIL import Image
+
+    for k in range(12):
+        folder = tmp_path / "pics" / ("a" if k % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((10, 10, 3), 20 * k, np.uint8)).save(folder / f"{k}.png")
+    window = make_window()
+    session = window.session
+    assert window.training_panel.settings()["data"]["spec"] == "mnist"
+    assert session.open_data(str(tmp_path / "pics"), image_size=8, color="rgb")
+    data = window.training_panel.settings()["data"]
+    assert data["spec"] == str(tmp_path / "pics") and data["image_size"] == 8 and data["color"] == "rgb"
+    # A model whose codes lie far from the origin: the probe moves to where the points are.
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(family="ae", input_shape=(3, 8, 8), latent_dim=2, hidden=(8,))).eval()
+    with torch.no_grad():
+        model.encoder.body[1].bias.copy_(torch.tensor([40.0, -25.0]))
+    with qtbot.waitSignal(session.codesChanged, timeout=10000, check_params_cb=lambda *a: session.codes is not None):
+        session.set_model(model)
+    qtbot.waitUntil(lambda: window.plane.point_count() == 12, timeout=5000)
+    assert np.all(np.abs(np.median(session.xy, axis=0) - [40.0, -25.0]) < 10)   # far from 0
+    np.testing.assert_allclose(window.plane.probe_position(), np.median(session.xy, axis=0), atol=1e-4)
