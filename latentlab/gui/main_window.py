@@ -24,7 +24,9 @@ from latentlab.gui.plane_view import LatentPlaneView
 from latentlab.gui.training_panel import TrainingPanel
 from latentlab.gui.window_menus import WindowMenusMixin
 from latentlab.gui.window_training import WindowTrainingMixin
-from latentlab.gui.window_panels import LatentSidePanel, axis_names, empty_xy, item_text
+from latentlab.gui.window_panels import (
+    LatentSidePanel, axis_names, empty_xy, item_text, panel_data_settings, scrolling,
+)
 
 if TYPE_CHECKING:
     from latentlab.gui.session import Session
@@ -37,7 +39,7 @@ NO_MODEL_HINT = "No model yet. Press Start to train one."
 STATUS_MS = 8000          # how long a passing message shows before the hint returns
 DEFAULT_SIZE = (1400, 900)
 # Bump when the docks change: a layout saved by an older version is then ignored, not misapplied.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 
 
@@ -86,9 +88,11 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self.setCentralWidget(splitter)
         self.training_panel = TrainingPanel()
         self.loss_plot = LossPlot()
-        self.training_dock = self.add_dock("Training", "trainingDock", self.training_panel,
+        self.training_dock = self.add_dock("Training", "trainingDock", scrolling(self.training_panel),
                                         Qt.DockWidgetArea.LeftDockWidgetArea)
         self.loss_dock = self.add_dock("Loss", "lossDock", self.loss_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        # The training panel runs the full height; the curves and tools sit under the plane only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         saved = prefs.last_training_settings()
         if saved:
             self.training_panel.apply_settings(saved)
@@ -146,8 +150,13 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
             self.view_menu.addAction(dock.toggleViewAction())
         # The saved layout could not place these docks before they existed.
         _geometry, state = prefs.window_layout()
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
+            self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        """First run: a training column wide enough for its form, a strip for curves and tools."""
+        self.resizeDocks([self.training_dock], [320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.loss_dock], [250], Qt.Orientation.Vertical)
 
     def show_loading(self, message: str) -> None:
         """What the window shows before a session is attached."""
@@ -320,8 +329,8 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         geometry, state = prefs.window_layout()
         if geometry is None or not self.restoreGeometry(geometry):
             self._first_run_size()
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
+            self._default_dock_sizes()
 
     def _first_run_size(self) -> None:
         """1400 × 900, or 90 % of a smaller screen, centred."""
@@ -387,13 +396,3 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
             # Start-up loading cannot be interrupted (it is mostly an import); it is short.
             thread.wait()
         super().closeEvent(event)
-
-
-def panel_data_settings(source: dict[str, Any]) -> dict[str, Any]:
-    """A data set's ``source`` (see core.data) as the training panel's data settings."""
-    out: dict[str, Any] = {"spec": source.get("path") or source.get("kind")}
-    if source.get("size"):
-        out["image_size"] = source["size"]
-    if source.get("color"):
-        out["color"] = source["color"]
-    return out

@@ -7,10 +7,12 @@ state into text for axes and the status bar.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
+)
 
 from latentlab.gui.decoded_view import DecodedView
 from latentlab.gui.zbar import ZBarChart
@@ -129,3 +131,23 @@ def item_text(session: Session, index: int) -> str:
         name = data.class_names[k] if k < len(data.class_names) else str(k)
         text += f" · {name}"
     return text
+
+
+def scrolling(panel: QWidget) -> QScrollArea:
+    """``panel`` in a scroll area: a short dock scrolls instead of making the window taller."""
+    area = QScrollArea()
+    area.setObjectName(f"{panel.objectName()}Scroll")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
+
+
+def panel_data_settings(source: dict[str, Any]) -> dict[str, Any]:
+    """A data set's ``source`` (see core.data) as the training panel's data settings."""
+    out: dict[str, Any] = {"spec": source.get("path") or source.get("kind")}
+    if source.get("size"):
+        out["image_size"] = source["size"]
+    if source.get("color"):
+        out["color"] = source["color"]
+    return out

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QDockWidget, QFrame, QInputDialog, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QWidget
 
 from latentlab.core.errors import LatentLabError
 from latentlab.gui.tools import (
@@ -27,6 +27,7 @@ from latentlab.gui.tools import (
     TraversalPanel,
 )
 from latentlab.gui.tools.data_browser import DataBrowserPanel
+from latentlab.gui.window_panels import scrolling
 from latentlab.gui.window_exports import WindowExports
 
 if TYPE_CHECKING:
@@ -41,16 +42,6 @@ def _ask_bookmark_name(parent: QWidget, default: str) -> str | None:
     """Ask for a bookmark's name; None if cancelled."""
     name, ok = QInputDialog.getText(parent, "Bookmark the probe", "Name:", text=default)
     return name if ok else None
-
-
-def _scrolling(panel: QWidget) -> QScrollArea:
-    """``panel`` in a scroll area: a short dock scrolls instead of making the window taller."""
-    area = QScrollArea()
-    area.setObjectName(f"{panel.objectName()}Scroll")
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(panel)
-    return area
 
 
 class WindowTools(QObject):
@@ -121,7 +112,7 @@ class WindowTools(QObject):
         panels = (("interpolation", "Interpolation", self.interpolation), ("traversal", "Traversal", self.traversal),
                   ("attributes", "Attributes", self.attributes), ("bookmarks", "Bookmarks", self.bookmarks),
                   ("data", "Data", self.browser))
-        docks = {key: w.add_dock(title, f"{key}Dock", _scrolling(panel), area) for key, title, panel in panels}
+        docks = {key: w.add_dock(title, f"{key}Dock", scrolling(panel), area) for key, title, panel in panels}
         # A tabbed dock may count as visible while covered: decode the strips when its tab shows.
         docks["traversal"].visibilityChanged.connect(lambda shown: shown and self.traversal.schedule_refresh())
         # Tabbed with the loss curves: one strip of screen, the layout remembered by saveState().
