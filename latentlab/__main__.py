@@ -15,6 +15,8 @@ def main(argv: list[str] | None = None) -> int:
     if args and (args[0] in SUBCOMMANDS or args[0] in ("-h", "--help", "--version", "help")):
         from latentlab import cli
 
+        if args[0] == "help":  # argparse knows no "help" command; show the overview instead
+            args[0] = "--help"
         return cli.main(args)
     try:
         from latentlab import app

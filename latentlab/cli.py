@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -168,13 +172,14 @@ def _parse_hidden(text: str | None, arch: str) -> tuple[int, ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from latentlab.core.checkpoint import load_model, save_model
+    from latentlab.core.checkpoint import check_save_target, load_model, save_model
     from latentlab.core.models import ModelConfig
     from latentlab.core.training import TrainConfig, TrainControl, train
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
+    check_save_target(out)  # before training: a refused destination would lose the run
     data = _load_data(args)
     for name, reason in data.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
@@ -201,8 +206,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr)
     gen = train(model_config, data, train_config, control=control, initial=initial)
-    result = None
-    try:
+    with _cancel_on_interrupt(control):
         while True:
             try:
                 item = next(gen)
@@ -211,14 +215,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 break
             if hasattr(item, "epoch_done"):
                 printer.update(item)
-    except KeyboardInterrupt:
-        control.cancel()
-        print("\ninterrupted: finishing the current step and saving what was trained", file=sys.stderr)
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            result = stop.value
+    if control.cancelled:
+        print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     offset = len(prior_history)
     history = prior_history + [{**h, "epoch": h.get("epoch", 0) + offset} for h in result.history]
     data_info = {"source": data.source, "fingerprint": data.fingerprint, "shape": list(data.shape),
@@ -229,6 +227,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {result.status}: {result.message}", file=sys.stderr)
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+@contextmanager
+def _cancel_on_interrupt(control: Any) -> Iterator[None]:
+    """While training, a first Ctrl+C asks the trainer to stop (what was trained is saved).
+
+    A KeyboardInterrupt raised inside the training generator would end it without a
+    result, so the signal only sets the cancel flag; a second Ctrl+C aborts at once.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed on the main thread
+        return
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if control.cancelled:
+            raise KeyboardInterrupt
+        control.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def validation_data(meta: dict[str, Any], args: argparse.Namespace):
@@ -243,7 +264,13 @@ def validation_data(meta: dict[str, Any], args: argparse.Namespace):
     data = load_dataset(info["source"])
     if info.get("fingerprint") and data.fingerprint != info["fingerprint"]:
         print("warning: the data set differs from the one the model was trained on", file=sys.stderr)
-    _, val_idx = data.split(info.get("val_fraction", 0.2), info.get("seed", 0))
+    # A model saved without training settings records null here: use the reference split.
+    fraction = 0.2 if info.get("val_fraction") is None else info["val_fraction"]
+    seed = 0 if info.get("seed") is None else info["seed"]
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
+            or isinstance(seed, bool) or not isinstance(seed, int):
+        raise LatentLabError(f"{args.model}: the recorded validation split is not valid; pass --data")
+    _, val_idx = data.split(fraction, seed)
     return data.subset(val_idx)
 
 

@@ -47,8 +47,8 @@ from latentlab.core.models import LatentModel
 
 __all__ = [
     "CONFIG_NAME", "FORMAT_VERSION", "MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "MAX_WEIGHTS_BYTES",
-    "WEIGHTS_NAME", "ZIP_SUFFIX", "LoadedModel", "describe_data", "load_model", "model_content_hash",
-    "save_model",
+    "WEIGHTS_NAME", "ZIP_SUFFIX", "LoadedModel", "check_save_target", "describe_data", "load_model",
+    "model_content_hash", "save_model",
 ]
 
 
@@ -99,6 +99,19 @@ def save_model(
     except OSError as exc:
         raise LatentLabError(f"could not save the model to {target}: {exc.strerror or exc}") from exc
     return target
+
+
+def check_save_target(path: str | os.PathLike[str]) -> None:
+    """Raise LatentLabError now if :func:`save_model` would refuse ``path``.
+
+    For callers about to spend minutes training: a bad destination is reported before
+    the work, not after it.
+    """
+    target = Path(path)
+    if target.suffix == ZIP_SUFFIX:
+        _check_zip_target(target)
+    else:
+        _check_replaceable_folder(target)
 
 
 def _build_meta(model: LatentModel, tensors: dict[str, torch.Tensor], train_config: Any,
@@ -212,9 +225,13 @@ def _save_folder(target: Path, files: dict[str, bytes]) -> None:
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def _save_zip(target: Path, files: dict[str, bytes]) -> None:
+def _check_zip_target(target: Path) -> None:
     if target.is_dir():
         raise LatentLabError(f"cannot save the model to {target}: a folder with that name exists")
+
+
+def _save_zip(target: Path, files: dict[str, bytes]) -> None:
+    _check_zip_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -95,7 +95,7 @@ class Plane:
         try:
             origin = torch.tensor(d["origin"], dtype=torch.float32)
             basis = torch.tensor(d["basis"], dtype=torch.float32)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:  # Overflow: a huge JSON integer
             raise LatentLabError(f"a saved plane's origin and basis must be lists of numbers ({exc})") from None
         return cls(origin=origin, basis=basis, kind=str(d.get("kind", "dims")), meta=meta)
 

@@ -38,14 +38,15 @@ class SessionTrainingMixin:
         except Exception as exc:
             self._report("Cannot start training", exc)
             return False
-        if data is not self.data:
-            self.set_data(data)
         from latentlab.core.models import build_model
 
         if initial is None:
             # A fresh inference copy; it shows the untrained decoder until the first snapshot.
+            # Set before the data, so new data never meets the old model (a false "does not fit").
             self.set_model(build_model(model_config), meta={})
-        else:
+        if data is not self.data:
+            self.set_data(data)
+        if initial is not None:
             # The trainer gets its own copy: the GUI keeps decoding with (and loading
             # snapshots into) the current model meanwhile.
             start = build_model(model_config)
@@ -120,6 +121,9 @@ class SessionTrainingMixin:
         self._latest_state = detached_state(self.model)
         # The data description (with its content hash) is made when saving, not here.
         self.model_meta = {"history": self.history}
+        # Continued training changed a loaded model: its file no longer holds these weights,
+        # so a session saved now must not point at it (the title says "untitled" until saved).
+        self.model_path = None
         self.weightsUpdated.emit()
         self.request_encode()
         self.trainingFinished.emit(result)

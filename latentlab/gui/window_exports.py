@@ -205,8 +205,9 @@ class WindowExports:
     def _open_its_model(self, record: SessionFile) -> bool:
         s, w = self.session, self.window
         target = record.model_path
+        # samefile raises when either file is gone (the current model may have been deleted).
         same = bool(s.model_path) and bool(target) and os.path.exists(target) \
-            and os.path.samefile(target, s.model_path)
+            and os.path.exists(s.model_path) and os.path.samefile(target, s.model_path)
         if target and not same and os.path.exists(target):
             return w.open_model(target)
         if s.model is None:

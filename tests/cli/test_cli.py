@@ -13,13 +13,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args: str, block_qt: bool = False, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m latentlab ARGS`` in a fresh interpreter with one torch thread."""
+def run_cli(*args: str, block_qt: bool = False, cwd: Path | None = None,
+            setup: str = "") -> subprocess.CompletedProcess:
+    """Run ``python -m latentlab ARGS`` in a fresh interpreter with one torch thread.
+
+    ``setup`` is Python code run first in that interpreter (e.g. to simulate a keypress).
+    """
     prelude = "import sys\n"
     if block_qt:
         # A None entry in sys.modules makes any import of these packages fail, as if absent.
         prelude += "for m in ('PySide6', 'pyqtgraph', 'superqt', 'shiboken6'): sys.modules[m] = None\n"
-    prelude += ("import torch; torch.set_num_threads(1)\n"
+    prelude += ("import torch; torch.set_num_threads(1)\n" + setup +
                 "from latentlab.__main__ import main\n"
                 "sys.exit(main(sys.argv[1:]))\n")
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -46,6 +50,12 @@ def test_version() -> None:
     assert __version__ in r.stdout
 
 
+def test_help_command_prints_the_overview() -> None:
+    r = run_cli("help", block_qt=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: latentlab") and "export-grid" in r.stdout
+
+
 def test_train_writes_a_model_folder_without_qt(trained: Path) -> None:
     assert (trained / "model.safetensors").is_file()
     meta = json.loads((trained / "config.json").read_text())
@@ -63,6 +73,31 @@ def test_train_progress_is_plain_lines_when_piped(tmp_path: Path) -> None:
     assert "\r" not in r.stderr
 
 
+# Presses Ctrl+C (a real SIGINT) while the trainer is inside its third optimiser step.
+CTRL_C_IN_STEP_3 = (
+    "import signal\n"
+    "from latentlab.core import training\n"
+    "real_step = training._SGDRun._step\n"
+    "def step(self, *args):\n"
+    "    if self.step == 2:\n"
+    "        signal.raise_signal(signal.SIGINT)\n"
+    "    return real_step(self, *args)\n"
+    "training._SGDRun._step = step\n"
+)
+
+
+def test_ctrl_c_during_training_stops_and_saves_what_was_trained(tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    r = run_cli("train", "--data", "moons", "--limit", "300", "--epochs", "2", "--batch-size", "32",
+                "--threads", "1", "--out", str(out), setup=CTRL_C_IN_STEP_3)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "cancelled at epoch 1, step 3" in r.stderr
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["history"] == []  # no epoch was finished
+    assert (out / "model.safetensors").is_file()
+
+
 def test_evaluate_prints_metrics_on_the_recorded_validation_split(trained: Path) -> None:
     r = run_cli("evaluate", "--model", str(trained), block_qt=True)
     assert r.returncode == 0, r.stderr
@@ -74,6 +109,21 @@ def test_evaluate_prints_metrics_on_the_recorded_validation_split(trained: Path)
     assert metrics["neg_elbo"] == pytest.approx(metrics["recon"] + metrics["kl"], rel=1e-4)
 
 
+def test_evaluate_uses_the_reference_split_when_the_model_records_none(tmp_path: Path) -> None:
+    from latentlab.core.checkpoint import describe_data, save_model
+    from latentlab.core.data import load_dataset
+    from latentlab.core.models import ModelConfig, build_model
+
+    data = load_dataset("moons", limit=150)
+    model = build_model(ModelConfig(input_shape=data.shape, latent_dim=2, hidden=(8,)))
+    # Saved without training settings: the data block holds null val_fraction and seed.
+    path = save_model(tmp_path / "m", model, data_info=describe_data(data))
+    assert json.loads((path / "config.json").read_text())["data"]["val_fraction"] is None
+    r = run_cli("evaluate", "--model", str(path))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["n"] == 30  # the default 20 % of 150
+
+
 def test_evaluate_reports_factor_r2_for_procedural_data(tmp_path: Path) -> None:
     out = tmp_path / "moons"
     assert run_cli("train", "--data", "moons", "--limit", "400", "--epochs", "1", "--threads", "1",
@@ -81,7 +131,8 @@ def test_evaluate_reports_factor_r2_for_procedural_data(tmp_path: Path) -> None:
     r = run_cli("evaluate", "--model", str(out))
     assert r.returncode == 0, r.stderr
     r2 = json.loads(r.stdout)["factor_r2"]
-    assert r2 and all(-1.0 <= v <= 1.0 for v in r2.values())
+    assert list(r2) == ["phase", "rotation_cos", "rotation_sin"]  # the moons' known factors
+    assert all(v is not None and 0.0 <= v <= 1.0 for v in r2.values())
 
 
 def test_info_describes_the_model(trained: Path) -> None:
@@ -104,6 +155,17 @@ def test_user_mistakes_exit_2_with_one_line(args: tuple[str, ...], fragment: str
     assert "Traceback" not in r.stderr
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_train_refuses_a_foreign_out_folder_before_training(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"precious")
+    r = run_cli("train", "--data", "moons", "--limit", "200", "--epochs", "1", "--threads", "1",
+                "--out", str(photos))
+    assert r.returncode == 2 and "not a LatentLab model" in r.stderr
+    assert "epoch 1/1" not in r.stderr  # refused up front, not after the work
+    assert sorted(p.name for p in photos.iterdir()) == ["holiday.jpg"]
 
 
 def test_hostile_model_file_is_refused(tmp_path: Path) -> None:

@@ -53,11 +53,18 @@ def test_interpolate_from_an_image_file(tmp_path: Path) -> None:
 
     digit = (load_dataset("mnist").images[7, 0].numpy() * 255).astype(np.uint8)
     Image.fromarray(digit).resize((56, 56)).save(tmp_path / "seven.png")
-    out = tmp_path / "s.png"
+    out, ref = tmp_path / "s.png", tmp_path / "ref.png"
     r = run_cli("interpolate", "--model", MODEL, "--from", str(tmp_path / "seven.png"),
                 "--to", "mnist:3", "--steps", "2", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert out.is_file()
+    assert run_cli("interpolate", "--model", MODEL, "--from", "mnist:7", "--to", "mnist:3",
+                   "--steps", "2", "--out", str(ref)).returncode == 0
+    with Image.open(out) as a, Image.open(ref) as b:
+        assert a.size == b.size == (4 * 28 + 3, 28)  # 4 frames with 1-pixel gutters
+        strip, expected = (np.asarray(im.convert("L"), dtype=np.float32) for im in (a, b))
+    # The enlarged file is read back to 28 x 28, so its path starts where the digit's own does.
+    first = np.abs(strip[:, :28] - expected[:, :28]).mean()
+    assert first < 0.25 * np.abs(expected[:, :28] - expected[:, -28:]).mean()
 
 
 def test_encode_csv_and_npy(tmp_path: Path) -> None:

@@ -134,6 +134,20 @@ def test_a_failed_save_keeps_the_previous_model(tmp_path, monkeypatch, name):
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
 
 
+def test_check_save_target_refuses_what_save_model_would(tmp_path):
+    model_dir = save_model(tmp_path / "m", make_model())
+    checkpoint.check_save_target(model_dir)  # an existing model may be replaced
+    checkpoint.check_save_target(tmp_path / "new" / "m.latentlab")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"precious")
+    with pytest.raises(LatentLabError, match="not a LatentLab model"):
+        checkpoint.check_save_target(folder)
+    (tmp_path / "z.latentlab").mkdir()
+    with pytest.raises(LatentLabError, match="a folder with that name exists"):
+        checkpoint.check_save_target(tmp_path / "z.latentlab")
+
+
 def test_refuses_to_overwrite_what_is_not_a_model(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()

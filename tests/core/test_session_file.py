@@ -63,6 +63,10 @@ def test_minimal_file_gets_defaults(tmp_path) -> None:
         ({"bookmarks": [{"name": "short", "z": [1.0, 2.0]}]}, "different lengths"),
         ({"model_hash": 5}, "model_hash"),
         ({"colour": "blue"}, "unknown entries: colour"),
+        # An integer too large for a float must be a clear error, not an OverflowError.
+        ({"bookmarks": [{"name": "huge", "z": [1, 10**400, 3]}]}, "finite numbers"),
+        ({"attributes": [{"name": "a", "from": None, "to": 1, "amount": 10**400}]}, "amount"),
+        ({"plane": {"origin": [0, 10**400, 0], "basis": [[1, 0, 0], [0, 1, 0]]}}, "plane"),
     ],
 )
 def test_bad_contents_name_the_file_and_the_problem(tmp_path, change, message) -> None:

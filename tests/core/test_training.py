@@ -316,11 +316,29 @@ def test_pca_is_fitted_in_one_step(digits):
     assert torch.equal(snaps[0].state["components"], result.model.components)
 
 
-def test_cvae_trains_with_labels(digits):
+def test_cvae_trains_on_each_image_with_its_own_label(digits, monkeypatch):
+    label_of = {img.numpy().tobytes(): int(y) for img, y in zip(digits.images, digits.labels)}
+    batches_in_step: list[bool] = []
+    real_build = models.build_model
+
+    def recording_build(config):
+        model = real_build(config)
+        real_loss = model.loss
+
+        def loss(x, y=None, kl_weight=None):
+            if model.training:  # shuffling must move images and labels together
+                batches_in_step.append([label_of[img.numpy().tobytes()] for img in x] == y.tolist())
+            return real_loss(x, y, kl_weight)
+
+        model.loss = loss
+        return model
+
+    monkeypatch.setattr(models, "build_model", recording_build)
     config = ModelConfig(family="cvae", latent_dim=2, hidden=(32,), num_classes=10)
     _, result = run(train(config, digits, fast_config(epochs=1)))
     assert result.status == "finished"
     assert math.isfinite(result.history[0]["val"]["loss"])
+    assert len(batches_in_step) == 8 and all(batches_in_step)
 
 
 def test_convolutional_model_trains(digits):
@@ -410,7 +428,14 @@ def test_fast_linear_can_be_switched_off():
         set_fast_linear(True)
 
 
-def test_warm_up_is_repeatable():
+def test_warm_up_does_its_one_off_work_once(monkeypatch):
+    from latentlab.core import device
+
+    made: list[float] = []
+    real_make = device.make_optimizer
+    monkeypatch.setattr(device, "_warmed", False)
+    monkeypatch.setattr(device, "make_optimizer", lambda params, lr: made.append(lr) or real_make(params, lr))
     warm_up()
-    warm_up()  # the second call must be a cheap no-op, not an error
-    assert torch.optim.Adam([nn.Parameter(torch.zeros(1))]).defaults["lr"] == pytest.approx(1e-3)
+    warm_up()  # the second call must be a cheap no-op
+    assert made == [1e-3]
+    assert device._fast_linear_checked is not None  # the fast-kernel probe has run

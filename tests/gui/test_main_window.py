@@ -365,6 +365,21 @@ def test_a_loaded_model_can_be_continued_from_the_panel(qtbot, make_window):
     assert any(not torch.equal(trained[k], start[k]) for k in start)
 
 
+def test_a_continued_model_no_longer_claims_its_file(qtbot, make_window, tmp_path):
+    window = make_window(tiny_model(latent_dim=2))
+    session = window.session
+    folder = tmp_path / "digits"
+    assert session.save_model(str(folder))
+    assert session.model_path == str(folder) and "digits" in window.windowTitle()
+    _small_training(window, epochs=1)
+    window.training_panel.resume_check.setChecked(True)
+    with qtbot.waitSignal(session.trainingFinished, timeout=60000):
+        qtbot.mouseClick(window.training_panel.start_button, Qt.MouseButton.LeftButton)
+    # The folder still holds the old weights: a session saved now must not refer to it.
+    assert session.model_path is None
+    assert "digits" not in window.windowTitle() and "untitled" in window.windowTitle()
+
+
 def test_continuing_is_not_offered_without_a_model(qtbot, make_window):
     window = make_window()
     assert not window.training_panel.resume_check.isEnabled()

@@ -210,3 +210,16 @@ def test_pca_baseline_trains_without_errors_and_gets_codes(qtbot, session):
     qtbot.waitUntil(lambda: session.codes is not None, timeout=10000)
     assert errors == []
     np.testing.assert_allclose(session.codes, _reference_codes(session.model, session), atol=1e-4)
+
+
+def test_training_on_other_data_does_not_say_the_old_model_mismatches_it(qtbot, session):
+    _load(session, qtbot, tiny_model(tiny_config()))   # a 28 x 28 model on MNIST
+    messages: list[str] = []
+    session.statusMessage.connect(messages.append)
+    settings = training_settings(epochs=1)
+    settings["data"] = {"spec": "shapes", "image_size": 16, "color": "auto", "limit": 64}
+    with qtbot.waitSignal(session.trainingFinished, timeout=30000):
+        assert session.start_training(settings)
+        assert session.data.shape == (1, 16, 16) and session.config.input_shape == (1, 16, 16)
+    # A new model is trained for the new data: telling the user to train one would mislead.
+    assert not any("expects" in m for m in messages), messages

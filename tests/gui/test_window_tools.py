@@ -279,6 +279,27 @@ def test_a_session_whose_model_changed_warns(qtbot, saved_window, monkeypatch, t
     assert len(saved_window.tools.controller.waypoints) == 2   # restored all the same
 
 
+def test_a_session_opens_its_model_when_the_current_models_folder_is_gone(qtbot, saved_window, monkeypatch,
+                                                                          tmp_path):
+    import shutil
+
+    win = saved_window
+    make_path(qtbot, win)
+    file = tmp_path / "explore.json"
+    monkeypatch.setattr(window_exports, "_ask_session_path", lambda _p, save: str(file))
+    _trigger(win, "saveSessionAction")
+    # The current model moves to another folder, which is then deleted.
+    other = tmp_path / "elsewhere"
+    assert win.session.save_model(str(other))
+    shutil.rmtree(other)
+    win.tools.controller.reset()
+    with qtbot.waitSignal(win.session.codesChanged, timeout=10000,
+                          check_params_cb=lambda *a: win.session.codes is not None):
+        _trigger(win, "openSessionAction")
+    assert win.session.model_path == str(tmp_path / "model")   # the session's own model
+    assert len(win.tools.controller.waypoints) == 2
+
+
 def test_saving_a_session_of_an_unsaved_model_asks_to_save_it_first(qtbot, window, monkeypatch, tmp_path):
     monkeypatch.setattr(window_exports, "_ask_session_path", lambda _p, save: str(tmp_path / "s.json"))
     _trigger(window, "saveSessionAction")
