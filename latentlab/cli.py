@@ -187,7 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         loaded = load_model(args.resume)
         initial, model_config = loaded.model, loaded.config
-        prior_history = list(loaded.meta.get("history") or [])
+        prior_history = _history(loaded.meta)
         if tuple(model_config.input_shape) != data.shape:
             raise LatentLabError(f"the model in {args.resume} expects images of shape "
                                  f"{tuple(model_config.input_shape)}, but the data has {data.shape}")
@@ -258,7 +258,7 @@ def validation_data(meta: dict[str, Any], args: argparse.Namespace):
 
     if args.data:
         return _load_data(args)
-    info = meta.get("data") or {}
+    info = _section(meta, "data")
     if not info.get("source"):
         raise LatentLabError("this model does not record its data set; pass --data")
     data = load_dataset(info["source"])
@@ -289,13 +289,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _section(mapping: dict[str, Any], key: str) -> dict[str, Any]:
+    """``mapping[key]`` when it is a dict, else empty: a hand-edited config.json may hold anything."""
+    value = mapping.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _history(meta: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-epoch history of a model's config.json (entries that are not dicts are dropped)."""
+    history = meta.get("history")
+    return [h for h in history if isinstance(h, dict)] if isinstance(history, list) else []
+
+
+def _loss_text(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "?"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import load_model
 
     loaded = load_model(args.model)
     c, meta = loaded.config, loaded.meta
-    hist = meta.get("history") or []
-    data = meta.get("data") or {}
+    hist = _history(meta)
+    data = _section(meta, "data")
     lines = [
         f"model        {Path(args.model).resolve()}",
         f"family       {c.family}" + (f" (beta {c.beta:g})" if c.family == "beta-vae" else ""),
@@ -308,10 +324,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]
     if hist:
         last = hist[-1]
-        val = (last.get("val") or {}).get("loss")
+        val = _section(last, "val").get("loss")
         lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train loss "
-                     f"{(last.get('train') or {}).get('loss', float('nan')):.3f}"
-                     + (f", validation loss {val:.3f}" if val is not None else ""))
+                     f"{_loss_text(_section(last, 'train').get('loss'))}"
+                     + (f", validation loss {_loss_text(val)}" if val is not None else ""))
     else:
         lines.append("history      not trained by gradient descent (no epochs recorded)")
     print("\n".join(lines))

@@ -167,7 +167,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.data:
         data = load_dataset(args.data, image_size=args.image_size, color=args.color)
     else:
-        source = (loaded.meta.get("data") or {}).get("source")
+        if args.image_size is not None or args.color != "auto":
+            raise LatentLabError("--image-size and --color apply to the data given with --data; without "
+                                 "--data the model's own data set is used as it was trained")
+        recorded = loaded.meta.get("data")
+        source = recorded.get("source") if isinstance(recorded, dict) else None
         if not source:
             raise LatentLabError("this model does not record its data set; pass --data")
         data = load_dataset(source)

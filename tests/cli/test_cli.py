@@ -192,3 +192,25 @@ def test_cvae_needs_labels(tmp_path: Path) -> None:
     r = run_cli("train", "--data", str(tmp_path / "x.npy"), "--family", "cvae", "--epochs", "1",
                 "--out", str(tmp_path / "m"))
     assert r.returncode == 2 and "label" in r.stderr
+
+
+def test_info_survives_a_hand_edited_history(trained: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "edited"
+    shutil.copytree(trained, copy)
+    meta = json.loads((copy / "config.json").read_text())
+    meta["history"] = [{"epoch": 1, "train": "oops", "val": {"loss": "x"}}, 7]
+    meta["data"] = ["not", "a", "dict"]
+    (copy / "config.json").write_text(json.dumps(meta))
+    r = run_cli("info", str(copy))
+    # The weights and architecture are intact, so info shows what it can of the rest.
+    assert r.returncode == 0, r.stderr
+    assert "1 epoch; last train loss ?, validation loss ?" in r.stdout
+    assert "data         null, ? items" in r.stdout
+
+
+def test_encode_without_data_refuses_image_options(tmp_path: Path, trained: Path) -> None:
+    r = run_cli("encode", "--model", str(trained), "--image-size", "20", "--out", str(tmp_path / "c.csv"))
+    assert r.returncode == 2 and "--image-size" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "c.csv").exists()
