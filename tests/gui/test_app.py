@@ -10,7 +10,6 @@ import textwrap
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from latentlab import app
@@ -18,10 +17,6 @@ from latentlab.core.checkpoint import save_model
 from latentlab.core.data import load_dataset
 from latentlab.core.models import ModelConfig, build_model
 
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
 
 
 @pytest.fixture

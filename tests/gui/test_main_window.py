@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
 import torch
-from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
@@ -19,13 +18,6 @@ LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
 N_ITEMS = 240
 
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, monkeypatch):
-    """Keep the user's real settings untouched: every test gets its own INI folder."""
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    # pyqtgraph drops mouse moves closer than 10 ms apart; synthetic events come faster.
-    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
 
 
 def tiny_model(latent_dim: int = 2, family: str = "vae", seed: int = 1):

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
 import torch
 from PIL import Image
-from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -26,11 +25,6 @@ NONE = Qt.MouseButton.NoButton
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 N_ITEMS = 200
 
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, monkeypatch):
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
 
 
 def tiny_model(latent_dim: int = 2, seed: int = 1):
