@@ -122,7 +122,7 @@ def measure_drag(app: QApplication, window: Any, moves: int, interval_s: float) 
 def open_window(app: QApplication, model: Any, meta: dict) -> Any:
     """A shown main window with ``model``, MNIST, and the codes on the plane."""
     from latentlab.core.data import load_dataset
-    from latentlab.gui.main_window import MainWindow
+    from latentlab.gui.window.main_window import MainWindow
     from latentlab.gui.session import Session
 
     session = Session(training_threads=1)

@@ -54,7 +54,7 @@ def pan_frames(qapp: QApplication, n_points: int, frames: int = 120) -> int:
     """Time pan frames of the latent plane alone with ``n_points`` points in 10 classes."""
     import numpy as np
 
-    from latentlab.gui.plane_view import LatentPlaneView
+    from latentlab.gui.views.plane_view import LatentPlaneView
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, n_points)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     if args.pan:
         return pan_frames(qapp, args.pan)
-    from latentlab.gui.main_window import MainWindow
+    from latentlab.gui.window.main_window import MainWindow
     from latentlab.gui.session import Session
 
     from latentlab.core.training import warm_up

@@ -1,6 +1,6 @@
 """Pan and zoom frame time of the latent plane with 70,000 labelled points.
 
-Shows a :class:`~latentlab.gui.plane_view.LatentPlaneView` offscreen with 70,000 points
+Shows a :class:`~latentlab.gui.views.plane_view.LatentPlaneView` offscreen with 70,000 points
 in ten classes (the size of full MNIST), then moves the view programmatically through
 its ViewBox, as a drag or the wheel does: every frame is one range change, the event
 processing it causes, and a full render of the widget (``grab``). Prints the p50 / p95
@@ -61,7 +61,7 @@ def zoom_steps(vb: Any, frames: int) -> list[Any]:
 def rows(quick: bool = False, points: int = 70_000, frames: int | None = None) -> list[dict[str, Any]]:
     """Pan and zoom rows (p50, p95 frame time in ms)."""
     app = QApplication.instance() or QApplication([sys.argv[0]])
-    from latentlab.gui.plane_view import LatentPlaneView
+    from latentlab.gui.views.plane_view import LatentPlaneView
 
     n_frames = frames or (60 if quick else 240)
     view = LatentPlaneView()

@@ -19,7 +19,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from latentlab.gui.main_window import MainWindow
+from latentlab.gui.window.main_window import MainWindow
 from latentlab.gui.settings import APPLICATION, ORGANISATION
 from latentlab.gui.workers import WarmUpThread, describe_exception
 from latentlab.resources_path import resource_path

@@ -56,7 +56,7 @@ def test_the_window_shell_needs_no_torch():
         from PySide6.QtWidgets import QApplication
         qapp = QApplication([])
         from latentlab import app
-        from latentlab.gui.main_window import MainWindow
+        from latentlab.gui.window.main_window import MainWindow
         window = MainWindow()
         window.show()
         qapp.processEvents()

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from latentlab.gui import theme
-from latentlab.gui.decoded_view import DecodedView
-from latentlab.gui.qimage import array_to_qimage, array_to_qpixmap
+from latentlab.gui.views import theme
+from latentlab.gui.views.decoded_view import DecodedView
+from latentlab.gui.views.qimage import array_to_qimage, array_to_qpixmap
 
 
 @pytest.fixture

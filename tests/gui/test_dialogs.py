@@ -6,8 +6,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 import latentlab
-from latentlab.gui import dialogs
-from latentlab.gui.dialogs import AboutDialog, confirm_overwrite, show_error
+from latentlab.gui.views import dialogs
+from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 
 
 def _top_level(name: str) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from latentlab.gui.loss_plot import LossPlot
+from latentlab.gui.views.loss_plot import LossPlot
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from latentlab.core.models import ModelConfig, build_model
 from latentlab.gui import settings as prefs
-from latentlab.gui.main_window import MainWindow
+from latentlab.gui.window.main_window import MainWindow
 from latentlab.gui.session import Session
 
 LEFT = Qt.MouseButton.LeftButton
@@ -313,7 +313,7 @@ def test_opened_models_are_listed_under_recent_models(qtbot, make_window, tmp_pa
 
 
 def test_status_bar_shows_the_hint_when_ready_and_drops_stale_hover_text(qtbot, make_window):
-    from latentlab.gui.main_window import READY_HINT
+    from latentlab.gui.window.main_window import READY_HINT
 
     window = make_window(tiny_model())
     assert window.hint() == READY_HINT and window.hint_label.isVisible()

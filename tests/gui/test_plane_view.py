@@ -9,8 +9,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter
 from PySide6.QtWidgets import QApplication
 
-from latentlab.gui.plane_items import PointIndex
-from latentlab.gui.plane_view import LatentPlaneView
+from latentlab.gui.views.plane_items import PointIndex
+from latentlab.gui.views.plane_view import LatentPlaneView
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
@@ -319,7 +319,7 @@ def _colour_at(view: LatentPlaneView, shot, x: float, y: float) -> QColor:
 
 
 def test_points_are_drawn_in_their_class_colour_and_hidden_classes_vanish(view) -> None:
-    from latentlab.gui import theme
+    from latentlab.gui.views import theme
 
     xy = np.array([[-3.0, 0.0], [3.0, 0.0], [np.nan, 1.0], [1e12, 1e12]])  # odd ones must not break drawing
     view.set_points(xy, np.array([0, 1, 1, 1]), ["zero", "one"])
@@ -345,7 +345,7 @@ def test_points_are_drawn_in_their_class_colour_and_hidden_classes_vanish(view) 
 
 
 def test_grid_lines_are_opaque_and_beneath_the_points(view) -> None:
-    from latentlab.gui import theme
+    from latentlab.gui.views import theme
 
     axis = view.plotItem.getAxis("bottom")
     assert axis.zValue() < view.plotItem.vb.zValue()

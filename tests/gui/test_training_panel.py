@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFormLayout, QWidget
 
-from latentlab.gui.formatting import format_compact, format_duration, format_learning_rate, format_progress
-from latentlab.gui.training_panel import TrainingPanel
+from latentlab.gui.views.formatting import format_compact, format_duration, format_learning_rate, format_progress
+from latentlab.gui.views.training_panel import TrainingPanel
 
 
 @pytest.fixture
@@ -254,8 +254,8 @@ def test_formatting_helpers() -> None:
 def test_gui_modules_do_not_import_torch() -> None:
     code = (
         "import sys\n"
-        "import latentlab.gui.training_panel, latentlab.gui.loss_plot\n"
-        "import latentlab.gui.dialogs, latentlab.gui.formatting\n"
+        "import latentlab.gui.views.training_panel, latentlab.gui.views.loss_plot\n"
+        "import latentlab.gui.views.dialogs, latentlab.gui.views.formatting\n"
         "heavy = [m for m in ('torch', 'latentlab.core.training', 'latentlab.core.models') if m in sys.modules]\n"
         "print(heavy)\n"
         "sys.exit(1 if heavy else 0)\n"

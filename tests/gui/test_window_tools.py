@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from latentlab.core.checkpoint import save_model
 from latentlab.core.models import ModelConfig, build_model
-from latentlab.gui import window_exports, window_tools
-from latentlab.gui.main_window import MainWindow
+from latentlab.gui.window import window_exports, window_tools
+from latentlab.gui.window.main_window import MainWindow
 from latentlab.gui.session import Session
 from latentlab.gui.tools import export_dialogs
 

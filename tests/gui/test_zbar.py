@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from latentlab.gui import theme
-from latentlab.gui.zbar import ZBarChart
+from latentlab.gui.views import theme
+from latentlab.gui.views.zbar import ZBarChart
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.errors import LatentLabError
-from latentlab.gui import dialogs
+from latentlab.gui.views import dialogs
 from latentlab.gui.tools.tools_controller import ToolsController
 
 AMOUNT_RANGE = 2.0

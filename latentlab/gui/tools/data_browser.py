@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.errors import LatentLabError
-from latentlab.gui import dialogs
-from latentlab.gui.qimage import array_to_qpixmap
+from latentlab.gui.views import dialogs
+from latentlab.gui.views.qimage import array_to_qpixmap
 from latentlab.gui.tools.strip import FrameStrip, chw_to_display
 from latentlab.gui.tools.tools_controller import ToolsController
 

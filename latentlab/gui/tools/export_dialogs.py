@@ -2,9 +2,9 @@
 
 Each ``export_*`` function asks for its options (:func:`_ask_options`, a small
 :class:`ExportOptionsDialog`), then for a path (:func:`_ask_save_path`), confirms
-replacing an existing file (:func:`latentlab.gui.dialogs.confirm_overwrite`) and writes
+replacing an existing file (:func:`latentlab.gui.views.dialogs.confirm_overwrite`) and writes
 with :mod:`latentlab.core.export`. It returns the path written, or None when the user
-cancelled or the write failed; a failure is shown with :func:`latentlab.gui.dialogs.show_error`.
+cancelled or the write failed; a failure is shown with :func:`latentlab.gui.views.dialogs.show_error`.
 ``_ask_options`` and ``_ask_save_path`` are module functions so tests can replace them.
 """
 
@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from latentlab.core import export as core_export
 from latentlab.core.errors import LatentLabError
-from latentlab.gui import dialogs
+from latentlab.gui.views import dialogs
 
 PNG_FILTER = "PNG images (*.png)"
 GIF_FILTER = "GIF animations (*.gif)"

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from latentlab.core.errors import LatentLabError
-from latentlab.gui import dialogs
+from latentlab.gui.views import dialogs
 from latentlab.gui.tools import export_dialogs
 from latentlab.gui.tools.strip import FrameStrip
 from latentlab.gui.tools.tools_controller import ToolsController

@@ -16,7 +16,7 @@ from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QWidget
 
-from latentlab.gui.qimage import array_to_qpixmap
+from latentlab.gui.views.qimage import array_to_qpixmap
 
 DEFAULT_THUMB = 48   # pixels per thumbnail side
 GAP = 4              # pixels between thumbnails (room for the highlight)

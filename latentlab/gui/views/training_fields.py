@@ -1,7 +1,7 @@
 """Form fields for the training panel: the learning-rate spin box and small field helpers.
 
 The helpers build combo and spin boxes and read or write a field's value as the plain
-Python value :meth:`~latentlab.gui.training_panel.TrainingPanel.settings` carries. Like
+Python value :meth:`~latentlab.gui.views.training_panel.TrainingPanel.settings` carries. Like
 the panel, this module must not import torch.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
-from latentlab.gui.formatting import format_learning_rate, is_number
+from latentlab.gui.views.formatting import format_learning_rate, is_number
 
 
 class LearningRateSpinBox(QDoubleSpinBox):

@@ -7,8 +7,8 @@ from PySide6.QtCore import QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from latentlab.gui import theme
-from latentlab.gui.qimage import array_to_qimage
+from latentlab.gui.views import theme
+from latentlab.gui.views.qimage import array_to_qimage
 
 _MARGIN = 6
 

@@ -3,7 +3,7 @@
 Built for 70,000 points: one :class:`PointCloud` draws every dot with a single Qt call
 (colours chosen once per data set, positions replaced on live re-encodes), and point
 look-ups (hover, click) go through a uniform grid index instead of per-point scans.
-The path, arrow and mosaic drawn with the points are in :mod:`latentlab.gui.plane_overlays`.
+The path, arrow and mosaic drawn with the points are in :mod:`latentlab.gui.views.plane_overlays`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
-from latentlab.gui import theme
-from latentlab.gui.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
+from latentlab.gui.views import theme
+from latentlab.gui.views.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
-from latentlab.gui.plane_overlays import PlaneOverlaysMixin, check_xy
+from latentlab.gui.views.plane_overlays import PlaneOverlaysMixin, check_xy
 
 ThumbnailSource = Callable[[int], np.ndarray]
 

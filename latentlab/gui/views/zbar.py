@@ -9,7 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from latentlab.gui import theme
+from latentlab.gui.views import theme
 
 MAX_DIMS = 256
 _MARGIN = 4

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
-from latentlab.gui import theme
-from latentlab.gui.formatting import is_number
+from latentlab.gui.views import theme
+from latentlab.gui.views.formatting import is_number
 
 TERMS = ("loss", "recon", "kl")
 SPLITS = ("train", "val")

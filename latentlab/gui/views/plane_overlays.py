@@ -1,6 +1,6 @@
 """What the latent plane draws besides the scatter and the probe: a path, an arrow, a mosaic.
 
-:class:`PlaneOverlaysMixin` is part of :class:`latentlab.gui.plane_view.LatentPlaneView`,
+:class:`PlaneOverlaysMixin` is part of :class:`latentlab.gui.views.plane_view.LatentPlaneView`,
 which creates the items it fills (``_path``, ``_waypoints``, ``_arrow``, ``_mosaic``).
 :func:`check_xy` validates the ``[N, 2]`` point arrays both modules take.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 
-from latentlab.gui.plane_items import ArrowOverlay
+from latentlab.gui.views.plane_items import ArrowOverlay
 
 
 def check_xy(xy: np.ndarray) -> np.ndarray:

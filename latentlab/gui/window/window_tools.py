@@ -4,7 +4,7 @@
 window shell must not). It owns one :class:`~latentlab.gui.tools.ToolsController` over
 the session, puts its panels in dock widgets tabbed with the loss curves, draws the
 path and the attribute arrow on the plane and follows the probe. Exports and sessions
-are in :mod:`latentlab.gui.window_exports`.
+are in :mod:`latentlab.gui.window.window_exports`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from latentlab.gui.tools import (
     TraversalPanel,
 )
 from latentlab.gui.tools.data_browser import DataBrowserPanel
-from latentlab.gui.window_panels import scrolling
-from latentlab.gui.window_exports import WindowExports
+from latentlab.gui.window.window_panels import scrolling
+from latentlab.gui.window.window_exports import WindowExports
 
 if TYPE_CHECKING:
-    from latentlab.gui.main_window import MainWindow
+    from latentlab.gui.window.main_window import MainWindow
     from latentlab.gui.session import Session
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")

@@ -4,7 +4,7 @@ The panel holds no training logic. It turns its form into a plain dict (see
 :meth:`TrainingPanel.settings`) and emits it; the controller builds the configs, runs the
 worker and reports back through :meth:`set_state`, :meth:`set_progress` and
 :meth:`set_status`. It must not import torch: the window paints before torch loads.
-The learning-rate spin box and the field helpers are in :mod:`latentlab.gui.training_fields`.
+The learning-rate spin box and the field helpers are in :mod:`latentlab.gui.views.training_fields`.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
-from latentlab.gui.formatting import format_progress, is_number
-from latentlab.gui.training_fields import (
+from latentlab.gui.views.formatting import format_progress, is_number
+from latentlab.gui.views.training_fields import (
     LearningRateSpinBox, combo_box, form_group, read_field, select_key, spin_box, write_field,
 )
 

@@ -18,19 +18,19 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplicat
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QWidget
 
 from latentlab.gui import settings as prefs
-from latentlab.gui.dialogs import show_error
-from latentlab.gui.loss_plot import LossPlot
-from latentlab.gui.plane_view import LatentPlaneView
-from latentlab.gui.training_panel import TrainingPanel
-from latentlab.gui.window_menus import WindowMenusMixin
-from latentlab.gui.window_training import WindowTrainingMixin
-from latentlab.gui.window_panels import (
+from latentlab.gui.views.dialogs import show_error
+from latentlab.gui.views.loss_plot import LossPlot
+from latentlab.gui.views.plane_view import LatentPlaneView
+from latentlab.gui.views.training_panel import TrainingPanel
+from latentlab.gui.window.window_menus import WindowMenusMixin
+from latentlab.gui.window.window_training import WindowTrainingMixin
+from latentlab.gui.window.window_panels import (
     LatentSidePanel, axis_names, empty_xy, item_text, panel_data_settings, scrolling,
 )
 
 if TYPE_CHECKING:
     from latentlab.gui.session import Session
-    from latentlab.gui.window_tools import WindowTools
+    from latentlab.gui.window.window_tools import WindowTools
 
 APP_TITLE = "LatentLab"
 READY_HINT = ("Drag the probe ✛ or click anywhere on the plane to decode that point · "
@@ -142,7 +142,7 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
 
     def _attach_tools(self, session: Session) -> None:
         # Imported here: the tools load torch, and the shell has painted by now.
-        from latentlab.gui.window_tools import WindowTools
+        from latentlab.gui.window.window_tools import WindowTools
 
         self.tools = WindowTools(self, session)
         self.view_menu.addSeparator()

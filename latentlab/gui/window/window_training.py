@@ -1,6 +1,6 @@
 """The main window's side of training: the Start button, progress and the loss curves.
 
-:class:`WindowTrainingMixin` is part of :class:`latentlab.gui.main_window.MainWindow`.
+:class:`WindowTrainingMixin` is part of :class:`latentlab.gui.window.main_window.MainWindow`.
 Progress reports are gathered and drawn on the loss plot at most once a second.
 """
 

@@ -20,12 +20,12 @@ from latentlab.core.checkpoint import model_content_hash
 from latentlab.core.errors import LatentLabError
 from latentlab.core.session_file import Session as SessionFile
 from latentlab.core.session_file import check_model, load_session, save_session
-from latentlab.gui import dialogs
+from latentlab.gui.views import dialogs
 from latentlab.gui import manifold as grids
 from latentlab.gui.tools import apply_session, collect_session, export_dialogs
 
 if TYPE_CHECKING:
-    from latentlab.gui.window_tools import WindowTools
+    from latentlab.gui.window.window_tools import WindowTools
 
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
 

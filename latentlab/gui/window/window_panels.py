@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from latentlab.gui.decoded_view import DecodedView
-from latentlab.gui.zbar import ZBarChart
+from latentlab.gui.views.decoded_view import DecodedView
+from latentlab.gui.views.zbar import ZBarChart
 
 if TYPE_CHECKING:
     from latentlab.gui.session import Session

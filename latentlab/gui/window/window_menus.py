@@ -1,6 +1,6 @@
 """The main window's menus and the file actions behind them.
 
-:class:`WindowMenusMixin` is part of :class:`latentlab.gui.main_window.MainWindow`. The
+:class:`WindowMenusMixin` is part of :class:`latentlab.gui.window.main_window.MainWindow`. The
 menus exist from the first paint; the latent tools (and so the session, export and tool
 entries) arrive with the session, so those entries forward to ``window.tools`` and say
 "still loading" until then.
@@ -16,7 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from latentlab.gui import settings as prefs
-from latentlab.gui.dialogs import AboutDialog, confirm_overwrite
+from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite
 
 MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"

@@ -1,6 +1,6 @@
 """Graphics helpers of the latent plane: point index, point cloud, view box and probe.
 
-Kept apart from :mod:`latentlab.gui.plane_view` so that the widget module stays readable.
+Kept apart from :mod:`latentlab.gui.views.plane_view` so that the widget module stays readable.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QLabel, QWidget
 
-from latentlab.gui import theme
-from latentlab.gui.qimage import array_to_qpixmap
+from latentlab.gui.views import theme
+from latentlab.gui.views.qimage import array_to_qpixmap
 
 THUMBNAIL_PX = 84
 

@@ -1,0 +1,1 @@
+"""Widgets: they receive values and emit requests; they never import a controller."""

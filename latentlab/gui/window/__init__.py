@@ -1,0 +1,1 @@
+"""The window shell: builds the widgets, menus and docks, and emits typed requests."""
