@@ -22,7 +22,6 @@ from latentlab.core.errors import LatentLabError
 
 FAMILIES = ("ae", "vae", "beta-vae", "cvae", "pca")
 ARCHS = ("mlp", "conv")
-DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,8 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
 class ProgressPrinter:
     """A one-line progress bar on a terminal; one plain line per epoch when piped."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, first_epoch: int = 1) -> None:
         self.stream = stream
+        # A continued run numbers its epochs after the model's earlier ones.
+        self.offset = first_epoch - 1
         self.tty = stream.isatty()
         self._last = 0.0
 
@@ -132,7 +133,7 @@ class ProgressPrinter:
             if self.tty:
                 self.stream.write("\r\033[K")
             val = f"  val {p.val['loss']:.2f}" if p.val else ""
-            self.stream.write(f"epoch {p.epoch}/{p.epochs}  loss {p.terms.get('loss', float('nan')):.2f}"
+            self.stream.write(f"epoch {p.epoch + self.offset}/{p.epochs + self.offset}  loss {p.terms.get('loss', float('nan')):.2f}"
                               f"  recon {p.terms.get('recon', 0.0):.2f}  kl {p.terms.get('kl', 0.0):.2f}"
                               f"{val}  {p.images_per_s:,.0f} img/s\n")
             self.stream.flush()
@@ -141,7 +142,7 @@ class ProgressPrinter:
             done = (p.epoch - 1 + min(1.0, (p.step % max(1, p.steps_per_epoch)) / max(1, p.steps_per_epoch)))
             frac = done / max(1, p.epochs)
             bar = "#" * int(frac * 30)
-            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch}/{p.epochs}  loss "
+            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch + self.offset}/{p.epochs + self.offset}  loss "
                               f"{p.terms.get('loss', float('nan')):.2f}  ETA {_fmt_eta(p.eta_s)}")
             self.stream.flush()
 
@@ -161,51 +162,41 @@ def _load_data(args: argparse.Namespace):
     return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit)
 
 
-def _parse_hidden(text: str | None, arch: str) -> tuple[int, ...]:
+def _parse_hidden(text: str | None) -> tuple[int, ...] | None:
+    """``--hidden 512,256`` as widths; None (the family's default) when not given."""
     if not text:
-        return DEFAULT_HIDDEN[arch]
+        return None
     try:
-        sizes = tuple(int(v) for v in text.split(","))
+        return tuple(int(v) for v in text.split(","))
     except ValueError:
         raise LatentLabError(f"--hidden must be whole numbers separated by commas, got '{text}'") from None
-    return sizes
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from latentlab.core.checkpoint import check_save_target, load_model, save_model
-    from latentlab.core.models import ModelConfig
-    from latentlab.core.training import TrainConfig, TrainControl, train
+    from latentlab.core.checkpoint import check_save_target, describe_data, load_model, save_model
+    from latentlab.core.plan import TrainingSettings, plan_training
+    from latentlab.core.training import TrainControl, train
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
     check_save_target(out)  # before training: a refused destination would lose the run
-    data = _load_data(args)
-    for name, reason in data.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    initial, prior_history = None, []
+    settings = TrainingSettings(
+        data=args.data, image_size=args.image_size, color=args.color, limit=args.limit,
+        family=args.family, arch=args.arch, latent_dim=args.latent_dim,
+        hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
+        kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume))
+    model, history = None, []
     if args.resume:
         loaded = load_model(args.resume)
-        initial, model_config = loaded.model, loaded.config
-        prior_history = _history(loaded.meta)
-        if tuple(model_config.input_shape) != data.shape:
-            raise LatentLabError(f"the model in {args.resume} expects images of shape "
-                                 f"{tuple(model_config.input_shape)}, but the data has {data.shape}")
-    else:
-        beta = args.beta if args.beta is not None else (4.0 if args.family == "beta-vae" else 1.0)
-        if args.family == "cvae" and data.labels is None:
-            raise LatentLabError(f"a conditional VAE needs labelled data; '{args.data}' has no labels")
-        model_config = ModelConfig(
-            family=args.family, arch=args.arch, input_shape=data.shape, latent_dim=args.latent_dim,
-            hidden=_parse_hidden(args.hidden, args.arch), likelihood=args.likelihood, beta=beta,
-            kl_warmup_epochs=args.kl_warmup,
-            num_classes=data.num_classes if args.family == "cvae" else 0,
-            label_names=data.class_names)
-    train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                               seed=args.seed, device=args.device, threads=args.threads)
+        model, history = loaded.model, _history(loaded.meta)
+    plan = plan_training(settings, model=model, history=history)
+    for name, reason in plan.data.skipped:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
-    printer = ProgressPrinter(sys.stderr)
-    gen = train(model_config, data, train_config, control=control, initial=initial)
+    printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
+    gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial)
     with _cancel_on_interrupt(control):
         while True:
             try:
@@ -217,12 +208,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 printer.update(item)
     if control.cancelled:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
-    offset = len(prior_history)
-    history = prior_history + [{**h, "epoch": h.get("epoch", 0) + offset} for h in result.history]
-    data_info = {"source": data.source, "fingerprint": data.fingerprint, "shape": list(data.shape),
-                 "label_names": list(data.class_names), "n": len(data),
-                 "val_fraction": train_config.val_fraction, "seed": train_config.seed}
-    save_model(out, result.model, train_config=train_config, history=history, data_info=data_info)
+    tc = plan.train_config
+    save_model(out, result.model, train_config=tc, history=plan.full_history(result.history),
+               data_info=describe_data(plan.data, tc.val_fraction, tc.seed))
     if result.status != "finished":
         print(f"training {result.status}: {result.message}", file=sys.stderr)
     print(f"saved {out}")
@@ -276,15 +264,12 @@ def validation_data(meta: dict[str, Any], args: argparse.Namespace):
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import load_model
+    from latentlab.core.inference import check_compatible
     from latentlab.core.metrics import evaluate
 
     loaded = load_model(args.model)
     data = validation_data(loaded.meta, args)
-    if tuple(loaded.config.input_shape) != data.shape:
-        raise LatentLabError(f"the model expects images of shape {tuple(loaded.config.input_shape)}, "
-                             f"but the data has {data.shape}; use --image-size/--color to match")
-    if loaded.config.is_conditional and data.labels is None:
-        raise LatentLabError("this conditional model needs labelled data to evaluate")
+    check_compatible(loaded.config, data)
     print(json.dumps(evaluate(loaded.model, data, device=args.device), indent=2))
     return 0
 

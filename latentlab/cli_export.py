@@ -48,16 +48,15 @@ def add_commands(sub: Any) -> None:
     e.add_argument("--out", required=True, metavar="codes.csv|codes.npy")
 
 
-def _condition(loaded: Any, text: str | None, n: int):
-    import torch
-
+def _condition(loaded: Any, text: str | None) -> int | None:
+    """The class a conditional model decodes with (``--label``: a name or an index); None otherwise."""
     cfg = loaded.config
     if not cfg.is_conditional:
         if text is not None:
             raise LatentLabError("--label only applies to conditional models (cvae)")
         return None
     if text is None:
-        return torch.zeros(n, dtype=torch.int64)
+        return 0
     names = list(cfg.label_names)
     if text in names:
         k = names.index(text)
@@ -68,7 +67,7 @@ def _condition(loaded: Any, text: str | None, n: int):
             raise LatentLabError(f"unknown label '{text}'; choose from {', '.join(names)}") from None
     if not 0 <= k < cfg.num_classes:
         raise LatentLabError(f"label {k} is out of range 0..{cfg.num_classes - 1}")
-    return torch.full((n,), k, dtype=torch.int64)
+    return k
 
 
 def _check_scale(scale: int) -> None:
@@ -79,7 +78,7 @@ def _check_scale(scale: int) -> None:
 def cmd_export_grid(args: argparse.Namespace) -> int:
     import torch
 
-    from latentlab.core import export, latent
+    from latentlab.core import export, inference, latent
     from latentlab.core.checkpoint import load_model
 
     _check_scale(args.scale)
@@ -97,8 +96,7 @@ def cmd_export_grid(args: argparse.Namespace) -> int:
         raise LatentLabError(f"--dims must name two different dimensions below {dim}")
     plane = latent.dims_plane(i, j, dim) if dim > 1 else latent.pca_plane(torch.zeros(2, 1))
     codes, _extent = latent.prior_grid(plane, args.n)
-    with torch.inference_mode():
-        images = loaded.model.decode_image(codes, _condition(loaded, args.label, len(codes)))
+    images = inference.decode(loaded.model, codes, _condition(loaded, args.label))
     export.save_grid(args.out, images, n_cols=args.n, scale=args.scale, pad=0)
     print(f"wrote {args.out} ({args.n} x {args.n} images)")
     return 0
@@ -130,7 +128,7 @@ def resolve_item(ref: str, shape: tuple[int, int, int]):
 def cmd_interpolate(args: argparse.Namespace) -> int:
     import torch
 
-    from latentlab.core import export, latent
+    from latentlab.core import export, inference, latent
     from latentlab.core.checkpoint import load_model
 
     _check_scale(args.scale)
@@ -139,10 +137,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     refs = [args.start, *args.via, args.end]
     images = torch.stack([resolve_item(r, loaded.config.input_shape) for r in refs])
-    with torch.inference_mode():
-        mu, _ = loaded.model.encode(images, _condition(loaded, args.label, len(images)))
-        codes = latent.path_through(mu, args.steps, method="slerp" if args.slerp else "lerp")
-        frames = loaded.model.decode_image(codes, _condition(loaded, args.label, len(codes)))
+    label = _condition(loaded, args.label)
+    mu = torch.from_numpy(inference.encode(loaded.model, images, label))
+    codes = latent.path_through(mu, args.steps, method="slerp" if args.slerp else "lerp")
+    frames = inference.decode(loaded.model, codes, label)
     if args.out:
         export.save_strip(args.out, frames, scale=args.scale)
         target = args.out
@@ -159,7 +157,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_encode(args: argparse.Namespace) -> int:
     import torch
 
-    from latentlab.core import export
+    from latentlab.core import export, inference
     from latentlab.core.checkpoint import load_model
     from latentlab.core.data import load_dataset
 
@@ -175,18 +173,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
         if not source:
             raise LatentLabError("this model does not record its data set; pass --data")
         data = load_dataset(source)
-    if data.shape != tuple(loaded.config.input_shape):
-        raise LatentLabError(f"the model expects images of shape {tuple(loaded.config.input_shape)}, "
-                             f"but the data has {data.shape}")
-    if loaded.config.is_conditional and data.labels is None:
-        raise LatentLabError("this conditional model needs labelled data to encode")
-    chunks = []
-    with torch.inference_mode():
-        for start in range(0, len(data), 1000):
-            y = None if data.labels is None or not loaded.config.is_conditional else data.labels[start:start + 1000]
-            mu, _ = loaded.model.encode(data.images[start:start + 1000], y)
-            chunks.append(mu)
-    codes = torch.cat(chunks)
+    codes = torch.from_numpy(inference.encode_dataset(loaded.model, data, chunk=1000))
     export.save_codes(args.out, codes, labels=data.labels, names=data.class_names)
     print(f"wrote {args.out} ({len(codes)} codes of dimension {codes.shape[1]})")
     return 0

@@ -34,6 +34,7 @@ from latentlab.core.device import (
     warm_up,
 )
 from latentlab.core.errors import LatentLabError
+from latentlab.core.inference import check_compatible
 from latentlab.core.metrics import loss_terms
 from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.core.training_types import TERMS, Progress, Snapshot, TrainConfig, TrainControl, TrainResult
@@ -44,26 +45,6 @@ __all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "Trai
 # memory; batches are then gathered one at a time instead.
 _EPOCH_GATHER_MAX_BYTES = 512 * 1024**2
 _PAUSE_POLL_S = 0.25
-
-
-def _check_data(model_config: ModelConfig, data: Dataset) -> None:
-    if data.shape != tuple(model_config.input_shape):
-        raise LatentLabError(
-            f"the model expects images of shape {tuple(model_config.input_shape)} (C, H, W), "
-            f"but data set '{data.name}' has {data.shape}"
-        )
-    if not model_config.is_conditional:
-        return
-    if data.labels is None:
-        raise LatentLabError(
-            f"a conditional VAE needs class labels, but data set '{data.name}' has none; "
-            "choose labelled data or another model family"
-        )
-    if len(data) and (int(data.labels.min()) < 0 or int(data.labels.max()) >= model_config.num_classes):
-        raise LatentLabError(
-            f"data set '{data.name}' has labels outside 0..{model_config.num_classes - 1}, "
-            f"the classes this conditional VAE was set up for"
-        )
 
 
 def _load_initial(model: LatentModel, initial: LatentModel) -> None:
@@ -97,7 +78,7 @@ def train(
     only) and ``seconds`` (training and validation, pauses excluded).
     """
     control = control if control is not None else TrainControl()
-    _check_data(model_config, data)
+    check_compatible(model_config, data)
     device = resolve_device(config.device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)

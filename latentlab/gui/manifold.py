@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from latentlab.core import latent
+from latentlab.core import inference, latent
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import ModelConfig
@@ -40,30 +40,11 @@ def to_display(images: torch.Tensor) -> np.ndarray:
 
 def encode_job(model_config: ModelConfig, state: dict[str, torch.Tensor], data: Dataset):
     """A job for the inference worker: the data set's latent means as numpy ``[N, D]``."""
-    from latentlab.core.models import build_model
-
     def job(should_stop) -> np.ndarray | None:
-        model = build_model(model_config)
-        model.load_state_dict(state)
-        model.eval()
-        labels = data.labels if model_config.is_conditional else None
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(data), ENCODE_CHUNK):
-                if should_stop():
-                    return None
-                x = data.images[start:start + ENCODE_CHUNK]
-                y = None if labels is None else labels[start:start + ENCODE_CHUNK]
-                mu, _ = model.encode(x, y)
-                chunks.append(mu.to(torch.float32).numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, model_config.latent_dim), np.float32)
+        model = inference.model_from_state(model_config, state)
+        return inference.encode_dataset(model, data, should_stop=should_stop)
 
     return job
-
-
-def detached_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A CPU copy of ``model``'s weights that no later update can tear."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 # -- planes ---------------------------------------------------------------------------------
@@ -140,18 +121,12 @@ def prior_grid_codes(plane: latent.Plane, n: int) -> tuple[torch.Tensor, tuple[f
 def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.Tensor,
                n_rows: int, n_cols: int, condition: int | None):
     """A job for the inference worker: decode ``codes`` and tile them into one image array."""
-    from latentlab.core.models import build_model
-
     def job(should_stop) -> np.ndarray | None:
-        model = build_model(model_config)
-        model.load_state_dict(state)
-        model.eval()
-        y = None if condition is None else torch.full((len(codes),), int(condition), dtype=torch.int64)
-        with torch.inference_mode():
-            if should_stop():
-                return None
-            images = model.decode_image(codes, y)
-            return to_display(latent.tile(images, n_rows, n_cols))
+        if should_stop():
+            return None
+        model = inference.model_from_state(model_config, state)
+        images = inference.decode(model, codes, condition)
+        return to_display(latent.tile(images, n_rows, n_cols))
 
     return job
 

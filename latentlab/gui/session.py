@@ -19,11 +19,13 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from latentlab.core import inference
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.gui import manifold as planes
-from latentlab.gui.manifold import detached_state, encode_job, to_display
+from latentlab.core.device import cpu_state
+from latentlab.gui.manifold import encode_job, to_display
 from latentlab.gui.session_training import SessionTrainingMixin
 from latentlab.gui.workers import InferenceWorker, TrainingWorker, describe_exception
 
@@ -87,7 +89,7 @@ class Session(SessionTrainingMixin, QObject):
         self.condition = 0
         self.probe_z: np.ndarray | None = None
         self.training_state = "idle"
-        self._prior_history: list[dict[str, Any]] = []
+        self._plan: Any = None               # the running (or last) training plan
         self.inference = InferenceWorker()
         self.inference.resultReady.connect(self._on_job_result)
         self.inference.failed.connect(self._on_job_failed)
@@ -208,7 +210,7 @@ class Session(SessionTrainingMixin, QObject):
         self.condition = 0
         # Another model has other axes: start again from its PCA view.
         self.plane_kind, self.plane_dims = "pca", (0, 1)
-        self._latest_state = None if model is None else detached_state(model)
+        self._latest_state = None if model is None else cpu_state(model)
         self._reset_codes()
         self.modelChanged.emit()
         self.request_encode()
@@ -240,9 +242,7 @@ class Session(SessionTrainingMixin, QObject):
         return self.model is not None and bool(getattr(self.model, "fitted", True))
 
     def model_fits_data(self) -> bool:
-        return (self.model_ready() and self.data is not None
-                and self.data.shape == tuple(self.model.config.input_shape)
-                and (not self.model.config.is_conditional or self.data.labels is not None))
+        return self.model_ready() and inference.fits(self.model.config, self.data)
 
     # -- encoding and planes ----------------------------------------------------------
     def request_encode(self, state: dict[str, torch.Tensor] | None = None) -> bool:
@@ -251,7 +251,7 @@ class Session(SessionTrainingMixin, QObject):
             return False
         state = state if state is not None else self._latest_state
         if state is None:
-            state = self._latest_state = detached_state(self.model)
+            state = self._latest_state = cpu_state(self.model)
         self._encoded_state = state
         self.inference.submit("encode", encode_job(self.model.config, state, self.data))
         return True
@@ -259,7 +259,7 @@ class Session(SessionTrainingMixin, QObject):
     def latest_state(self) -> dict[str, torch.Tensor]:
         """The newest weights as a detached copy that background jobs may read."""
         if self._latest_state is None and self.model is not None:
-            self._latest_state = detached_state(self.model)
+            self._latest_state = cpu_state(self.model)
         return self._latest_state
 
     def _encode_latest_snapshot(self) -> None:
@@ -317,10 +317,8 @@ class Session(SessionTrainingMixin, QObject):
         if not self.model_fits_data():
             raise LatentLabError("Open a model and a matching data set first.")
         idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
-        y = self.data.labels[idx] if self.model.config.is_conditional else None
-        with torch.inference_mode():
-            mu, _ = self.model.encode(self.data.images[idx], y)
-        return mu.to(torch.float32).numpy()
+        labels = self.data.labels[idx] if self.data.labels is not None else None
+        return inference.encode(self.model, self.data.images[idx], labels)
 
     def encode_images(self, images: np.ndarray) -> np.ndarray:
         """Latent means ``[N, D]`` of images ``[N, C, H, W]`` in [0, 1] (e.g. dropped files).
@@ -329,23 +327,14 @@ class Session(SessionTrainingMixin, QObject):
         """
         if not self.model_ready():
             raise LatentLabError("Open or train a model first: there is nothing to encode with.")
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-        y = None
-        if self.model.config.is_conditional:
-            y = torch.full((len(x),), self.condition, dtype=torch.int64)
-        with torch.inference_mode():
-            mu, _ = self.model.encode(x, y)
-        return mu.to(torch.float32).numpy()
+        return inference.encode(self.model, images, self.condition)
 
     def kl_per_dim(self, limit: int = 512) -> np.ndarray | None:
         """How much each latent dimension is used ``[D]``: mean KL over the first ``limit``
         items, or the codes' variance for models without a KL; None before both exist."""
         if not self.model_fits_data():
             return None
-        n = min(limit, len(self.data))
-        y = self.data.labels[:n] if self.model.config.is_conditional else None
-        with torch.inference_mode():
-            kl = self.model.kl_per_dim(self.data.images[:n], y).to(torch.float32).numpy()
+        kl = inference.kl_per_dim(self.model, self.data, limit)
         if np.any(kl > 0):
             return kl
         return None if self.codes is None else self.codes.var(axis=0).astype(np.float32)
@@ -368,14 +357,7 @@ class Session(SessionTrainingMixin, QObject):
         if not self.model_ready():
             raise LatentLabError("No model is loaded yet." if self.model is None else
                                  "The model is not ready yet: it is still being fitted.")
-        batch = np.atleast_2d(np.asarray(z, dtype=np.float32))
-        zt = torch.from_numpy(batch)
-        y = None
-        if self.model.config.is_conditional:
-            y = torch.full((len(batch),), self.condition, dtype=torch.int64)
-        # Grad mode is per thread: enter inference mode on the thread that decodes.
-        with torch.inference_mode():
-            images = self.model.decode_image(zt, y)
+        images = inference.decode(self.model, np.atleast_2d(np.asarray(z, dtype=np.float32)), self.condition)
         out = np.stack([to_display(im) for im in images])
         return out[0] if np.ndim(z) == 1 else out
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from latentlab.gui.manifold import detached_state
-from latentlab.gui.workers import TrainingWorker, plan_training
+from latentlab.core.device import cpu_state
+from latentlab.gui.workers import TrainingWorker, panel_settings
 
 # While training runs, three Python threads (GUI, trainer, encoder) share the GIL. At the
 # default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
@@ -32,28 +32,27 @@ class SessionTrainingMixin:
         if self.is_training:
             return False
         try:
-            data, model_config, train_config, initial = plan_training(
-                settings, self.data, self.model if self.model_fits_data() else None,
-                self.training_threads, PROGRESS_INTERVAL_S)
+            from latentlab.core.plan import plan_training
+
+            plan = plan_training(
+                panel_settings(settings), data=self.data,
+                model=self.model if self.model_ready() else None, history=self.history,
+                threads=self.training_threads, progress_interval_s=PROGRESS_INTERVAL_S)
         except Exception as exc:
             self._report("Cannot start training", exc)
             return False
         from latentlab.core.models import build_model
 
+        data, model_config, train_config = plan.data, plan.model_config, plan.train_config
+        initial = plan.initial
         if initial is None:
             # A fresh inference copy; it shows the untrained decoder until the first snapshot.
             # Set before the data, so new data never meets the old model (a false "does not fit").
             self.set_model(build_model(model_config), meta={})
         if data is not self.data:
             self.set_data(data)
-        if initial is not None:
-            # The trainer gets its own copy: the GUI keeps decoding with (and loading
-            # snapshots into) the current model meanwhile.
-            start = build_model(model_config)
-            start.load_state_dict(detached_state(initial))
-            initial = start
         self.train_config = train_config
-        self._prior_history = list(self.history) if initial is not None else []
+        self._plan = plan
         worker = TrainingWorker(model_config, data, train_config, initial)
         worker.progress.connect(self.trainingProgress)
         worker.snapshotReady.connect(self._on_snapshot)
@@ -117,8 +116,8 @@ class SessionTrainingMixin:
         if self.sender() is not self._trainer:
             return
         self.model = result.model.to("cpu").eval()
-        self.history = self._prior_history + list(result.history)
-        self._latest_state = detached_state(self.model)
+        self.history = self._plan.full_history(result.history)
+        self._latest_state = cpu_state(self.model)
         # The data description (with its content hash) is made when saving, not here.
         self.model_meta = {"history": self.history}
         # Continued training changed a loaded model: its file no longer holds these weights,

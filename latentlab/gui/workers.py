@@ -21,9 +21,6 @@ from latentlab.core.errors import LatentLabError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HIDDEN = {"mlp": (400,), "conv": (32, 64)}   # as the command line's defaults
-_TRAIN_KEYS = {"epochs", "batch_size", "lr", "device", "seed", "val_fraction",
-               "snapshot_interval_s", "progress_interval_s", "threads"}
 
 # A job of the inference worker: it is given a ``should_stop()`` callable (True once
 # a newer request of the same kind arrived or the worker shuts down) and returns a
@@ -239,61 +236,16 @@ class InferenceWorker(QThread):
                 self.resultReady.emit(kind, gen, result)
 
 
-def plan_training(settings: dict[str, Any], data: Any, model: Any, threads: int,
-                  progress_interval_s: float) -> tuple[Any, Any, Any, Any]:
-    """Turn the training panel's settings into ``(data, ModelConfig, TrainConfig, initial)``.
+def panel_settings(values: dict[str, Any]) -> Any:
+    """The training panel's nested settings dict as core :class:`TrainingSettings`."""
+    from latentlab.core.plan import TrainingSettings
 
-    ``data`` is reused when it already is what the settings ask for (a loaded subset
-    stays a subset); ``model`` is the current model, continued from when the settings
-    say ``"resume": True``. Raises LatentLabError for settings a person has to fix.
-    """
-    from latentlab.core.data import load_dataset
-    from latentlab.core.models import ModelConfig
-    from latentlab.core.training import TrainConfig
-
-    d, m, t = settings.get("data") or {}, settings.get("model") or {}, settings.get("train") or {}
-    spec = d.get("spec")
-    if spec and (data is None or not _same_source(data, spec, d)):
-        data = load_dataset(spec, image_size=d.get("image_size"), color=d.get("color", "auto"),
-                            limit=d.get("limit"))
-        if model is not None and (data.shape != tuple(model.config.input_shape)
-                                  or (model.config.is_conditional and data.labels is None)):
-            model = None   # images the model cannot take: nothing to continue from
-    if data is None:
-        raise LatentLabError("Choose a data set to train on.")
-    initial = model if settings.get("resume") else None
-    if settings.get("resume") and initial is None:
-        raise LatentLabError("The loaded model cannot continue on this data set (its images differ in "
-                             "size, colour or labels). Untick 'Continue training' to train a new model.")
-    if initial is not None:
-        model_config = initial.config
-    else:
-        family, arch = m.get("family", "vae"), m.get("arch", "mlp")
-        if family == "cvae" and data.labels is None:
-            raise LatentLabError(f"A conditional VAE needs labelled data; '{data.name}' has no labels.")
-        model_config = ModelConfig(
-            family=family, arch=arch, input_shape=data.shape, latent_dim=int(m.get("latent_dim", 2)),
-            hidden=tuple(m.get("hidden") or DEFAULT_HIDDEN.get(arch, (400,))),
-            likelihood=m.get("likelihood", "bernoulli"),
-            beta=float(m.get("beta", 4.0 if family == "beta-vae" else 1.0)),
-            kl_warmup_epochs=int(m.get("kl_warmup_epochs", 0)),
-            num_classes=data.num_classes if family == "cvae" else 0,
-            label_names=data.class_names)
-    values = {k: v for k, v in t.items() if k in _TRAIN_KEYS and v is not None}
-    values.setdefault("threads", threads)
-    values.setdefault("progress_interval_s", progress_interval_s)
-    return data, model_config, TrainConfig(**values), initial
-
-
-def _same_source(data: Any, spec: Any, d: dict[str, Any]) -> bool:
-    """Whether ``data`` already is what the training settings ask for."""
-    if isinstance(spec, dict):
-        return spec == data.source
-    src = data.source or {}
-    wanted = str(spec)
-    named = wanted in (src.get("kind"), data.name, src.get("path"))
-    size_ok = d.get("image_size") in (None, data.shape[1])
-    return bool(named and size_ok)
+    d, m, t = values.get("data") or {}, values.get("model") or {}, values.get("train") or {}
+    flat: dict[str, Any] = {k: v for k, v in {**m, **t}.items() if v is not None}
+    flat.update({"data": d.get("spec") or None, "image_size": d.get("image_size"),
+                 "color": d.get("color", "auto"), "limit": d.get("limit"),
+                 "continue_training": bool(values.get("resume"))})
+    return TrainingSettings.from_dict(flat)
 
 
 class WarmUpThread(QThread):

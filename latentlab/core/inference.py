@@ -1,0 +1,160 @@
+"""Inference for every face of LatentLab: encode, decode and "does this model fit this data".
+
+The desktop app, the command line and scripts all go through these functions, so there is one
+place that builds labels for conditional models, enters ``torch.inference_mode`` (grad mode is
+per thread: it is entered here, on the thread that computes) and chunks a large data set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+from latentlab.core.data.dataset import Dataset
+from latentlab.core.errors import LatentLabError
+from latentlab.core.models.base import LatentModel, ModelConfig
+
+__all__ = [
+    "ENCODE_CHUNK",
+    "check_compatible",
+    "condition_labels",
+    "decode",
+    "encode",
+    "encode_dataset",
+    "fits",
+    "kl_per_dim",
+    "incompatibility",
+    "model_from_state",
+]
+
+ENCODE_CHUNK = 512   # rows per step of encode_dataset; the cancel check runs between chunks
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "×".join(str(v) for v in shape)
+
+
+def incompatibility(config: ModelConfig, data: Dataset) -> str | None:
+    """Why a model of ``config`` cannot take ``data`` (a sentence a person can act on), or None."""
+    expected = tuple(config.input_shape)
+    if tuple(data.shape) != expected:
+        return (f"The model expects items of shape {_shape_text(expected)}, but data set "
+                f"'{data.name}' has {_shape_text(tuple(data.shape))}. Choose data of that size "
+                f"(e.g. with the image size and colour options) or train a new model on it.")
+    if config.is_conditional:
+        if data.labels is None:
+            return (f"This conditional model needs class labels, but data set '{data.name}' has none. "
+                    "Choose labelled data or another model family.")
+        if len(data) and (int(data.labels.min()) < 0 or int(data.labels.max()) >= config.num_classes):
+            return (f"Data set '{data.name}' has labels outside 0..{config.num_classes - 1}, the classes "
+                    "this conditional model was set up for.")
+    return None
+
+
+def fits(config: ModelConfig, data: Dataset | None) -> bool:
+    """Whether a model of ``config`` can encode (and train on) ``data``."""
+    return data is not None and incompatibility(config, data) is None
+
+
+def check_compatible(config: ModelConfig, data: Dataset) -> None:
+    """Raise :class:`LatentLabError` when a model of ``config`` cannot take ``data``."""
+    problem = incompatibility(config, data)
+    if problem is not None:
+        raise LatentLabError(problem)
+
+
+def model_from_state(config: ModelConfig, state: Mapping[str, torch.Tensor]) -> LatentModel:
+    """A CPU model of ``config`` in eval mode holding ``state`` (e.g. a training snapshot)."""
+    from latentlab.core.models import build_model
+
+    model = build_model(config)
+    model.load_state_dict(dict(state))
+    return model.eval()
+
+
+def condition_labels(config: ModelConfig, condition: int | torch.Tensor | np.ndarray | None,
+                     n: int) -> torch.Tensor | None:
+    """Labels ``[n]`` for a conditional model (one class for all, or one per item); None otherwise."""
+    if not config.is_conditional:
+        return None
+    if condition is None:
+        raise LatentLabError("This conditional model needs a class to decode with; choose one.")
+    y = torch.as_tensor(np.asarray(condition) if isinstance(condition, np.ndarray) else condition)
+    y = y.to(torch.int64)
+    if y.ndim == 0:
+        y = y.expand(n)
+    return y
+
+
+def encode(model: LatentModel, images: torch.Tensor | np.ndarray,
+           labels: int | torch.Tensor | np.ndarray | None = None) -> np.ndarray:
+    """Latent means ``[N, D]`` (float32 numpy) of a few items ``[N, ...]``.
+
+    A conditional model needs ``labels`` (one class for all items or one per item).
+    """
+    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(
+        np.ascontiguousarray(images, dtype=np.float32))
+    x = x.to(model.device, torch.float32)
+    y = condition_labels(model.config, labels, len(x))
+    with torch.inference_mode():
+        mu, _ = model.encode(x, y)
+    return mu.to("cpu", torch.float32).numpy()
+
+
+def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHUNK,
+                   should_stop: Callable[[], bool] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> np.ndarray | None:
+    """Latent means ``[N, D]`` (float32 numpy) of every item of ``data``, in chunks.
+
+    ``should_stop()`` is asked between chunks: True ends the work and returns None.
+    ``progress(done, total)`` is called after each chunk. Raises :class:`LatentLabError` when the
+    model cannot take the data.
+    """
+    check_compatible(model.config, data)
+    labels = data.labels if model.config.is_conditional else None
+    chunks: list[np.ndarray] = []
+    total = len(data)
+    device = model.device
+    with torch.inference_mode():
+        for start in range(0, total, chunk):
+            if should_stop is not None and should_stop():
+                return None
+            x = data.images[start:start + chunk].to(device)
+            y = None if labels is None else labels[start:start + chunk].to(device)
+            mu, _ = model.encode(x, y)
+            chunks.append(mu.to("cpu", torch.float32).numpy())
+            if progress is not None:
+                progress(min(total, start + chunk), total)
+    if not chunks:
+        return np.zeros((0, model.config.latent_dim), np.float32)
+    return np.concatenate(chunks)
+
+
+def decode(model: LatentModel, codes: torch.Tensor | np.ndarray,
+           condition: int | torch.Tensor | np.ndarray | None = None) -> torch.Tensor:
+    """Decoded outputs of codes ``[K, D]`` (or one code ``[D]`` → ``[1, ...]``) on the CPU.
+
+    Images come back as float ``[K, C, H, W]`` in [0, 1]. A conditional model decodes under
+    ``condition`` (one class for all codes, or one per code).
+    """
+    z = codes if isinstance(codes, torch.Tensor) else torch.from_numpy(
+        np.ascontiguousarray(codes, dtype=np.float32))
+    z = torch.atleast_2d(z).to(model.device, torch.float32)
+    y = condition_labels(model.config, condition, len(z))
+    if y is not None:
+        y = y.to(model.device)
+    with torch.inference_mode():
+        out = model.decode_image(z, y)
+    return out.to("cpu", torch.float32)
+
+
+def kl_per_dim(model: LatentModel, data: Dataset, limit: int = 512) -> np.ndarray:
+    """Mean KL of each latent dimension ``[D]`` over the first ``limit`` items (zeros without a KL)."""
+    check_compatible(model.config, data)
+    n = min(limit, len(data))
+    y = data.labels[:n].to(model.device) if model.config.is_conditional else None
+    with torch.inference_mode():
+        kl = model.kl_per_dim(data.images[:n].to(model.device), y)
+    return kl.to("cpu", torch.float32).numpy()

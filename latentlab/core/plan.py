@@ -1,0 +1,203 @@
+"""From a person's training settings to a run: :class:`TrainingSettings` → :class:`TrainingPlan`.
+
+The command line and the desktop app both describe what to train as :class:`TrainingSettings`
+and call :func:`plan_training`, so defaults (β, hidden sizes), the checks a person has to act on
+(a conditional model needs labels, a continued model needs data it can take) and the numbering of
+continued epochs exist once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+
+from latentlab.core.data.dataset import Dataset
+from latentlab.core.errors import LatentLabError
+from latentlab.core.inference import incompatibility
+from latentlab.core.models.base import LatentModel, ModelConfig
+from latentlab.core.training_types import TrainConfig
+
+__all__ = ["DEFAULT_HIDDEN", "TrainingPlan", "TrainingSettings", "continue_history", "plan_training"]
+
+#: Hidden layer widths (MLP) or channel counts (conv) when the settings name none.
+DEFAULT_HIDDEN: dict[str, tuple[int, ...]] = {"mlp": (400,), "conv": (32, 64)}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """What a person chose: the data, the model and how to train it.
+
+    ``data`` is a data-set name, a path or a recorded source dict; ``None`` uses the data
+    already loaded. ``hidden`` and ``beta`` left ``None`` take the family's defaults.
+    ``continue_training`` continues the current model instead of building a new one.
+    """
+
+    data: Any = None
+    image_size: int | None = None
+    color: str = "auto"
+    limit: int | None = None
+    family: str = "vae"
+    arch: str = "mlp"
+    latent_dim: int = 2
+    hidden: tuple[int, ...] | None = None
+    likelihood: str = "bernoulli"
+    beta: float | None = None
+    kl_warmup_epochs: int = 0
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    val_fraction: float = 0.2
+    continue_training: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if d["hidden"] is not None:
+            d["hidden"] = list(d["hidden"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TrainingSettings:
+        """Settings from a dict (unknown keys are ignored: a newer version may have written them)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if values.get("hidden") is not None:
+            values["hidden"] = tuple(int(v) for v in values["hidden"])
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> TrainingSettings:
+        return replace(self, **changes)
+
+
+@dataclass
+class TrainingPlan:
+    """Everything a training run needs, ready for :func:`latentlab.core.training.train`.
+
+    ``initial`` is the model to continue from (a copy the trainer may own) or None for a new
+    one; ``prior_history`` the history it brings. :meth:`full_history` numbers the new epochs
+    after the old ones.
+    """
+
+    data: Dataset
+    model_config: ModelConfig
+    train_config: TrainConfig
+    initial: LatentModel | None = None
+    prior_history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def continues(self) -> bool:
+        return self.initial is not None
+
+    @property
+    def first_epoch(self) -> int:
+        """The number the run's first epoch gets (1 for a new model)."""
+        return _last_epoch(self.prior_history) + 1
+
+    def full_history(self, new_history: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The prior history followed by ``new_history`` renumbered after it."""
+        return continue_history(self.prior_history, new_history)
+
+
+def _last_epoch(history: Sequence[Mapping[str, Any]]) -> int:
+    last = 0
+    for entry in history:
+        epoch = entry.get("epoch") if isinstance(entry, Mapping) else None
+        if isinstance(epoch, int) and not isinstance(epoch, bool):
+            last = max(last, epoch)
+    return last if last else len(history)
+
+
+def continue_history(prior: Sequence[Mapping[str, Any]],
+                     new: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``prior`` then ``new`` with the new epochs numbered after the last prior one.
+
+    The one rule for continued training, used by the command line and the desktop app alike:
+    a model trained for 10 epochs and continued for 5 has epochs 1…15 in its history.
+    """
+    offset = _last_epoch(prior)
+    out = [dict(h) for h in prior if isinstance(h, Mapping)]
+    for k, entry in enumerate(new, start=1):
+        epoch = entry.get("epoch", k)
+        out.append({**entry, "epoch": offset + (epoch if isinstance(epoch, int) else k)})
+    return out
+
+
+def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
+    family, arch = settings.family, settings.arch
+    conditional = family == "cvae"
+    if conditional and data.labels is None:
+        raise LatentLabError(f"A conditional VAE needs labelled data; '{data.name}' has no labels.")
+    beta = settings.beta if settings.beta is not None else (4.0 if family == "beta-vae" else 1.0)
+    hidden = settings.hidden if settings.hidden else DEFAULT_HIDDEN.get(arch, (400,))
+    return ModelConfig(
+        family=family, arch=arch, input_shape=data.shape, latent_dim=int(settings.latent_dim),
+        hidden=tuple(hidden), likelihood=settings.likelihood, beta=float(beta),
+        kl_warmup_epochs=int(settings.kl_warmup_epochs),
+        num_classes=data.num_classes if conditional else 0, label_names=data.class_names)
+
+
+def _same_source(data: Dataset, settings: TrainingSettings) -> bool:
+    """Whether ``data`` already is what the settings ask for (so a loaded subset stays)."""
+    spec = settings.data
+    if isinstance(spec, Mapping):
+        return dict(spec) == data.source
+    src = data.source or {}
+    wanted = str(spec)
+    named = wanted in (src.get("kind"), data.name, src.get("path"))
+    size_ok = settings.image_size in (None, data.shape[1] if len(data.shape) == 3 else None)
+    limit_ok = settings.limit in (None, len(data))
+    return bool(named and size_ok and limit_ok)
+
+
+def _trainer_copy(model: LatentModel) -> LatentModel:
+    """A separate copy of ``model`` for the trainer: the caller keeps using its own."""
+    from latentlab.core.device import cpu_state
+    from latentlab.core.models import build_model
+
+    copy = build_model(model.config)
+    copy.load_state_dict(cpu_state(model))
+    return copy
+
+
+def plan_training(settings: TrainingSettings, *, data: Dataset | None = None,
+                  model: LatentModel | None = None,
+                  history: Sequence[Mapping[str, Any]] = (),
+                  **train_overrides: Any) -> TrainingPlan:
+    """Turn ``settings`` into a :class:`TrainingPlan`.
+
+    ``data`` is the data already loaded (reused when the settings ask for it); ``model`` and
+    ``history`` are the current model and its history, continued from when
+    ``settings.continue_training``. ``train_overrides`` set further :class:`TrainConfig` fields
+    (e.g. ``progress_interval_s``). Raises :class:`LatentLabError` for settings a person must fix.
+    """
+    if settings.data is not None and (data is None or not _same_source(data, settings)):
+        from latentlab.core.data import load_dataset
+
+        data = load_dataset(settings.data, image_size=settings.image_size, color=settings.color,
+                            limit=settings.limit)
+    if data is None:
+        raise LatentLabError("Choose a data set to train on.")
+    initial, prior = None, []
+    if settings.continue_training:
+        if model is None:
+            raise LatentLabError("There is no model to continue training; untick 'Continue training' "
+                                 "to train a new one.")
+        problem = incompatibility(model.config, data)
+        if problem is not None:
+            raise LatentLabError(f"The loaded model cannot continue on this data. {problem}")
+        initial, model_config = _trainer_copy(model), model.config
+        prior = [dict(h) for h in history if isinstance(h, Mapping)]
+    else:
+        model_config = _model_config(settings, data)
+    values = {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
+              "seed": settings.seed, "device": settings.device, "threads": settings.threads,
+              "val_fraction": settings.val_fraction}
+    values.update({k: v for k, v in train_overrides.items() if v is not None})
+    train_config = TrainConfig(**values)
+    return TrainingPlan(data=data, model_config=model_config, train_config=train_config,
+                        initial=initial, prior_history=prior)
+
