@@ -88,7 +88,7 @@ def test_continue_history_tolerates_hand_edited_entries() -> None:
     # Entries that are not dicts are dropped; a non-number epoch does not count as the last one.
     assert [h["epoch"] for h in continue_history(prior, [{"epoch": 1}, {}])] == [1, True, 5, 6, 7]
     # Without any epoch numbers the count of entries is the last epoch.
-    assert [h["epoch"] for h in continue_history([{}, {}], [{"epoch": 1}])][-1] == 3
+    assert continue_history([{}, {}], [{"epoch": 1}])[-1]["epoch"] == 3
 
 
 def test_loaded_data_is_reused_when_the_settings_name_it() -> None:
