@@ -164,7 +164,12 @@ def _check_size(size: int | Sequence[int] | None, spec: OutputSpec) -> tuple[int
     """``(height, width)`` asked for, None for an image's own size; absurd sizes are refused."""
     if size is None:
         return None if spec.kind == "image" else DEFAULT_SEQUENCE_SIZE
-    pair = (size, size) if isinstance(size, (int, np.integer)) else tuple(size)
+    if isinstance(size, (int, np.integer)):
+        pair: tuple[Any, ...] = (size, size)
+    elif isinstance(size, (tuple, list)):
+        pair = tuple(size)
+    else:
+        pair = ()
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in pair):
         raise LatentLabError(f"a render size is a whole number of pixels or (height, width), got {size!r}")
     h, w = int(pair[0]), int(pair[1])
@@ -349,11 +354,14 @@ def _render_signals(seq: np.ndarray, size: tuple[int, int], extent: Extent) -> n
 
     canvas = Image.new("RGB", (big_w, big_h), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    line = int(round(max(1.0, min(h, w) / 64.0) * s))
+    # Two pixels or more: a thinner line is blended with the page and loses its colour.
+    line = int(round(max(2.0, min(h, w) / 48.0) * s))
     draw.rectangle((left, top, right, bottom), outline=FRAME_COLOR, width=max(1, s // 2))
     if y0 <= 0.0 <= y1:
         _, zy = to_px(np.array([x0]), np.array([0.0]))
-        draw.line([(left, float(zy[0])), (right, float(zy[0]))], fill=ZERO_LINE_COLOR, width=max(1, s // 2))
+        # Snapped to one whole output row, so the thin line keeps its grey after averaging.
+        row = min(h - 1, int(zy[0] // s)) * s
+        draw.rectangle((left, row, right, row + s - 1), fill=ZERO_LINE_COLOR)
     steps = np.arange(seq.shape[0], dtype=np.float64)
     for k in range(seq.shape[1]):
         color = SIGNAL_COLORS[k % len(SIGNAL_COLORS)]

@@ -1,0 +1,95 @@
+"""Toy model families whose decoders make sequences, for tests of every face.
+
+``toy-strokes`` decodes a code ``z = (a, b)`` to pen strokes ``[T, 3]`` (x, y, pen): an
+ellipse with radii ``1 + 0.5 a`` and ``1 + 0.5 b``, drawn with the pen lifted for a gap in
+the middle. ``toy-signals`` decodes ``z`` to two signal channels ``[T, 2]``, a sine scaled
+by ``a`` and a cosine scaled by ``b``. Both are linear in ``z`` where it matters, so their
+encoders are exact least-squares inverses: encoding a decoded output gives its code back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+STEPS = 24
+STROKE_FEATURES = ("x", "y", "pen")
+SIGNAL_FEATURES = ("sine", "cosine")
+GAP = (10, 14)  # steps where the pen is up in toy-strokes
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """Just what inference and rendering read from a model's config."""
+
+    family: str
+    input_shape: tuple[int, int]
+    feature_names: tuple[str, ...]
+    latent_dim: int = 2
+    output_kind: str = "sequence"
+    label_names: tuple[str, ...] = field(default=())
+
+    @property
+    def is_conditional(self) -> bool:
+        return False
+
+
+def _angles(steps: int) -> torch.Tensor:
+    # Not quite a full turn, so the first and last points differ.
+    return torch.linspace(0.0, 1.8 * math.pi, steps)
+
+
+class ToySequenceModel(nn.Module):
+    """A two-dimensional code to a sequence ``[T, F]`` by a fixed linear map plus an offset."""
+
+    trainable = False
+
+    def __init__(self, config: ToyConfig) -> None:
+        super().__init__()
+        self.config = config
+        t = _angles(config.input_shape[0])
+        if config.family == "toy-strokes":
+            # Column layout: x = cos (1 + 0.5 a), y = sin (1 + 0.5 b), pen fixed.
+            offset = torch.stack([t.cos(), t.sin(), torch.ones_like(t)], dim=1)
+            offset[GAP[0]:GAP[1], 2] = 0.0
+            basis = torch.zeros(2, *offset.shape)
+            basis[0, :, 0] = 0.5 * t.cos()
+            basis[1, :, 1] = 0.5 * t.sin()
+        else:
+            offset = torch.zeros(len(t), 2)
+            basis = torch.zeros(2, len(t), 2)
+            basis[0, :, 0] = torch.sin(2 * t)
+            basis[1, :, 1] = torch.cos(2 * t)
+        self.register_buffer("offset", offset)
+        self.register_buffer("basis", basis)
+
+    @property
+    def device(self) -> torch.device:
+        return self.offset.device
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.offset + torch.einsum("bd,dtf->btf", z, self.basis)
+
+    def decode_image(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(z, y)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        flat = self.basis.reshape(self.basis.shape[0], -1)        # [D, T*F]
+        rest = (x - self.offset).reshape(len(x), -1)              # [B, T*F]
+        mu = torch.linalg.lstsq(flat.T, rest.T).solution.T       # [B, D]
+        return mu, None
+
+
+def toy_config(family: str = "toy-strokes") -> Any:
+    """The config of a toy model: strokes ``[24, 3]`` or two signals ``[24, 2]``."""
+    features = STROKE_FEATURES if family == "toy-strokes" else SIGNAL_FEATURES
+    return ToyConfig(family=family, input_shape=(STEPS, len(features)), feature_names=features)
+
+
+def toy_model(family: str = "toy-strokes") -> ToySequenceModel:
+    """A toy sequence model in eval mode."""
+    return ToySequenceModel(toy_config(family)).eval()
