@@ -1,15 +1,23 @@
 """CLI subcommands that take results away: ``export-grid``, ``interpolate``, ``encode``.
 
-Thin argparse wrappers over ``latentlab.core.latent`` and ``latentlab.core.export``.
+Thin argparse wrappers over ``latentlab.core.latent``, ``latentlab.core.inference``,
+``latentlab.core.render`` and ``latentlab.core.export``. Every model's output kind is
+exported: images as their pixels, sequences (pen strokes, signals) rendered to pictures of
+``--size`` pixels, and with ``--raw`` their decoded numbers as CSV or NPY.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
 from latentlab.core.errors import LatentLabError
+
+RAW_HELP = ("also write the decoded sequences' raw values [frames, T, F] (sequence models): "
+            ".csv with columns frame,step,<feature names>, or .npy float32")
+SIZE_HELP = "side in pixels of each rendered sequence frame (sequence models; default 96)"
 
 
 def add_commands(sub: Any) -> None:
@@ -19,26 +27,31 @@ def add_commands(sub: Any) -> None:
     g.add_argument("--n", type=int, default=20, help="images per side (default 20)")
     g.add_argument("--out", required=True, metavar="FILE.png")
     g.add_argument("--scale", type=int, default=1, help="integer upscaling (nearest neighbour)")
+    g.add_argument("--size", type=int, metavar="PX", help=SIZE_HELP)
     g.add_argument("--dims", default="0,1", metavar="I,J",
                    help="the two latent dimensions the grid spans (others held at 0)")
     g.add_argument("--label", help="condition for a conditional model (class name or index)")
+    g.add_argument("--raw", metavar="FILE.csv|FILE.npy", help=RAW_HELP)
 
-    p = sub.add_parser("interpolate", help="decode a path between images")
+    p = sub.add_parser("interpolate", help="decode a path between images or sequences")
     p.add_argument("--model", required=True, metavar="DIR")
     p.add_argument("--from", dest="start", required=True, metavar="A",
-                   help="an image file or a data-set item such as mnist:123")
+                   help="an image file or a data-set item such as mnist:123; for a sequence model a "
+                        ".csv or .npy sequence file (as --raw writes, one frame) or a data-set item")
     p.add_argument("--to", dest="end", required=True, metavar="B")
     p.add_argument("--via", action="append", default=[], metavar="C", help="a waypoint (repeatable)")
     p.add_argument("--steps", type=int, default=8, help="frames between consecutive waypoints")
     p.add_argument("--slerp", action="store_true", help="spherical instead of linear interpolation")
     p.add_argument("--scale", type=int, default=1)
+    p.add_argument("--size", type=int, metavar="PX", help=SIZE_HELP)
     p.add_argument("--fps", type=float, default=12.0)
     p.add_argument("--pingpong", action="store_true", help="animate forth and back")
     p.add_argument("--label", help="condition for a conditional model (class name or index)")
-    out = p.add_mutually_exclusive_group(required=True)
+    out = p.add_mutually_exclusive_group()
     out.add_argument("--out", metavar="STRIP.png", help="one image with the frames side by side")
     out.add_argument("--gif", metavar="PATH.gif", help="an animated GIF")
     out.add_argument("--apng", metavar="PATH.png", help="an animated PNG")
+    p.add_argument("--raw", metavar="FILE.csv|FILE.npy", help=RAW_HELP + "; may be given alone")
 
     e = sub.add_parser("encode", help="write the latent codes of a data set as CSV or NPY")
     e.add_argument("--model", required=True, metavar="DIR")
@@ -75,6 +88,38 @@ def _check_scale(scale: int) -> None:
         raise LatentLabError(f"--scale must be between 1 and 64, got {scale}")
 
 
+def _check_raw(path: str | None) -> None:
+    """Refuse a --raw file name of the wrong kind before any work is done."""
+    from latentlab.core.export import SEQUENCE_FORMATS
+
+    if path is not None and os.path.splitext(path)[1].lower() not in SEQUENCE_FORMATS:
+        raise LatentLabError(f"--raw must name a {' or '.join(SEQUENCE_FORMATS)} file, got '{path}'")
+
+
+def _output_options(loaded: Any, size: int | None, raw: str | None) -> Any:
+    """The model's output spec, once --size and --raw are known to apply to it."""
+    from latentlab.core.render import MAX_RENDER_SIDE, MIN_RENDER_SIDE, output_spec
+
+    spec = output_spec(loaded.config)
+    if spec.kind == "image":
+        if size is not None:
+            raise LatentLabError("--size applies to sequence models; this model makes images "
+                                 "(use --scale to enlarge them)")
+        if raw is not None:
+            raise LatentLabError("--raw writes a sequence model's decoded values; this model makes "
+                                 "images (write them with --out, --gif or --apng)")
+    elif size is not None and not MIN_RENDER_SIDE <= size <= MAX_RENDER_SIDE:
+        raise LatentLabError(f"--size must be between {MIN_RENDER_SIDE} and {MAX_RENDER_SIDE}, got {size}")
+    return spec
+
+
+def _write_raw(path: str, outputs: Any, spec: Any) -> None:
+    from latentlab.core import export
+
+    export.save_sequences(path, outputs, spec.features)
+    print(f"wrote {path} ({len(outputs)} sequences of {outputs.shape[1]} steps: {', '.join(spec.features)})")
+
+
 def cmd_export_grid(args: argparse.Namespace) -> int:
     import torch
 
@@ -82,9 +127,11 @@ def cmd_export_grid(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import load_model
 
     _check_scale(args.scale)
+    _check_raw(args.raw)
     if not 1 <= args.n <= 100:
         raise LatentLabError(f"--n must be between 1 and 100, got {args.n}")
     loaded = load_model(args.model)
+    spec = _output_options(loaded, args.size, args.raw)
     dim = loaded.config.latent_dim
     try:
         i, j = (int(v) for v in args.dims.split(","))
@@ -96,14 +143,24 @@ def cmd_export_grid(args: argparse.Namespace) -> int:
         raise LatentLabError(f"--dims must name two different dimensions below {dim}")
     plane = latent.dims_plane(i, j, dim) if dim > 1 else latent.pca_plane(torch.zeros(2, 1))
     codes, _extent = latent.prior_grid(plane, args.n)
-    images = inference.decode(loaded.model, codes, _condition(loaded, args.label))
-    export.save_grid(args.out, images, n_cols=args.n, scale=args.scale, pad=0)
-    print(f"wrote {args.out} ({args.n} x {args.n} images)")
+    outputs = inference.decode(loaded.model, codes, _condition(loaded, args.label))
+    if spec.kind == "image":
+        export.save_grid(args.out, outputs, n_cols=args.n, scale=args.scale, pad=0)
+    else:
+        # Rendered cells are white: one-pixel grey gutters keep them apart.
+        export.save_grid(args.out, outputs, n_cols=args.n, scale=args.scale, pad=1, spec=spec, size=args.size)
+    print(f"wrote {args.out} ({args.n} x {args.n} {'images' if spec.kind == 'image' else 'sequences'})")
+    if args.raw:
+        _write_raw(args.raw, outputs, spec)
     return 0
 
 
-def resolve_item(ref: str, shape: tuple[int, int, int]):
-    """An image file or ``dataset:index`` -> float tensor [C, H, W] of the model's shape."""
+def resolve_item(ref: str, shape: tuple[int, ...], features: tuple[str, ...] | None = None):
+    """An item of the model's input ``shape`` as a float tensor.
+
+    Images: an image file or ``dataset:index``. Sequences (``features`` given): a ``.csv`` or
+    ``.npy`` sequence file or ``dataset:index``.
+    """
     import torch
 
     from latentlab.core.data import load_dataset
@@ -114,15 +171,20 @@ def resolve_item(ref: str, shape: tuple[int, int, int]):
         k = int(index)
         if not 0 <= k < len(data):
             raise LatentLabError(f"{ref}: index out of range (the data set has {len(data)} items)")
-        image = data.images[k]
+        item = data.images[k]
+    elif features is not None:
+        from latentlab.core.export import load_sequence
+
+        item = torch.from_numpy(load_sequence(ref, features))
     else:
         from latentlab.core.data import load_image_file
 
-        image = load_image_file(ref, shape)
-    if tuple(image.shape) != tuple(shape):
-        raise LatentLabError(f"{ref}: image shape {tuple(image.shape)} does not match the model's "
+        item = load_image_file(ref, shape)
+    if tuple(item.shape) != tuple(shape):
+        what = "sequence" if features is not None else "image"
+        raise LatentLabError(f"{ref}: {what} shape {tuple(item.shape)} does not match the model's "
                              f"{tuple(shape)}")
-    return image.to(torch.float32)
+    return item.to(torch.float32)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
@@ -131,26 +193,33 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from latentlab.core import export, inference, latent
     from latentlab.core.checkpoint import load_model
 
+    if not (args.out or args.gif or args.apng or args.raw):
+        raise LatentLabError("say where to write the path: --out, --gif or --apng (and/or --raw)")
     _check_scale(args.scale)
+    _check_raw(args.raw)
     if not 0 <= args.steps <= 1000:
         raise LatentLabError(f"--steps must be between 0 and 1000, got {args.steps}")
     loaded = load_model(args.model)
+    spec = _output_options(loaded, args.size, args.raw)
+    features = None if spec.kind == "image" else spec.features
     refs = [args.start, *args.via, args.end]
-    images = torch.stack([resolve_item(r, loaded.config.input_shape) for r in refs])
+    items = torch.stack([resolve_item(r, tuple(loaded.config.input_shape), features) for r in refs])
     label = _condition(loaded, args.label)
-    mu = torch.from_numpy(inference.encode(loaded.model, images, label))
+    mu = torch.from_numpy(inference.encode(loaded.model, items, label))
     codes = latent.path_through(mu, args.steps, method="slerp" if args.slerp else "lerp")
     frames = inference.decode(loaded.model, codes, label)
+    render = {} if spec.kind == "image" else {"spec": spec, "size": args.size}
+    target = args.out or args.gif or args.apng
     if args.out:
-        export.save_strip(args.out, frames, scale=args.scale)
-        target = args.out
+        export.save_strip(args.out, frames, scale=args.scale, **render)
     elif args.gif:
-        export.save_gif(args.gif, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale)
-        target = args.gif
-    else:
-        export.save_apng(args.apng, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale)
-        target = args.apng
-    print(f"wrote {target} ({len(frames)} frames)")
+        export.save_gif(args.gif, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
+    elif args.apng:
+        export.save_apng(args.apng, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
+    if target:
+        print(f"wrote {target} ({len(frames)} frames)")
+    if args.raw:
+        _write_raw(args.raw, frames, spec)
     return 0
 
 
