@@ -49,6 +49,7 @@ __all__ = [
     "output_spec",
     "render",
     "render_batch",
+    "stroke_points",
     "to_uint8",
 ]
 
@@ -237,10 +238,15 @@ def _render_image(image: np.ndarray, size: tuple[int, int] | None) -> np.ndarray
 # -- extents ---------------------------------------------------------------------------
 
 
-def _stroke_points(seq: np.ndarray, spec: OutputSpec) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``[T, 2]`` (x, y) and which of them the pen touches ``[T]``; non-finite points never."""
+def stroke_points(seq: np.ndarray, spec: OutputSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``[T, 2]`` (x, y) of pen strokes ``[T, F]`` and where the pen is down ``[T]``.
+
+    Offsets (``dx``, ``dy``) are summed into positions; a point with a non-finite position
+    is never down. Viewers draw the same lines as :func:`render` from these.
+    """
     cols = spec._stroke_columns()
-    assert cols is not None
+    if cols is None:
+        raise LatentLabError(f"features {', '.join(spec.features)} are not pen strokes (x, y, pen)")
     ix, iy, ip, offsets = cols
     xy = seq[:, [ix, iy]].astype(np.float64)
     if offsets:
@@ -274,7 +280,7 @@ def output_extent(outputs: torch.Tensor | np.ndarray, spec: OutputSpec) -> Exten
         raise LatentLabError("an image has no extent; it is rendered as its own pixels")
     x = _check_batch(outputs, spec)
     if spec.style == "strokes":
-        pts = [_stroke_points(s, spec) for s in x]
+        pts = [stroke_points(s, spec) for s in x]
         chosen = np.concatenate([xy[down] for xy, down in pts])
         if not len(chosen):
             chosen = np.concatenate([xy[np.isfinite(xy).all(axis=1)] for xy, _ in pts])
@@ -311,7 +317,7 @@ def _render_strokes(seq: np.ndarray, spec: OutputSpec, size: tuple[int, int], ex
     h, w = size
     s = _SUPERSAMPLE
     big_h, big_w = h * s, w * s
-    xy, down = _stroke_points(seq, spec)
+    xy, down = stroke_points(seq, spec)
     x0, x1, y0, y1 = extent
     margin = max(1.0, _MARGIN * min(h, w)) * s
     scale = min((big_w - 2 * margin) / (x1 - x0), (big_h - 2 * margin) / (y1 - y0))
