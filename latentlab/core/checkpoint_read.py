@@ -24,7 +24,7 @@ import safetensors.torch
 import torch
 
 from latentlab.core.errors import LatentLabError
-from latentlab.core.models import LatentModel, ModelConfig, build_model
+from latentlab.core.models import LatentModel, ModelConfig, build_model, registry
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -174,6 +174,11 @@ def _parse_config(root: Path, data: bytes) -> dict[str, Any]:
 
 
 def _model_config(root: Path, meta: dict[str, Any]) -> ModelConfig:
+    family = meta["model"].get("family", "vae")
+    if isinstance(family, str) and family not in registry.names():
+        raise LatentLabError(
+            f"{root}: unknown model family '{family}': this LatentLab has {', '.join(registry.names())}; "
+            "install or register that family before opening the model")
     try:
         return ModelConfig.from_dict(meta["model"])
     except LatentLabError as exc:

@@ -16,13 +16,12 @@ from typing import Any
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import incompatibility
+from latentlab.core.models import registry
 from latentlab.core.models.base import LatentModel, ModelConfig
+from latentlab.core.models.registry import DEFAULT_HIDDEN
 from latentlab.core.training_types import TrainConfig
 
 __all__ = ["DEFAULT_HIDDEN", "TrainingPlan", "TrainingSettings", "continue_history", "plan_training"]
-
-#: Hidden layer widths (MLP) or channel counts (conv) when the settings name none.
-DEFAULT_HIDDEN: dict[str, tuple[int, ...]] = {"mlp": (400,), "conv": (32, 64)}
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,9 @@ class TrainingSettings:
     """What a person chose: the data, the model and how to train it.
 
     ``data`` is a data-set name, a path or a recorded source dict; ``None`` uses the data
-    already loaded. ``hidden`` and ``beta`` left ``None`` take the family's defaults.
+    already loaded. ``hidden`` and ``beta`` left ``None`` take the family's defaults (see
+    :mod:`latentlab.core.models.registry`). ``options`` are the family's own settings (name →
+    value); ``lrs`` learning rates of named optimisers (the others use ``lr``).
     ``continue_training`` continues the current model instead of building a new one.
     """
 
@@ -53,11 +54,15 @@ class TrainingSettings:
     threads: int | None = None
     val_fraction: float = 0.2
     continue_training: bool = False
+    options: Mapping[str, Any] | None = field(default=None, hash=False)
+    lrs: Mapping[str, float] | None = field(default=None, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         if d["hidden"] is not None:
             d["hidden"] = list(d["hidden"])
+        for key in ("options", "lrs"):
+            d[key] = None if d[key] is None else dict(d[key])
         return d
 
     @classmethod
@@ -127,17 +132,18 @@ def continue_history(prior: Sequence[Mapping[str, Any]],
 
 
 def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
-    family, arch = settings.family, settings.arch
-    conditional = family == "cvae"
-    if conditional and data.labels is None:
-        raise LatentLabError(f"A conditional VAE needs labelled data; '{data.name}' has no labels.")
-    beta = settings.beta if settings.beta is not None else (4.0 if family == "beta-vae" else 1.0)
-    hidden = settings.hidden if settings.hidden else DEFAULT_HIDDEN.get(arch, (400,))
+    family, arch = registry.get(settings.family), settings.arch
+    labelled = family.capabilities.uses_labels
+    if family.capabilities.conditional and data.labels is None:
+        raise LatentLabError(f"A {family.title} needs labelled data; '{data.name}' has no labels.")
+    beta = settings.beta if settings.beta is not None else family.default("beta", 1.0)
+    hidden = settings.hidden if settings.hidden else family.default_hidden(arch)
     return ModelConfig(
-        family=family, arch=arch, input_shape=data.shape, latent_dim=int(settings.latent_dim),
+        family=family.name, arch=arch, input_shape=data.shape, latent_dim=int(settings.latent_dim),
         hidden=tuple(hidden), likelihood=settings.likelihood, beta=float(beta),
         kl_warmup_epochs=int(settings.kl_warmup_epochs),
-        num_classes=data.num_classes if conditional else 0, label_names=data.class_names)
+        num_classes=data.num_classes if labelled and data.labels is not None else 0,
+        label_names=data.class_names, options=dict(settings.options or {}))
 
 
 def _same_source(data: Dataset, settings: TrainingSettings) -> bool:
@@ -195,7 +201,7 @@ def plan_training(settings: TrainingSettings, *, data: Dataset | None = None,
         model_config = _model_config(settings, data)
     values = {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
               "seed": settings.seed, "device": settings.device, "threads": settings.threads,
-              "val_fraction": settings.val_fraction}
+              "val_fraction": settings.val_fraction, "lrs": dict(settings.lrs or {})}
     values.update({k: v for k, v in train_overrides.items() if v is not None})
     train_config = TrainConfig(**values)
     return TrainingPlan(data=data, model_config=model_config, train_config=train_config,

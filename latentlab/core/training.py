@@ -37,7 +37,9 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import check_compatible
 from latentlab.core.metrics import loss_terms
 from latentlab.core.models.base import LatentModel, ModelConfig
-from latentlab.core.training_types import TERMS, Progress, Snapshot, TrainConfig, TrainControl, TrainResult
+from latentlab.core.training_types import Progress, Snapshot, TrainConfig, TrainControl, TrainResult
+
+TERMS = ("loss", "recon", "kl")
 
 __all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult", "train", "warm_up"]
 

@@ -8,7 +8,9 @@ are importable from :mod:`latentlab.core.training` as well.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -17,14 +19,16 @@ import torch
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 
-__all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
-
-TERMS = ("loss", "recon", "kl")
+__all__ = ["Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train (what to train is a ModelConfig)."""
+    """How to train (what to train is a ModelConfig).
+
+    ``lr`` is the learning rate of every optimiser not named in ``lrs`` (optimiser name →
+    learning rate, for families that train with several, e.g. a generator and a discriminator).
+    """
 
     epochs: int = 10
     batch_size: int = 128
@@ -35,6 +39,7 @@ class TrainConfig:
     val_fraction: float = 0.2       # 0.2 with seed 0 on MNIST = the reference 8,000 / 2,000 split
     snapshot_interval_s: float = 0.5
     progress_interval_s: float = 0.1
+    lrs: Mapping[str, float] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -45,6 +50,11 @@ class TrainConfig:
             raise LatentLabError(f"learning rate must be positive, got {self.lr}")
         if self.threads is not None and self.threads < 1:
             raise LatentLabError(f"threads must be at least 1, got {self.threads}")
+        object.__setattr__(self, "lrs", _checked_lrs(self.lrs))
+
+    def lr_for(self, optimizer: str) -> float:
+        """The learning rate of the optimiser called ``optimizer``."""
+        return self.lrs.get(optimizer, self.lr)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +65,21 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def _checked_lrs(lrs: Mapping[str, float] | None) -> dict[str, float]:
+    if lrs is None:
+        return {}
+    if not isinstance(lrs, Mapping):
+        raise LatentLabError(f"per-optimiser learning rates must map names to numbers, got {lrs!r}")
+    out: dict[str, float] = {}
+    for name, value in lrs.items():
+        if not isinstance(name, str) or not name:
+            raise LatentLabError(f"an optimiser's name must be non-empty text, got {name!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+            raise LatentLabError(f"the learning rate of optimiser '{name}' must be a positive number, got {value!r}")
+        out[name] = float(value)
+    return out
+
+
 @dataclass
 class Progress:
     """A rate-limited progress report. ``val`` is set on the report closing an epoch."""
@@ -63,7 +88,7 @@ class Progress:
     epochs: int
     step: int                       # global optimiser step
     steps_per_epoch: int
-    terms: dict[str, float]         # running means over the epoch so far: "loss", "recon", "kl"
+    terms: dict[str, float]         # running means over the epoch so far of every term the family reports
     images_per_s: float
     eta_s: float
     val: dict[str, float] | None = None   # validation terms, only at the end of an epoch

@@ -12,7 +12,7 @@ import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from latentlab.core.errors import LatentLabError
-from latentlab.core.models import ModelConfig, build_model, pca
+from latentlab.core.models import ModelConfig, build_model, pca_model
 from latentlab.core.models.likelihood import GAUSSIAN_SIGMA
 
 NEURAL = ("ae", "vae", "beta-vae", "cvae")
@@ -198,9 +198,9 @@ def test_pca_latents_are_whitened_and_decode_inverts_encode(digits):
 def test_pca_solvers_agree(digits, monkeypatch):
     images = digits[0][:300]
     full = build_model(ModelConfig(family="pca", latent_dim=4)).fit(images)
-    monkeypatch.setattr(pca, "_FULL_SVD_MAX_ENTRIES", 0)
+    monkeypatch.setattr(pca_model, "_FULL_SVD_MAX_ENTRIES", 0)
     cov = build_model(ModelConfig(family="pca", latent_dim=4)).fit(images)
-    monkeypatch.setattr(pca, "_COVARIANCE_MAX_DIM", 0)
+    monkeypatch.setattr(pca_model, "_COVARIANCE_MAX_DIM", 0)
     low = build_model(ModelConfig(family="pca", latent_dim=4)).fit(images)
     for other in (cov, low):
         assert torch.allclose(other.scale, full.scale, rtol=1e-3)

@@ -1,35 +1,50 @@
-"""Model families behind one interface (see ``base.py``); :func:`build_model` makes one."""
+"""Model families behind one interface (``base.py``), declared in a registry (``registry.py``).
+
+:func:`build_model` makes a model of any registered family. Importing this package loads no
+torch: the configuration and the registry are torch-free, and the model classes
+(``LatentModel``, ``VAE``, …) are imported on first use.
+"""
 
 from __future__ import annotations
 
-from latentlab.core.models.autoencoders import CVAE, VAE, Autoencoder
-from latentlab.core.models.base import ARCHITECTURES, FAMILIES, LIKELIHOODS, LatentModel, ModelConfig
-from latentlab.core.models.pca import PCAModel
+import importlib
+from typing import TYPE_CHECKING, Any
 
-#: Human names of the families, for menus and reports.
-FAMILY_NAMES: dict[str, str] = {
-    "ae": "Autoencoder",
-    "vae": "VAE",
-    "beta-vae": "β-VAE",
-    "cvae": "Conditional VAE",
-    "pca": "PCA baseline",
-}
+from latentlab.core.models import registry
+from latentlab.core.models.config import ARCHITECTURES, LIKELIHOODS, ModelConfig
+from latentlab.core.models.registry import Capabilities, Family, Option, StepContext, register
 
-_CLASSES: dict[str, type[LatentModel]] = {
-    "ae": Autoencoder,
-    "vae": VAE,
-    "beta-vae": VAE,  # the same network; only the KL weight (config.beta) differs
-    "cvae": CVAE,
-    "pca": PCAModel,
+if TYPE_CHECKING:
+    from latentlab.core.models.autoencoders import CVAE, VAE, Autoencoder
+    from latentlab.core.models.base import LatentModel
+    from latentlab.core.models.pca_model import PCAModel
+
+# Names served on first use, so that importing the package does not import torch.
+_LAZY = {
+    "LatentModel": "latentlab.core.models.base",
+    "Autoencoder": "latentlab.core.models.autoencoders",
+    "VAE": "latentlab.core.models.autoencoders",
+    "CVAE": "latentlab.core.models.autoencoders",
+    "PCAModel": "latentlab.core.models.pca_model",
 }
 
 
 def build_model(config: ModelConfig) -> LatentModel:
     """A freshly initialised model (CPU, train mode) of ``config.family``.
 
-    PCA comes back unfitted: call ``model.fit(images)`` before encoding.
+    A closed-form family's model (PCA) comes back unfitted: call ``model.fit(x)`` first.
     """
-    return _CLASSES[config.family](config)
+    return registry.get(config.family).build(config)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "FAMILIES":  # the registered names, always current
+        return registry.names()
+    if name == "FAMILY_NAMES":  # name -> human title, for menus and reports
+        return {f.name: f.title for f in registry.families()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -40,8 +55,14 @@ __all__ = [
     "LIKELIHOODS",
     "VAE",
     "Autoencoder",
+    "Capabilities",
+    "Family",
     "LatentModel",
     "ModelConfig",
+    "Option",
     "PCAModel",
+    "StepContext",
     "build_model",
+    "register",
+    "registry",
 ]

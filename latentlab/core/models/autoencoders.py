@@ -1,7 +1,8 @@
 """The neural families: autoencoder, VAE / β-VAE, conditional VAE.
 
 One class hierarchy over :mod:`networks`; a family differs only in what the encoder emits
-(``z`` or ``mu, logvar``), whether a label is fed in, and the KL weight.
+(``z`` or ``mu, logvar``), whether a label is fed in, and the KL weight. The families that
+use these classes are declared in ``ae.py``, ``vae.py``, ``beta_vae.py`` and ``cvae.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class Autoencoder(LatentModel):
 
     variational = False
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, *, kl_weighted_by_beta: bool = True) -> None:
         super().__init__(config)
+        # A plain VAE keeps the ELBO's weight of 1 whatever beta says; its family asks for that.
+        self.kl_weighted_by_beta = kl_weighted_by_beta
         width = config.latent_dim * (2 if self.variational else 1)
         classes = config.num_classes if config.is_conditional else 0
         self.encoder, self.decoder = make_networks(
@@ -69,8 +72,8 @@ class Autoencoder(LatentModel):
         return self.decoder(z, self._labels(y, z.shape[0]))
 
     def default_kl_weight(self) -> float:
-        """KL weight when ``loss`` is not given one: ``beta`` for β-VAE and CVAE, 1 for a plain VAE."""
-        return 1.0 if self.config.family == "vae" else float(self.config.beta)
+        """KL weight when ``loss`` is not given one: ``beta``, or 1 for a model built to ignore it."""
+        return float(self.config.beta) if self.kl_weighted_by_beta else 1.0
 
     def loss(
         self, x: torch.Tensor, y: torch.Tensor | None = None, kl_weight: float | None = None
