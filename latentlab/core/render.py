@@ -33,6 +33,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from latentlab.core.errors import LatentLabError
+from latentlab.core.models import registry
+from latentlab.core.models.registry import OUTPUT_KINDS
 
 __all__ = [
     "DEFAULT_SEQUENCE_SIZE",
@@ -53,7 +55,6 @@ __all__ = [
     "to_uint8",
 ]
 
-OUTPUT_KINDS = ("image", "sequence")
 #: Feature names that make a sequence pen strokes: absolute positions or offsets, plus the pen.
 STROKE_FEATURES = (("x", "y", "pen"), ("dx", "dy", "pen"))
 #: Height and width of a rendered sequence when no size is asked for.
@@ -135,27 +136,16 @@ class OutputSpec:
 
 
 def output_spec(config: Any) -> OutputSpec:
-    """The output kind of a model of ``config``.
+    """The output of a model of ``config`` (a :class:`~latentlab.core.models.ModelConfig`).
 
-    The family registry declares each family's output kind; a config carries the
-    shape (``input_shape``) and, for sequences, the feature names.
+    The family registry declares each family's output kind (``capabilities.output``); the
+    config carries the shape (``input_shape``) and a sequence's ``feature_names``.
     """
-    kind = _declared_kind(config)
+    kind = registry.get(config.family).capabilities.output
     shape = tuple(int(v) for v in config.input_shape)
     if kind == "image":
         return OutputSpec("image", shape)
-    names = getattr(config, "feature_names", None) or getattr(config, "features", None) or ()
-    return OutputSpec("sequence", shape, tuple(names))
-
-
-def _declared_kind(config: Any) -> str:
-    try:
-        from latentlab.core.models import registry  # type: ignore[attr-defined]
-    except ImportError:
-        registry = None
-    if registry is not None:
-        return str(registry.get(config.family).capabilities.output)
-    return str(getattr(config, "output_kind", "image"))
+    return OutputSpec("sequence", shape, tuple(config.feature_names))
 
 
 # -- sizes and inputs ------------------------------------------------------------------

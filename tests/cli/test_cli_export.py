@@ -96,3 +96,131 @@ def test_export_mistakes_exit_2(args: tuple[str, ...], fragment: str, tmp_path: 
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr and fragment in r.stderr
     assert not any(tmp_path.iterdir())
+
+
+# -- sequence models, run in-process (the toy families are registered by the test) ---------
+
+
+@pytest.fixture
+def toy_models(tmp_path: Path):
+    """Saved toy sequence models: ``{"toy-strokes": folder, "toy-signals": folder}``."""
+    from latentlab.core.checkpoint import save_model
+    from tests.toy_sequence import toy_families, toy_model
+
+    with toy_families():
+        yield {name: save_model(tmp_path / name, toy_model(name)) for name in ("toy-strokes", "toy-signals")}
+
+
+def _main(*args: str) -> int:
+    from latentlab.cli import main
+
+    return main(list(args))
+
+
+def _sequence_file(tmp_path: Path, family: str, code: tuple[float, float], name: str) -> Path:
+    """A sequence file as --raw writes it, decoded from ``code`` by the toy model."""
+    from latentlab.core import export, inference
+    from latentlab.core.render import output_spec
+    from tests.toy_sequence import toy_model
+
+    model = toy_model(family)
+    out = inference.decode(model, np.array(code, np.float32))
+    path = tmp_path / name
+    export.save_sequences(path, out[0], output_spec(model.config).features)
+    return path
+
+
+def _frames_of(path: Path) -> list[np.ndarray]:
+    with Image.open(path) as im:
+        frames = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            frames.append(np.asarray(im.convert("RGB"), dtype=np.int16))
+    return frames
+
+
+@pytest.mark.parametrize("family", ["toy-strokes", "toy-signals"])
+def test_interpolate_a_sequence_model_to_a_gif_strip_and_raw_values(tmp_path: Path, toy_models, family,
+                                                                    capsys) -> None:
+    start = _sequence_file(tmp_path, family, (-1.0, 1.0), "a.csv")
+    end = _sequence_file(tmp_path, family, (1.0, -1.0), "b.csv")
+    np.save(tmp_path / "b.npy", np.loadtxt(end, delimiter=",", skiprows=1, dtype=np.float32)[:, 2:])
+    gif, raw = tmp_path / "path.gif", tmp_path / "path.csv"
+    assert _main("interpolate", "--model", str(toy_models[family]), "--from", str(start),
+                 "--to", str(tmp_path / "b.npy"), "--steps", "3", "--size", "48", "--scale", "2",
+                 "--gif", str(gif), "--raw", str(raw)) == 0
+    frames = _frames_of(gif)
+    assert len(frames) == 5 and frames[0].shape == (96, 96, 3)
+    assert all(np.abs(a - b).sum() > 0 for a, b in zip(frames, frames[1:]))
+    # The raw values are the decoded path: it starts and ends at the two files' sequences.
+    from latentlab.core.export import load_sequence
+
+    with raw.open() as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 1 + 5 * 24 and rows[0][:2] == ["frame", "step"]
+    values = np.array([[float(v) for v in r[2:]] for r in rows[1:]], np.float32).reshape(5, 24, -1)
+    features = tuple(rows[0][2:])
+    assert np.allclose(values[0], load_sequence(start, features), atol=1e-5)
+    assert np.allclose(values[-1], load_sequence(end, features), atol=1e-5)
+    strip = tmp_path / "strip.png"
+    assert _main("interpolate", "--model", str(toy_models[family]), "--from", str(start), "--to", str(end),
+                 "--steps", "2", "--out", str(strip)) == 0
+    with Image.open(strip) as im:
+        assert im.size == (4 * 96 + 3, 96)  # four frames of the default 96-pixel render
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_export_grid_of_a_sequence_model_with_raw_values(tmp_path: Path, toy_models) -> None:
+    out, raw = tmp_path / "grid.png", tmp_path / "grid.npy"
+    assert _main("export-grid", "--model", str(toy_models["toy-strokes"]), "--n", "3", "--size", "32",
+                 "--out", str(out), "--raw", str(raw)) == 0
+    with Image.open(out) as im:
+        assert im.size == (3 * 32 + 2, 3 * 32 + 2) and im.mode == "L"
+        sheet = np.asarray(im, dtype=np.int16)
+    assert np.abs(sheet[:32, :32] - sheet[-32:, -32:]).sum() > 0  # corners of the grid differ
+    values = np.load(raw, allow_pickle=False)
+    assert values.shape == (9, 24, 3) and values.dtype == np.float32
+
+
+def test_raw_values_alone_need_no_picture(tmp_path: Path, toy_models) -> None:
+    a = _sequence_file(tmp_path, "toy-signals", (0.5, 0.5), "a.npy")
+    raw = tmp_path / "only.npy"
+    assert _main("interpolate", "--model", str(toy_models["toy-signals"]), "--from", str(a), "--to", str(a),
+                 "--steps", "1", "--raw", str(raw)) == 0
+    assert np.load(raw).shape == (3, 24, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy", "only.npy", "toy-signals", "toy-strokes"]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}"), "--out, --gif or --apng"),
+    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--raw", "x.txt"), "--raw"),
+    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--size", "5000",
+      "--out", "x.png"), "--size must be between"),
+    (("interpolate", "--model", "{strokes}", "--from", "{a}", "--to", "{a}", "--out", "x.png"),
+     "has no column x, y, pen"),
+    (("interpolate", "--model", "{strokes}", "--from", "{short}", "--to", "{short}", "--out", "x.png"),
+     "sequence shape (2, 3) does not match the model's (24, 3)"),
+    (("interpolate", "--model", MODEL, "--from", "mnist:0", "--to", "mnist:1", "--raw", "x.csv"),
+     "makes images"),
+    (("export-grid", "--model", MODEL, "--size", "40", "--out", "g.png"), "--scale"),
+])
+def test_sequence_option_mistakes_are_one_clear_line(tmp_path: Path, toy_models, capsys, monkeypatch,
+                                                     args, fragment) -> None:
+    a = _sequence_file(tmp_path, "toy-signals", (0.0, 1.0), "a.csv")
+    short = tmp_path / "short.csv"
+    short.write_text("x,y,pen\n0,0,1\n1,1,1\n")
+    monkeypatch.chdir(tmp_path)
+    before = set(tmp_path.iterdir())
+    filled = [v.format(signals=toy_models["toy-signals"], strokes=toy_models["toy-strokes"], a=a,
+                       short=short) for v in args]
+    assert _main(*filled) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_help_documents_the_sequence_options(capsys) -> None:
+    with pytest.raises(SystemExit):
+        _main("interpolate", "--help")
+    text = capsys.readouterr().out
+    assert "--raw" in text and "--size" in text and "frame,step" in text

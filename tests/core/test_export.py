@@ -218,3 +218,134 @@ def test_new_files_follow_the_umask_not_private_temp_permissions(tmp_path) -> No
     old = os.umask(0o022)
     os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o666 & ~old
+
+
+# -- outputs that are not images ----------------------------------------------------
+
+
+@pytest.fixture
+def toys():
+    from tests.toy_sequence import toy_families
+
+    with toy_families():
+        yield
+
+
+def _decoded(family: str, n: int) -> tuple[torch.Tensor, object]:
+    from latentlab.core import inference
+    from latentlab.core.render import output_spec
+    from tests.toy_sequence import toy_model
+
+    model = toy_model(family)
+    codes = torch.stack([torch.linspace(-1.5, 1.5, n), torch.linspace(1.0, -1.0, n)], dim=1)
+    return inference.decode(model, codes), output_spec(model.config)
+
+
+def _gif_frames(path) -> list[np.ndarray]:
+    frames = []
+    with Image.open(path) as im:
+        for k in range(im.n_frames):
+            im.seek(k)
+            frames.append(np.asarray(im.convert("RGB"), dtype=np.int16))
+    return frames
+
+
+@pytest.mark.parametrize("family, channels", [("toy-strokes", 1), ("toy-signals", 3)])
+def test_sequence_outputs_render_into_every_picture_export(tmp_path, toys, family, channels) -> None:
+    outputs, spec = _decoded(family, 5)
+    assert outputs.shape == (5, 24, len(spec.features))
+    save_strip(tmp_path / "strip.png", outputs, spec=spec, size=40)
+    with Image.open(tmp_path / "strip.png") as im:
+        assert im.size == (5 * 40 + 4, 40) and im.mode == ("L" if channels == 1 else "RGB")
+        strip = np.asarray(im.convert("L"), dtype=np.int16)
+    cells = [strip[:, k * 41:k * 41 + 40] for k in range(5)]
+    assert (strip[:, 40] == round(export.SEQUENCE_GUTTER * 255)).all()  # a grey gutter
+    assert all(np.abs(a - b).sum() > 0 for a, b in zip(cells, cells[1:]))
+    save_gif(tmp_path / "path.gif", outputs, fps=10, spec=spec, size=(36, 48), scale=2)
+    frames = _gif_frames(tmp_path / "path.gif")
+    assert len(frames) == 5 and frames[0].shape == (72, 96, 3)
+    assert all(np.abs(a - b).sum() > 0 for a, b in zip(frames, frames[1:]))
+    save_gif(tmp_path / "pp.gif", outputs, spec=spec, size=32, pingpong=True)
+    assert _open(tmp_path / "pp.gif")[1] == 8
+    save_apng(tmp_path / "path.png", list(outputs), spec=spec, size=32)
+    assert _open(tmp_path / "path.png") == ((32, 32), 5, "PNG")
+    save_png(tmp_path / "one.png", outputs[2], spec=spec, size=50, scale=2)
+    assert _open(tmp_path / "one.png")[0] == (100, 100)
+    save_grid(tmp_path / "grid.png", outputs, n_cols=2, spec=spec, pad=0)
+    assert _open(tmp_path / "grid.png")[0] == (2 * 96, 3 * 96)  # the default 96-pixel render
+
+
+def test_frames_of_one_animation_share_one_scale(tmp_path, toys) -> None:
+    from latentlab.core import render
+
+    outputs, spec = _decoded("toy-strokes", 3)
+    save_apng(tmp_path / "a.png", outputs, spec=spec, size=40)
+    with Image.open(tmp_path / "a.png") as im:
+        first = np.asarray(im.convert("L"))
+    assert np.array_equal(first, render.render_batch(outputs, spec, size=40)[0])
+    assert not np.array_equal(first, render.render(outputs[0], spec, size=40))  # alone it would fill the frame
+
+
+def test_a_render_size_is_for_sequences_only(tmp_path) -> None:
+    with pytest.raises(LatentLabError, match="scale images"):
+        save_strip(tmp_path / "s.png", _frames(3), size=40)
+    with pytest.raises(LatentLabError, match="scale images"):
+        save_gif(tmp_path / "s.gif", _frames(3), size=40)
+    assert os.listdir(tmp_path) == []
+
+
+def test_raw_sequences_round_trip_through_csv_and_npy(tmp_path, toys) -> None:
+    outputs, spec = _decoded("toy-strokes", 3)
+    export.save_sequences(tmp_path / "all.csv", outputs, spec.features)
+    with open(tmp_path / "all.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["frame", "step", "x", "y", "pen"] and len(rows) == 1 + 3 * 24
+    assert rows[25][:2] == ["1", "0"]
+    table = np.array([[float(v) for v in r[2:]] for r in rows[1:]], np.float32).reshape(3, 24, 3)
+    assert np.array_equal(table, outputs.numpy())  # float32 survives the text exactly
+    export.save_sequences(tmp_path / "all.npy", outputs, spec.features)
+    assert np.array_equal(np.load(tmp_path / "all.npy", allow_pickle=False), outputs.numpy())
+    export.save_sequences(tmp_path / "one.csv", outputs[1], spec.features)
+    export.save_sequences(tmp_path / "one.npy", outputs[1], spec.features)
+    assert np.load(tmp_path / "one.npy").shape == (24, 3)
+    for name in ("one.csv", "one.npy"):
+        assert np.array_equal(export.load_sequence(tmp_path / name, spec.features), outputs[1].numpy())
+
+
+def test_a_hand_written_sequence_csv_may_order_its_columns_freely(tmp_path) -> None:
+    path = tmp_path / "hand.csv"
+    path.write_text("pen,y,x\n1,0.5,0\n0,0.25,2\n")
+    seq = export.load_sequence(path, ("x", "y", "pen"))
+    assert seq.tolist() == [[0.0, 0.5, 1.0], [2.0, 0.25, 0.0]]
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("a.txt", "x\n1\n", r"\.csv or \.npy"),
+    ("b.csv", "x,y\n1,2\n", "no column pen"),
+    ("c.csv", "frame,step,x,y,pen\n0,0,1,2,1\n1,0,1,2,1\n", "2 frames"),
+    ("d.csv", "x,y,pen\n1,two,1\n", "line 2: a cell is not a number"),
+    ("e.csv", "x,y,pen\n1,2\n", "line 2: 2 cells"),
+    ("f.csv", "x,y,pen\n", "no steps"),
+    ("g.csv", "", "empty"),
+])
+def test_bad_sequence_files_are_refused_by_name(tmp_path, name, text, message) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(LatentLabError, match=message) as info:
+        export.load_sequence(path, ("x", "y", "pen"))
+    assert name in str(info.value)
+
+
+def test_sequence_npy_files_must_be_plain_numbers_of_the_right_width(tmp_path) -> None:
+    np.save(tmp_path / "wide.npy", np.zeros((5, 4), np.float32))
+    with pytest.raises(LatentLabError, match=r"\[T, 3\]"):
+        export.load_sequence(tmp_path / "wide.npy", ("x", "y", "pen"))
+    np.save(tmp_path / "objects.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(LatentLabError, match="plain numeric"):
+        export.load_sequence(tmp_path / "objects.npy", ("x", "y", "pen"))
+    with pytest.raises(LatentLabError, match="no such|cannot read"):
+        export.load_sequence(tmp_path / "missing.npy", ("x", "y", "pen"))
+    with pytest.raises(LatentLabError, match=r"F = 3"):
+        export.save_sequences(tmp_path / "bad.csv", np.zeros((2, 5, 2)), ("x", "y", "pen"))
+    with pytest.raises(LatentLabError, match=r"\.csv or \.npy"):
+        export.save_sequences(tmp_path / "bad.npz", np.zeros((5, 3)), ("x", "y", "pen"))

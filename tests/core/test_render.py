@@ -18,10 +18,16 @@ from latentlab.core.render import (
     output_spec,
     render_batch,
 )
-from tests.toy_sequence import toy_model
+from tests.toy_sequence import toy_families, toy_model
 
 STROKES = OutputSpec("sequence", (4, 3), ("x", "y", "pen"))
 UNIT = (0.0, 1.0, 0.0, 1.0)
+
+
+@pytest.fixture(autouse=True)
+def _toy_families():
+    with toy_families():
+        yield
 
 
 def _ink(px: np.ndarray, level: int = 128) -> np.ndarray:

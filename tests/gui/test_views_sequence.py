@@ -13,10 +13,16 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.render import OutputSpec, output_spec
 from latentlab.gui.views import theme
 from latentlab.gui.views.sequence_view import SequenceView
-from tests.toy_sequence import GAP, toy_model
+from tests.toy_sequence import GAP, toy_families, toy_model
 
 STROKES = OutputSpec("sequence", (5, 3), ("x", "y", "pen"))
 SIGNALS = OutputSpec("sequence", (6, 2), ("left", "right"))
+
+
+@pytest.fixture(autouse=True)
+def _toy_families():
+    with toy_families():
+        yield
 
 
 @pytest.fixture
