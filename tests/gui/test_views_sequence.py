@@ -149,8 +149,12 @@ def test_clear_shows_the_message_and_empties_the_curves(view) -> None:
     model = toy_model("toy-strokes")
     view.set_output(inference.decode(model, torch.zeros(2))[0].numpy(), output_spec(model.config))
     assert view.current_output() is not None and view.message() == ""
+    view.set_caption("z = (0, 0)")
     view.clear("Train or load a model")
     assert view.current_output() is None and view.message() == "Train or load a model"
+    assert view.caption() == "z = (0, 0)"
+    view.set_caption("")
+    assert view.caption() == ""
     x, _ = view.curves()[0].getData()
     assert x is None or len(x) == 0
     # The pen gap of the toy strokes is kept as data: drawing it again restores the curve.
