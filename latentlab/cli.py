@@ -19,9 +19,7 @@ from typing import Any, TextIO
 
 from latentlab import __version__
 from latentlab.core.errors import LatentLabError
-
-FAMILIES = ("ae", "vae", "beta-vae", "cvae", "pca")
-ARCHS = ("mlp", "conv")
+from latentlab.core.models import registry
 
 
 class _Parser(argparse.ArgumentParser):
@@ -56,6 +54,44 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _assignment(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` as a pair (argparse type for --option and --lr-for)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got '{text}'")
+    return name.strip(), value.strip()
+
+
+def _union(groups: list[tuple[str, ...]]) -> tuple[str, ...]:
+    """The distinct items of ``groups`` in first-seen order."""
+    return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def _family_help(families: tuple[registry.Family, ...]) -> str:
+    parts = [f"{f.name} ({f.description.rstrip('.')})" for f in families]
+    return "; ".join(parts) + "; default vae"
+
+
+def _beta_help(families: tuple[registry.Family, ...]) -> str:
+    own = [f"{f.default('beta'):g} for {f.name}" for f in families
+           if "beta" in f.settings and f.default("beta") is not None]
+    readers = ", ".join(f.name for f in families if "beta" in f.settings)
+    return (f"KL weight of {readers} (default " + ", ".join([*own, "else 1"]) + ")") if readers else "KL weight"
+
+
+def _option_help(families: tuple[registry.Family, ...]) -> str:
+    described = [f"{f.name}: " + ", ".join(f"{o.name} ({o.help or type(o.default).__name__}, default {o.default})"
+                                           for o in f.options) for f in families if f.options]
+    return ("a setting of the family's own, as NAME=VALUE (repeatable); "
+            + ("; ".join(described) if described else "no installed family has any"))
+
+
+def _lr_help(families: tuple[registry.Family, ...]) -> str:
+    several = [f"{f.name}: {', '.join(f.optimizer_names)}" for f in families if len(f.optimizer_names) > 1]
+    return ("learning rate of one optimiser, as NAME=X (repeatable; the others use --lr)"
+            + (f"; optimisers of {'; '.join(several)}" if several else ""))
+
+
 def _add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--data", required=required, metavar="SOURCE",
                    help="mnist (bundled), moons, shapes, or a path: an image folder, an IDX images "
@@ -74,26 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"LatentLab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
+    families = registry.families()
     t = sub.add_parser("train", help="train a model and save it as a model folder")
     _add_data_options(t, required=True)
-    t.add_argument("--family", choices=FAMILIES, default="vae",
-                   help="ae (deterministic), vae, beta-vae (KL weighted by --beta), cvae (conditioned "
-                        "on labels), pca (linear baseline fitted by SVD); default vae")
-    t.add_argument("--arch", choices=ARCHS, default="mlp",
+    t.add_argument("--family", choices=registry.names(), default="vae", help=_family_help(families))
+    t.add_argument("--arch", choices=_union([f.archs for f in families]), default="mlp",
                    help="mlp (fully connected) or conv (convolutional); default mlp")
     t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N",
                    help="size of the latent code, 1-256 (default 2: the plane is the space itself)")
     t.add_argument("--hidden", metavar="N[,N...]",
                    help="hidden layer widths (mlp) or channel counts (conv); default 400 / 32,64")
-    t.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
+    t.add_argument("--likelihood", choices=_union([f.likelihoods for f in families]), default="bernoulli",
                    help="pixel model of the decoder (default bernoulli)")
-    t.add_argument("--beta", type=_positive_float, help="KL weight (default 4 for beta-vae, else 1)")
+    t.add_argument("--beta", type=_positive_float, help=_beta_help(families))
     t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
                    help="epochs over which the KL weight ramps up from 0")
     t.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
     t.add_argument("--batch-size", type=_positive_int, default=128, metavar="N", help="default 128")
     t.add_argument("--lr", type=_positive_float, default=1e-3, metavar="X",
                    help="Adam learning rate (default 0.001)")
+    t.add_argument("--lr-for", type=_assignment, action="append", default=[], metavar="NAME=X",
+                   help=_lr_help(families))
+    t.add_argument("--option", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
+                   help=_option_help(families))
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seeds the split, the initial weights and the shuffling (default 0)")
@@ -129,12 +168,13 @@ class ProgressPrinter:
         self._last = 0.0
 
     def update(self, p: Any) -> None:
+        main, first = _main_term(p.terms)
         if p.epoch_done:
             if self.tty:
                 self.stream.write("\r\033[K")
-            val = f"  val {p.val['loss']:.2f}" if p.val else ""
-            self.stream.write(f"epoch {p.epoch + self.offset}/{p.epochs + self.offset}  loss {p.terms.get('loss', float('nan')):.2f}"
-                              f"  recon {p.terms.get('recon', 0.0):.2f}  kl {p.terms.get('kl', 0.0):.2f}"
+            terms = "  ".join(f"{name} {value:.2f}" for name, value in p.terms.items())
+            val = f"  val {p.val.get(main, float('nan')):.2f}" if p.val else ""
+            self.stream.write(f"epoch {p.epoch + self.offset}/{p.epochs + self.offset}  {terms}"
                               f"{val}  {p.images_per_s:,.0f} img/s\n")
             self.stream.flush()
         elif self.tty and time.monotonic() - self._last > 0.2:
@@ -142,9 +182,16 @@ class ProgressPrinter:
             done = (p.epoch - 1 + min(1.0, (p.step % max(1, p.steps_per_epoch)) / max(1, p.steps_per_epoch)))
             frac = done / max(1, p.epochs)
             bar = "#" * int(frac * 30)
-            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch + self.offset}/{p.epochs + self.offset}  loss "
-                              f"{p.terms.get('loss', float('nan')):.2f}  ETA {_fmt_eta(p.eta_s)}")
+            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch + self.offset}/{p.epochs + self.offset}  {main} "
+                              f"{first:.2f}  ETA {_fmt_eta(p.eta_s)}")
             self.stream.flush()
+
+
+def _main_term(terms: dict[str, float]) -> tuple[str, float]:
+    """The family's main loss: the first term it reports."""
+    for name, value in terms.items():
+        return name, value
+    return "loss", float("nan")
 
 
 def _fmt_eta(seconds: float) -> str:
@@ -181,12 +228,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
     check_save_target(out)  # before training: a refused destination would lose the run
+    lrs = _learning_rates(args.lr_for)
+    options = _family_options(args.family, args.option)
     settings = TrainingSettings(
         data=args.data, image_size=args.image_size, color=args.color, limit=args.limit,
         family=args.family, arch=args.arch, latent_dim=args.latent_dim,
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume))
+        seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume),
+        options=options, lrs=lrs)
     model, history = None, []
     if args.resume:
         loaded = load_model(args.resume)
@@ -215,6 +265,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {result.status}: {result.message}", file=sys.stderr)
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    """``--lr-for NAME=X`` as {optimiser: learning rate}."""
+    lrs: dict[str, float] = {}
+    for name, text in pairs:
+        try:
+            lrs[name] = _positive_float(text)
+        except argparse.ArgumentTypeError as exc:
+            raise LatentLabError(f"--lr-for {name}: {exc}") from None
+    return lrs
+
+
+def _family_options(family: str, pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """``--option NAME=VALUE`` as the family's typed options (unknown names: a clear error)."""
+    chosen = registry.get(family)
+    options: dict[str, Any] = {}
+    for name, text in pairs:
+        try:
+            options[name] = chosen.option(name).parse(text)
+        except LatentLabError as exc:
+            raise LatentLabError(f"--option {name}: {exc}") from None
+    return options
 
 
 @contextmanager
@@ -295,18 +368,23 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model)
     c, meta = loaded.config, loaded.meta
+    family = registry.get(c.family)
     hist = _history(meta)
     data = _section(meta, "data")
+    sequence = family.capabilities.output == "sequence"
     lines = [
         f"model        {Path(args.model).resolve()}",
-        f"family       {c.family}" + (f" (beta {c.beta:g})" if c.family == "beta-vae" else ""),
-        ("architecture linear (principal components fitted by SVD)" if c.family == "pca" else
-         f"architecture {c.arch}, hidden {','.join(map(str, c.hidden))}, {c.likelihood} likelihood"),
+        f"family       {c.family}: {family.title}" + (f" (beta {c.beta:g})" if "beta" in family.settings else ""),
+        f"             {family.description}",
+        f"architecture {_architecture_text(c, family)}",
         f"latent dim   {c.latent_dim}",
-        f"data shape   {' x '.join(map(str, c.input_shape))} (C x H x W)",
+        f"data shape   {' x '.join(map(str, c.input_shape))} " + ("(T x F)" if sequence else "(C x H x W)")
+        + (f", features {', '.join(c.feature_names)}" if c.feature_names else ""),
         f"data         {json.dumps(data.get('source'))}, {data.get('n', '?')} items"
         + (f", labels {', '.join(c.label_names)}" if c.label_names else ""),
     ]
+    if c.options:
+        lines.append("options      " + ", ".join(f"{k} {v}" for k, v in c.options.items()))
     if hist:
         last = hist[-1]
         val = _section(last, "val").get("loss")
@@ -317,6 +395,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("history      not trained by gradient descent (no epochs recorded)")
     print("\n".join(lines))
     return 0
+
+
+def _architecture_text(c: Any, family: registry.Family) -> str:
+    """What the family's network is built from, naming only the settings it reads."""
+    parts = []
+    if "arch" in family.settings:
+        parts.append(c.arch)
+    if "hidden" in family.settings:
+        parts.append(f"hidden {','.join(map(str, c.hidden))}")
+    if "likelihood" in family.settings:
+        parts.append(f"{c.likelihood} likelihood")
+    if not family.capabilities.trainable:
+        parts.insert(0, "fitted in closed form")
+    return ", ".join(parts) if parts else "fixed by the family"
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}

@@ -1,4 +1,4 @@
-"""How good is a model: -ELBO and its terms, KL per latent dimension, factor recovery.
+"""How good is a model: its family's loss terms (and −ELBO), KL per latent dimension, factor recovery.
 
 Everything runs under ``torch.inference_mode`` in eval mode, batch by batch, and restores
 the model's mode afterwards. Sampling (the one-sample ELBO estimate) uses a fixed seed on a
@@ -19,11 +19,11 @@ from torch import nn
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import resolve_device
 from latentlab.core.errors import LatentLabError
+from latentlab.core.models import registry
+from latentlab.core.models.registry import DEFAULT_TERMS, Capabilities
 
 #: A latent dimension counts as active when its mean KL exceeds this many nats.
 ACTIVE_UNIT_THRESHOLD = 0.01
-
-_TERMS = ("loss", "recon", "kl")
 
 
 @contextmanager
@@ -53,27 +53,43 @@ def loss_terms(
     batch_size: int = 1000,
     kl_weight: float | None = None,
     seed: int = 0,
+    terms: tuple[str, ...] | None = None,
 ) -> dict[str, float]:
-    """Mean loss terms of ``model.loss`` over ``images`` (nats per example).
+    """Mean terms of ``model.loss`` over ``images`` (nats per example for the autoencoders).
 
-    ``images`` and ``labels`` must already be on the model's device. Returns ``loss``
-    (with ``kl_weight``), ``recon``, ``kl`` and ``neg_elbo = recon + kl``; values are
+    ``images`` and ``labels`` must already be on the model's device. ``terms`` are the names
+    to average (default: the terms of the model's family); ``kl_weight`` is handed to
+    ``model.loss``. A variational family's result adds ``neg_elbo = recon + kl``. Values are
     ``nan`` for an empty set.
     """
+    names, caps = _family_terms(model)
+    names = tuple(terms) if terms is not None else names
+    elbo = caps.variational and "recon" in names and "kl" in names
     n = int(images.shape[0])
     if batch_size < 1:
         raise LatentLabError(f"batch size must be at least 1, got {batch_size}")
     if n == 0:
-        return {k: math.nan for k in (*_TERMS, "neg_elbo")}
-    total = torch.zeros(len(_TERMS), dtype=torch.float64, device=images.device)
+        return {k: math.nan for k in (*names, *(("neg_elbo",) if elbo else ()))}
+    total = torch.zeros(len(names), dtype=torch.float64, device=images.device)
     with _evaluating(model, images.device, seed):
         for part in _batches(n, batch_size):
             y = None if labels is None else labels[part]
             out = model.loss(images[part], y, kl_weight)
-            terms = torch.stack([torch.as_tensor(out[k], device=images.device) for k in _TERMS])
-            total += terms.to(torch.float64) * (part.stop - part.start)
-    loss, recon, kl = (total / n).tolist()
-    return {"loss": loss, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
+            values = torch.stack([torch.as_tensor(out[k], device=images.device) for k in names])
+            total += values.to(torch.float64) * (part.stop - part.start)
+    result = dict(zip(names, (total / n).tolist()))
+    if elbo:
+        result["neg_elbo"] = result["recon"] + result["kl"]
+    return result
+
+
+def _family_terms(model: nn.Module) -> tuple[tuple[str, ...], Capabilities]:
+    """The terms and capabilities of the model's family (autoencoder defaults without a config)."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return DEFAULT_TERMS, Capabilities()
+    family = registry.get(config.family)
+    return family.terms, family.capabilities
 
 
 def evaluate(
@@ -84,38 +100,45 @@ def evaluate(
     Returns
     -------
     dict
-        ``neg_elbo`` (recon + KL, nats per example; reconstruction only for AE and PCA),
-        ``recon``, ``kl``, ``kl_per_dim`` (list, one mean KL per latent dimension),
-        ``active_units`` (dimensions with KL above :data:`ACTIVE_UNIT_THRESHOLD`), ``n``,
-        and, when the data has known factors, ``factor_r2``: for each factor the R² of a
-        least-squares linear fit (with intercept) from the latent means to that factor
-        (``None`` for a factor that never varies).
+        The validation terms of the model's family (``recon`` and ``kl`` for the autoencoders);
+        for a variational family ``neg_elbo`` (recon + KL, nats per example) in place of its
+        β- and warm-up-weighted training ``loss``. For a family with an encoder also
+        ``kl_per_dim`` (list, one mean KL per latent dimension; zeros without a KL),
+        ``active_units`` (dimensions with KL above :data:`ACTIVE_UNIT_THRESHOLD`) and, when the
+        data has known factors, ``factor_r2``: for each factor the R² of a least-squares linear
+        fit (with intercept) from the latent means to that factor (``None`` for a factor that
+        never varies). Always ``n``.
     """
     config = getattr(model, "config", None)
     if config is not None and tuple(config.input_shape) != data.shape:
         raise LatentLabError(
-            f"the model expects images of shape {tuple(config.input_shape)}, "
+            f"the model expects items of shape {tuple(config.input_shape)}, "
             f"but data set '{data.name}' has {data.shape}"
         )
-    conditional = bool(config is not None and config.is_conditional)
-    if conditional and data.labels is None:
-        raise LatentLabError(f"a conditional VAE needs class labels; data set '{data.name}' has none")
+    family = registry.get(config.family) if config is not None else None
+    caps = family.capabilities if family is not None else Capabilities()
+    if caps.conditional and data.labels is None:
+        raise LatentLabError(f"a conditional model needs class labels; data set '{data.name}' has none")
     dev = resolve_device(device)
     home = _device_of(model)
     model.to(dev)
     try:
         images = data.images.to(dev)
-        labels = data.labels.to(dev) if (conditional and data.labels is not None) else None
-        result: dict[str, Any] = loss_terms(model, images, labels, batch_size=batch_size)
-        del result["loss"]  # the training objective; neg_elbo is the comparable number
-        result["neg_elbo"] = result["recon"] + result["kl"]
-        per_dim, means = _latent_statistics(model, images, labels, batch_size, data.factors is not None)
-        result["kl_per_dim"] = per_dim.tolist()
-        result["active_units"] = int((per_dim > ACTIVE_UNIT_THRESHOLD).sum())
+        labels = data.labels.to(dev) if (caps.uses_labels and data.labels is not None) else None
+        if family is not None:
+            result: dict[str, Any] = dict(family.validate(model, images, labels, batch_size=batch_size))
+        else:
+            result = loss_terms(model, images, labels, batch_size=batch_size)
+        if "neg_elbo" in result:
+            result.pop("loss", None)  # the β- and warm-up-weighted objective; neg_elbo compares
+        means = None
+        if caps.encoder:
+            per_dim, means = _latent_statistics(model, images, labels, batch_size, data.factors is not None)
+            result["kl_per_dim"] = per_dim.tolist()
+            result["active_units"] = int((per_dim > ACTIVE_UNIT_THRESHOLD).sum())
         result["n"] = len(data)
         if data.factors is not None and means is not None:
-            r2 = factor_r2(means, data.factors)
-            result["factor_r2"] = dict(zip(_factor_names(data), r2))
+            result["factor_r2"] = dict(zip(_factor_names(data), factor_r2(means, data.factors)))
     finally:
         model.to(home)
     return result

@@ -1,5 +1,10 @@
 """Training as a Qt-free generator: yields Progress and Snapshot, returns TrainResult.
 
+The trainer knows no family by name: it asks the model's family in the registry
+(:mod:`latentlab.core.models.registry`) for its optimisers, its training step, the terms the
+step reports, its validation and its schedule (e.g. the VAE's KL weight), and fits a
+closed-form family (``capabilities.trainable`` False) in one go instead.
+
 Speed matters here (the GUI trains live), so the hot loop is plain: the data sit on the
 device once, each epoch is one seeded permutation and contiguous slices (no DataLoader),
 Adam is fused where the device has the kernel, the loss terms are summed as tensors and
@@ -28,20 +33,18 @@ from latentlab.core.device import (
     all_finite,
     cpu_state,
     fast_linear_layers,
-    make_optimizer,
     resolve_device,
     thread_budget,
     warm_up,
 )
 from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import check_compatible
-from latentlab.core.metrics import loss_terms
+from latentlab.core.models import registry
 from latentlab.core.models.base import LatentModel, ModelConfig
+from latentlab.core.models.registry import Family, StepContext
 from latentlab.core.training_types import Progress, Snapshot, TrainConfig, TrainControl, TrainResult
 
-TERMS = ("loss", "recon", "kl")
-
-__all__ = ["TERMS", "Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult", "train", "warm_up"]
+__all__ = ["Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult", "train", "warm_up"]
 
 # Above this size an epoch's shuffled copy of the training images would double too much
 # memory; batches are then gathered one at a time instead.
@@ -75,12 +78,15 @@ def train(
     whose model is on the CPU in eval mode. Like any generator it starts on the first
     ``next()``, so setting errors (:class:`LatentLabError`) are raised there.
 
-    ``history`` holds one dict per finished epoch: ``epoch``, ``train`` and ``val``
-    (dicts of terms; ``val`` adds ``neg_elbo``), ``kl_weight``, ``images_per_s`` (training
-    only) and ``seconds`` (training and validation, pauses excluded).
+    ``history`` holds one dict per finished epoch: ``epoch``, ``train`` and ``val`` (dicts of
+    every term the family reports; a variational family's ``val`` adds ``neg_elbo``), the
+    family's schedule values at the epoch's end (the VAEs' ``kl_weight``), ``images_per_s``
+    (training only) and ``seconds`` (training and validation, pauses excluded).
     """
     control = control if control is not None else TrainControl()
+    family = registry.get(model_config.family)
     check_compatible(model_config, data)
+    _check_learning_rates(family, config)
     device = resolve_device(config.device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)
@@ -94,27 +100,45 @@ def train(
                 _load_initial(model, initial)
         finally:
             rng.leave()
-        if not getattr(model, "trainable", True):
-            return (yield from _fit_closed_form(model, data, train_idx, val_idx, control))
-        run = _SGDRun(model, data, train_idx, val_idx, config, control, device, rng)
+        if not family.capabilities.trainable:
+            return (yield from _fit_closed_form(family, model, data, train_idx, val_idx, control))
+        run = _SGDRun(family, model, data, train_idx, val_idx, config, control, device, rng)
         return (yield from run.run())
 
 
+def _check_learning_rates(family: Family, config: TrainConfig) -> None:
+    unknown = sorted(set(config.lrs) - set(family.optimizer_names))
+    if unknown:
+        raise LatentLabError(
+            f"learning rates were given for optimisers the {family.name} family does not have: "
+            f"{', '.join(unknown)} (its optimisers: {', '.join(family.optimizer_names)})")
+
+
+def _labels(family: Family, data: Dataset, idx: torch.Tensor) -> torch.Tensor | None:
+    """The labels of ``idx`` when the family's step uses labels (and the data has them)."""
+    if not family.capabilities.uses_labels or data.labels is None:
+        return None
+    return data.labels[idx]
+
+
 def _fit_closed_form(
-    model: LatentModel, data: Dataset, train_idx: torch.Tensor, val_idx: torch.Tensor, control: TrainControl
+    family: Family, model: LatentModel, data: Dataset, train_idx: torch.Tensor, val_idx: torch.Tensor,
+    control: TrainControl,
 ) -> Generator[Progress | Snapshot, None, TrainResult]:
     """PCA and other fitted models: one closed-form "epoch" on the training split (CPU)."""
     if control.cancelled:
         return TrainResult(model=model.eval(), status="cancelled", message="Training was cancelled before it started.")
     start = time.perf_counter()
-    x_train = data.images[train_idx]
-    model.fit(x_train)
+    x_train, y_train = data.images[train_idx], _labels(family, data, train_idx)
+    model.fit(x_train, y_train)
     fit_s = time.perf_counter() - start
-    train_terms = loss_terms(model, x_train)
-    val = loss_terms(model, data.images[val_idx]) if len(val_idx) else None
+    train_terms = family.validate(model, x_train, y_train, batch_size=1000)
+    val = (family.validate(model, data.images[val_idx], _labels(family, data, val_idx), batch_size=1000)
+           if len(val_idx) else None)
     rate = len(train_idx) / max(fit_s, 1e-9)
-    entry = {"epoch": 1, "train": {k: train_terms[k] for k in TERMS}, "val": val or {},
-             "kl_weight": 0.0, "images_per_s": rate, "seconds": time.perf_counter() - start}
+    entry = {"epoch": 1, "train": {k: train_terms[k] for k in family.terms}, "val": val or {},
+             **family.schedule_values(model, StepContext(1, 1, 1, 1, 1)),
+             "images_per_s": rate, "seconds": time.perf_counter() - start}
     yield Progress(epoch=1, epochs=1, step=1, steps_per_epoch=1, terms=dict(entry["train"]),
                    images_per_s=rate, eta_s=0.0, val=val, epoch_done=True)
     yield Snapshot(state=cpu_state(model), epoch=1, step=1)
@@ -124,25 +148,30 @@ def _fit_closed_form(
 class _SGDRun:
     """One gradient-descent training run; :meth:`run` is the generator behind :func:`train`."""
 
-    def __init__(self, model: LatentModel, data: Dataset, train_idx: torch.Tensor, val_idx: torch.Tensor,
-                 config: TrainConfig, control: TrainControl, device: torch.device, rng: PrivateRandom) -> None:
+    def __init__(self, family: Family, model: LatentModel, data: Dataset, train_idx: torch.Tensor,
+                 val_idx: torch.Tensor, config: TrainConfig, control: TrainControl, device: torch.device,
+                 rng: PrivateRandom) -> None:
+        self.family = family
         self.model = model.to(device).train()
         self.rng = rng
         self.config, self.control, self.device = config, control, device
-        conditional = model.config.is_conditional
         # Moved to the device once; every batch is then a slice of device memory.
         self.x_train = data.images[train_idx].to(device)
-        self.y_train = data.labels[train_idx].to(device) if conditional else None
+        self.y_train = _to(_labels(family, data, train_idx), device)
         self.x_val = data.images[val_idx].to(device)
-        self.y_val = data.labels[val_idx].to(device) if conditional else None
+        self.y_val = _to(_labels(family, data, val_idx), device)
         self.n = int(self.x_train.shape[0])
         self.batch = min(config.batch_size, self.n)
         self.steps_per_epoch = math.ceil(self.n / self.batch)
         self.gather_epoch = 2 * self.x_train.element_size() * self.x_train.nelement() <= _EPOCH_GATHER_MAX_BYTES
-        self.optimizer = make_optimizer(list(model.parameters()), config.lr)
-        default_weight = getattr(model, "default_kl_weight", None)
-        self.kl_base = float(default_weight()) if callable(default_weight) else float(model.config.beta)
-        self.kl_warmup = int(model.config.kl_warmup_epochs)
+        self.terms = family.terms
+        self.train_step = family.train_step
+        self.optimizers = family.optimizers(model, config)
+        if set(self.optimizers) != set(family.optimizer_names):
+            raise LatentLabError(
+                f"the {family.name} family made optimisers {sorted(self.optimizers)}, "
+                f"but declares {list(family.optimizer_names)}")
+        self.checked_terms = False
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch, self.step = 0, 0
         self.history: list[dict[str, Any]] = []
@@ -179,7 +208,7 @@ class _SGDRun:
     def _epoch(self, epoch: int) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
         """Train one epoch; returns ``(status, message)`` when the run has to stop."""
         cfg, control = self.config, self.control
-        total = torch.zeros(len(TERMS), device=self.device)
+        total = torch.zeros(len(self.terms), device=self.device)
         seen, paused = 0, 0.0
         start = time.perf_counter()
         next_report = start + cfg.progress_interval_s
@@ -193,12 +222,13 @@ class _SGDRun:
                 self.images_done += seen
                 self.train_seconds += time.perf_counter() - start - paused
                 return "cancelled", f"Training was cancelled at epoch {epoch}, step {self.step}."
-            total.add_(self._step(xb, yb, self._kl_weight(epoch, i)), alpha=xb.shape[0])
+            total.add_(self._step(xb, yb, StepContext(epoch, cfg.epochs, i, self.steps_per_epoch, self.step)),
+                       alpha=xb.shape[0])
             seen += xb.shape[0]
             now = time.perf_counter()
             if now < next_report and now < self.next_snapshot:
                 continue
-            terms = dict(zip(TERMS, (total / seen).tolist()))  # the only read-back: a report is due
+            terms = dict(zip(self.terms, (total / seen).tolist()))  # the only read-back: a report is due
             if not all(map(math.isfinite, terms.values())):
                 return self._diverged(epoch, _what_broke(terms))
             if now >= next_report and i + 1 < self.steps_per_epoch:  # the epoch's close reports last
@@ -213,7 +243,7 @@ class _SGDRun:
         train_s = time.perf_counter() - start - paused
         self.images_done += seen
         self.train_seconds += train_s
-        return (yield from self._close_epoch(epoch, dict(zip(TERMS, (total / seen).tolist())), seen, train_s))
+        return (yield from self._close_epoch(epoch, dict(zip(self.terms, (total / seen).tolist())), seen, train_s))
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """This epoch's shuffled batches: slices of one gathered copy, or gathered one by one."""
@@ -230,15 +260,18 @@ class _SGDRun:
                 idx = order[lo:hi]
                 yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx))
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor | None, kl_weight: float) -> torch.Tensor:
-        """One optimiser step; returns the batch's terms as a tensor (no read-back)."""
-        out = self.model.loss(x, y, kl_weight)
-        self.optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        self.optimizer.step()
+    def _step(self, x: torch.Tensor, y: torch.Tensor | None, ctx: StepContext) -> torch.Tensor:
+        """One step of the family's own; returns the batch's terms as a tensor (no read-back)."""
+        out = self.train_step(self.model, x, y, self.optimizers, ctx)
         self.step += 1
+        if not self.checked_terms:
+            missing = [k for k in self.terms if k not in out]
+            if missing:
+                raise LatentLabError(f"the {self.family.name} family's training step did not report "
+                                     f"{', '.join(missing)}")
+            self.checked_terms = True
         # Kept as a tensor: reading a value back every step would stall an accelerator.
-        return torch.stack([out[k].detach() for k in TERMS])
+        return torch.stack([out[k].detach() for k in self.terms])
 
     def _close_epoch(self, epoch: int, terms: dict[str, float], seen: int,
                      train_s: float) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
@@ -253,8 +286,9 @@ class _SGDRun:
             return self._diverged(epoch, "NaN")
         self.last_good = (self.step, state)
         rate = seen / max(train_s, 1e-9)
+        end = StepContext(epoch, self.config.epochs, self.steps_per_epoch, self.steps_per_epoch, self.step)
         self.history.append({"epoch": epoch, "train": terms, "val": val or {},
-                             "kl_weight": self._kl_weight(epoch, self.steps_per_epoch),
+                             **self.family.schedule_values(self.model, end),
                              "images_per_s": rate, "seconds": train_s + val_s})
         yield from self._emit(Progress(
             epoch=epoch, epochs=self.config.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
@@ -268,12 +302,6 @@ class _SGDRun:
         self.rng.leave()
         yield item
         self.rng.enter()
-
-    def _kl_weight(self, epoch: int, step_in_epoch: int) -> float:
-        if self.kl_warmup <= 0:
-            return self.kl_base
-        done = (epoch - 1 + step_in_epoch / self.steps_per_epoch) / self.kl_warmup
-        return self.kl_base * min(1.0, done)
 
     def _wait_while_paused(self) -> float:
         """Block (without spinning) until resumed or cancelled; returns the seconds waited."""
@@ -307,8 +335,7 @@ class _SGDRun:
         if self.x_val.shape[0] == 0:
             return None, 0.0
         start = time.perf_counter()
-        val = loss_terms(self.model, self.x_val, self.y_val, batch_size=max(self.batch, 1000),
-                         kl_weight=self.kl_base)
+        val = self.family.validate(self.model, self.x_val, self.y_val, batch_size=max(self.batch, 1000))
         seconds = time.perf_counter() - start
         self.val_seconds += seconds
         return val, seconds
@@ -320,6 +347,10 @@ class _SGDRun:
         message = (f"Training diverged at epoch {epoch}, step {self.step} (loss became {what}); "
                    f"restored the weights {source}. Try a lower learning rate.")
         return "diverged", message
+
+
+def _to(t: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return None if t is None else t.to(device)
 
 
 def _what_broke(terms: dict[str, float]) -> str:

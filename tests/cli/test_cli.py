@@ -214,3 +214,55 @@ def test_encode_without_data_refuses_image_options(tmp_path: Path, trained: Path
     r = run_cli("encode", "--model", str(trained), "--image-size", "20", "--out", str(tmp_path / "c.csv"))
     assert r.returncode == 2 and "--image-size" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_the_family_choices_and_help_come_from_the_registry() -> None:
+    from latentlab import cli
+    from latentlab.core.models import registry
+    from tests.toy_families import NAME, toy_family_registered
+
+    def train_help() -> str:
+        sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+        return sub.choices["train"].format_help()
+
+    before = train_help()
+    assert all(f.name in before for f in registry.families()) and NAME not in before
+    with toy_family_registered():
+        text = " ".join(train_help().split())
+        assert NAME in text and "code_weight" in text and f"{NAME}: encoder, decoder" in text
+
+
+def test_a_registered_family_trains_saves_and_loads_from_the_command_line(tmp_path: Path, capsys) -> None:
+    from latentlab import cli
+    from tests.toy_families import NAME, TERMS, toy_family_registered
+
+    out = tmp_path / "toy"
+    with toy_family_registered():
+        rc = cli.main(["train", "--data", "mnist", "--limit", "300", "--family", NAME, "--latent-dim", "2",
+                       "--epochs", "2", "--batch-size", "50", "--lr-for", "decoder=0.01",
+                       "--option", "code_weight=0.5", "--device", "cpu", "--threads", "1", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert rc == 0, err
+        epoch_lines = [line for line in err.splitlines() if line.startswith("epoch ")]
+        assert len(epoch_lines) == 2 and all("code_norm" in line and "recon" in line for line in epoch_lines)
+        meta = json.loads((out / "config.json").read_text())
+        assert meta["family"] == NAME and meta["model"]["options"] == {"code_weight": 0.5}
+        assert meta["train"]["lrs"] == {"decoder": 0.01}
+        assert [tuple(h["train"]) for h in meta["history"]] == [TERMS, TERMS]
+        assert [h["code_weight"] for h in meta["history"]] == pytest.approx([0.25, 0.5])
+
+        assert cli.main(["info", str(out)]) == 0
+        info = capsys.readouterr().out
+        assert f"family       {NAME}: Split toy" in info and "optimisers of their own" in info
+        assert "options      code_weight 0.5" in info and "2 epochs" in info
+
+        assert cli.main(["evaluate", "--model", str(out)]) == 0
+        metrics = json.loads(capsys.readouterr().out)
+        assert set(TERMS) <= set(metrics) and "neg_elbo" not in metrics and metrics["n"] == 60
+
+        rc = cli.main(["train", "--data", "mnist", "--limit", "100", "--family", NAME, "--option",
+                       "code_weight=-1", "--out", str(tmp_path / "bad")])
+        assert rc == 2 and "code_weight" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert cli.main(["info", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown model family '{NAME}'" in err and len(err.strip().splitlines()) == 1
