@@ -91,7 +91,7 @@ def train(
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)
     with thread_budget(config.threads):
-        from latentlab.core.models import build_model  # the registry imports every family
+        from latentlab.core.models import build_model  # looked up per run: a replaced one is used
 
         rng.enter()
         try:

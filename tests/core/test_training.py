@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 
@@ -112,6 +113,26 @@ def test_kl_warm_up_ramps_the_weight(digits, monkeypatch):
     assert weights[8] == pytest.approx(2.0)  # epoch 2, first step: half-way through warm-up
     assert weights[-1] == pytest.approx(4.0)
     assert [h["kl_weight"] for h in result.history] == pytest.approx([2.0, 4.0, 4.0])
+
+
+def test_only_a_family_with_a_schedule_records_schedule_values(digits):
+    config = ModelConfig(family="ae", latent_dim=2, hidden=(32,))
+    _, result = run(train(config, digits, fast_config(epochs=1)))
+    entry = result.history[0]
+    assert set(entry) == {"epoch", "train", "val", "images_per_s", "seconds"}
+    assert set(entry["val"]) == {"loss", "recon", "kl"}  # no ELBO without a posterior
+
+
+def test_per_optimiser_learning_rates_are_checked_and_round_trip():
+    config = TrainConfig(lr=1e-3, lrs={"discriminator": 4e-4})
+    assert config.lr_for("discriminator") == 4e-4 and config.lr_for("model") == 1e-3
+    again = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config and again.lrs == {"discriminator": 4e-4}
+    assert TrainConfig.from_dict({"lr": 0.01}).lrs == {}  # settings saved before lrs existed
+    for bad in ({"model": 0.0}, {"model": -1}, {"model": float("nan")}, {"model": "fast"}, {"": 1e-3},
+                {"model": True}, ["model"]):
+        with pytest.raises(LatentLabError, match="learning rate|optimiser"):
+            TrainConfig(lrs=bad)
 
 
 def test_training_without_a_validation_split(digits):

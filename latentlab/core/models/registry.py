@@ -265,8 +265,8 @@ class Family:
     build:
         ``build(config) -> LatentModel``: a freshly initialised model (a class will do).
     defaults:
-        Default settings for a new model: ``"beta"``, ``"latent_dim"``, ``"likelihood"``, …, and
-        ``"hidden"`` as a dict per architecture.
+        Default settings for a new model: ``"beta"``, and ``"hidden"`` as a dict per
+        architecture (see :meth:`default`, :meth:`default_hidden`).
     settings:
         The common settings (:data:`COMMON_SETTINGS`) its models read; the rest are ignored.
     options:
@@ -331,6 +331,8 @@ class Family:
             problems.append("at least one architecture and one likelihood are required")
         if len({o.name for o in self.options}) != len(self.options):
             problems.append("option names must be distinct")
+        if not isinstance(self.defaults.get("hidden", {}), Mapping):
+            problems.append("defaults['hidden'] must map architectures to layer sizes")
         if problems:
             raise ValueError(f"family {self.name!r}: " + "; ".join(problems))
 
@@ -383,14 +385,12 @@ def _load_builtins() -> None:
     with _lock:
         if _builtins_loaded:
             return
-        _builtins_loaded = True  # set first: a family module imported below may ask the registry
-        extra = dict(_families)
-        _families.clear()
+        loaded = {}
         for module in BUILTIN_MODULES:
             family = importlib.import_module(f"latentlab.core.models.{module}").FAMILY
-            _families[family.name] = family
-        for name, family in extra.items():  # registered before the built-ins were read
-            _families.setdefault(name, family)
+            loaded[family.name] = family
+        _families.update(loaded)
+        _builtins_loaded = True
 
 
 def register(family: Family, *, replace: bool = False) -> Family:
