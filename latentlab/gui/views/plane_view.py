@@ -363,6 +363,18 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
         self._user_moved_view = False
         self._settle_view()
 
+    def frame(self, rect: tuple[float, float, float, float]) -> None:
+        """Show plane rectangle ``rect = (x0, y0, w, h)`` (e.g. the prior grid's square).
+
+        Counts as the user's own view: live updates of the points leave it alone.
+        """
+        x0, y0, w, h = (float(v) for v in rect)
+        if not (np.isfinite([x0, y0, w, h]).all() and w > 0 and h > 0):
+            raise ValueError(f"cannot frame the rectangle {rect}")
+        self._vb.setRange(xRange=(x0, x0 + w), yRange=(y0, y0 + h), padding=0.02)
+        self._user_moved_view = True
+        self._settle_view()
+
     def _fit(self, xy: np.ndarray) -> None:
         if xy.shape[0] == 0:
             return
@@ -386,6 +398,14 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
         self._arrow.orient()
         self._place_probe_label()
         self.viewChanged.emit()
+
+    def pixels_per_unit(self) -> float:
+        """Screen pixels per plane unit (the axes share one scale; the smaller if they do not).
+
+        0 before the view has a size.
+        """
+        units = max(self._pixel_size())
+        return 1.0 / units if units > 0 else 0.0
 
     def _pixel_size(self) -> tuple[float, float]:
         """Plane units per screen pixel along x and y."""
