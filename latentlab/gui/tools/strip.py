@@ -91,7 +91,9 @@ class FrameStrip(QScrollArea):
 
     frameClicked = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_THUMB) -> None:
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_THUMB, fit: int = 0) -> None:
+        """``fit`` > 0: always wide enough for that many frames, with no scroll bar of its own
+        (for a strip of known length inside a panel that scrolls as a whole)."""
         super().__init__(parent)
         self.setObjectName("frameStrip")
         self._canvas = _StripCanvas(int(thumb_size))
@@ -101,7 +103,13 @@ class FrameStrip(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        bar = self.horizontalScrollBar().sizeHint().height()
+        self._fit = max(0, int(fit))
+        bar = 0
+        if self._fit:
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.setMinimumWidth(self._fit * (self._canvas.thumb + GAP) + 2)
+        else:
+            bar = self.horizontalScrollBar().sizeHint().height()
         self.setFixedHeight(self._canvas.sizeHint().height() + bar + 2)
 
     def set_frames(self, frames: np.ndarray | None) -> None:
@@ -111,6 +119,8 @@ class FrameStrip(QScrollArea):
         else:
             pixmaps = [array_to_qpixmap(chw_to_display(f)) for f in np.asarray(frames)]
         self._canvas.set_pixmaps(pixmaps)
+        if self._fit:
+            self.setMinimumWidth(max(self._fit, len(pixmaps)) * (self._canvas.thumb + GAP) + 2)
         if self._canvas.current >= len(pixmaps):
             self._canvas.current = -1
 
