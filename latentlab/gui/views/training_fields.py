@@ -216,7 +216,10 @@ def _tinted(palette: QPalette) -> QPalette:
 def form_group(title: str) -> tuple[QGroupBox, QFormLayout]:
     """A titled group box with a form layout inside."""
     group = QGroupBox(title)
-    return group, QFormLayout(group)
+    form = QFormLayout(group)
+    form.setVerticalSpacing(3)   # the panel must fit a 700-pixel-high screen with little scrolling
+    form.setContentsMargins(6, 4, 6, 4)
+    return group, form
 
 
 def combo_box(choices: tuple[tuple[str, str], ...]) -> QComboBox:
@@ -224,6 +227,10 @@ def combo_box(choices: tuple[tuple[str, str], ...]) -> QComboBox:
     box = QComboBox()
     for key, label in choices:
         box.addItem(label, key)
+    # Narrow enough for a narrow dock: a long choice ("MNIST digits (bundled)") is elided,
+    # not a reason for the whole panel to need a horizontal scroll bar.
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(10)
     return box
 
 

@@ -121,6 +121,7 @@ class TrainingPanel(QWidget):
         self._desc: dict[str, Any] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
         self._loaded_group = self._build_loaded_group()
         self._data_group = self._build_data_group()
         self._model_group = self._build_model_group()
@@ -150,6 +151,8 @@ class TrainingPanel(QWidget):
         group = QGroupBox("Loaded model")
         group.setObjectName("loadedModelBox")
         box = QVBoxLayout(group)
+        box.setContentsMargins(6, 4, 6, 4)
+        box.setSpacing(3)
         self.model_label = QLabel()
         self.model_label.setObjectName("loadedModelLabel")
         self.model_label.setWordWrap(True)
