@@ -69,8 +69,8 @@ def image_fit_problem(path: str | os.PathLike[str], shape: Sequence[int]) -> str
     factor = (w / h) / (model_w / model_h)
     if max(factor, 1.0 / factor) > MAX_ASPECT_FACTOR:
         kept_w, kept_h = (round(h * model_w / model_h), h) if factor > 1 else (w, round(w * model_h / model_w))
-        return (f"{name} is {w} × {h} pixels (width : height {_ratio(w, h)}), but {model} ({_ratio(model_w, model_h)}): "
-                f"only its middle {kept_w} × {kept_h} would be used. Crop it to about the model's shape first.")
+        return (f"{name} is {w} × {h} pixels (width : height {_ratio(w, h)}), "
+                f"but {model} ({_ratio(model_w, model_h)}): only its middle {kept_w} × {kept_h} would be used. Crop it to about the model's shape first.")
     if w < MIN_SIDE_SHARE * model_w or h < MIN_SIDE_SHARE * model_h:
         return (f"{name} is only {w} × {h} pixels, but {model}: it would be enlarged into a blur. "
                 "Use a larger picture.")
