@@ -9,7 +9,9 @@ debounced, computed in the inference worker with its own model copy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -26,7 +28,7 @@ FRAME_MS = 16             # decode a dragged probe at most once per frame
 DEBOUNCE_MS = 120
 MAX_CELLS_PER_SIDE = 24
 MIN_CELL_PX = 36          # a decoded cell smaller than this on screen is unreadable
-PRIOR_GRID_SIDE = 15
+PRIOR_GRID_SIDE = 15      # cells per side before the view's size is known (see prior_grid_side)
 ENCODE_CHUNK = 512        # rows per encode step; the worker checks for newer requests between chunks
 
 
@@ -100,6 +102,31 @@ def view_cells(width_px: float, height_px: float) -> tuple[int, int]:
     n_x = int(np.clip(width_px // MIN_CELL_PX, 2, MAX_CELLS_PER_SIDE))
     n_y = int(np.clip(height_px // MIN_CELL_PX, 2, MAX_CELLS_PER_SIDE))
     return n_x, n_y
+
+
+def prior_grid_span(n: int) -> float:
+    """Side, in plane units, of the square an ``n x n`` prior grid's tiles cover.
+
+    The outermost grid points sit at ``±Phi^-1((n - 0.5) / n)`` and each tile is one grid
+    step wide (see :func:`prior_grid_codes`), whatever the plane.
+    """
+    if n < 2:
+        raise ValueError(f"a prior grid needs at least 2 cells per side, got {n}")
+    outer = NormalDist().inv_cdf((n - 0.5) / n)
+    return 2.0 * outer * n / (n - 1)
+
+
+def prior_grid_side(pixels_per_unit: float) -> int:
+    """Cells per side of the prior grid for a view showing ``pixels_per_unit`` screen pixels
+    per plane unit: as many as fit with every cell at least :data:`MIN_CELL_PX` on screen
+    (2 to :data:`MAX_CELLS_PER_SIDE`). A fixed count gave ~13-pixel cells at a usual zoom.
+    """
+    if not (math.isfinite(pixels_per_unit) and pixels_per_unit > 0):
+        return 2
+    for n in range(MAX_CELLS_PER_SIDE, 2, -1):
+        if prior_grid_span(n) * pixels_per_unit / n >= MIN_CELL_PX:
+            return n
+    return 2
 
 
 def view_grid_codes(plane: latent.Plane, rect: tuple[float, float, float, float],

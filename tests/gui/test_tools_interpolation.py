@@ -44,7 +44,7 @@ def test_panel_defaults(setup) -> None:
     assert (panel.steps_spin.minimum(), panel.steps_spin.maximum()) == (1, 200)
     assert [panel.method_combo.itemText(k) for k in range(2)] == ["Linear", "Spherical"]
     assert panel.findChild(type(panel.scrubber), "pathScrubber") is panel.scrubber
-    assert not panel.play_button.isEnabled() and not panel.export_gif_button.isEnabled()
+    assert not panel.play_button.isEnabled() and not panel.export_gif_action.isEnabled()
 
 
 def test_two_waypoints_fill_the_strip_and_steps_change_its_length(setup) -> None:
@@ -180,25 +180,25 @@ def test_dropping_image_files_adds_waypoints(setup, monkeypatch, tmp_path) -> No
     assert len(ctrl.waypoints) == 1
 
 
-def test_gif_button_exports_the_frames(setup, monkeypatch, tmp_path) -> None:
+def test_gif_export_writes_the_frames(setup, monkeypatch, tmp_path) -> None:
     host, ctrl, panel = setup
     _add_two_probes(host, panel)
     panel.steps_spin.setValue(2)
     target = tmp_path / "path.gif"
     monkeypatch.setattr(export_dialogs, "_ask_options", lambda _p, _t, opts: dict(opts, scale=2))
     monkeypatch.setattr(export_dialogs, "_ask_save_path", lambda *_a: str(target))
-    panel.export_gif_button.click()
+    panel.export_gif_action.trigger()
     with Image.open(target) as gif:
         assert gif.size == (2 * SIDE, 2 * SIDE)
         assert gif.n_frames == 4
 
 
-def test_codes_button_writes_the_path_codes(setup, monkeypatch, tmp_path) -> None:
+def test_codes_export_writes_the_path_codes(setup, monkeypatch, tmp_path) -> None:
     host, ctrl, panel = setup
     _add_two_probes(host, panel)
     target = tmp_path / "path.npy"
     monkeypatch.setattr(export_dialogs, "_ask_save_path", lambda *_a: str(target))
-    panel.export_codes_button.click()
+    panel.export_codes_action.trigger()
     np.testing.assert_allclose(np.load(target, allow_pickle=False), ctrl.path())
 
 

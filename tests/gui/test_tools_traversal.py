@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtWidgets import QScrollArea
 
 from latentlab.gui.tools import TraversalPanel
 from latentlab.gui.tools.traversal import MAX_ROWS, STEPS
 from tests.gui.test_tools_support import FakeHost
+
+
+def _in_scroll_area(qtbot, panel: TraversalPanel) -> QScrollArea:
+    """The panel the way the window shows it: inside a resizable scroll area."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setWidget(panel)
+    qtbot.addWidget(area)
+    return area
 
 
 def _panel(qtbot, host: FakeHost, **kwargs) -> TraversalPanel:
@@ -68,8 +78,9 @@ def test_strips_sweep_each_dimension_from_minus_to_plus_three_sigma(qtbot) -> No
 def test_probe_moves_refresh_visible_strips_after_a_pause(qtbot) -> None:
     host = FakeHost(dim=20)
     panel = _panel(qtbot, host)
-    panel.resize(420, 160)   # room for a few rows only
-    panel.show()
+    area = _in_scroll_area(qtbot, panel)
+    area.resize(420, 160)   # room for a few rows only
+    area.show()
     qtbot.waitUntil(lambda: panel.rows[0].strip.count() == STEPS, timeout=3000)
     done = [r.dim for r in panel.rows if not r.stale]
     assert 0 < len(done) < 20   # off-screen rows wait until scrolled into view
@@ -78,7 +89,7 @@ def test_probe_moves_refresh_visible_strips_after_a_pause(qtbot) -> None:
     assert panel.rows[3].slider.value() == 70
     assert all(r.stale for r in panel.rows)
     qtbot.waitUntil(lambda: not panel.rows[0].stale, timeout=3000)
-    panel.scroll.verticalScrollBar().setValue(panel.scroll.verticalScrollBar().maximum())
+    area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
     qtbot.waitUntil(lambda: not panel.rows[-1].stale, timeout=3000)
 
 

@@ -118,14 +118,15 @@ def test_pause_button_asks_to_pause_or_resume(panel, qtbot) -> None:
 
 
 def test_progress_text_shows_epoch_percent_eta_and_speed(panel) -> None:
+    panel.set_state("running")
     panel.set_progress(3, 20, 0.41, 12.0, 18234.0)
-    text = panel.progress.text()
+    text = panel.progress_text()
     for part in ("Epoch 3/20", "41%", "ETA 0:12", "18.2k img/s"):
         assert part in text
     assert panel.progress.value() == 410
     panel.set_progress(1, 20, 0.0, float("inf"), 0.0)
-    assert "ETA —" in panel.progress.text()
-    assert "img/s" not in panel.progress.text()
+    assert "ETA —" in panel.progress_text()
+    assert "img/s" not in panel.progress_text()
 
 
 def test_status_line_shows_text(panel) -> None:

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QPushButton,
+    QMenu,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +39,7 @@ from latentlab.gui.tools.tools_controller import ToolsController
 METHODS = (("Linear", "lerp"), ("Spherical", "slerp"))
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 DEFAULT_FPS = 12
+THUMB_MIN, THUMB_MAX = 40, 96   # the strip's thumbnails grow with the dock's height
 
 
 def _ask_files(parent: QWidget | None) -> list[str]:
@@ -58,24 +59,19 @@ class InterpolationPanel(QWidget):
         self._direction = 1   # +1 forwards, -1 backwards (ping-pong)
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._advance)
-        # Waypoints on the left, the path on the right: a wide, low dock shows both.
+        # Waypoints on the left, the path on the right, every control in two rows: a low
+        # dock (about 180 pixels at 1024 x 700) shows them all without scrolling.
         outer = QHBoxLayout(self)
         outer.setContentsMargins(4, 4, 4, 4)
         outer.addLayout(self._build_waypoints(), 1)
         layout = QVBoxLayout()
+        layout.setSpacing(4)
         outer.addLayout(layout, 3)
-        layout.addLayout(self._build_path_options())
-        self.strip = FrameStrip()
+        layout.addLayout(self._build_controls())
+        self.strip = FrameStrip(thumb_size=THUMB_MIN, grow_to=THUMB_MAX)
         self.strip.frameClicked.connect(self._scrub_to)
-        layout.addWidget(self.strip)
-        self.scrubber = QSlider(Qt.Orientation.Horizontal)
-        self.scrubber.setObjectName("pathScrubber")
-        self.scrubber.setRange(0, 0)
-        self.scrubber.valueChanged.connect(self._scrub_to)
-        layout.addWidget(self.scrubber)
-        layout.addLayout(self._build_playback())
-        layout.addLayout(self._build_exports())
-        layout.addStretch(1)
+        layout.addWidget(self.strip, 1)
+        layout.addLayout(self._build_scrubber())
         controller.waypointsChanged.connect(self._refill_list)
         controller.framesChanged.connect(self._show_frames)
         controller.positionChanged.connect(self._show_position)
@@ -83,40 +79,48 @@ class InterpolationPanel(QWidget):
         self._show_frames(controller.frames())
 
     # -- layout -----------------------------------------------------------------------
-    def _button(self, text: str, slot: Callable[[], None], tip: str = "") -> QPushButton:
-        button = QPushButton(text)
+    def _button(self, text: str, slot: Callable[[], None], tip: str = "") -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
         button.setToolTip(tip)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         button.clicked.connect(slot)
         return button
 
     def _build_waypoints(self) -> QVBoxLayout:
         column = QVBoxLayout()
+        column.setSpacing(4)
         self.waypoint_list = QListWidget()
         self.waypoint_list.setObjectName("waypointList")
         self.waypoint_list.setToolTip("The path visits these codes in order. Shift+click points on the plane, "
                                       "or drop image files here, to add them.")
-        self.waypoint_list.setMinimumHeight(60)
+        self.waypoint_list.setMinimumHeight(40)
         column.addWidget(self.waypoint_list, 1)
-        buttons = QGridLayout()
         self.add_selected_button = self._button("Add selected", self._add_selected,
                                                 "Encode the data point selected on the plane")
         self.add_probe_button = self._button("Add probe", self._add_probe, "Add the probe's position")
         self.add_files_button = self._button("Add images…", self._add_files, "Encode image files")
-        self.remove_button = self._button("Remove", self._remove)
-        self.up_button = self._button("Up", lambda: self._move(-1))
-        self.down_button = self._button("Down", lambda: self._move(1))
-        self.clear_button = self._button("Clear", lambda: self.controller.clear_waypoints())
-        for k, b in enumerate((self.add_selected_button, self.add_probe_button, self.add_files_button,
-                               self.remove_button, self.up_button, self.down_button, self.clear_button)):
-            buttons.addWidget(b, k // 4, k % 4)
-        column.addLayout(buttons)
+        self.remove_button = self._button("Remove", self._remove, "Remove the chosen waypoint")
+        self.up_button = self._button("Up", lambda: self._move(-1), "Visit the chosen waypoint earlier")
+        self.down_button = self._button("Down", lambda: self._move(1), "Visit the chosen waypoint later")
+        self.clear_button = self._button("Clear", lambda: self.controller.clear_waypoints(), "Remove every waypoint")
+        for buttons in ((self.add_selected_button, self.add_probe_button, self.add_files_button),
+                        (self.remove_button, self.up_button, self.down_button, self.clear_button)):
+            row = QHBoxLayout()
+            row.setSpacing(2)
+            for b in buttons:
+                row.addWidget(b)
+            row.addStretch(1)
+            column.addLayout(row)
         return column
 
-    def _build_path_options(self) -> QHBoxLayout:
+    def _build_controls(self) -> QHBoxLayout:
+        """Steps and method of the path, Play and its speed, in one row."""
         row = QHBoxLayout()
-        row.addWidget(QLabel("Steps between:"))
+        row.addWidget(QLabel("Steps:"))
         self.steps_spin = QSpinBox()
         self.steps_spin.setObjectName("pathSteps")
+        self.steps_spin.setToolTip("Frames between two waypoints")
         self.steps_spin.setRange(1, 200)
         self.steps_spin.setValue(self.controller.steps)
         self.steps_spin.valueChanged.connect(lambda n: self._guard(lambda: self.controller.set_steps(n)))
@@ -129,43 +133,57 @@ class InterpolationPanel(QWidget):
         self.method_combo.currentIndexChanged.connect(
             lambda _i: self._guard(lambda: self.controller.set_method(self.method_combo.currentData())))
         row.addWidget(self.method_combo)
-        row.addStretch(1)
-        return row
-
-    def _build_playback(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.play_button = QPushButton("Play")
+        row.addSpacing(8)
+        self.play_button = QToolButton()
+        self.play_button.setText("Play")
+        self.play_button.setMinimumWidth(self.play_button.fontMetrics().horizontalAdvance("Pause") + 16)
         self.play_button.setObjectName("pathPlay")
         self.play_button.setCheckable(True)
         self.play_button.toggled.connect(self._set_playing)
         row.addWidget(self.play_button)
-        row.addWidget(QLabel("fps:"))
         self.fps_spin = QSpinBox()
         self.fps_spin.setObjectName("pathFps")
         self.fps_spin.setRange(1, 60)
         self.fps_spin.setValue(DEFAULT_FPS)
+        self.fps_spin.setSuffix(" fps")
+        self.fps_spin.setToolTip("Frames per second when playing and in exported animations")
         self.fps_spin.valueChanged.connect(lambda fps: self._timer.setInterval(round(1000 / fps)))
         self._timer.setInterval(round(1000 / DEFAULT_FPS))
         row.addWidget(self.fps_spin)
-        self.loop_check = QCheckBox("Loop")
-        self.loop_check.setChecked(True)
-        self.pingpong_check = QCheckBox("Ping-pong")
-        row.addWidget(self.loop_check)
-        row.addWidget(self.pingpong_check)
         row.addStretch(1)
         return row
 
-    def _build_exports(self) -> QHBoxLayout:
+    def _build_scrubber(self) -> QHBoxLayout:
+        """The scrubber, looping, and one Export menu (strip, GIF, APNG, codes), in one row."""
         row = QHBoxLayout()
-        row.addWidget(QLabel("Export:"))
-        self.export_strip_button = self._button("Strip PNG…", self._export_strip, "All frames side by side")
-        self.export_gif_button = self._button("GIF…", lambda: self._export_animation(export_dialogs.export_gif))
-        self.export_apng_button = self._button("APNG…", lambda: self._export_animation(export_dialogs.export_apng))
-        self.export_codes_button = self._button("Codes…", self._export_codes, "The path's latent codes as a table")
-        for b in (self.export_strip_button, self.export_gif_button, self.export_apng_button,
-                  self.export_codes_button):
-            row.addWidget(b)
-        row.addStretch(1)
+        self.scrubber = QSlider(Qt.Orientation.Horizontal)
+        self.scrubber.setObjectName("pathScrubber")
+        self.scrubber.setToolTip("Move the probe along the path")
+        self.scrubber.setRange(0, 0)
+        self.scrubber.valueChanged.connect(self._scrub_to)
+        row.addWidget(self.scrubber, 1)
+        self.loop_check = QCheckBox("Loop")
+        self.loop_check.setChecked(True)
+        self.pingpong_check = QCheckBox("Ping-pong")
+        self.pingpong_check.setToolTip("Play forwards, then backwards")
+        row.addWidget(self.loop_check)
+        row.addWidget(self.pingpong_check)
+        menu = QMenu(self)
+        self.export_strip_action = menu.addAction("Strip PNG…", self._export_strip)
+        self.export_strip_action.setToolTip("All frames side by side")
+        self.export_gif_action = menu.addAction("GIF…", lambda: self._export_animation(export_dialogs.export_gif))
+        self.export_apng_action = menu.addAction("APNG…",
+                                                 lambda: self._export_animation(export_dialogs.export_apng))
+        self.export_codes_action = menu.addAction("Codes…", self._export_codes)
+        self.export_codes_action.setToolTip("The path's latent codes as a table")
+        menu.setToolTipsVisible(True)
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("pathExport")
+        self.export_button.setText("Export")
+        self.export_button.setToolTip("Save the path as a strip, an animation or its codes")
+        self.export_button.setMenu(menu)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        row.addWidget(self.export_button)
         return row
 
     # -- actions ----------------------------------------------------------------------
@@ -233,8 +251,8 @@ class InterpolationPanel(QWidget):
         self.scrubber.blockSignals(True)
         self.scrubber.setRange(0, max(0, n - 1))
         self.scrubber.blockSignals(False)
-        for w in (self.scrubber, self.play_button, self.export_strip_button, self.export_gif_button,
-                  self.export_apng_button, self.export_codes_button):
+        for w in (self.scrubber, self.play_button, self.export_button, self.export_strip_action,
+                  self.export_gif_action, self.export_apng_action, self.export_codes_action):
             w.setEnabled(n > 0)
         if n == 0:
             self.play_button.setChecked(False)

@@ -91,7 +91,12 @@ class FrameStrip(QScrollArea):
 
     frameClicked = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_THUMB) -> None:
+    def __init__(self, parent: QWidget | None = None, thumb_size: int = DEFAULT_THUMB, fit: int = 0,
+                 grow_to: int = 0) -> None:
+        """``fit`` > 0: always wide enough for that many frames, with no scroll bar of its own
+        (for a strip of known length inside a panel that scrolls as a whole).
+        ``grow_to`` > ``thumb_size``: the strip takes the height it is given and its
+        thumbnails grow with it, from ``thumb_size`` up to ``grow_to`` pixels."""
         super().__init__(parent)
         self.setObjectName("frameStrip")
         self._canvas = _StripCanvas(int(thumb_size))
@@ -101,8 +106,38 @@ class FrameStrip(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        bar = self.horizontalScrollBar().sizeHint().height()
-        self.setFixedHeight(self._canvas.sizeHint().height() + bar + 2)
+        self._fit = max(0, int(fit))
+        bar = 0
+        if self._fit:
+            self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            self.setMinimumWidth(self._fit * (self._canvas.thumb + GAP) + 2)
+        else:
+            bar = self.horizontalScrollBar().sizeHint().height()
+        self._chrome = bar + 2   # what the strip needs besides the thumbnails' row
+        self._thumb_range = (self._canvas.thumb, max(self._canvas.thumb, int(grow_to)))
+        if self._thumb_range[1] > self._thumb_range[0]:
+            self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+            self.setMinimumHeight(self._canvas.sizeHint().height() + self._chrome)
+            self.setMaximumHeight(self._thumb_range[1] + GAP + self._chrome)
+        else:
+            self.setFixedHeight(self._canvas.sizeHint().height() + self._chrome)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        hint = super().sizeHint()
+        return QSize(hint.width(), self._canvas.sizeHint().height() + self._chrome)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        low, high = self._thumb_range
+        if high > low:
+            thumb = int(min(max(self.height() - self._chrome - GAP, low), high))
+            if thumb != self._canvas.thumb:
+                self._canvas.thumb = thumb
+                self._canvas.set_pixmaps(self._canvas.pixmaps)   # re-sized to the new thumbnails
+
+    def thumb_size(self) -> int:
+        """Side of a thumbnail in pixels now."""
+        return self._canvas.thumb
 
     def set_frames(self, frames: np.ndarray | None) -> None:
         """Show frames ``[M, C, H, W]`` in ``[0, 1]``; None or an empty array clears the strip."""
@@ -111,6 +146,8 @@ class FrameStrip(QScrollArea):
         else:
             pixmaps = [array_to_qpixmap(chw_to_display(f)) for f in np.asarray(frames)]
         self._canvas.set_pixmaps(pixmaps)
+        if self._fit:
+            self.setMinimumWidth(max(self._fit, len(pixmaps)) * (self._canvas.thumb + GAP) + 2)
         if self._canvas.current >= len(pixmaps):
             self._canvas.current = -1
 

@@ -10,6 +10,10 @@ Models with more than :data:`MAX_ROWS` dimensions show the ones carrying the mos
 (:func:`latentlab.core.latent.top_kl_dims`), from ``kl_per_dim``: an array ``[D]`` or a
 callable returning one. Strips are refreshed after the probe stops moving (debounced),
 and only for rows on screen; rows scrolled into view later catch up.
+
+The panel has no scroll area of its own: the window puts each tool panel in one, and a
+second one inside it showed two vertical scroll bars. The rows on screen are the ones
+inside the nearest enclosing scroll area's viewport (or inside the panel, without one).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import shiboken6
 import torch
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractScrollArea, QGridLayout, QLabel, QScrollBar, QSlider, QVBoxLayout,
+                               QWidget)
 
 from latentlab.core.latent import top_kl_dims, traversal
 from latentlab.gui.tools.strip import FrameStrip
@@ -46,10 +52,10 @@ class _Row:
         self.slider.setObjectName(f"traversalSlider{dim}")
         ticks = int(SIGMA_RANGE * TICKS_PER_SIGMA)
         self.slider.setRange(-ticks, ticks)
-        self.slider.setMinimumWidth(120)
+        self.slider.setMinimumWidth(90)
         self.value = QLabel("0.00")
         self.value.setMinimumWidth(44)
-        self.strip = FrameStrip(thumb_size=THUMB)
+        self.strip = FrameStrip(thumb_size=THUMB, fit=STEPS)   # the panel scrolls, not each row
         self.stale = True
 
 
@@ -70,11 +76,10 @@ class TraversalPanel(QWidget):
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         layout.addWidget(self.hint)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        # Scrolling shows rows whose strips may be stale; decode those, nothing else.
-        self.scroll.verticalScrollBar().valueChanged.connect(lambda _v: self._refresh_timer.start())
-        layout.addWidget(self.scroll, 1)
+        layout.addStretch(1)
+        self._layout = layout
+        self._body: QWidget | None = None
+        self._watched: QScrollBar | None = None   # the enclosing scroll area's bar we follow
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
@@ -121,6 +126,7 @@ class TraversalPanel(QWidget):
         body = QWidget()
         grid = QGridLayout(body)
         grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(2)
         for r, row in enumerate(self.rows):
             grid.addWidget(row.name, r, 0)
             grid.addWidget(row.slider, r, 1)
@@ -128,8 +134,12 @@ class TraversalPanel(QWidget):
             grid.addWidget(row.strip, r, 3)
             row.slider.valueChanged.connect(lambda v, row=row: self._on_slider(row, v))
         grid.setColumnStretch(3, 1)
-        grid.setRowStretch(len(self.rows), 1)
-        self.scroll.setWidget(body)   # deletes the previous body and its rows
+        if self._body is not None:   # the previous rows go with their widgets
+            self._layout.removeWidget(self._body)
+            self._body.setParent(None)
+            self._body.deleteLater()
+        self._body = body
+        self._layout.insertWidget(1, body)   # under the hint, above the stretch
         if not dim:
             self.hint.setText("Open or train a model to sweep its latent dimensions one at a time.")
         elif dim > MAX_ROWS:
@@ -174,13 +184,34 @@ class TraversalPanel(QWidget):
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt override)
         # Rows hidden until now (a closed dock, a background tab) still need their strips.
         super().showEvent(event)
+        self._follow_scrolling()
         self._refresh_timer.start()
+
+    def scroll_area(self) -> QAbstractScrollArea | None:
+        """The scroll area the panel is shown in (the window's), or None."""
+        parent = self.parentWidget()
+        while parent is not None and not isinstance(parent, QAbstractScrollArea):
+            parent = parent.parentWidget()
+        return parent
+
+    def _follow_scrolling(self) -> None:
+        # Scrolling shows rows whose strips may be stale; decode those, nothing else.
+        area = self.scroll_area()
+        bar = area.verticalScrollBar() if area is not None else None
+        if bar is self._watched:
+            return
+        if self._watched is not None and shiboken6.isValid(self._watched):
+            self._watched.valueChanged.disconnect(self._refresh_timer.start)
+        self._watched = bar
+        if bar is not None:
+            bar.valueChanged.connect(self._refresh_timer.start)
 
     def _on_screen(self, row: _Row) -> bool:
         # Geometry, not visibleRegion(): the latter is only known after a paint.
         if not (self.isVisible() and row.strip.isVisible()):
             return False
-        viewport = self.scroll.viewport()
+        area = self.scroll_area()
+        viewport = area.viewport() if area is not None else self
         top_left = row.strip.mapTo(viewport, row.strip.rect().topLeft())
         return viewport.rect().intersects(row.strip.rect().translated(top_left))
 

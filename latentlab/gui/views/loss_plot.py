@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QWidget
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.formatting import is_number
+from latentlab.gui.views.side_legend import add_side_legend
 
 TERMS = ("loss", "recon", "kl")
 SPLITS = ("train", "val")
@@ -26,11 +28,22 @@ FOREGROUND = "#c8ccd4"
 # One hue per term, readable on the dark background; the split is told by the line style.
 TERM_COLOURS = {"loss": "#f0c674", "recon": "#5fb3f0", "kl": "#e36bbd"}
 TERM_LABELS = {"loss": "total", "recon": "recon", "kl": "KL"}
+SPLIT_LABELS = {"train": "training", "val": "validation"}
+KEY_COLOUR = "#9aa0ab"   # the split entries of the key show a line style, not a term's colour
+LEGEND_MIN_WIDTH_PX = 320
 _INITIAL_CAPACITY = 256
 # Peak-preserving downsampling pays off once a series has more points than the plot has
 # pixels across; below that it only adds work to every range change (each one re-feeds
 # every curve), so it is switched on only for long runs.
 _DOWNSAMPLE_ABOVE = 4000
+
+
+def _style(split: str, colour: str) -> dict[str, Any]:
+    """Plot options of a curve: solid for training, dashed with dots for validation."""
+    if split == "train":
+        return {"pen": pg.mkPen(colour, width=1.5)}
+    return {"pen": pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+            "symbol": "o", "symbolSize": 6, "symbolBrush": colour, "symbolPen": pg.mkPen(BACKGROUND)}
 
 
 class _Series:
@@ -78,16 +91,20 @@ class LossPlot(pg.PlotWidget):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(FOREGROUND))
             axis.setTextPen(pg.mkPen(FOREGROUND))
+            # Values as they are: a "(x0.001)" beside the unit is easily missed and misread.
+            axis.enableAutoSIPrefix(False)
         theme.use_flat_grid(item, alpha=0.15)
         # No clip-to-view: the curves auto-range, so all of each is always in view anyway.
         item.setClipToView(False)
         self._downsampling = False
         item.setMenuEnabled(True)
-        # Three columns: the training row reads above the matching validation row.
-        self._legend = item.addLegend(
-            offset=(-10, 10), labelTextColor=FOREGROUND, colCount=3,
-            brush=pg.mkBrush(21, 23, 28, 200), pen=pg.mkPen(60, 64, 72),
-        )
+        # The x axis spans the run (0 to its epochs), not the data's own extent: one epoch's
+        # points all sit at x = 1, which auto-ranging turns into a meaningless span.
+        self._epochs: int | None = None
+        self._x_by_user = False
+        vb = item.getViewBox()
+        vb.disableAutoRange(axis=pg.ViewBox.XAxis)
+        vb.sigRangeChangedManually.connect(self._on_user_range)
         self._series: dict[str, _Series] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._dirty: set[str] = set()
@@ -98,6 +115,8 @@ class LossPlot(pg.PlotWidget):
         for split in SPLITS:
             for term in TERMS:
                 self._make_curve(split, term)
+        self._legend, self._keys = self._make_legend(item)
+        self._update_x_range()
         self._log_action = QAction("Log scale (y)", self)
         self._log_action.setCheckable(True)
         self._log_action.toggled.connect(self._apply_log_y)
@@ -108,18 +127,64 @@ class LossPlot(pg.PlotWidget):
 
     def _make_curve(self, split: str, term: str) -> None:
         name = f"{split}/{term}"
-        colour = TERM_COLOURS[term]
-        label = TERM_LABELS[term] if split == "train" else f"val {TERM_LABELS[term]}"
-        if split == "train":
-            curve = self.plot([], [], pen=pg.mkPen(colour, width=1.5), name=label)
-        else:
-            curve = self.plot(
-                [], [], name=label,
-                pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
-                symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=pg.mkPen(BACKGROUND),
-            )
+        curve = pg.PlotDataItem([], [], **_style(split, TERM_COLOURS[term]))
+        self.getPlotItem().addItem(curve)
         self._series[name] = _Series()
         self._curves[name] = curve
+
+    def _make_legend(self, item: pg.PlotItem) -> tuple[pg.LegendItem, dict[str, pg.PlotDataItem]]:
+        """A compact key beside the curves: one line per term (colour) and per split (style).
+
+        Five entries instead of six: the colour names the term, the line style the split.
+        Clicking an entry hides or shows every curve it stands for.
+        """
+        legend = add_side_legend(item, labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=-6,
+                                 brush=None, pen=None)
+        keys: dict[str, pg.PlotDataItem] = {}
+        for term in TERMS:
+            keys[term] = pg.PlotDataItem([], [], pen=pg.mkPen(TERM_COLOURS[term], width=2.5))
+            legend.addItem(keys[term], TERM_LABELS[term])
+        for split in SPLITS:
+            keys[split] = pg.PlotDataItem([], [], **_style(split, KEY_COLOUR))
+            legend.addItem(keys[split], SPLIT_LABELS[split])
+        legend.sigSampleClicked.connect(self._apply_visibility)
+        return legend, keys
+
+    def _apply_visibility(self, *_args: object) -> None:
+        for split in SPLITS:
+            for term in TERMS:
+                shown = self._keys[split].isVisible() and self._keys[term].isVisible()
+                self._curves[f"{split}/{term}"].setVisible(shown)
+
+    def legend(self) -> pg.LegendItem:
+        """The key beside the curves (for tests and styling)."""
+        return self._legend
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(ev)
+        # In a narrow dock the key would take the room the curves need. (The base class
+        # resizes once before __init__ has made the key, and once more while closing,
+        # after the scene has deleted it.)
+        legend = self.__dict__.get("_legend")
+        if legend is not None and shiboken6.isValid(legend):
+            legend.setVisible(self.width() >= LEGEND_MIN_WIDTH_PX)
+
+    # ---------------------------------------------------------------- x range
+    def set_epochs(self, epochs: int | None) -> None:
+        """The length of the run being drawn: the x axis spans 0 to ``epochs`` (None: the data)."""
+        self._epochs = int(epochs) if is_number(epochs) and epochs > 0 else None   # type: ignore[operator]
+        self._update_x_range()
+
+    def _on_user_range(self, *_args: object) -> None:
+        self._x_by_user = True   # the person zoomed or panned: leave the x axis to them
+
+    def _update_x_range(self) -> None:
+        if self._x_by_user:
+            return
+        x_max = max((float(series.x[: series.n].max()) for series in self._series.values() if series.n),
+                    default=0.0)
+        right = max(1.0, x_max, float(self._epochs or 0))
+        self.getPlotItem().getViewBox().setXRange(0.0, right, padding=0.04)
 
     # ---------------------------------------------------------------- appends
     def add_train(self, epoch_float: float, terms: dict[str, float]) -> None:
@@ -156,6 +221,7 @@ class LossPlot(pg.PlotWidget):
             x, y = self._series[name].view()
             # Only finite numbers are ever appended: skip pyqtgraph's own scan for NaNs.
             self._curves[name].setData(x, y, skipFiniteCheck=True)
+        self._update_x_range()
         # pyqtgraph defers the auto-range and the view matrix to the start of the next
         # paint; changed there, they dirty the scene again and cost a second full paint.
         # Settling them now makes one paint per redraw.
@@ -163,7 +229,9 @@ class LossPlot(pg.PlotWidget):
 
     # ---------------------------------------------------------------- whole-plot
     def clear(self) -> None:
-        """Forget every point (the curve items stay, empty)."""
+        """Forget every point and the run's length (the curve items stay, empty)."""
+        self._epochs = None
+        self._x_by_user = False
         for name, series in self._series.items():
             series.clear()
             self._dirty.add(name)

@@ -6,6 +6,7 @@ Kept apart from :mod:`latentlab.gui.views.plane_view` so that the widget module 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -279,9 +280,25 @@ def target_path() -> QPainterPath:
 
 
 class ProbeItem(pg.TargetItem):
-    """pyqtgraph's TargetItem drawn twice: a dark halo under a bright stroke."""
+    """pyqtgraph's TargetItem drawn twice: a dark halo under a bright stroke.
+
+    While the user drags it (by the ring or by its label), it stays inside ``drag_limits()``
+    (plane coordinates): dragged into the axis margin or past the view's edge it would
+    leave the view and could not be grabbed again. :meth:`setPos` from code is not limited.
+    """
 
     _HALO_PX = 3.0
+    drag_limits: Callable[[], QRectF] | None = None
+
+    def setPos(self, *args) -> None:  # noqa: N802 (pyqtgraph's name)
+        limits = self.drag_limits() if self.moving and self.drag_limits is not None else None
+        if limits is None or not limits.isValid():
+            super().setPos(*args)
+            return
+        p = pg.Point(*args)
+        x = min(max(p.x(), limits.left()), limits.right())
+        y = min(max(p.y(), limits.top()), limits.bottom())
+        super().setPos(x, y)
 
     def paint(self, p: QPainter, *_) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)

@@ -16,6 +16,10 @@ from PySide6.QtCore import QRectF
 from latentlab.gui.views.plane_items import ArrowOverlay
 
 
+# How strongly the points show while a mosaic of decoded images lies beneath them.
+MOSAIC_POINT_OPACITY = 0.35
+
+
 def check_xy(xy: np.ndarray) -> np.ndarray:
     """``xy`` as a contiguous float64 ``[N, 2]`` array; ValueError for any other shape."""
     arr = np.asarray(xy, dtype=np.float64)
@@ -31,6 +35,7 @@ class PlaneOverlaysMixin:
     _waypoints: pg.ScatterPlotItem
     _arrow: ArrowOverlay
     _mosaic: pg.ImageItem
+    _points: pg.GraphicsObject
 
     # ------------------------------------------------------------ path, arrow
     def set_path(self, xy: np.ndarray | None, waypoints: np.ndarray | None = None) -> None:
@@ -73,11 +78,14 @@ class PlaneOverlaysMixin:
         self._mosaic.setImage(upright, levels=(0, 255), autoLevels=False)
         self._mosaic.setRect(QRectF(x0, y0, w, h))
         self._mosaic.setVisible(True)
+        # Full-strength dots all but cover the decoded images beneath them.
+        self._points.setOpacity(MOSAIC_POINT_OPACITY)
 
     def clear_mosaic(self) -> None:
         """Remove the mosaic image."""
         self._mosaic.clear()
         self._mosaic.setVisible(False)
+        self._points.setOpacity(1.0)
 
     def mosaic_item(self) -> pg.ImageItem:
         """The ImageItem holding the mosaic (for inspection)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
@@ -20,12 +20,23 @@ from latentlab.gui.views import theme
 from latentlab.gui.views.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
 from latentlab.gui.views.plane_overlays import PlaneOverlaysMixin, check_xy
+from latentlab.gui.views.side_legend import add_side_legend
 
 ThumbnailSource = Callable[[int], np.ndarray]
 
 PICK_RADIUS_PX = 6  # how close (screen pixels) the mouse must be to hover / click a point
 MAX_LEGEND_ENTRIES = 20
 _Z_MOSAIC, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, 0, 5, 8, 20
+# Where the probe's label may go, tried in order, as (offset in pixels with y up, anchor):
+# right of the probe, left of it, above, below, then the four diagonals (for the corners).
+# The first that fits inside the view wins.
+_LABEL_GAP = theme.PROBE_SIZE_PX // 2 + 4
+LABEL_PLACES = (((_LABEL_GAP, 0), (0, 0.5)), ((-_LABEL_GAP, 0), (1, 0.5)),
+                ((0, _LABEL_GAP), (0.5, 1)), ((0, -_LABEL_GAP), (0.5, 0)),
+                ((_LABEL_GAP, _LABEL_GAP), (0, 1)), ((-_LABEL_GAP, _LABEL_GAP), (1, 1)),
+                ((_LABEL_GAP, -_LABEL_GAP), (0, 0)), ((-_LABEL_GAP, -_LABEL_GAP), (1, 0)))
+# A dragged probe stops this many pixels inside the view's edge, so it can be grabbed again.
+PROBE_EDGE_PX = theme.PROBE_SIZE_PX // 2
 
 
 class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
@@ -79,8 +90,9 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
         self._vb.sigLeftClicked.connect(self._on_left_click)
         self._vb.sigRangeChangedManually.connect(self._on_user_range_change)
         self._vb.sigRangeChanged.connect(self._on_range_changed)
-        self._legend = item.addLegend(offset=(-10, 10), brush=pg.mkBrush(theme.PANEL + "d0"),
-                                      pen=pg.mkPen(theme.GRID), labelTextColor=theme.FOREGROUND)
+        # Beside the plane, not on it: a legend inside would hide points, the probe and its label.
+        self._legend = add_side_legend(item, brush=pg.mkBrush(theme.BACKGROUND), pen=None,
+                                       labelTextColor=theme.FOREGROUND)
         self._legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.set_axis_names("z₀", "z₁")
 
@@ -104,9 +116,10 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
             pen=pg.mkPen(theme.PROBE_COLOR, width=2),
             hoverPen=pg.mkPen(theme.PROBE_HOVER_COLOR, width=2.5),
             brush=None, hoverBrush=None, label="probe",
-            labelOpts={"color": theme.PROBE_COLOR, "offset": (12, -12), "anchor": (0, 1),
+            labelOpts={"color": theme.PROBE_COLOR, "offset": LABEL_PLACES[0][0], "anchor": LABEL_PLACES[0][1],
                        "fill": pg.mkBrush(theme.PROBE_HALO)})
         self._probe.setZValue(_Z_PROBE)
+        self._probe.drag_limits = self._probe_limits
         self._probe.sigPositionChanged.connect(self._on_probe_dragged)
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
         for item in (self._mosaic, self._points, self._path, self._waypoints,
@@ -249,14 +262,49 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
     def set_probe(self, x: float, y: float) -> None:
         """Move the probe without emitting :attr:`probeMoved` (the caller already knows)."""
         self._probe.setPos(float(x), float(y))
+        self._place_probe_label()
 
     def probe_position(self) -> tuple[float, float]:
         """Current probe position in plane coordinates."""
         pos = self._probe.pos()
         return float(pos.x()), float(pos.y())
 
+    def _probe_limits(self) -> QRectF:
+        """Where a dragged probe may go: the visible plane, a little inside its edges."""
+        x0, y0, w, h = self.visible_rect()
+        px, py = self._pixel_size()
+        mx, my = min(PROBE_EDGE_PX * px, w / 2), min(PROBE_EDGE_PX * py, h / 2)
+        return QRectF(x0 + mx, y0 + my, w - 2 * mx, h - 2 * my)
+
+    def probe_label_rect(self) -> QRectF:
+        """The probe label's rectangle in scene (pixel) coordinates."""
+        label = self._probe.label()
+        return label.mapRectToScene(label.boundingRect())
+
+    def _place_probe_label(self) -> None:
+        """Put the probe's label on the first side where it fits inside the view."""
+        probe = getattr(self, "_probe", None)   # the range can change while the items are made
+        label = probe.label() if probe is not None else None
+        if label is None:
+            return
+        area = self._vb.sceneBoundingRect()
+        for offset, anchor in LABEL_PLACES:
+            self._set_label_place(label, offset, anchor)
+            if area.contains(self.probe_label_rect()):
+                return
+        self._set_label_place(label, *LABEL_PLACES[0])   # nowhere fits (a tiny view): the usual side
+
+    @staticmethod
+    def _set_label_place(label, offset: tuple[float, float], anchor: tuple[float, float]) -> None:
+        if (tuple(label.offset), tuple(label.anchor)) == (offset, anchor):
+            return
+        label.offset = pg.Point(*offset)
+        label.setAnchor(anchor)
+        label.viewTransformChanged()   # applies the offset at the current zoom
+
     def _on_probe_dragged(self, _item) -> None:
         if self._probe.moving:  # a drag by the user, not set_probe
+            self._place_probe_label()
             x, y = self.probe_position()
             self.probeMoved.emit(x, y)
 
@@ -300,11 +348,37 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
 
     def auto_range(self) -> None:
         """Fit the view to the points (finite ones); the view then follows live updates."""
-        finite = self._xy[np.isfinite(self._xy).all(axis=1)]
         self._user_moved_view = False
-        if finite.shape[0] == 0:
+        self._fit(self._xy[np.isfinite(self._xy).all(axis=1)])
+
+    def reset_view(self) -> None:
+        """Frame the points and the probe (View ▸ Reset View); the view then follows the data.
+
+        A probe far from the points is framed too, so it is never left off-screen.
+        """
+        finite = self._xy[np.isfinite(self._xy).all(axis=1)]
+        probe = np.array([self.probe_position()])
+        shown = np.concatenate([finite, probe[np.isfinite(probe).all(axis=1)]])
+        self._fit(shown)
+        self._user_moved_view = False
+        self._settle_view()
+
+    def frame(self, rect: tuple[float, float, float, float]) -> None:
+        """Show plane rectangle ``rect = (x0, y0, w, h)`` (e.g. the prior grid's square).
+
+        Counts as the user's own view: live updates of the points leave it alone.
+        """
+        x0, y0, w, h = (float(v) for v in rect)
+        if not (np.isfinite([x0, y0, w, h]).all() and w > 0 and h > 0):
+            raise ValueError(f"cannot frame the rectangle {rect}")
+        self._vb.setRange(xRange=(x0, x0 + w), yRange=(y0, y0 + h), padding=0.02)
+        self._user_moved_view = True
+        self._settle_view()
+
+    def _fit(self, xy: np.ndarray) -> None:
+        if xy.shape[0] == 0:
             return
-        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
         mid = (lo + hi) / 2.0
         half = (hi - lo) / 2.0
         # A single point (or a collapsed axis) has no extent: show one unit around it.
@@ -322,7 +396,16 @@ class LatentPlaneView(PlaneOverlaysMixin, pg.PlotWidget):
 
     def _on_range_changed(self, *_args) -> None:
         self._arrow.orient()
+        self._place_probe_label()
         self.viewChanged.emit()
+
+    def pixels_per_unit(self) -> float:
+        """Screen pixels per plane unit (the axes share one scale; the smaller if they do not).
+
+        0 before the view has a size.
+        """
+        units = max(self._pixel_size())
+        return 1.0 / units if units > 0 else 0.0
 
     def _pixel_size(self) -> tuple[float, float]:
         """Plane units per screen pixel along x and y."""

@@ -1,27 +1,38 @@
 """The training panel: what to train on, which model, how to train, and Start/Pause/Stop.
 
-The panel holds no training logic. It turns its form into a plain dict (see
-:meth:`TrainingPanel.settings`) and emits it; the controller builds the configs, runs the
-worker and reports back through :meth:`set_state`, :meth:`set_progress` and
-:meth:`set_status`. It must not import torch: the window paints before torch loads.
-The learning-rate spin box and the field helpers are in :mod:`latentlab.gui.views.training_fields`.
+The panel holds no training logic. It keeps two things apart:
+
+* the person's **choices** for the next run (data, family, architecture, latent size, β,
+  epochs, learning rate, …): :meth:`TrainingPanel.choices` / :meth:`apply_choices` save
+  and restore them, and nothing else writes into them;
+* a read-only **description of the loaded model** (:meth:`describe_model`), with the
+  "Continue training the loaded model" tick.
+
+Start turns the form into a plain dict (:meth:`settings`) and emits it; the controller
+builds the configs, runs the worker and reports back through :meth:`set_state`,
+:meth:`set_progress`, :meth:`set_status` and, when a run ends, :meth:`show_result`.
+A number that cannot be used is marked at its field and Start stays disabled, with the
+reason shown above it (:meth:`problems`). It must not import torch: the window paints
+before torch loads. The number fields and helpers are in
+:mod:`latentlab.gui.views.training_fields`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-    QPushButton, QVBoxLayout, QWidget,
+    QCheckBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+    QVBoxLayout, QWidget,
 )
 from superqt import QElidingLabel
 
-from latentlab.gui.views.formatting import format_progress, is_number
+from latentlab.gui.views.formatting import format_loss, format_progress, is_number
 from latentlab.gui.views.training_fields import (
-    LearningRateSpinBox, combo_box, form_group, read_field, select_key, spin_box, write_field,
+    NumberField, combo_box, form_group, read_field, select_key, write_field,
 )
 
 # (key, label); a key that is also in FILE_KINDS asks for a path when chosen.
@@ -40,12 +51,18 @@ LIKELIHOOD_CHOICES = (("bernoulli", "Bernoulli"), ("gaussian", "Gaussian"))
 COLOR_CHOICES = (("auto", "Auto"), ("gray", "Grayscale"), ("rgb", "RGB"))
 OPTIONAL_DEVICES = (("cuda", "CUDA"), ("mps", "MPS"))
 STATES = ("idle", "running", "paused", "stopping")
+# What show_result understands; "cancelled" is the trainer's word for a stop.
+RESULTS = ("finished", "stopped", "cancelled", "diverged")
+VARIATIONAL = ("vae", "beta-vae", "cvae")
 
 _FILE_FILTERS = {
     "idx": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)",
     "npz": "NumPy arrays (*.npz *.npy);;All files (*)",
 }
-_SEED_MAX = 2**31 - 1
+# The limits that have a reason: the model and image loaders refuse anything outside them.
+MAX_LATENT_DIM = 256
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 512
+MAX_SEED = 2**63 - 1
 # One sentence per field, shown as its tooltip.
 TIPS = {
     "spec": "The images to train on: a bundled set, a generated one, or your own files.",
@@ -53,7 +70,7 @@ TIPS = {
     "color": "Keep the folder's colours (RGB), convert to grayscale, or decide from the images (Auto).",
     "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
     "arch": "Fully connected layers (MLP) or convolutions, which suit larger images.",
-    "latent_dim": "Number of latent dimensions; 2 can be drawn directly as a plane.",
+    "latent_dim": "Number of latent dimensions (1 to 256); 2 can be drawn directly as a plane.",
     "beta": "Weight of the KL term for a β-VAE; above 1 trades sharpness for a tidier latent space.",
     "kl_warmup_epochs": "Epochs over which the KL weight ramps up from 0, which helps avoid posterior collapse.",
     "likelihood": "How reconstructions are scored: Bernoulli for near-binary images, Gaussian for photos.",
@@ -62,10 +79,11 @@ TIPS = {
     "lr": "Adam step size; type a value like 1e-3, or step along 1-2-5 with the arrows.",
     "device": "Where to train: Auto picks a GPU when one is available, else the CPU.",
     "seed": "Random seed for the split, initial weights and batch order; the same seed repeats a run.",
-    "startTrainingButton": "Train a new model with these settings.",
+    "startTrainingButton": "Train with these settings.",
     "pauseTrainingButton": "Pause training after the current step, or resume it.",
     "stopTrainingButton": "Stop training and keep the weights learned so far.",
 }
+_NOT_STARTED = "Not started"
 
 
 def _button(text: str, name: str, slot: Any) -> QPushButton:
@@ -87,6 +105,7 @@ class TrainingPanel(QWidget):
     pauseRequested = Signal()
     resumeRequested = Signal()
     stopRequested = Signal()
+    problemsChanged = Signal(list)   # the sentences of problems() whenever they change
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,23 +114,28 @@ class TrainingPanel(QWidget):
         self._paths: dict[str, str] = {}
         self._data_index = 0   # the last data choice that had everything it needs
         self._fields: dict[tuple[str, str], QWidget] = {}
+        self._problems: list[str] = []
+        self._last_progress: tuple[int, int, float] | None = None   # epoch, epochs, fraction
+        self._last_eta_speed: tuple[float, float] = (float("nan"), float("nan"))
+        self._result_prefix = ""   # how the last run ended ("Stopped"), shown with its progress
+        self._desc: dict[str, Any] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        self._loaded_group = self._build_loaded_group()
         self._data_group = self._build_data_group()
         self._model_group = self._build_model_group()
         self._train_group = self._build_train_group()
-        for group in (self._data_group, self._model_group, self._train_group):
+        for group in (self._loaded_group, self._data_group, self._model_group, self._train_group):
             layout.addWidget(group)
         self._align_label_columns()
+        self.problems_label = QLabel()
+        self.problems_label.setObjectName("trainingProblems")
+        self.problems_label.setWordWrap(True)
+        self.problems_label.setStyleSheet("color: #d03c3c;")
+        layout.addWidget(self.problems_label)
         layout.addLayout(self._build_buttons())
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trainingProgress")
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(0)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("Not started")
-        self.progress.setToolTip("Progress of the whole run, the time left and the training speed.")
-        layout.addWidget(self.progress)
+        layout.addLayout(self._build_progress())
         self.status = QLabel("Ready.")
         self.status.setObjectName("trainingStatus")
         self.status.setWordWrap(True)
@@ -119,10 +143,29 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.status)
         layout.addStretch(1)
         self._update_data_rows()
-        self._update_model_fields()
+        self.describe_model(None)
         self.set_state("idle")
 
     # ---------------------------------------------------------------- building
+    def _build_loaded_group(self) -> QGroupBox:
+        group = QGroupBox("Loaded model")
+        group.setObjectName("loadedModelBox")
+        box = QVBoxLayout(group)
+        box.setContentsMargins(6, 4, 6, 4)
+        box.setSpacing(3)
+        self.model_label = QLabel()
+        self.model_label.setObjectName("loadedModelLabel")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addWidget(self.model_label)
+        self.resume_check = QCheckBox("Continue training the loaded model")
+        self.resume_check.setObjectName("resumeCheckBox")
+        self.resume_check.setToolTip("Start from the weights of the loaded model instead of a new one; "
+                                     "its architecture is used and the Model settings below wait for a new model.")
+        self.resume_check.toggled.connect(lambda _checked: self._update_model_fields())
+        box.addWidget(self.resume_check)
+        return group
+
     def _build_data_group(self) -> QGroupBox:
         group, form = form_group("Data")
         self.data_combo = combo_box(DATA_CHOICES)
@@ -134,9 +177,9 @@ class TrainingPanel(QWidget):
         self.path_label.setElideMode(Qt.TextElideMode.ElideMiddle)
         self.path_label.setObjectName("dataPathLabel")
         form.addRow("", self.path_label)
-        self.image_size_spin = spin_box(8, 512, 32)
-        self.image_size_spin.setSuffix(" px")
-        self._row(form, "Image &size", self.image_size_spin, "data", "image_size")
+        self.image_size_spin = NumberField("Image size", int, 32, minimum=MIN_IMAGE_SIZE, maximum=MAX_IMAGE_SIZE,
+                                           why_maximum="the largest size images can be resized to")
+        self._row(form, "Image &size (px)", self.image_size_spin, "data", "image_size")
         self.color_combo = combo_box(COLOR_CHOICES)
         self._row(form, "&Colour", self.color_combo, "data", "color")
         self._data_form = form
@@ -150,14 +193,12 @@ class TrainingPanel(QWidget):
         self._row(form, "&Family", self.family_combo, "model", "family")
         self.arch_combo = combo_box(ARCH_CHOICES)
         self._row(form, "&Architecture", self.arch_combo, "model", "arch")
-        self.latent_spin = spin_box(1, 256, 2)
+        self.latent_spin = NumberField("Latent dim", int, 2, minimum=1, maximum=MAX_LATENT_DIM,
+                                       why_maximum="the most a model supports")
         self._row(form, "&Latent dim", self.latent_spin, "model", "latent_dim")
-        self.beta_spin = QDoubleSpinBox()
-        self.beta_spin.setRange(0.01, 1000.0)
-        self.beta_spin.setSingleStep(0.5)
-        self.beta_spin.setValue(4.0)
+        self.beta_spin = NumberField("β", float, 4.0, positive=True)
         self._row(form, "&β", self.beta_spin, "model", "beta")
-        self.warmup_spin = spin_box(0, 100, 0)
+        self.warmup_spin = NumberField("KL warm-up", int, 0, minimum=0)
         self._row(form, "KL &warm-up", self.warmup_spin, "model", "kl_warmup_epochs")
         self.likelihood_combo = combo_box(LIKELIHOOD_CHOICES)
         self._row(form, "Li&kelihood", self.likelihood_combo, "model", "likelihood")
@@ -165,23 +206,17 @@ class TrainingPanel(QWidget):
 
     def _build_train_group(self) -> QGroupBox:
         group, form = form_group("Training")
-        self.epochs_spin = spin_box(1, 10000, 20)
+        self.epochs_spin = NumberField("Epochs", int, 20, minimum=1)
         self._row(form, "&Epochs", self.epochs_spin, "train", "epochs")
-        self.batch_spin = spin_box(1, 65536, 128)
+        self.batch_spin = NumberField("Batch size", int, 128, minimum=1)
         self._row(form, "&Batch size", self.batch_spin, "train", "batch_size")
-        self.lr_spin = LearningRateSpinBox()
+        self.lr_spin = NumberField("Learning rate", float, 1e-3, positive=True, ladder=True)
         self._row(form, "Learning &rate", self.lr_spin, "train", "lr")
         self.device_combo = combo_box((("auto", "Auto"), ("cpu", "CPU")))
         self._row(form, "&Device", self.device_combo, "train", "device")
-        self.seed_spin = spin_box(0, _SEED_MAX, 0)
+        self.seed_spin = NumberField("Seed", int, 0, minimum=0, maximum=MAX_SEED,
+                                     why_maximum="seeds are 63-bit numbers")
         self._row(form, "S&eed", self.seed_spin, "train", "seed")
-        self.resume_check = QCheckBox("Continue training the loaded model")
-        self.resume_check.setObjectName("resumeCheckBox")
-        self.resume_check.setToolTip("Start from the weights of the model on screen instead of a new one; "
-                                     "its architecture replaces the Model settings.")
-        self.resume_check.toggled.connect(lambda _checked: self._update_model_fields())
-        form.addRow(self.resume_check)
-        self.set_resumable(False)
         return group
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -194,9 +229,31 @@ class TrainingPanel(QWidget):
             row.addWidget(button)
         return row
 
+    def _build_progress(self) -> QVBoxLayout:
+        # The words sit above a thin bar, never on it: text drawn over the bar's fill loses
+        # letters at the fill's edge where its colour meets the empty part.
+        column = QVBoxLayout()
+        column.setSpacing(2)
+        self.progress_label = QElidingLabel(_NOT_STARTED)
+        self.progress_label.setObjectName("trainingProgressText")
+        column.addWidget(self.progress_label)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("trainingProgress")
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedHeight(8)
+        self.progress.setToolTip("Progress of the whole run, the time left and the training speed.")
+        column.addWidget(self.progress)
+        return column
+
     def _row(self, form: QFormLayout, label: str, field: QWidget, section: str, key: str) -> None:
         """Add a labelled field whose value is ``settings()[section][key]``."""
-        field.setToolTip(TIPS[key])
+        if isinstance(field, NumberField):
+            field.set_tip(TIPS[key])
+            field.edited.connect(self._update_problems)
+        else:
+            field.setToolTip(TIPS[key])
         form.addRow(label, field)
         self._fields[(section, key)] = field
 
@@ -248,21 +305,73 @@ class TrainingPanel(QWidget):
         self._data_form.setRowVisible(self.path_label, bool(path))
         self._data_form.setRowVisible(self.image_size_spin, kind == "folder")
         self._data_form.setRowVisible(self.color_combo, kind == "folder")
+        self._update_problems()
 
     # ---------------------------------------------------------------- model fields
+    def _family(self) -> str:
+        return str(self.family_combo.currentData())
+
     def _update_model_fields(self) -> None:
         # Continuing a model keeps its architecture: the Model settings do not apply then.
-        self._model_group.setEnabled(self._state == "idle" and not self._resuming())
-        family = str(self.family_combo.currentData())
-        variational = family in ("vae", "beta-vae", "cvae")
+        resuming = self._resuming()
+        self._model_group.setEnabled(self._state == "idle" and not resuming)
+        self._model_group.setTitle("Model — for a new model only" if resuming else "Model")
+        family = self._family()
         # Only the fields that mean something for this family stay editable.
         self.beta_spin.setEnabled(family == "beta-vae")
-        self.warmup_spin.setEnabled(variational)
+        self.warmup_spin.setEnabled(family in VARIATIONAL)
         self.arch_combo.setEnabled(family != "pca")
         self.likelihood_combo.setEnabled(family != "pca")
+        self._update_problems()
+
+    def _applies(self, section: str, key: str) -> bool:
+        """Whether a field's value is used by a run started now."""
+        if section == "data" and key in ("image_size", "color"):
+            return self._data_kind() == "folder"
+        if section == "model":
+            if self._resuming():
+                return False
+            if key == "beta":
+                return self._family() == "beta-vae"
+            if key == "kl_warmup_epochs":
+                return self._family() in VARIATIONAL
+        return True
+
+    # ---------------------------------------------------------------- problems
+    def problems(self) -> list[str]:
+        """Why Start is disabled: one sentence per field that cannot be used (empty: none)."""
+        return list(self._problems)
+
+    def _update_problems(self) -> None:
+        problems = [field.problem() for (section, key), field in self._fields.items()
+                    if isinstance(field, NumberField) and self._applies(section, key)]
+        problems = [p for p in problems if p]
+        if self._data_kind() in FILE_KINDS and not self._paths.get(self._data_kind()):
+            problems.append("Choose the data's file or folder.")
+        changed = problems != self._problems
+        self._problems = problems
+        self.problems_label.setText("\n".join(f"• {p}" for p in problems))
+        self.problems_label.setVisible(bool(problems))
+        self._update_start()
+        if changed:
+            self.problemsChanged.emit(list(problems))
+
+    def _update_start(self) -> None:
+        ready = self._state == "idle" and not self._problems
+        self.start_button.setEnabled(ready)
+        tip = TIPS["startTrainingButton"]
+        if self._problems:
+            tip += " Fix the marked fields first."
+        self.start_button.setToolTip(tip)
 
     # ---------------------------------------------------------------- buttons
     def _on_start(self) -> None:
+        if self._problems or self._state != "idle":
+            return
+        self._result_prefix = ""
+        self._last_progress = None
+        self.progress.setValue(0)
+        self.progress_label.setText("Starting…")
         self.startRequested.emit(self.settings())
 
     def _on_pause(self) -> None:
@@ -271,7 +380,7 @@ class TrainingPanel(QWidget):
         elif self._state == "running":
             self.pauseRequested.emit()
 
-    # ---------------------------------------------------------------- public API
+    # ---------------------------------------------------------------- run state
     def state(self) -> str:
         """The state last set with :meth:`set_state`."""
         return self._state
@@ -282,25 +391,85 @@ class TrainingPanel(QWidget):
             raise ValueError(f"unknown training state {state!r}; expected one of {STATES}")
         self._state = state
         idle = state == "idle"
-        for group in (self._data_group, self._model_group, self._train_group):
+        for group in (self._loaded_group, self._data_group, self._train_group):
             group.setEnabled(idle)
-        self._model_group.setEnabled(idle and not self._resuming())
-        self.start_button.setEnabled(idle)
+        self._update_model_fields()
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
+        self._show_progress_text()
 
     def set_progress(self, epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float) -> None:
-        """Show how far the run is: ``fraction`` (0..1) covers the whole run."""
-        text = format_progress(epoch, epochs, fraction, eta_s, images_per_s)
+        """Show how far the run is: ``fraction`` (0..1) covers the whole run.
+
+        The time left and the speed are shown only while training runs.
+        """
         share = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
+        self._last_progress = (int(epoch), int(epochs), share)
+        self._last_eta_speed = (eta_s, images_per_s)
         self.progress.setValue(int(share * self.progress.maximum()))
-        self.progress.setFormat(text)
+        self._show_progress_text()
+
+    def progress_text(self) -> str:
+        """The words shown with the progress bar."""
+        return self.progress_label.text()
+
+    def _show_progress_text(self) -> None:
+        if self._last_progress is None:
+            text = {"running": "Starting…", "stopping": "Stopping…"}.get(self._state, _NOT_STARTED)
+            self.progress_label.setText(self._result_prefix or text)
+            return
+        epoch, epochs, share = self._last_progress
+        if self._state == "running" and not self._result_prefix:
+            text = format_progress(epoch, epochs, share, *self._last_eta_speed)
+        else:
+            # No ETA once training is not running: it would count down to nothing.
+            text = format_progress(epoch, epochs, share, float("nan"), float("nan")).split(" · ETA")[0]
+            prefix = self._result_prefix or {"paused": "Paused", "stopping": "Stopping…"}.get(self._state)
+            if prefix:
+                text = f"{prefix} · {text}"
+        self.progress_label.setText(text)
 
     def set_status(self, text: str) -> None:
         """Show one line of status (the last event, an error summary, the final loss)."""
         self.status.setText(text)
 
+    def show_result(self, status: str, epoch: int, epochs: int, loss: float | None = None,
+                    message: str = "") -> None:
+        """Say how a run ended.
+
+        Parameters
+        ----------
+        status
+            ``"finished"``, ``"stopped"`` (or the trainer's ``"cancelled"``) or ``"diverged"``.
+        epoch, epochs
+            The epoch the run was in when it ended (1-based) and the epochs asked for.
+        loss
+            The last validation (or training) loss, if known.
+        message
+            Extra words for a divergence (what broke, what to try).
+        """
+        if status not in RESULTS:
+            raise ValueError(f"unknown training result {status!r}; expected one of {RESULTS}")
+        tail = f" Validation loss {format_loss(loss)}." if is_number(loss) else ""
+        if status == "finished":
+            self._last_progress = (int(epochs), int(epochs), 1.0)
+            self.progress.setValue(self.progress.maximum())
+            self._result_prefix = "Finished"
+            text = f"Finished all {epochs} epochs.{tail}"
+        elif status == "diverged":
+            self._result_prefix = "Diverged"
+            text = message or (f"Training diverged at epoch {epoch} of {epochs}; the last good weights are "
+                               "kept. Try a lower learning rate.")
+        else:
+            self._result_prefix = "Stopped"
+            text = f"Stopped at epoch {epoch} of {epochs} — the model trained so far is kept.{tail}"
+        if self._last_progress is None:
+            self._last_progress = (int(epoch), int(epochs), 0.0)
+        self.status.setText(text)
+        self._show_progress_text()
+
+    # ---------------------------------------------------------------- devices
     def set_devices(self, devices: list[str]) -> None:
         """Offer CUDA / MPS in the device list only when they are in ``devices``."""
         wanted = {str(d).lower().split(":")[0] for d in devices}
@@ -313,11 +482,36 @@ class TrainingPanel(QWidget):
         if not select_key(self.device_combo, current):
             select_key(self.device_combo, "auto")
 
-    def set_resumable(self, available: bool, model: dict[str, Any] | None = None) -> None:
-        """Offer "continue training" for a loaded model; ``model`` (a ModelConfig dict) fills
-        the Model fields so the panel describes the model on screen."""
+    # ---------------------------------------------------------------- loaded model
+    def describe_model(self, desc: Mapping[str, Any] | None) -> None:
+        """Describe the loaded model (read-only) and offer to continue it; None: no model.
+
+        ``desc`` may hold a ModelConfig dict's keys (``family``, ``arch``, ``hidden``,
+        ``latent_dim``, ``input_shape``) and ``epochs`` (epochs trained so far), ``data``
+        (the name of the data it was trained on) and ``resumable`` (whether it can continue
+        on the data now chosen; default True). The choices in the form are not touched.
+        """
+        if not desc:
+            self._desc = None
+            self.model_label.setText("")
+            self._loaded_group.setVisible(False)
+            self.set_resumable(False)
+            return
+        self._desc = dict(desc)
+        self.model_label.setText(describe_text(self._desc))
+        self._loaded_group.setVisible(True)
+        self.set_resumable(bool(self._desc.get("resumable", True)))
+
+    def model_description(self) -> str:
+        """The text describing the loaded model ("" when there is none)."""
+        return self.model_label.text() if self._desc else ""
+
+    def set_resumable(self, available: bool, model: Mapping[str, Any] | None = None) -> None:
+        """Whether the loaded model can be continued; ``model`` (a ModelConfig dict), when
+        given, is described as by :meth:`describe_model`. The form's choices stay as they are."""
         if model:
-            self.apply_settings({"model": model})
+            self.describe_model({**model, "resumable": available})
+            return
         self.resume_check.setEnabled(available)
         if not available:
             self.resume_check.setChecked(False)
@@ -326,22 +520,49 @@ class TrainingPanel(QWidget):
     def _resuming(self) -> bool:
         return self.resume_check.isEnabled() and self.resume_check.isChecked()
 
+    # ---------------------------------------------------------------- choices and settings
     def settings(self) -> dict[str, Any]:
-        """The form as the dict :attr:`startRequested` carries (data / model / train, and
-        ``"resume": True`` when the loaded model is to be continued)."""
+        """What :attr:`startRequested` carries: data / model / train, and ``"resume": True``
+        when the loaded model is to be continued.
+
+        Fields that do not apply are given their neutral value (β 1 unless the family is
+        β-VAE, no image size unless the data is a folder). A field that cannot be used is
+        None; :meth:`problems` then says why and Start is disabled.
+        """
         kind = self._data_kind()
-        out: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        out: dict[str, Any] = {"data": {}, "model": {}, "train": {}}
         for (section, key), field in self._fields.items():
             out[section][key] = read_field(field)
         out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
         if kind != "folder":
             out["data"]["image_size"] = None
+        if out["model"]["family"] != "beta-vae":
+            # The β field is offered for a β-VAE only; any other family gets the plain KL weight.
+            out["model"]["beta"] = 1.0
+        if not self._applies("model", "kl_warmup_epochs") and out["model"]["kl_warmup_epochs"] is None:
+            out["model"]["kl_warmup_epochs"] = 0
         if self._resuming():
-            out["resume"] = True  # type: ignore[assignment]
+            out["resume"] = True
         return out
 
-    def apply_settings(self, d: dict[str, Any]) -> None:
-        """Restore a dict from :meth:`settings`; unknown or invalid values are skipped.
+    def choices(self) -> dict[str, Any]:
+        """The person's choices for the next run, to remember between launches.
+
+        The form's values as typed (β even while the family does not use it); fields that
+        cannot be used are left out, so :meth:`apply_choices` keeps its default for them.
+        """
+        kind = self._data_kind()
+        out: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+        for (section, key), field in self._fields.items():
+            value = read_field(field)
+            if value is not None:
+                out[section][key] = value
+        out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        return out
+
+    def apply_choices(self, d: Mapping[str, Any]) -> None:
+        """Restore a dict from :meth:`choices` (or :meth:`settings`); unknown or invalid
+        values are skipped.
 
         A remembered path that no longer exists is skipped too. Call :meth:`set_devices`
         first, or a remembered "cuda" / "mps" device is not offered yet and is skipped.
@@ -354,6 +575,8 @@ class TrainingPanel(QWidget):
         self._apply_spec(_section(d.get("data")).get("spec"))
         self._update_model_fields()
 
+    apply_settings = apply_choices
+
     def _apply_spec(self, spec: object) -> None:
         if not isinstance(spec, str) or not spec or spec in FILE_KINDS:
             return   # a file kind without its path is not a usable choice
@@ -365,6 +588,50 @@ class TrainingPanel(QWidget):
             select_key(self.data_combo, kind)
         self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
+
+
+def describe_text(desc: Mapping[str, Any]) -> str:
+    """One or two lines about a model: "VAE · MLP 512-256 · latent 2" and what it was trained on."""
+    names = dict(FAMILY_CHOICES)
+    family = desc.get("family")
+    parts = [names.get(family, str(family)) if family else "Model"]
+    if desc.get("family") != "pca":
+        arch = desc.get("arch")
+        hidden = desc.get("hidden")
+        layers = "-".join(str(int(h)) for h in hidden) if _int_list(hidden) else ""
+        if arch == "mlp":
+            parts.append(f"MLP {layers}".strip())
+        elif arch == "conv":
+            parts.append(f"conv {layers}".strip())
+    if is_number(desc.get("latent_dim")):
+        parts.append(f"latent {int(desc['latent_dim'])}")
+    lines = [" · ".join(parts)]
+    shape = desc.get("input_shape")
+    images = ""
+    if _int_list(shape) and len(shape) == 3:
+        c, h, w = (int(v) for v in shape)
+        images = f"{w}×{h} {'grey' if c == 1 else 'colour'} images"
+    epochs = desc.get("epochs")
+    trained = ""
+    if is_number(epochs):
+        count = int(epochs)
+        trained = "not trained yet" if count <= 0 else f"trained {count} epoch{'s' if count != 1 else ''}"
+    data = desc.get("data")
+    if data and trained:
+        trained += f" on {data}"
+    elif data:
+        trained = f"from {data}"
+    second = ", ".join(p for p in (images, trained) if p)
+    if second:
+        lines.append(second[0].upper() + second[1:])
+    if desc.get("resumable") is False:
+        lines.append("It cannot continue on the data chosen now (its images differ).")
+    return "\n".join(lines)
+
+
+def _int_list(value: object) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str) and bool(value) \
+        and all(is_number(v) for v in value)
 
 
 def _kind_of_path(path: str) -> str | None:
