@@ -168,7 +168,7 @@ def test_folder_only_fields_are_hidden_for_other_data(panel) -> None:
 
 def test_beta_and_warmup_follow_the_family(panel) -> None:
     expected = {"ae": (False, False), "vae": (False, True), "beta-vae": (True, True),
-                "cvae": (False, True), "pca": (False, False)}
+                "cvae": (True, True), "pca": (False, False)}   # a CVAE weights its KL by β too
     for family, (beta, warmup) in expected.items():
         panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
         assert (panel.beta_spin.isEnabled(), panel.warmup_spin.isEnabled()) == (beta, warmup), family
@@ -257,7 +257,7 @@ def test_gui_modules_do_not_import_torch() -> None:
         "import sys\n"
         "import latentlab.gui.views.training_panel, latentlab.gui.views.loss_plot\n"
         "import latentlab.gui.views.dialogs, latentlab.gui.views.formatting\n"
-        "heavy = [m for m in ('torch', 'latentlab.core.training', 'latentlab.core.models') if m in sys.modules]\n"
+        "heavy = [m for m in ('torch', 'latentlab.core.training') if m in sys.modules]\n"
         "print(heavy)\n"
         "sys.exit(1 if heavy else 0)\n"
     )
@@ -266,3 +266,27 @@ def test_gui_modules_do_not_import_torch() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_family_list_comes_from_the_registry_with_descriptions(qtbot) -> None:
+    from latentlab.core.models import registry
+    from tests.toy_families import NAME, toy_family_registered
+
+    with toy_family_registered() as toy:
+        panel = TrainingPanel()
+        qtbot.addWidget(panel)
+        combo = panel.family_combo
+        keys = [combo.itemData(i) for i in range(combo.count())]
+        assert keys == list(registry.names()) and NAME in keys
+        row = keys.index(NAME)
+        assert combo.itemText(row) == toy.title
+        assert combo.itemData(row, Qt.ItemDataRole.ToolTipRole) == toy.description
+        combo.setCurrentIndex(row)
+        # Only the settings the family reads stay editable.
+        assert panel.beta_spin.isEnabled() == ("beta" in toy.settings)
+        assert panel.arch_combo.isEnabled() == ("arch" in toy.settings)
+        assert combo.toolTip() == toy.description
+        combo.setCurrentIndex(keys.index("beta-vae"))
+        assert panel.beta_spin.isEnabled()
+        combo.setCurrentIndex(keys.index("pca"))
+        assert not panel.beta_spin.isEnabled() and not panel.arch_combo.isEnabled()

@@ -118,9 +118,10 @@ def test_a_field_that_does_not_apply_does_not_block_start(qtbot, panel) -> None:
     assert panel.settings()["model"]["beta"] == 1.0
 
 
-def test_only_beta_vae_takes_beta_from_the_greyed_field(panel) -> None:
+def test_only_families_that_read_beta_take_it_from_the_field(panel) -> None:
     panel.beta_spin.setValue(4.0)
-    for family, beta in (("vae", 1.0), ("cvae", 1.0), ("ae", 1.0), ("beta-vae", 4.0)):
+    # The registry says which families read β (the β-VAE and the CVAE's KL weight).
+    for family, beta in (("vae", 1.0), ("cvae", 4.0), ("ae", 1.0), ("beta-vae", 4.0)):
         panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
         assert panel.settings()["model"]["beta"] == beta, family
     assert panel.choices()["model"]["beta"] == 4.0

@@ -32,7 +32,7 @@ def test_loading_a_model_describes_it_without_touching_the_choices(panel) -> Non
     panel.describe_model({**LOADED, "epochs": 20, "data": "MNIST digits"})
     assert panel.choices() == mine
     text = panel.model_description()
-    for part in ("AE", "conv 32-64", "latent 3", "trained 20 epochs on MNIST digits", "28×28"):
+    for part in ("Autoencoder", "conv 32-64", "latent 3", "trained 20 epochs on MNIST digits", "28×28"):
         assert part in text
     assert panel.model_label.isVisibleTo(panel)
     assert panel.resume_check.isEnabled() and not panel.resume_check.isChecked()
@@ -80,7 +80,7 @@ def test_choices_round_trip_into_a_new_panel(qtbot, panel) -> None:
 
 
 def test_description_of_a_sparse_or_odd_dict_is_still_readable() -> None:
-    assert describe_text({"family": "pca", "latent_dim": 2, "hidden": [400]}) == "PCA · latent 2"
+    assert describe_text({"family": "pca", "latent_dim": 2, "hidden": [400]}) == "PCA baseline · latent 2"
     assert describe_text({"family": "vae", "arch": "mlp", "hidden": "x", "epochs": 1}).splitlines() == \
         ["VAE · MLP", "Trained 1 epoch"]
 

@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QElidingLabel
 
+from latentlab.core.errors import LatentLabError
+from latentlab.core.models import registry
 from latentlab.gui.views.formatting import format_loss, format_progress, is_number
 from latentlab.gui.views.training_fields import (
     NumberField, combo_box, form_group, read_field, select_key, write_field,
@@ -45,7 +47,6 @@ DATA_CHOICES = (
     ("npz", "NumPy array (.npz/.npy)…"),
 )
 FILE_KINDS = ("folder", "idx", "npz")
-FAMILY_CHOICES = (("ae", "AE"), ("vae", "VAE"), ("beta-vae", "β-VAE"), ("cvae", "CVAE"), ("pca", "PCA"))
 ARCH_CHOICES = (("mlp", "MLP"), ("conv", "Convolutional"))
 LIKELIHOOD_CHOICES = (("bernoulli", "Bernoulli"), ("gaussian", "Gaussian"))
 COLOR_CHOICES = (("auto", "Auto"), ("gray", "Grayscale"), ("rgb", "RGB"))
@@ -53,7 +54,6 @@ OPTIONAL_DEVICES = (("cuda", "CUDA"), ("mps", "MPS"))
 STATES = ("idle", "running", "paused", "stopping")
 # What show_result understands; "cancelled" is the trainer's word for a stop.
 RESULTS = ("finished", "stopped", "cancelled", "diverged")
-VARIATIONAL = ("vae", "beta-vae", "cvae")
 
 _FILE_FILTERS = {
     "idx": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)",
@@ -187,7 +187,9 @@ class TrainingPanel(QWidget):
 
     def _build_model_group(self) -> QGroupBox:
         group, form = form_group("Model")
-        self.family_combo = combo_box(FAMILY_CHOICES)
+        self.family_combo = combo_box(family_choices())
+        for row, family in enumerate(registry.families()):   # the registry's one-line description
+            self.family_combo.setItemData(row, family.description, Qt.ItemDataRole.ToolTipRole)
         select_key(self.family_combo, "vae")
         self.family_combo.currentIndexChanged.connect(self._update_model_fields)
         self._row(form, "&Family", self.family_combo, "model", "family")
@@ -311,17 +313,31 @@ class TrainingPanel(QWidget):
     def _family(self) -> str:
         return str(self.family_combo.currentData())
 
+    def _family_settings(self) -> tuple[str, ...]:
+        """The common model settings the chosen family reads (from the family registry)."""
+        try:
+            return tuple(registry.get(self._family()).settings)
+        except LatentLabError:
+            return ()
+
+    def _family_description(self) -> str:
+        try:
+            return registry.get(self._family()).description
+        except LatentLabError:
+            return TIPS["family"]
+
     def _update_model_fields(self) -> None:
         # Continuing a model keeps its architecture: the Model settings do not apply then.
         resuming = self._resuming()
         self._model_group.setEnabled(self._state == "idle" and not resuming)
         self._model_group.setTitle("Model — for a new model only" if resuming else "Model")
-        family = self._family()
+        reads = self._family_settings()
         # Only the fields that mean something for this family stay editable.
-        self.beta_spin.setEnabled(family == "beta-vae")
-        self.warmup_spin.setEnabled(family in VARIATIONAL)
-        self.arch_combo.setEnabled(family != "pca")
-        self.likelihood_combo.setEnabled(family != "pca")
+        self.beta_spin.setEnabled("beta" in reads)
+        self.warmup_spin.setEnabled("kl_warmup_epochs" in reads)
+        self.arch_combo.setEnabled("arch" in reads)
+        self.likelihood_combo.setEnabled("likelihood" in reads)
+        self.family_combo.setToolTip(self._family_description())
         self._update_problems()
 
     def _applies(self, section: str, key: str) -> bool:
@@ -331,10 +347,8 @@ class TrainingPanel(QWidget):
         if section == "model":
             if self._resuming():
                 return False
-            if key == "beta":
-                return self._family() == "beta-vae"
-            if key == "kl_warmup_epochs":
-                return self._family() in VARIATIONAL
+            if key in ("beta", "kl_warmup_epochs"):
+                return key in self._family_settings()
         return True
 
     # ---------------------------------------------------------------- problems
@@ -536,8 +550,8 @@ class TrainingPanel(QWidget):
         out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
         if kind != "folder":
             out["data"]["image_size"] = None
-        if out["model"]["family"] != "beta-vae":
-            # The β field is offered for a β-VAE only; any other family gets the plain KL weight.
+        if "beta" not in self._family_settings():
+            # The β field is offered only to families that read it; the others get the neutral 1.
             out["model"]["beta"] = 1.0
         if not self._applies("model", "kl_warmup_epochs") and out["model"]["kl_warmup_epochs"] is None:
             out["model"]["kl_warmup_epochs"] = 0
@@ -590,9 +604,14 @@ class TrainingPanel(QWidget):
         self._update_data_rows()
 
 
+def family_choices() -> tuple[tuple[str, str], ...]:
+    """``(name, title)`` of every registered model family, in the registry's order."""
+    return tuple((family.name, family.title) for family in registry.families())
+
+
 def describe_text(desc: Mapping[str, Any]) -> str:
     """One or two lines about a model: "VAE · MLP 512-256 · latent 2" and what it was trained on."""
-    names = dict(FAMILY_CHOICES)
+    names = dict(family_choices())
     family = desc.get("family")
     parts = [names.get(family, str(family)) if family else "Model"]
     if desc.get("family") != "pca":
