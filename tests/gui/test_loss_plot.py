@@ -126,3 +126,24 @@ def test_long_runs_switch_on_peak_downsampling(plot) -> None:
     assert not item.downsampleMode()[1]    # (factor, auto, method): short series stay exact
     plot.load_history([{"epoch": e, "train": {"loss": 1.0 / e}} for e in range(1, 4100)])
     assert item.downsampleMode()[1:] == (True, "peak")
+
+
+def test_every_term_a_family_reports_gets_curves_and_a_key_entry(qtbot) -> None:
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.clear()
+    plot.add_train(0.5, {"d_loss": 1.2, "g_loss": 0.7, "d_real": 0.6})
+    plot.add_val(1.0, {"d_loss": 1.1, "g_loss": 0.8, "d_real": 0.55})
+    plot.redraw_now()
+    assert plot.terms() == ("d_loss", "g_loss", "d_real")
+    assert plot.series("train/g_loss")[1].tolist() == [0.7]
+    assert plot.series("val/d_real")[1].tolist() == [0.55]
+    labels = [label.text for _sample, label in plot.legend().items]
+    assert labels[:3] == ["d loss", "g loss", "d real"] and labels[3:] == ["training", "validation"]
+    colours = {plot.curve(f"train/{t}").opts["pen"].color().name() for t in plot.terms()}
+    assert len(colours) == 3   # each term its own colour
+    # The next run (another family) starts with only its own terms in the key.
+    plot.load_history([{"epoch": 1, "train": {"loss": 3.0, "recon": 2.5, "kl": 0.5, "code_norm": 1.0}}])
+    assert plot.terms() == ("loss", "recon", "kl", "code_norm")
+    assert plot.series("train/d_loss")[1].size == 0
+    assert plot.series("train/code_norm")[1].tolist() == [1.0]

@@ -1,4 +1,8 @@
-"""Live loss curves: total, reconstruction and KL for training (solid) and validation (dashed).
+"""Live loss curves of every term a family reports, training (solid) and validation (dashed).
+
+A VAE reports total, reconstruction and KL; other families report their own terms (a GAN its
+discriminator and generator losses): a term's curves and its key entry appear with its first
+value, and :meth:`LossPlot.clear` starts the next run with no terms.
 
 Points arrive a few times a second for the whole run, so each series keeps numpy buffers
 that grow by doubling and hands pyqtgraph a slice of them; curve items are made once.
@@ -21,13 +25,15 @@ from latentlab.gui.views import theme
 from latentlab.gui.views.formatting import is_number
 from latentlab.gui.views.side_legend import add_side_legend
 
-TERMS = ("loss", "recon", "kl")
+TERMS = ("loss", "recon", "kl")   # the autoencoder families' terms, in their usual order
 SPLITS = ("train", "val")
 BACKGROUND = "#15171c"
 FOREGROUND = "#c8ccd4"
 # One hue per term, readable on the dark background; the split is told by the line style.
 TERM_COLOURS = {"loss": "#f0c674", "recon": "#5fb3f0", "kl": "#e36bbd"}
 TERM_LABELS = {"loss": "total", "recon": "recon", "kl": "KL"}
+# Colours for the terms of other families, handed out in order of appearance.
+EXTRA_COLOURS = ("#8abeb7", "#b294bb", "#de935f", "#b5bd68", "#cc6666", "#81a2be", "#f5a97f", "#a3be8c")
 SPLIT_LABELS = {"train": "training", "val": "validation"}
 KEY_COLOUR = "#9aa0ab"   # the split entries of the key show a line style, not a term's colour
 LEGEND_MIN_WIDTH_PX = 320
@@ -107,15 +113,17 @@ class LossPlot(pg.PlotWidget):
         vb.sigRangeChangedManually.connect(self._on_user_range)
         self._series: dict[str, _Series] = {}
         self._curves: dict[str, pg.PlotDataItem] = {}
+        self._terms: list[str] = []        # every term with curves, in order of appearance
+        self._shown_terms: list[str] = []  # the terms of the run on screen (those in the key)
         self._dirty: set[str] = set()
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(0)
         self._redraw_timer.timeout.connect(self.redraw_now)
-        for split in SPLITS:
-            for term in TERMS:
-                self._make_curve(split, term)
-        self._legend, self._keys = self._make_legend(item)
+        self._keys: dict[str, pg.PlotDataItem] = {}
+        self._legend = self._make_legend(item)
+        for term in TERMS:
+            self._ensure_term(term)
         self._update_x_range()
         self._log_action = QAction("Log scale (y)", self)
         self._log_action.setCheckable(True)
@@ -125,36 +133,57 @@ class LossPlot(pg.PlotWidget):
         # pyqtgraph's own "Plot Options > Log Y" box must keep our action in step.
         item.ctrl.logYCheck.toggled.connect(self._log_action.setChecked)
 
-    def _make_curve(self, split: str, term: str) -> None:
-        name = f"{split}/{term}"
-        curve = pg.PlotDataItem([], [], **_style(split, TERM_COLOURS[term]))
-        self.getPlotItem().addItem(curve)
-        self._series[name] = _Series()
-        self._curves[name] = curve
+    def _colour(self, term: str) -> str:
+        extra = [t for t in self._terms if t not in TERM_COLOURS]
+        index = extra.index(term) if term in extra else len(extra)
+        return TERM_COLOURS.get(term) or EXTRA_COLOURS[index % len(EXTRA_COLOURS)]
 
-    def _make_legend(self, item: pg.PlotItem) -> tuple[pg.LegendItem, dict[str, pg.PlotDataItem]]:
+    def _ensure_term(self, term: str) -> None:
+        """Curves and a key entry for ``term`` (made once), and the term shown in the key."""
+        if term not in self._terms:
+            colour = self._colour(term)
+            self._terms.append(term)
+            for split in SPLITS:
+                name = f"{split}/{term}"
+                curve = pg.PlotDataItem([], [], **_style(split, colour))
+                self.getPlotItem().addItem(curve)
+                self._series[name] = _Series()
+                self._curves[name] = curve
+            self._keys[term] = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.5))
+        if term not in self._shown_terms:
+            self._shown_terms.append(term)
+            self._fill_legend()
+
+    def _make_legend(self, item: pg.PlotItem) -> pg.LegendItem:
         """A compact key beside the curves: one line per term (colour) and per split (style).
 
-        Five entries instead of six: the colour names the term, the line style the split.
-        Clicking an entry hides or shows every curve it stands for.
+        The colour names the term, the line style the split. Clicking an entry hides or shows
+        every curve it stands for.
         """
         legend = add_side_legend(item, labelTextColor=FOREGROUND, labelTextSize="8pt", verSpacing=-6,
                                  brush=None, pen=None)
-        keys: dict[str, pg.PlotDataItem] = {}
-        for term in TERMS:
-            keys[term] = pg.PlotDataItem([], [], pen=pg.mkPen(TERM_COLOURS[term], width=2.5))
-            legend.addItem(keys[term], TERM_LABELS[term])
         for split in SPLITS:
-            keys[split] = pg.PlotDataItem([], [], **_style(split, KEY_COLOUR))
-            legend.addItem(keys[split], SPLIT_LABELS[split])
+            self._keys[split] = pg.PlotDataItem([], [], **_style(split, KEY_COLOUR))
         legend.sigSampleClicked.connect(self._apply_visibility)
-        return legend, keys
+        return legend
+
+    def _fill_legend(self) -> None:
+        """The key lists the run's terms, then the two splits."""
+        self._legend.clear()
+        for term in self._shown_terms:
+            self._legend.addItem(self._keys[term], TERM_LABELS.get(term, term.replace("_", " ")))
+        for split in SPLITS:
+            self._legend.addItem(self._keys[split], SPLIT_LABELS[split])
 
     def _apply_visibility(self, *_args: object) -> None:
         for split in SPLITS:
-            for term in TERMS:
+            for term in self._terms:
                 shown = self._keys[split].isVisible() and self._keys[term].isVisible()
                 self._curves[f"{split}/{term}"].setVisible(shown)
+
+    def terms(self) -> tuple[str, ...]:
+        """The terms of the run on screen, in the order of the key."""
+        return tuple(self._shown_terms)
 
     def legend(self) -> pg.LegendItem:
         """The key beside the curves (for tests and styling)."""
@@ -198,9 +227,9 @@ class LossPlot(pg.PlotWidget):
     def _add(self, split: str, x: float, terms: dict[str, float]) -> None:
         if not is_number(x) or not isinstance(terms, dict):
             return
-        for term in TERMS:
-            value = terms.get(term)
-            if is_number(value):
+        for term, value in terms.items():
+            if isinstance(term, str) and is_number(value):
+                self._ensure_term(term)
                 name = f"{split}/{term}"
                 self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
                 self._dirty.add(name)
@@ -229,9 +258,11 @@ class LossPlot(pg.PlotWidget):
 
     # ---------------------------------------------------------------- whole-plot
     def clear(self) -> None:
-        """Forget every point and the run's length (the curve items stay, empty)."""
+        """Forget every point, the run's terms and its length (the curve items stay, empty)."""
         self._epochs = None
         self._x_by_user = False
+        self._shown_terms = []
+        self._fill_legend()
         for name, series in self._series.items():
             series.clear()
             self._dirty.add(name)
@@ -240,7 +271,7 @@ class LossPlot(pg.PlotWidget):
     def load_history(self, history: list[dict[str, Any]]) -> None:
         """Replace the curves with a saved history: one dict per epoch.
 
-        Each entry looks like ``{"epoch": 3, "train": {"loss", "recon", "kl"}, "val": {...}}``;
+        Each entry looks like ``{"epoch": 3, "train": {"loss": …, "recon": …}, "val": {...}}``;
         both points go at x = epoch (the end of that epoch). Malformed entries are skipped.
         """
         self.clear()
