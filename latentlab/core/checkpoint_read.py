@@ -2,7 +2,9 @@
 
 A model is a folder (or a ``.latentlab`` zip of it) holding ``config.json`` and
 ``model.safetensors``. Nothing here ever unpickles: each file's size is capped before it is
-read, a zip member's path is checked, the weights are read with ``safetensors.torch.load``
+read, a zip archive and its members are checked by :mod:`latentlab.core.safe_io` (paths,
+duplicates, declared sizes, inflation) before anything inflates, ``config.json``'s nesting
+depth is bounded before it is parsed, the weights are read with ``safetensors.torch.load``
 from bytes after a header sanity check, and every tensor is checked against the
 architecture that ``config.json`` describes before it goes into a model. The public names
 are re-exported by :mod:`latentlab.core.checkpoint`.
@@ -11,7 +13,6 @@ are re-exported by :mod:`latentlab.core.checkpoint`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import zipfile
@@ -25,6 +26,7 @@ import torch
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import LatentModel, ModelConfig, build_model, registry
+from latentlab.core.safe_io import load_json, open_zip, read_capped, read_member, zip_members
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -96,33 +98,22 @@ def _read_files(root: Path) -> tuple[bytes, bytes]:
         raise LatentLabError(
             f"{root}: not a LatentLab model (expected a model folder or a {ZIP_SUFFIX} file)"
         )
-    try:
-        with zipfile.ZipFile(root) as zf:
-            return _read_zip(root, zf)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
-        raise LatentLabError(f"{root}: the {ZIP_SUFFIX} archive is damaged ({exc})") from exc
+    with open_zip(root, f"{root}") as zf:
+        return _read_zip(root, zf)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
     if not path.is_file():
         raise LatentLabError(f"{path.parent}: missing {path.name}; this folder is not a LatentLab model")
-    try:
-        if path.stat().st_size > limit:
-            raise LatentLabError(f"{path}: the file is too large ({path.stat().st_size} bytes)")
-        return path.read_bytes()
-    except OSError as exc:
-        raise LatentLabError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    return read_capped(path, limit)
 
 
 def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise LatentLabError(f"{root}: refusing an archive member with an unsafe path: {name!r}")
-        if not info.is_dir():
-            members[name] = info
+    # Every member is checked (paths, duplicates, sizes the file cannot hold, inflation)
+    # before any is read; then each read is capped by its checked size.
+    members = {name: info for name, info in zip_members(
+        zf, str(root), max_member_bytes=MAX_WEIGHTS_BYTES,
+        max_total_bytes=MAX_CONFIG_BYTES + MAX_WEIGHTS_BYTES).items() if not info.is_dir()}
     # Our own zips hold the two files at the top; a hand-zipped model folder has one level.
     for prefix in ("", *sorted({n.split("/")[0] + "/" for n in members if "/" in n})):
         if prefix + CONFIG_NAME in members:
@@ -132,30 +123,13 @@ def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
     weights_name = prefix + WEIGHTS_NAME
     if weights_name not in members:
         raise LatentLabError(f"{root}: the archive holds no {WEIGHTS_NAME}")
-    return (_read_member(root, zf, members[prefix + CONFIG_NAME], MAX_CONFIG_BYTES),
-            _read_member(root, zf, members[weights_name], MAX_WEIGHTS_BYTES))
-
-
-def _read_member(root: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    # The declared size is checked first, and the read is capped too, since a crafted
-    # archive can declare a small size and inflate to far more (a zip bomb).
-    if info.file_size > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large ({info.file_size} bytes)")
-    with zf.open(info) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large")
-    return data
+    return (read_member(zf, members[prefix + CONFIG_NAME], str(root), MAX_CONFIG_BYTES),
+            read_member(zf, members[weights_name], str(root), MAX_WEIGHTS_BYTES))
 
 
 def _parse_config(root: Path, data: bytes) -> dict[str, Any]:
     where = f"{root / CONFIG_NAME}" if root.is_dir() else f"{root} ({CONFIG_NAME})"
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise LatentLabError(f"{where}: not a text file ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise LatentLabError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from exc
+    meta = load_json(data, where)
     if not isinstance(meta, dict):
         raise LatentLabError(f"{where}: expected a JSON object at the top level")
     version = meta.get("format_version")

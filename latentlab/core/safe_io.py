@@ -109,7 +109,7 @@ def load_json(data: bytes, where: str, *, max_depth: int = MAX_JSON_DEPTH,
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LatentLabError(f"{where}: not a text file ({exc.reason})") from None
+        raise LatentLabError(f"{where}: not text (UTF-8 JSON expected; {exc.reason})") from None
     hook: Callable[[str], Any] | None = None if allow_nan else _reject_constant
     try:
         return json.loads(text, parse_constant=hook) if hook else json.loads(text)
@@ -304,7 +304,9 @@ def read_npy_header(stream: IO[bytes], where: str) -> NpyHeader:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(counting, MAX_NPY_HEADER_BYTES)
         else:
             raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
-    except (ValueError, OSError, EOFError, TypeError, SyntaxError, struct.error, zipfile.BadZipFile) as exc:
+    except zipfile.BadZipFile as exc:
+        raise LatentLabError(f"{where}: the archive member is damaged ({exc})") from None
+    except (ValueError, OSError, EOFError, TypeError, SyntaxError, struct.error) as exc:
         raise LatentLabError(f"{where}: not a numpy array file ({exc})") from None
     shape = tuple(int(v) for v in shape)
     if len(shape) > MAX_NPY_DIMS or any(v < 0 for v in shape):
@@ -312,8 +314,12 @@ def read_npy_header(stream: IO[bytes], where: str) -> NpyHeader:
     return NpyHeader(shape, dtype, bool(fortran), counting.count)
 
 
-def check_npy_header(header: NpyHeader, stored: int, max_bytes: int, where: str) -> None:
-    """Refuse object arrays, arrays over ``max_bytes`` and arrays larger than the bytes stored."""
+def check_npy_header(header: NpyHeader, stored: int, max_bytes: int, where: str,
+                     budget: int | None = None) -> None:
+    """Refuse object arrays, arrays over ``max_bytes`` and arrays larger than the bytes stored.
+
+    ``budget``: the whole allowance ``max_bytes`` is what is left of (several arrays of one file).
+    """
     if header.dtype.hasobject:
         raise LatentLabError(
             f"{where}: holds Python objects, which would need unpickling; save a plain numeric array")
@@ -321,7 +327,8 @@ def check_npy_header(header: NpyHeader, stored: int, max_bytes: int, where: str)
     if claim > max_bytes:
         raise LatentLabError(
             f"{where}: the header claims an array of shape {header.shape} ({claim:,} bytes), more than "
-            f"the {max_bytes:,} bytes this tool loads")
+            + (f"the {max_bytes:,} bytes left of the {budget:,} bytes this tool loads from one file"
+               if budget is not None and budget != max_bytes else f"the {max_bytes:,} bytes this tool loads"))
     if claim > stored:
         raise LatentLabError(
             f"{where}: the header claims an array of shape {header.shape} ({claim:,} bytes) but only "
@@ -390,7 +397,7 @@ def read_npz(path: str | os.PathLike[str], max_bytes: int = MAX_ARRAY_BYTES) -> 
             try:
                 with zf.open(info) as stream:
                     header = read_npy_header(stream, here)
-                    check_npy_header(header, info.file_size - header.offset, left, here)
+                    check_npy_header(header, info.file_size - header.offset, left, here, max_bytes)
                     arrays[name[:-4]] = _read_payload(stream, header, here)
             except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, ValueError, NotImplementedError) as exc:
                 raise LatentLabError(f"{here}: the archive member is damaged ({exc})") from None
