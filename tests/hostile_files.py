@@ -216,3 +216,15 @@ def png_truncated(folder: Path) -> Path:
 def write_json(path: Path, value: object) -> Path:
     path.write_text(json.dumps(value))
     return path
+
+
+def oversized_weights_model(folder: Path) -> Path:
+    """A valid tiny model whose weights file is padded (sparsely) to 3 GiB."""
+    from latentlab.core.checkpoint import save_model
+    from latentlab.core.models import ModelConfig, build_model
+
+    root = folder / "padded-model"
+    save_model(root, build_model(ModelConfig(family="vae", arch="mlp", latent_dim=2, hidden=(8,))))
+    with open(root / "model.safetensors", "r+b") as f:
+        f.truncate(3 * 1024**3)  # a hole: no disk used, but 3 GiB to whoever reads it
+    return root

@@ -16,6 +16,7 @@ import hashlib
 import os
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,24 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     valid LatentLab model of a known format version.
     """
     root = _model_root(Path(path))
-    config_bytes, weights = _read_files(root)
-    meta = _parse_config(root, config_bytes)
-    config = _model_config(root, meta)
+    parsed: dict[str, Any] = {}
+
+    def weights_limit(config_bytes: bytes) -> int:
+        # The configuration is parsed before the weights are read: a shape-only ("meta")
+        # model says how many bytes its tensors take, so a weights file larger than the
+        # architecture needs is refused unread, and settings naming an absurdly large
+        # architecture are refused before any memory is allocated for it.
+        meta = _parse_config(root, config_bytes)
+        config = _model_config(root, meta)
+        shapes = _build(root, config, torch.device("meta"))
+        parsed.update(meta=meta, config=config, shapes=shapes)
+        need = sum(t.numel() * t.element_size() for t in shapes.state_dict().values())
+        return min(MAX_WEIGHTS_BYTES, 8 + MAX_HEADER_BYTES + need)
+
+    _, weights = _read_files(root, weights_limit)
+    meta, config = parsed["meta"], parsed["config"]
     tensors = _parse_weights(root, weights)
-    # Check against a shape-only ("meta") model first: settings naming an absurdly large
-    # architecture are refused before any memory is allocated for it.
-    _check_tensors(root, _build(root, config, torch.device("meta")), tensors)
+    _check_tensors(root, parsed["shapes"], tensors)
     model = _build(root, config, torch.device("cpu"))
     model.load_state_dict(tensors, strict=True)
     model.eval()
@@ -85,11 +97,15 @@ def _model_root(path: Path) -> Path:
     return path
 
 
-def _read_files(root: Path) -> tuple[bytes, bytes]:
-    """``(config.json bytes, model.safetensors bytes)`` from a folder or zip, size-checked."""
+def _read_files(root: Path, weights_limit: Callable[[bytes], int] | None = None) -> tuple[bytes, bytes]:
+    """``(config.json bytes, model.safetensors bytes)`` from a folder or zip, size-checked.
+
+    ``weights_limit(config_bytes)``, when given, sets the weights' cap from the configuration.
+    """
     if root.is_dir():
-        return (_read_capped(root / CONFIG_NAME, MAX_CONFIG_BYTES),
-                _read_capped(root / WEIGHTS_NAME, MAX_WEIGHTS_BYTES))
+        config = _read_capped(root / CONFIG_NAME, MAX_CONFIG_BYTES)
+        limit = weights_limit(config) if weights_limit is not None else MAX_WEIGHTS_BYTES
+        return config, _read_capped(root / WEIGHTS_NAME, limit)
     try:
         is_zip = zipfile.is_zipfile(root)
     except OSError as exc:
@@ -99,7 +115,7 @@ def _read_files(root: Path) -> tuple[bytes, bytes]:
             f"{root}: not a LatentLab model (expected a model folder or a {ZIP_SUFFIX} file)"
         )
     with open_zip(root, f"{root}") as zf:
-        return _read_zip(root, zf)
+        return _read_zip(root, zf, weights_limit)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
@@ -108,7 +124,8 @@ def _read_capped(path: Path, limit: int) -> bytes:
     return read_capped(path, limit)
 
 
-def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
+def _read_zip(root: Path, zf: zipfile.ZipFile,
+              weights_limit: Callable[[bytes], int] | None) -> tuple[bytes, bytes]:
     # Every member is checked (paths, duplicates, sizes the file cannot hold, inflation)
     # before any is read; then each read is capped by its checked size.
     members = {name: info for name, info in zip_members(
@@ -123,8 +140,9 @@ def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
     weights_name = prefix + WEIGHTS_NAME
     if weights_name not in members:
         raise LatentLabError(f"{root}: the archive holds no {WEIGHTS_NAME}")
-    return (read_member(zf, members[prefix + CONFIG_NAME], str(root), MAX_CONFIG_BYTES),
-            read_member(zf, members[weights_name], str(root), MAX_WEIGHTS_BYTES))
+    config = read_member(zf, members[prefix + CONFIG_NAME], str(root), MAX_CONFIG_BYTES)
+    limit = weights_limit(config) if weights_limit is not None else MAX_WEIGHTS_BYTES
+    return config, read_member(zf, members[weights_name], str(root), limit)
 
 
 def _parse_config(root: Path, data: bytes) -> dict[str, Any]:

@@ -24,9 +24,9 @@ import torch
 from PIL import Image
 
 from latentlab.core.errors import LatentLabError
-from latentlab.core.safe_io import read_npy
 from latentlab.core.latent import tile
 from latentlab.core.render import OutputSpec, as_images, render, render_batch, to_uint8
+from latentlab.core.safe_io import read_npy
 
 CODE_FORMATS = (".csv", ".npy", ".npz")
 SEQUENCE_FORMATS = (".csv", ".npy")

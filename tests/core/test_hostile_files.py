@@ -62,6 +62,7 @@ def _corpus(folder: Path) -> list[tuple[str, Path, str]]:
     single.mkdir()
     return [
         ("model", hf.deep_model_folder(folder), "nested more than"),
+        ("model", hf.oversized_weights_model(folder), "too large"),
         ("model", hf.deep_model_zip(folder), "nested more than"),
         ("session", hf.deep_session(folder), "nested more than"),
         ("data", hf.npz_bomb(folder), "decompression bomb"),
