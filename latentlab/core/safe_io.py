@@ -206,7 +206,10 @@ def zip_members(zf: zipfile.ZipFile, where: str, *, max_member_bytes: int,
     (or a total over ``max_total_bytes``), and members over :data:`RATIO_FLOOR_BYTES` that
     would inflate more than ``max_ratio`` times.
     """
-    archive_size = os.fstat(zf.fp.fileno()).st_size if zf.fp is not None else None
+    try:
+        archive_size: int | None = os.fstat(zf.fp.fileno()).st_size  # type: ignore[union-attr]
+    except (AttributeError, OSError):  # an archive in memory: its members are checked as they inflate
+        archive_size = None
     members: dict[str, zipfile.ZipInfo] = {}
     total = 0
     for info in zf.infolist():
@@ -214,7 +217,7 @@ def zip_members(zf: zipfile.ZipFile, where: str, *, max_member_bytes: int,
         if unsafe_member_name(name):
             raise LatentLabError(f"{where}: refusing an archive member with an unsafe path: {name!r}")
         key = name.replace("\\", "/")
-        if key in members or (key.endswith("/") and key in members):
+        if key in members:
             raise LatentLabError(f"{where}: the archive holds {name!r} twice; refusing an ambiguous archive")
         if info.is_dir():
             members[key] = info
