@@ -138,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seeds the split, the initial weights and the shuffling (default 0)")
     t.add_argument("--threads", type=_positive_int, metavar="T",
                    help="torch threads (default: torch's choice)")
-    t.add_argument("--resume", metavar="DIR", help="continue training the model saved in DIR")
+    t.add_argument("--resume", nargs="?", const="", metavar="DIR",
+                   help="alone: resume the interrupted run of --out from its checkpoint (same settings); "
+                        "with DIR: continue training the model saved in DIR")
+    t.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+                   help="every N epochs save a checkpoint beside --out (OUT.checkpoint) that --resume "
+                        "continues after a crash; removed once the model is saved")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
@@ -220,14 +225,18 @@ def _parse_hidden(text: str | None) -> tuple[int, ...] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from latentlab.core import autosave
     from latentlab.core.checkpoint import check_save_target, describe_data, load_model, save_model
     from latentlab.core.plan import TrainingSettings, plan_training
-    from latentlab.core.training import TrainControl, train
+    from latentlab.core.training import RunState, TrainControl, train
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
     check_save_target(out)  # before training: a refused destination would lose the run
+    run_folder = autosave.checkpoint_folder_for(out)
+    resume_run = args.resume == ""
+    resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out)
     lrs = _learning_rates(args.lr_for)
     options = _family_options(args.family, args.option)
     settings = TrainingSettings(
@@ -235,18 +244,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         family=args.family, arch=args.arch, latent_dim=args.latent_dim,
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume),
+        seed=args.seed, device=args.device, threads=args.threads,
+        continue_training=bool(args.resume) or bool(resumed_meta.get("extra", {}).get("continued")),
         options=options, lrs=lrs)
     model, history = None, []
-    if args.resume:
+    if resumed is not None and settings.continue_training:
+        # The interrupted run continued a model: its weights and history are in the checkpoint.
+        from latentlab.core.models import ModelConfig, build_model
+
+        model = build_model(ModelConfig.from_dict(resumed.model_config))
+        history = resumed_meta["extra"].get("prior_history", [])
+    elif args.resume:
         loaded = load_model(args.resume)
         model, history = loaded.model, _history(loaded.meta)
-    plan = plan_training(settings, model=model, history=history)
+    # A resumed run goes on checkpointing as the interrupted one did, unless told otherwise.
+    every = args.checkpoint_every or (resumed.train_config.get("checkpoint_every") if resumed else None)
+    plan = plan_training(settings, model=model, history=history, checkpoint_every=every)
     for name, reason in plan.data.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
-    gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial)
+    gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial,
+                resume=resumed)
+    if resumed is not None:
+        print(f"resuming after epoch {resumed.epoch + plan.first_epoch - 1} from {run_folder}", file=sys.stderr)
+    run_info = {"data": describe_data(plan.data, plan.train_config.val_fraction, plan.train_config.seed),
+                "extra": {"out": str(out.resolve()), "continued": plan.continues,
+                          "prior_history": plan.prior_history}}
     with _cancel_on_interrupt(control):
         while True:
             try:
@@ -254,7 +278,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             except StopIteration as stop:
                 result = stop.value
                 break
-            if hasattr(item, "epoch_done"):
+            if isinstance(item, RunState):
+                autosave.write_checkpoint(run_folder, item, **run_info)
+            elif hasattr(item, "epoch_done"):
                 printer.update(item)
     if control.cancelled:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
@@ -263,8 +289,28 @@ def cmd_train(args: argparse.Namespace) -> int:
                data_info=describe_data(plan.data, tc.val_fraction, tc.seed))
     if result.status != "finished":
         print(f"training {result.status}: {result.message}", file=sys.stderr)
+    if result.status == "cancelled" and (run_folder / autosave.STATE_NAME).is_file():
+        print(f"the checkpoint in {run_folder} is kept: add --resume to go on from it", file=sys.stderr)
+    elif run_folder.is_dir():
+        autosave.remove_checkpoint(run_folder)  # the run is over and its model saved
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def _interrupted_run(folder: Path, resume: bool, out: Path) -> tuple[Any, dict[str, Any]]:
+    """The checkpoint to resume (``--resume`` alone), or a refusal to overwrite one unasked."""
+    from latentlab.core import autosave
+
+    has_checkpoint = (folder / autosave.STATE_NAME).is_file()
+    if resume:
+        if not has_checkpoint:
+            raise LatentLabError(f"there is no interrupted run to resume for --out {out} (no checkpoint in "
+                                 f"{folder}); train with --checkpoint-every N to make one")
+        return autosave.read_checkpoint(folder)
+    if has_checkpoint:
+        raise LatentLabError(f"an interrupted run of --out {out} has a checkpoint in {folder}: add --resume "
+                             "to go on from it, or delete that folder to start again")
+    return None, {}
 
 
 def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:

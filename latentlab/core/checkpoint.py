@@ -44,6 +44,7 @@ from latentlab.core.checkpoint_read import (  # re-exported: the model-file API 
 )
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import LatentModel
+from latentlab.core.safe_io import load_json
 
 __all__ = [
     "CONFIG_NAME", "FORMAT_VERSION", "MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "MAX_WEIGHTS_BYTES",
@@ -192,8 +193,8 @@ def _is_latentlab_config(path: Path) -> bool:
     try:
         if path.stat().st_size > MAX_CONFIG_BYTES:
             return False
-        meta = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        meta = load_json(path.read_bytes(), str(path))
+    except (OSError, LatentLabError):
         return False
     return isinstance(meta, dict) and meta.get("app") == "latentlab"
 

@@ -2,7 +2,9 @@
 
 A model is a folder (or a ``.latentlab`` zip of it) holding ``config.json`` and
 ``model.safetensors``. Nothing here ever unpickles: each file's size is capped before it is
-read, a zip member's path is checked, the weights are read with ``safetensors.torch.load``
+read, a zip archive and its members are checked by :mod:`latentlab.core.safe_io` (paths,
+duplicates, declared sizes, inflation) before anything inflates, ``config.json``'s nesting
+depth is bounded before it is parsed, the weights are read with ``safetensors.torch.load``
 from bytes after a header sanity check, and every tensor is checked against the
 architecture that ``config.json`` describes before it goes into a model. The public names
 are re-exported by :mod:`latentlab.core.checkpoint`.
@@ -11,10 +13,10 @@ are re-exported by :mod:`latentlab.core.checkpoint`.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import torch
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import LatentModel, ModelConfig, build_model, registry
+from latentlab.core.safe_io import load_json, open_zip, read_capped, read_member, zip_members
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -56,13 +59,24 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     valid LatentLab model of a known format version.
     """
     root = _model_root(Path(path))
-    config_bytes, weights = _read_files(root)
-    meta = _parse_config(root, config_bytes)
-    config = _model_config(root, meta)
+    parsed: dict[str, Any] = {}
+
+    def weights_limit(config_bytes: bytes) -> int:
+        # The configuration is parsed before the weights are read: a shape-only ("meta")
+        # model says how many bytes its tensors take, so a weights file larger than the
+        # architecture needs is refused unread, and settings naming an absurdly large
+        # architecture are refused before any memory is allocated for it.
+        meta = _parse_config(root, config_bytes)
+        config = _model_config(root, meta)
+        shapes = _build(root, config, torch.device("meta"))
+        parsed.update(meta=meta, config=config, shapes=shapes)
+        need = sum(t.numel() * t.element_size() for t in shapes.state_dict().values())
+        return min(MAX_WEIGHTS_BYTES, 8 + MAX_HEADER_BYTES + need)
+
+    _, weights = _read_files(root, weights_limit)
+    meta, config = parsed["meta"], parsed["config"]
     tensors = _parse_weights(root, weights)
-    # Check against a shape-only ("meta") model first: settings naming an absurdly large
-    # architecture are refused before any memory is allocated for it.
-    _check_tensors(root, _build(root, config, torch.device("meta")), tensors)
+    _check_tensors(root, parsed["shapes"], tensors)
     model = _build(root, config, torch.device("cpu"))
     model.load_state_dict(tensors, strict=True)
     model.eval()
@@ -83,11 +97,15 @@ def _model_root(path: Path) -> Path:
     return path
 
 
-def _read_files(root: Path) -> tuple[bytes, bytes]:
-    """``(config.json bytes, model.safetensors bytes)`` from a folder or zip, size-checked."""
+def _read_files(root: Path, weights_limit: Callable[[bytes], int] | None = None) -> tuple[bytes, bytes]:
+    """``(config.json bytes, model.safetensors bytes)`` from a folder or zip, size-checked.
+
+    ``weights_limit(config_bytes)``, when given, sets the weights' cap from the configuration.
+    """
     if root.is_dir():
-        return (_read_capped(root / CONFIG_NAME, MAX_CONFIG_BYTES),
-                _read_capped(root / WEIGHTS_NAME, MAX_WEIGHTS_BYTES))
+        config = _read_capped(root / CONFIG_NAME, MAX_CONFIG_BYTES)
+        limit = weights_limit(config) if weights_limit is not None else MAX_WEIGHTS_BYTES
+        return config, _read_capped(root / WEIGHTS_NAME, limit)
     try:
         is_zip = zipfile.is_zipfile(root)
     except OSError as exc:
@@ -96,33 +114,23 @@ def _read_files(root: Path) -> tuple[bytes, bytes]:
         raise LatentLabError(
             f"{root}: not a LatentLab model (expected a model folder or a {ZIP_SUFFIX} file)"
         )
-    try:
-        with zipfile.ZipFile(root) as zf:
-            return _read_zip(root, zf)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
-        raise LatentLabError(f"{root}: the {ZIP_SUFFIX} archive is damaged ({exc})") from exc
+    with open_zip(root, f"{root}") as zf:
+        return _read_zip(root, zf, weights_limit)
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
     if not path.is_file():
         raise LatentLabError(f"{path.parent}: missing {path.name}; this folder is not a LatentLab model")
-    try:
-        if path.stat().st_size > limit:
-            raise LatentLabError(f"{path}: the file is too large ({path.stat().st_size} bytes)")
-        return path.read_bytes()
-    except OSError as exc:
-        raise LatentLabError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
+    return read_capped(path, limit)
 
 
-def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in zf.infolist():
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise LatentLabError(f"{root}: refusing an archive member with an unsafe path: {name!r}")
-        if not info.is_dir():
-            members[name] = info
+def _read_zip(root: Path, zf: zipfile.ZipFile,
+              weights_limit: Callable[[bytes], int] | None) -> tuple[bytes, bytes]:
+    # Every member is checked (paths, duplicates, sizes the file cannot hold, inflation)
+    # before any is read; then each read is capped by its checked size.
+    members = {name: info for name, info in zip_members(
+        zf, str(root), max_member_bytes=MAX_WEIGHTS_BYTES,
+        max_total_bytes=MAX_CONFIG_BYTES + MAX_WEIGHTS_BYTES).items() if not info.is_dir()}
     # Our own zips hold the two files at the top; a hand-zipped model folder has one level.
     for prefix in ("", *sorted({n.split("/")[0] + "/" for n in members if "/" in n})):
         if prefix + CONFIG_NAME in members:
@@ -132,30 +140,14 @@ def _read_zip(root: Path, zf: zipfile.ZipFile) -> tuple[bytes, bytes]:
     weights_name = prefix + WEIGHTS_NAME
     if weights_name not in members:
         raise LatentLabError(f"{root}: the archive holds no {WEIGHTS_NAME}")
-    return (_read_member(root, zf, members[prefix + CONFIG_NAME], MAX_CONFIG_BYTES),
-            _read_member(root, zf, members[weights_name], MAX_WEIGHTS_BYTES))
-
-
-def _read_member(root: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    # The declared size is checked first, and the read is capped too, since a crafted
-    # archive can declare a small size and inflate to far more (a zip bomb).
-    if info.file_size > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large ({info.file_size} bytes)")
-    with zf.open(info) as f:
-        data = f.read(limit + 1)
-    if len(data) > limit:
-        raise LatentLabError(f"{root}: archive member {info.filename} is too large")
-    return data
+    config = read_member(zf, members[prefix + CONFIG_NAME], str(root), MAX_CONFIG_BYTES)
+    limit = weights_limit(config) if weights_limit is not None else MAX_WEIGHTS_BYTES
+    return config, read_member(zf, members[weights_name], str(root), limit)
 
 
 def _parse_config(root: Path, data: bytes) -> dict[str, Any]:
     where = f"{root / CONFIG_NAME}" if root.is_dir() else f"{root} ({CONFIG_NAME})"
-    try:
-        meta = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise LatentLabError(f"{where}: not a text file ({exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise LatentLabError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from exc
+    meta = load_json(data, where)
     if not isinstance(meta, dict):
         raise LatentLabError(f"{where}: expected a JSON object at the top level")
     version = meta.get("format_version")

@@ -307,6 +307,18 @@ class PrivateRandom:
     def inside(self) -> bool:
         return self._outer is not None
 
+    def get_state(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The stream's state (CPU, CUDA or None), whether it is swapped in or not."""
+        return self._get() if self._outer is not None else self._inner
+
+    def set_state(self, state: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+        """Continue the stream from a state :meth:`get_state` gave."""
+        cuda = state[1] if self._cuda is not None else None
+        if self._outer is not None:
+            self._set((state[0], cuda))
+        else:
+            self._inner = (state[0], cuda)
+
     def enter(self) -> None:
         """Swap this stream in (a no-op when already in)."""
         if self._outer is None:

@@ -26,6 +26,7 @@ from PIL import Image
 from latentlab.core.errors import LatentLabError
 from latentlab.core.latent import tile
 from latentlab.core.render import OutputSpec, as_images, render, render_batch, to_uint8
+from latentlab.core.safe_io import read_npy
 
 CODE_FORMATS = (".csv", ".npy", ".npz")
 SEQUENCE_FORMATS = (".csv", ".npy")
@@ -403,10 +404,7 @@ def load_sequence(path: str | os.PathLike[str], features: Sequence[str]) -> np.n
 
 
 def _load_npy_sequence(name: str, n_features: int) -> np.ndarray:
-    try:
-        arr = np.load(name, allow_pickle=False)
-    except ValueError as exc:
-        raise LatentLabError(f"'{name}' is not a plain numeric .npy array ({exc})") from None
+    arr = read_npy(name, max_bytes=256 * 1024**2)
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "biuf":
         raise LatentLabError(f"'{name}' must hold numbers")
     if arr.ndim == 3 and arr.shape[0] == 1:

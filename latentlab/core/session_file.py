@@ -16,8 +16,11 @@ from typing import Any
 from latentlab.core.errors import LatentLabError
 from latentlab.core.export import atomic_write
 from latentlab.core.latent import PATH_METHODS, Plane
+from latentlab.core.safe_io import load_json, read_capped
 
 FORMAT_VERSION = 1
+#: Sessions are a few kB; anything near this is not one.
+MAX_SESSION_BYTES = 64 * 1024**2
 _FIELDS = ("model_path", "model_hash", "bookmarks", "paths", "plane", "attributes", "extra")
 
 
@@ -182,27 +185,15 @@ def save_session(path: str | os.PathLike[str], session: Session) -> None:
 def load_session(path: str | os.PathLike[str]) -> Session:
     """Read and check a session file; any problem raises LatentLabError naming the file."""
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise LatentLabError(f"session file '{p}' does not exist") from None
-    except OSError as exc:
-        raise LatentLabError(f"cannot read session file '{p}': {exc.strerror or exc}") from None
-    try:
-        d = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise LatentLabError(f"session file '{p}' is not text (UTF-8 JSON expected)") from None
-    except (json.JSONDecodeError, _Invalid) as exc:
-        raise LatentLabError(f"session file '{p}' is not valid JSON: {exc}") from None
+    if not os.path.exists(p):
+        raise LatentLabError(f"session file '{p}' does not exist")
+    where = f"session file '{p}'"
+    # Size and nesting depth are bounded before parsing: a hostile file is one clear line.
+    d = load_json(read_capped(p, MAX_SESSION_BYTES, where), where, allow_nan=False)
     try:
         return _validate(d)
     except _Invalid as exc:
         raise LatentLabError(f"session file '{p}': {exc}") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Invalid(f"{name} is not a number JSON allows")
 
 
 def check_model(session: Session, current_hash: str) -> str | None:

@@ -19,6 +19,7 @@ The settings, reports and control flags (:class:`TrainConfig`, :class:`Progress`
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Generator, Iterator
@@ -42,9 +43,18 @@ from latentlab.core.inference import check_compatible
 from latentlab.core.models import registry
 from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.core.models.registry import Family, StepContext
-from latentlab.core.training_types import Progress, Snapshot, TrainConfig, TrainControl, TrainResult
+from latentlab.core.training_types import (
+    RESUME_FREE_SETTINGS,
+    Progress,
+    RunState,
+    Snapshot,
+    TrainConfig,
+    TrainControl,
+    TrainResult,
+)
 
-__all__ = ["Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult", "train", "warm_up"]
+__all__ = ["Progress", "RunState", "Snapshot", "TrainConfig", "TrainControl", "TrainResult",
+           "check_resumable", "train", "warm_up"]
 
 # Above this size an epoch's shuffled copy of the training images would double too much
 # memory; batches are then gathered one at a time instead.
@@ -69,8 +79,9 @@ def train(
     config: TrainConfig,
     control: TrainControl | None = None,
     initial: LatentModel | None = None,
-) -> Generator[Progress | Snapshot, None, TrainResult]:
-    """Train a model of ``model_config`` on ``data``; ``initial`` resumes from given weights.
+    resume: RunState | None = None,
+) -> Generator[Progress | Snapshot | RunState, None, TrainResult]:
+    """Train a model of ``model_config`` on ``data``; ``initial`` starts from given weights.
 
     A generator: it yields :class:`Progress` (at most every ``progress_interval_s``, plus
     one closing each epoch with validation terms) and :class:`Snapshot` (about every
@@ -82,11 +93,20 @@ def train(
     every term the family reports; a variational family's ``val`` adds ``neg_elbo``), the
     family's schedule values at the epoch's end (the VAEs' ``kl_weight``), ``images_per_s``
     (training only) and ``seconds`` (training and validation, pauses excluded).
+
+    With ``config.checkpoint_every`` N > 0 it also yields a :class:`RunState` after every Nth
+    epoch (no more often than ``checkpoint_interval_s``): weights, every optimiser's state,
+    counters, both random streams and the history. ``resume=`` such a state goes on from
+    there and ends exactly as the uninterrupted run would have (bit for bit on a CPU with the
+    same thread count); settings that would change the result must be the same
+    (:func:`check_resumable`).
     """
     control = control if control is not None else TrainControl()
     family = registry.get(model_config.family)
     check_compatible(model_config, data)
     _check_learning_rates(family, config)
+    if resume is not None:
+        check_resumable(resume, model_config, data, config)
     device = resolve_device(config.device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)
@@ -101,9 +121,47 @@ def train(
         finally:
             rng.leave()
         if not family.capabilities.trainable:
+            if resume is not None:
+                raise LatentLabError(f"the {family.name} family is fitted in one go; there is no run to resume")
             return (yield from _fit_closed_form(family, model, data, train_idx, val_idx, control))
         run = _SGDRun(family, model, data, train_idx, val_idx, config, control, device, rng)
+        if resume is not None:
+            run.restore(resume)
         return (yield from run.run())
+
+
+def check_resumable(state: RunState, model_config: ModelConfig, data: Dataset, config: TrainConfig) -> None:
+    """Raise LatentLabError naming every setting in which a resumed run differs from its state."""
+    problems = []
+    if state.model_config != model_config.to_dict():
+        saved, now = state.model_config, model_config.to_dict()
+        keys = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        problems += [f"model {k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
+    saved, now = state.train_config, config.to_dict()
+    keys = sorted(k for k in set(saved) | set(now) if k not in RESUME_FREE_SETTINGS
+                  and _plain(saved.get(k)) != _plain(now.get(k)))
+    problems += [f"{k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
+    if state.data_fingerprint != data.fingerprint:
+        problems.append("the data set (its contents differ)")
+    if problems:
+        raise LatentLabError("cannot resume: the interrupted run was trained with "
+                             + "; ".join(problems) + "; use its settings, or start a new run")
+    if state.epoch > config.epochs:
+        raise LatentLabError(f"cannot resume: the saved run has trained {state.epoch} epochs, "
+                             f"more than the {config.epochs} asked for")
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, so settings read back from JSON compare equal to the live ones."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else str(_plain(value))
 
 
 def _check_learning_rates(family: Family, config: TrainConfig) -> None:
@@ -180,16 +238,57 @@ class _SGDRun:
         self.train_seconds = 0.0
         self.val_seconds = 0.0
         self.next_snapshot = 0.0
+        self.first_epoch = 1
+        self.last_checkpoint = time.monotonic()
+        self.data_fingerprint = data.fingerprint
+        self.model_config = model.config
+
+    def restore(self, state: RunState) -> None:
+        """Go on from a :class:`RunState`: weights, optimisers, counters, random streams, history."""
+        try:
+            self.model.load_state_dict(state.model)
+            for name, opt in self.optimizers.items():
+                if name not in state.optimizers:
+                    raise LatentLabError(f"cannot resume: the saved run has no state for optimiser '{name}'")
+                opt.load_state_dict(state.optimizers[name])
+            self.shuffle.set_state(state.shuffle)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise LatentLabError(f"cannot resume: the saved run does not fit this model ({exc})") from None
+        self.rng.set_state(state.rng)
+        self.first_epoch = state.epoch + 1
+        self.epoch, self.step = state.epoch, state.step
+        self.history = [dict(h) for h in state.history]
+        self.last_good = (self.step, cpu_state(self.model))
+        self.images_done = int(state.counters.get("images_done", 0))
+        self.train_seconds = float(state.counters.get("train_seconds", 0.0))
+        self.val_seconds = float(state.counters.get("val_seconds", 0.0))
+
+    def _run_state(self) -> RunState:
+        """The run as it stands at an epoch's end (called with the run's random stream in)."""
+        return RunState(
+            epoch=self.epoch, step=self.step, model=cpu_state(self.model),
+            optimizers={name: _cpu_copy(opt.state_dict()) for name, opt in self.optimizers.items()},
+            shuffle=self.shuffle.get_state(), rng=tuple(_cpu_copy(list(self.rng.get_state()))),  # type: ignore[arg-type]
+            history=copy.deepcopy(self.history), model_config=self.model_config.to_dict(),
+            train_config=self.config.to_dict(), data_fingerprint=self.data_fingerprint,
+            counters={"images_done": self.images_done, "train_seconds": self.train_seconds,
+                      "val_seconds": self.val_seconds})
+
+    def _checkpoint_due(self, epoch: int) -> bool:
+        every = self.config.checkpoint_every
+        if not every or epoch % every:
+            return False
+        return time.monotonic() - self.last_checkpoint >= self.config.checkpoint_interval_s
 
     # -- the generator ------------------------------------------------------------------
-    def run(self) -> Generator[Progress | Snapshot, None, TrainResult]:
+    def run(self) -> Generator[Progress | Snapshot | RunState, None, TrainResult]:
         status, message = "finished", ""
         kernels = fast_linear_layers(self.model) if self.device.type == "cpu" else nullcontext()
         self.rng.enter()
         try:
             with kernels:
                 self.next_snapshot = time.perf_counter() + self.config.snapshot_interval_s
-                for epoch in range(1, self.config.epochs + 1):
+                for epoch in range(self.first_epoch, self.config.epochs + 1):
                     self.epoch = epoch
                     outcome = yield from self._epoch(epoch)
                     if outcome is not None:
@@ -205,7 +304,7 @@ class _SGDRun:
         self.model.to("cpu").eval()
         return TrainResult(model=self.model, history=self.history, status=status, message=message)
 
-    def _epoch(self, epoch: int) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
+    def _epoch(self, epoch: int) -> Generator[Progress | Snapshot | RunState, None, tuple[str, str] | None]:
         """Train one epoch; returns ``(status, message)`` when the run has to stop."""
         cfg, control = self.config, self.control
         total = torch.zeros(len(self.terms), device=self.device)
@@ -274,7 +373,7 @@ class _SGDRun:
         return torch.stack([out[k].detach() for k in self.terms])
 
     def _close_epoch(self, epoch: int, terms: dict[str, float], seen: int,
-                     train_s: float) -> Generator[Progress | Snapshot, None, tuple[str, str] | None]:
+                     train_s: float) -> Generator[Progress | Snapshot | RunState, None, tuple[str, str] | None]:
         """Check, validate, keep a last good copy, record history, report the epoch."""
         if not all(map(math.isfinite, terms.values())):
             return self._diverged(epoch, _what_broke(terms))
@@ -294,10 +393,13 @@ class _SGDRun:
             epoch=epoch, epochs=self.config.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
             terms=terms, images_per_s=rate, eta_s=self._eta(epoch, 0, rate, after_val=True), val=val,
             epoch_done=True))
+        if self._checkpoint_due(epoch):
+            self.last_checkpoint = time.monotonic()
+            yield from self._emit(self._run_state())
         return None
 
     # -- helpers ----------------------------------------------------------------------
-    def _emit(self, item: Progress | Snapshot) -> Generator[Progress | Snapshot, None, None]:
+    def _emit(self, item: Progress | Snapshot | RunState) -> Generator[Progress | Snapshot | RunState, None, None]:
         """Yield with the caller's random stream in place, then take the run's back."""
         self.rng.leave()
         yield item
@@ -347,6 +449,17 @@ class _SGDRun:
         message = (f"Training diverged at epoch {epoch}, step {self.step} (loss became {what}); "
                    f"restored the weights {source}. Try a lower learning rate.")
         return "diverged", message
+
+
+def _cpu_copy(value: Any) -> Any:
+    """A deep copy with every tensor on the CPU, sharing no memory with the original."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cpu_copy(v) for v in value)
+    return copy.deepcopy(value)
 
 
 def _to(t: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:

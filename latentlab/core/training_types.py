@@ -19,7 +19,7 @@ import torch
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 
-__all__ = ["Progress", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
+__all__ = ["RESUME_FREE_SETTINGS", "Progress", "RunState", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class TrainConfig:
     snapshot_interval_s: float = 0.5
     progress_interval_s: float = 0.1
     lrs: Mapping[str, float] = field(default_factory=dict, hash=False)
+    checkpoint_every: int = 0       # yield a RunState every this many epochs (0: never)
+    checkpoint_interval_s: float = 0.0  # ... but at most one per this many seconds
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -51,6 +53,12 @@ class TrainConfig:
         if self.threads is not None and self.threads < 1:
             raise LatentLabError(f"threads must be at least 1, got {self.threads}")
         object.__setattr__(self, "lrs", _checked_lrs(self.lrs))
+        if isinstance(self.checkpoint_every, bool) or not isinstance(self.checkpoint_every, int) \
+                or self.checkpoint_every < 0:
+            raise LatentLabError(f"checkpoint every must be a whole number of epochs (0: never), got "
+                                 f"{self.checkpoint_every!r}")
+        if not (self.checkpoint_interval_s >= 0 and math.isfinite(self.checkpoint_interval_s)):
+            raise LatentLabError(f"the checkpoint interval must be 0 or more seconds, got {self.checkpoint_interval_s!r}")
 
     def lr_for(self, optimizer: str) -> float:
         """The learning rate of the optimiser called ``optimizer``."""
@@ -102,6 +110,41 @@ class Snapshot:
     state: dict[str, torch.Tensor]
     epoch: int
     step: int
+
+
+#: TrainConfig settings that do not change what a run computes on one device; a resumed run
+#: may differ from the interrupted one in these (a different thread count can change the
+#: last bits of a CPU result, so keep it for bit-identical resumes).
+RESUME_FREE_SETTINGS = frozenset({"device", "threads", "snapshot_interval_s", "progress_interval_s",
+                                   "checkpoint_every", "checkpoint_interval_s"})
+
+
+@dataclass
+class RunState:
+    """Everything a training run needs to go on exactly where it stopped, at an epoch's end.
+
+    Yielded by :func:`latentlab.core.training.train` when ``TrainConfig.checkpoint_every`` is
+    due and handed back as ``train(..., resume=state)``; :mod:`latentlab.core.autosave` writes
+    and reads it (safetensors + JSON). Every tensor is a CPU copy that shares no memory with
+    the run, so it can be written on another thread.
+    """
+
+    epoch: int                                  # epochs finished
+    step: int                                   # optimiser steps taken
+    model: dict[str, torch.Tensor]              # the weights (state_dict layout)
+    optimizers: dict[str, dict[str, Any]]       # optimiser name -> its state_dict()
+    shuffle: torch.Tensor                       # the batch-shuffling generator's state
+    rng: tuple[torch.Tensor, torch.Tensor | None]  # the run's private random stream (CPU, CUDA)
+    history: list[dict[str, Any]]               # one dict per finished epoch
+    model_config: dict[str, Any]                # what was trained (ModelConfig.to_dict())
+    train_config: dict[str, Any]                # how (TrainConfig.to_dict())
+    data_fingerprint: str                       # on what
+    counters: dict[str, float] = field(default_factory=dict)  # images and seconds so far (for ETAs)
+
+    @property
+    def epochs(self) -> int:
+        """The epochs the run was set to train."""
+        return int(self.train_config.get("epochs", self.epoch))
 
 
 @dataclass

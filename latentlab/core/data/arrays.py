@@ -1,8 +1,9 @@
 """Image arrays saved by numpy: ``.npy`` (images only) or ``.npz`` (images and labels).
 
-Never unpickles: every load uses ``allow_pickle=False``, and the array header is checked
-against the file size before the data is read, so a damaged header cannot trigger a huge
-allocation.
+Never unpickles: the files are read by :func:`latentlab.core.safe_io.read_npy` and
+:func:`~latentlab.core.safe_io.read_npz` (re-exported here for other readers of numpy files),
+which check each array's header against the bytes stored and a size budget, and an archive's
+members against decompression bombs, before anything is allocated.
 
 Accepted layouts: ``[N, H, W]``, ``[N, H, W, C]`` (C = 1, 3 or 4; alpha is dropped) and
 ``[N, C, H, W]`` (C = 1 or 3). Values: ``uint8`` / integers in 0..255 (divided by 255),
@@ -15,81 +16,32 @@ In an ``.npz`` the images are the array named ``x``, ``images``, ``data`` or ``a
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
+from latentlab.core.safe_io import MAX_ARRAY_BYTES, read_npy, read_npz
+
+__all__ = ["MAX_ARRAY_BYTES", "load_arrays", "read_npy", "read_npz"]
 
 IMAGE_KEYS = ("x", "images", "data", "arr_0")
 LABEL_KEYS = ("y", "labels")
 CLASS_NAME_KEYS = ("class_names",)
-# 4 GiB of stored array is more than any data set this tool is meant for.
-MAX_ARRAY_BYTES = 1 << 32
 MAX_CLASSES = 10_000
 # Floats this far outside [0, 1] or [0, 255] are rounding noise, not a different range.
 _RANGE_TOLERANCE = 1e-3
 
 
-def _header(fp: Any, where: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Read an ``.npy`` header: (shape, dtype)."""
-    try:
-        version = np.lib.format.read_magic(fp)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-    except (ValueError, OSError, EOFError) as exc:
-        raise LatentLabError(f"{where}: not a numpy array file ({exc})") from None
-    return tuple(int(v) for v in shape), dtype
-
-
-def _check_header(shape: tuple[int, ...], dtype: np.dtype, stored: int, where: str) -> None:
-    if dtype.hasobject:
-        raise LatentLabError(
-            f"{where}: holds Python objects, which would need unpickling; save a plain numeric array"
-        )
-    claim = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if claim > MAX_ARRAY_BYTES:
-        raise LatentLabError(
-            f"{where}: the header claims an array of shape {shape} ({claim:,} bytes), more than "
-            f"the {MAX_ARRAY_BYTES:,} bytes this tool loads"
-        )
-    if claim > stored:
-        raise LatentLabError(
-            f"{where}: the header claims an array of shape {shape} ({claim:,} bytes) but only "
-            f"{stored:,} bytes are stored: the file is truncated or damaged"
-        )
-
-
 def _load_npy(path: Path) -> np.ndarray:
-    with open(path, "rb") as f:
-        shape, dtype = _header(f, str(path))
-        _check_header(shape, dtype, os.path.getsize(path) - f.tell(), str(path))
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise LatentLabError(f"{path}: cannot read the array ({exc})") from None
+    return read_npy(path, max_bytes=MAX_ARRAY_BYTES)
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
     """Every array in an ``.npz``, each header checked before it is read."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            members = [i for i in zf.infolist() if i.filename.endswith(".npy")]
-            for info in members:
-                where = f"{path} (array '{info.filename[:-4]}')"
-                with zf.open(info) as member:
-                    shape, dtype = _header(member, where)
-                    _check_header(shape, dtype, info.file_size, where)
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise LatentLabError(f"{path}: not a readable .npz file ({exc})") from None
+    return read_npz(path, max_bytes=MAX_ARRAY_BYTES)
 
 
 def _pick(arrays: dict[str, np.ndarray], keys: tuple[str, ...]) -> str | None:

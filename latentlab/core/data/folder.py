@@ -39,6 +39,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # Refuse images above this many pixels before decoding them: a small file can claim a
 # huge size (a "decompression bomb") and decoding it would exhaust memory.
 MAX_PIXELS = 40_000_000
+# ... and above this many decoded bytes (pixels x channels x bytes per channel): the
+# conversions that follow make a few copies, so this bounds the memory one image takes.
+MAX_DECODED_BYTES = 160 * 1024**2
+_BYTES_PER_BAND = {"I": 4, "F": 4, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 DEFAULT_GRAY_SIZE = 28
 DEFAULT_RGB_SIZE = 32
 # An image "has colour" when more than this share of its pixels differ between channels
@@ -84,6 +88,10 @@ def _open_checked(path: Path) -> Image.Image:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ValueError(f"image too large: {w}x{h} pixels (limit {MAX_PIXELS:,})")
+            decoded = w * h * len(img.getbands()) * _BYTES_PER_BAND.get(img.mode, 1)
+            if decoded > MAX_DECODED_BYTES:
+                raise ValueError(f"image too large: {w}x{h} pixels in mode {img.mode} "
+                                 f"would decode to {decoded:,} bytes (limit {MAX_DECODED_BYTES:,})")
             img.load()
             try:
                 return ImageOps.exif_transpose(img)
@@ -94,7 +102,7 @@ def _open_checked(path: Path) -> Image.Image:
 def _flatten(img: Image.Image) -> Image.Image:
     """Any Pillow mode to "RGB" or "L", alpha composited onto black."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        a = np.asarray(img, dtype=np.float64)
+        a = np.asarray(img, dtype=np.float32)  # float32: a large 32-bit image costs 4, not 8, bytes a pixel
         top = 65535.0 if img.mode.startswith("I;16") or a.max() > 255 else 255.0
         return Image.fromarray(np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode == "P":

@@ -21,6 +21,7 @@ import torch
 
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
+from latentlab.core.safe_io import MAX_RATIO, RATIO_FLOOR_BYTES
 from latentlab.resources_path import resource_path
 
 IMAGES_MAGIC = 2051
@@ -95,6 +96,13 @@ def _check_payload(path: Path, dims: tuple[int, ...], payload: int, gz: bool) ->
             raise LatentLabError(
                 f"{path}: the header claims {claim} ({payload:,} bytes), which a {size:,}-byte "
                 "gzip file cannot hold; the file is damaged or truncated"
+            )
+        if payload > RATIO_FLOOR_BYTES and payload > size * MAX_RATIO:
+            # Possible for deflate, but not for real images (MNIST inflates about 5-fold):
+            # refused before inflating, as a decompression bomb would be.
+            raise LatentLabError(
+                f"{path}: the header claims {claim} ({payload:,} bytes) from a {size:,}-byte gzip file, "
+                f"over {MAX_RATIO} times its size; refusing a likely decompression bomb"
             )
         return
     have = size - 4 - 4 * len(dims)
