@@ -51,6 +51,7 @@ def add_commands(sub: Any) -> None:
     out.add_argument("--out", metavar="STRIP.png", help="one image with the frames side by side")
     out.add_argument("--gif", metavar="PATH.gif", help="an animated GIF")
     out.add_argument("--apng", metavar="PATH.png", help="an animated PNG")
+    out.add_argument("--mp4", metavar="PATH.mp4", help='an H.264 MP4 video (needs: pip install "latentlab[video]")')
     p.add_argument("--raw", metavar="FILE.csv|FILE.npy", help=RAW_HELP + "; may be given alone")
 
     e = sub.add_parser("encode", help="write the latent codes of a data set as CSV or NPY")
@@ -193,8 +194,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from latentlab.core import export, inference, latent
     from latentlab.core.checkpoint import load_model
 
-    if not (args.out or args.gif or args.apng or args.raw):
-        raise LatentLabError("say where to write the path: --out, --gif or --apng (and/or --raw)")
+    if not (args.out or args.gif or args.apng or args.mp4 or args.raw):
+        raise LatentLabError("say where to write the path: --out, --gif, --apng or --mp4 (and/or --raw)")
+    if args.mp4:
+        from latentlab.core.video import _check_fps, _ffmpeg
+
+        _check_fps(args.fps)
+        _ffmpeg()  # a missing encoder is reported before any work is done
     _check_scale(args.scale)
     _check_raw(args.raw)
     if not 0 <= args.steps <= 1000:
@@ -209,13 +215,17 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     codes = latent.path_through(mu, args.steps, method="slerp" if args.slerp else "lerp")
     frames = inference.decode(loaded.model, codes, label)
     render = {} if spec.kind == "image" else {"spec": spec, "size": args.size}
-    target = args.out or args.gif or args.apng
+    target = args.out or args.gif or args.apng or args.mp4
     if args.out:
         export.save_strip(args.out, frames, scale=args.scale, **render)
     elif args.gif:
         export.save_gif(args.gif, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
     elif args.apng:
         export.save_apng(args.apng, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
+    elif args.mp4:
+        from latentlab.core.video import save_mp4
+
+        save_mp4(args.mp4, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
     if target:
         print(f"wrote {target} ({len(frames)} frames)")
     if args.raw:
