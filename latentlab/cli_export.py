@@ -1,4 +1,4 @@
-"""CLI subcommands that take results away: ``export-grid``, ``interpolate``, ``encode``.
+"""CLI subcommands that take results away: ``export-grid``, ``interpolate``, ``encode``, ``export-onnx``.
 
 Thin argparse wrappers over ``latentlab.core.latent``, ``latentlab.core.inference``,
 ``latentlab.core.render`` and ``latentlab.core.export``. Every model's output kind is
@@ -60,6 +60,11 @@ def add_commands(sub: Any) -> None:
     e.add_argument("--image-size", type=int, metavar="PX")
     e.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto")
     e.add_argument("--out", required=True, metavar="codes.csv|codes.npy")
+
+    o = sub.add_parser("export-onnx", help="write a model's encoder and decoder as ONNX files")
+    o.add_argument("--model", required=True, metavar="DIR")
+    o.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write: encoder.onnx, decoder.onnx and latentlab-onnx.json")
 
 
 def _condition(loaded: Any, text: str | None) -> int | None:
@@ -258,4 +263,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export-grid": cmd_export_grid, "interpolate": cmd_interpolate, "encode": cmd_encode}
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model
+    from latentlab.core.onnx_io import export_onnx
+
+    loaded = load_model(args.model)
+    out = export_onnx(loaded.model, args.out)
+    print(f"wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    return 0
+
+
+COMMANDS = {"export-grid": cmd_export_grid, "interpolate": cmd_interpolate, "encode": cmd_encode,
+            "export-onnx": cmd_export_onnx}
