@@ -204,8 +204,10 @@ def _fmt_eta(seconds: float) -> str:
 # -- commands ------------------------------------------------------------------------------
 
 def _load_data(args: argparse.Namespace):
+    from latentlab.cli_export import prefetch
     from latentlab.core.data import load_dataset
 
+    prefetch(args.data)  # a standard data set downloads first, with a progress bar
     return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit)
 
 
@@ -228,6 +230,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
     check_save_target(out)  # before training: a refused destination would lose the run
+    from latentlab.cli_export import prefetch
+
+    prefetch(args.data)  # a standard data set downloads first, with a progress bar
     lrs = _learning_rates(args.lr_for)
     options = _family_options(args.family, args.option)
     settings = TrainingSettings(
