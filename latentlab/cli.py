@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -140,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads (default: torch's choice)")
     t.add_argument("--resume", metavar="DIR", help="continue training the model saved in DIR")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    t.add_argument("--timelapse", metavar="FILE.mp4|FILE.gif",
+                   help="also write a time-lapse of training: the latent plane and a decoded probe per frame")
+    t.add_argument("--timelapse-every", type=_positive_int, metavar="STEPS",
+                   help="one time-lapse frame every STEPS optimiser steps (default: one per snapshot, "
+                        "about two a second)")
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
     e.add_argument("--model", required=True, metavar="DIR")
@@ -246,13 +251,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         loaded = load_model(args.resume)
         model, history = loaded.model, _history(loaded.meta)
-    plan = plan_training(settings, model=model, history=history)
+    timelapse_steps = _check_timelapse(args)
+    # A frame every N steps needs a snapshot at every step to choose from.
+    plan = plan_training(settings, model=model, history=history,
+                         snapshot_interval_s=0.0 if timelapse_steps else None)
+    timelapse = _start_timelapse(args, plan)
     for name, reason in plan.data.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
     gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial)
-    with _cancel_on_interrupt(control):
+    # The time-lapse is finished when training ends, and discarded if an error stops it.
+    with _cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
         while True:
             try:
                 item = next(gen)
@@ -261,6 +271,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 break
             if hasattr(item, "epoch_done"):
                 printer.update(item)
+            elif timelapse is not None:
+                timelapse.offer(item)
+    if timelapse is not None:
+        print(f"wrote {args.timelapse} ({timelapse.frames} frames)", file=sys.stderr)
     if control.cancelled:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     tc = plan.train_config
@@ -270,6 +284,28 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {result.status}: {result.message}", file=sys.stderr)
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def _check_timelapse(args: argparse.Namespace) -> int | None:
+    """The time-lapse's steps per frame (None: one per snapshot); a bad file name fails before training."""
+    if args.timelapse is None:
+        if args.timelapse_every is not None:
+            raise LatentLabError("--timelapse-every needs --timelapse FILE")
+        return None
+    from latentlab.core.timelapse import FORMATS
+
+    if Path(args.timelapse).suffix.lower() not in FORMATS:
+        raise LatentLabError(f"--timelapse must name a {' or '.join(FORMATS)} file, got '{args.timelapse}'")
+    return args.timelapse_every
+
+
+def _start_timelapse(args: argparse.Namespace, plan: Any) -> Any:
+    if args.timelapse is None:
+        return None
+    from latentlab.core.timelapse import TimelapseRecorder
+
+    return TimelapseRecorder(args.timelapse, plan.model_config, plan.data, every=args.timelapse_every,
+                             first_epoch=plan.first_epoch)
 
 
 def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
