@@ -192,7 +192,7 @@ def test_raw_values_alone_need_no_picture(tmp_path: Path, toy_models) -> None:
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}"), "--out, --gif or --apng"),
+    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}"), "--out, --gif, --apng or --mp4"),
     (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--raw", "x.txt"), "--raw"),
     (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--size", "5000",
       "--out", "x.png"), "--size must be between"),
