@@ -44,7 +44,7 @@ from latentlab.core.models.registry import Capabilities, Family, Option
 
 __all__ = [
     "MAX_GRID_POINTS", "OUTPUT_RANGES", "ExternalModel", "external_family_name", "grid_search_codes",
-    "is_external", "save_weights", "wrap",
+    "is_external", "is_external_family", "save_weights", "wrap",
 ]
 
 OUTPUT_RANGES = ("unit", "tanh", "logits", "raw")
@@ -100,6 +100,14 @@ def _ensure_families() -> None:
                 archs=("external",),
                 check_config=_check_shape,
             ))
+
+
+def is_external_family(name: str) -> bool:
+    """Whether family ``name`` holds wrapped models: not one a person can train or choose in a list."""
+    try:
+        return registry.get(name).build is _build
+    except LatentLabError:
+        return False
 
 
 def is_external(model: Any) -> bool:

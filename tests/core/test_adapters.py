@@ -164,6 +164,16 @@ def test_a_wrapped_model_is_not_saved_as_a_latentlab_model_but_its_weights_are(t
                      tmp_path / "none.safetensors")
 
 
+def test_the_families_of_wrapped_models_can_be_told_apart_from_trainable_ones() -> None:
+    from latentlab.core.adapters import is_external_family
+
+    latentlab.wrap(Tiny(), latent_dim=2)
+    external = [name for name in registry.names() if is_external_family(name)]
+    assert "external" in external and "vae" not in external and not is_external_family("nope")
+    forget_external_families()
+    assert not any(is_external_family(name) for name in registry.names())
+
+
 def test_a_latentlab_model_is_used_as_it_is() -> None:
     model = latentlab.load_model(Path(__file__).resolve().parents[2] / "resources" / "models" / "mnist-vae-2d")
     assert latentlab.wrap(model) is model
