@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every N epochs save a checkpoint beside --out (OUT.checkpoint) that --resume "
                         "continues after a crash; removed once the model is saved")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    t.add_argument("--timelapse", metavar="FILE.mp4|FILE.gif",
+                   help="also write a time-lapse of training: the latent plane and a decoded probe per frame")
+    t.add_argument("--timelapse-every", type=_positive_int, metavar="STEPS",
+                   help="one time-lapse frame every STEPS optimiser steps (default: one per snapshot, "
+                        "about two a second)")
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
     e.add_argument("--model", required=True, metavar="DIR")
@@ -209,8 +214,10 @@ def _fmt_eta(seconds: float) -> str:
 # -- commands ------------------------------------------------------------------------------
 
 def _load_data(args: argparse.Namespace):
+    from latentlab.cli_export import prefetch
     from latentlab.core.data import load_dataset
 
+    prefetch(args.data)  # a standard data set downloads first, with a progress bar
     return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit)
 
 
@@ -234,6 +241,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
     check_save_target(out)  # before training: a refused destination would lose the run
+    from latentlab.cli_export import prefetch
+
+    prefetch(args.data)  # a standard data set downloads first, with a progress bar
     run_folder = autosave.checkpoint_folder_for(out)
     resume_run = args.resume == ""
     resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out)
@@ -259,7 +269,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         model, history = loaded.model, _history(loaded.meta)
     # A resumed run goes on checkpointing as the interrupted one did, unless told otherwise.
     every = args.checkpoint_every or (resumed.train_config.get("checkpoint_every") if resumed else None)
-    plan = plan_training(settings, model=model, history=history, checkpoint_every=every)
+    timelapse_steps = _check_timelapse(args)
+    # A frame every N steps needs a snapshot at every step to choose from.
+    plan = plan_training(settings, model=model, history=history, checkpoint_every=every,
+                         snapshot_interval_s=0.0 if timelapse_steps else None)
+    timelapse = _start_timelapse(args, plan)
     for name, reason in plan.data.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
@@ -271,7 +285,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_info = {"data": describe_data(plan.data, plan.train_config.val_fraction, plan.train_config.seed),
                 "extra": {"out": str(out.resolve()), "continued": plan.continues,
                           "prior_history": plan.prior_history}}
-    with _cancel_on_interrupt(control):
+    # The time-lapse is finished when training ends, and discarded if an error stops it.
+    with _cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
         while True:
             try:
                 item = next(gen)
@@ -282,6 +297,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 autosave.write_checkpoint(run_folder, item, **run_info)
             elif hasattr(item, "epoch_done"):
                 printer.update(item)
+            elif timelapse is not None:
+                timelapse.offer(item)
+    if timelapse is not None:
+        print(f"wrote {args.timelapse} ({timelapse.frames} frames)", file=sys.stderr)
     if control.cancelled:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     tc = plan.train_config
@@ -311,6 +330,28 @@ def _interrupted_run(folder: Path, resume: bool, out: Path) -> tuple[Any, dict[s
         raise LatentLabError(f"an interrupted run of --out {out} has a checkpoint in {folder}: add --resume "
                              "to go on from it, or delete that folder to start again")
     return None, {}
+
+
+def _check_timelapse(args: argparse.Namespace) -> int | None:
+    """The time-lapse's steps per frame (None: one per snapshot); a bad file name fails before training."""
+    if args.timelapse is None:
+        if args.timelapse_every is not None:
+            raise LatentLabError("--timelapse-every needs --timelapse FILE")
+        return None
+    from latentlab.core.timelapse import FORMATS
+
+    if Path(args.timelapse).suffix.lower() not in FORMATS:
+        raise LatentLabError(f"--timelapse must name a {' or '.join(FORMATS)} file, got '{args.timelapse}'")
+    return args.timelapse_every
+
+
+def _start_timelapse(args: argparse.Namespace, plan: Any) -> Any:
+    if args.timelapse is None:
+        return None
+    from latentlab.core.timelapse import TimelapseRecorder
+
+    return TimelapseRecorder(args.timelapse, plan.model_config, plan.data, every=args.timelapse_every,
+                             first_epoch=plan.first_epoch)
 
 
 def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:

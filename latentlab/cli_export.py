@@ -1,4 +1,4 @@
-"""CLI subcommands that take results away: ``export-grid``, ``interpolate``, ``encode``.
+"""CLI subcommands that take results away: ``export-grid``, ``interpolate``, ``encode``, ``export-onnx``.
 
 Thin argparse wrappers over ``latentlab.core.latent``, ``latentlab.core.inference``,
 ``latentlab.core.render`` and ``latentlab.core.export``. Every model's output kind is
@@ -51,6 +51,7 @@ def add_commands(sub: Any) -> None:
     out.add_argument("--out", metavar="STRIP.png", help="one image with the frames side by side")
     out.add_argument("--gif", metavar="PATH.gif", help="an animated GIF")
     out.add_argument("--apng", metavar="PATH.png", help="an animated PNG")
+    out.add_argument("--mp4", metavar="PATH.mp4", help='an H.264 MP4 video (needs: pip install "latentlab[video]")')
     p.add_argument("--raw", metavar="FILE.csv|FILE.npy", help=RAW_HELP + "; may be given alone")
 
     e = sub.add_parser("encode", help="write the latent codes of a data set as CSV or NPY")
@@ -59,6 +60,48 @@ def add_commands(sub: Any) -> None:
     e.add_argument("--image-size", type=int, metavar="PX")
     e.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto")
     e.add_argument("--out", required=True, metavar="codes.csv|codes.npy")
+
+    o = sub.add_parser("export-onnx", help="write a model's encoder and decoder as ONNX files")
+    o.add_argument("--model", required=True, metavar="DIR")
+    o.add_argument("--out", required=True, metavar="DIR",
+                   help="folder to write: encoder.onnx, decoder.onnx and latentlab-onnx.json")
+
+
+class DownloadBar:
+    """A progress bar on stderr for a standard data set's download (one line per file when piped)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._shown = -1
+        self._name = ""
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 100
+        if name != self._name:
+            self._name, self._shown = name, -1
+            if not self.tty:
+                self.stream.write(f"downloading {name} ({total / 1e6:.1f} MB)\n")
+        if self.tty and percent != self._shown:
+            self._shown = percent
+            bar = "#" * (percent * 30 // 100)
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r[{bar:<30}] {percent:3d}%  {name}  {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}")
+        self.stream.flush()
+
+
+def prefetch(spec: Any) -> None:
+    """Download a standard data set named by ``spec`` (or in its ref) with a progress bar first."""
+    from latentlab.core.data import downloads
+
+    if not isinstance(spec, str):
+        return
+    name = spec.strip().lower()
+    name = name.rpartition(":")[0] if name.rpartition(":")[2].isdigit() else name
+    if name in downloads.NAMES and not downloads.is_cached(name):
+        downloads.ensure(name, progress=DownloadBar())
 
 
 def _condition(loaded: Any, text: str | None) -> int | None:
@@ -167,6 +210,7 @@ def resolve_item(ref: str, shape: tuple[int, ...], features: tuple[str, ...] | N
 
     name, sep, index = ref.rpartition(":")
     if sep and index.isdigit() and name and not Path(ref).exists():
+        prefetch(name)
         data = load_dataset(name)
         k = int(index)
         if not 0 <= k < len(data):
@@ -193,8 +237,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from latentlab.core import export, inference, latent
     from latentlab.core.checkpoint import load_model
 
-    if not (args.out or args.gif or args.apng or args.raw):
-        raise LatentLabError("say where to write the path: --out, --gif or --apng (and/or --raw)")
+    if not (args.out or args.gif or args.apng or args.mp4 or args.raw):
+        raise LatentLabError("say where to write the path: --out, --gif, --apng or --mp4 (and/or --raw)")
+    if args.mp4:
+        from latentlab.core.video import _check_fps, _ffmpeg
+
+        _check_fps(args.fps)
+        _ffmpeg()  # a missing encoder is reported before any work is done
     _check_scale(args.scale)
     _check_raw(args.raw)
     if not 0 <= args.steps <= 1000:
@@ -209,13 +258,17 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     codes = latent.path_through(mu, args.steps, method="slerp" if args.slerp else "lerp")
     frames = inference.decode(loaded.model, codes, label)
     render = {} if spec.kind == "image" else {"spec": spec, "size": args.size}
-    target = args.out or args.gif or args.apng
+    target = args.out or args.gif or args.apng or args.mp4
     if args.out:
         export.save_strip(args.out, frames, scale=args.scale, **render)
     elif args.gif:
         export.save_gif(args.gif, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
     elif args.apng:
         export.save_apng(args.apng, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
+    elif args.mp4:
+        from latentlab.core.video import save_mp4
+
+        save_mp4(args.mp4, frames, fps=args.fps, pingpong=args.pingpong, scale=args.scale, **render)
     if target:
         print(f"wrote {target} ({len(frames)} frames)")
     if args.raw:
@@ -232,6 +285,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model)
     if args.data:
+        prefetch(args.data)
         data = load_dataset(args.data, image_size=args.image_size, color=args.color)
     else:
         if args.image_size is not None or args.color != "auto":
@@ -248,4 +302,15 @@ def cmd_encode(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"export-grid": cmd_export_grid, "interpolate": cmd_interpolate, "encode": cmd_encode}
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model
+    from latentlab.core.onnx_io import export_onnx
+
+    loaded = load_model(args.model)
+    out = export_onnx(loaded.model, args.out)
+    print(f"wrote {out} ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    return 0
+
+
+COMMANDS = {"export-grid": cmd_export_grid, "interpolate": cmd_interpolate, "encode": cmd_encode,
+            "export-onnx": cmd_export_onnx}

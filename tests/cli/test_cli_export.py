@@ -192,7 +192,7 @@ def test_raw_values_alone_need_no_picture(tmp_path: Path, toy_models) -> None:
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}"), "--out, --gif or --apng"),
+    (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}"), "--out, --gif, --apng or --mp4"),
     (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--raw", "x.txt"), "--raw"),
     (("interpolate", "--model", "{signals}", "--from", "{a}", "--to", "{a}", "--size", "5000",
       "--out", "x.png"), "--size must be between"),
@@ -224,3 +224,20 @@ def test_help_documents_the_sequence_options(capsys) -> None:
         _main("interpolate", "--help")
     text = capsys.readouterr().out
     assert "--raw" in text and "--size" in text and "frame,step" in text
+
+
+def test_interpolate_to_mp4_with_pingpong(tmp_path: Path) -> None:
+    pytest.importorskip("imageio_ffmpeg", reason="the video extra (imageio-ffmpeg) is not installed")
+    from latentlab.core.video import probe_video
+
+    mp4 = tmp_path / "path.mp4"
+    r = run_cli("interpolate", "--model", MODEL, "--from", "mnist:0", "--to", "mnist:1",
+                "--steps", "4", "--fps", "6", "--scale", "3", "--pingpong", "--mp4", str(mp4))
+    assert r.returncode == 0, r.stderr
+    info = probe_video(mp4)
+    assert (info.frames, info.width, info.height) == (10, 84, 84)
+    assert info.duration == pytest.approx(10 / 6, abs=0.05)
+    r = run_cli("interpolate", "--model", MODEL, "--from", "mnist:0", "--to", "mnist:1",
+                "--fps", "0", "--mp4", str(tmp_path / "bad.mp4"))
+    assert r.returncode == 2 and "frames per second" in r.stderr
+    assert not (tmp_path / "bad.mp4").exists()

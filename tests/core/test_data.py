@@ -64,7 +64,7 @@ def test_names_win_over_same_named_folders(tmp_path, monkeypatch):
     assert load_dataset("./moons").source["kind"] == "folder"
 
 
-@pytest.mark.parametrize("spec", ["cifar10", "no/such/folder", ""])
+@pytest.mark.parametrize("spec", ["imagenet", "no/such/folder", ""])
 def test_unknown_names_and_missing_paths_list_what_is_accepted(spec):
     with pytest.raises(LatentLabError, match="mnist.*moons.*shapes.*folder.*npz.*IDX"):
         load_dataset(spec)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from latentlab.core.data import downloads
 from latentlab.core.data.arrays import load_arrays
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.data.folder import load_folder, load_image_file
@@ -42,7 +43,7 @@ __all__ = [
     "make_shapes",
 ]
 
-NAMED_SOURCES = ("mnist", "moons", "shapes")
+NAMED_SOURCES = ("mnist", "moons", "shapes", *downloads.NAMES)
 SOURCE_KINDS = (*NAMED_SOURCES, "folder", "arrays", "idx")
 _PROCEDURAL = {"moons": make_moons, "shapes": make_shapes}
 MAX_PROCEDURAL_COUNT = 1_000_000
@@ -52,6 +53,7 @@ def describe_sources() -> str:
     """One line of help: what ``--data`` (or a data field) accepts."""
     return (
         "mnist (10,000 bundled digits), moons or shapes (generated, with known factors), "
+        f"{downloads.describe()}, "
         "a folder of PNG/JPEG/BMP/WebP images (class subfolders become labels), "
         "a .npz/.npy array file, or an IDX images file such as train-images-idx3-ubyte.gz"
     )
@@ -109,6 +111,8 @@ def load_dataset(
         return ds
     if kind == "mnist":
         ds = load_mnist()
+    elif kind in downloads.NAMES:
+        ds = downloads.load_standard(kind, source.get("split", "train"))
     elif kind == "arrays":
         ds = load_arrays(_path(source), limit=limit)
     else:
