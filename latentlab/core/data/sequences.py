@@ -61,8 +61,17 @@ def _font_digits(font: str) -> tuple[list[np.ndarray], ...]:
     fonts.load_default_font(font)
     out = []
     for digit in range(10):
-        lines = [np.asarray(s, dtype=np.float64) for s in fonts.strokes_for_text(str(digit))]
-        out.append([line for line in lines if len(line) >= 2])
+        lines: list[np.ndarray] = []
+        for stroke in fonts.strokes_for_text(str(digit)):
+            line = np.asarray(stroke, dtype=np.float64)
+            if len(line) < 2:
+                continue
+            # A stroke that starts where the last one ended continues it: one pen-down line.
+            if lines and np.allclose(lines[-1][-1], line[0]):
+                lines[-1] = np.concatenate([lines[-1], line[1:]])
+            else:
+                lines.append(line)
+        out.append(lines)
     return tuple(out)
 
 
@@ -102,18 +111,28 @@ def glyph_templates(steps: int) -> tuple[np.ndarray, np.ndarray]:
     Each glyph is centred on its drawn points' bounding box and scaled so its height is 2
     (``y`` from -1 to 1), keeping its aspect.
     """
-    templates, digits = [], []
+    templates, digits, seen = [], [], set()
     for font in STROKE_FONTS:
         for digit in range(10):
             lines = _font_digits(font)[digit]
-            if not lines:
+            # Several fonts share their digits: each distinct glyph counts once.
+            key = b"".join(line.tobytes() for line in lines)
+            if not lines or key in seen:
                 continue
-            pts = _resample(lines, steps)
+            seen.add(key)
+            try:
+                pts = _resample(lines, steps)
+            except ValueError:
+                continue  # too many strokes for this few steps: the other fonts draw the digit
+
             xy = pts[:, :2]
             lo, hi = xy.min(axis=0), xy.max(axis=0)
             xy = (xy - (lo + hi) / 2) / max((hi[1] - lo[1]) / 2, 1e-9)
             templates.append(np.concatenate([xy, pts[:, 2:]], axis=1))
             digits.append(digit)
+    missing = sorted(set(range(10)) - set(digits))
+    if missing:
+        raise LatentLabError(f"{steps} steps are too few to draw the digits {missing}; use more steps")
     return np.stack(templates).astype(np.float32), np.asarray(digits, dtype=np.int64)
 
 

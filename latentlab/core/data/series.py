@@ -69,17 +69,16 @@ def load_sequence_arrays(path: str | os.PathLike[str], limit: int | None = None)
                              f"got shape {raw.shape}")
     if raw.dtype.kind not in "biuf":
         raise LatentLabError(f"{where}: sequence values must be real numbers, got dtype {raw.dtype}")
+    labels, class_names = arrays._labels(found, len(raw), str(path)) if any(
+        k in found for k in arrays.LABEL_KEYS) else (None, ())
     if limit is not None:
         raw = raw[:limit]
+        labels = None if labels is None else labels[:limit]
     values = raw.astype(np.float32)
     bad = ~np.isfinite(values)
     if bad.any():
         item = int(np.argwhere(bad)[0][0])
         raise LatentLabError(f"{where}: sequence {item} contains NaN or infinite values")
-    labels, class_names = arrays._labels(found, len(values), str(path)) if any(
-        k in found for k in arrays.LABEL_KEYS) else (None, ())
-    if labels is not None and limit is not None:
-        labels = labels[:limit]
     features = tuple(f"f{k}" for k in range(values.shape[2]))
     if "feature_names" in found:
         given = found["feature_names"]
