@@ -132,7 +132,7 @@ def stream_floor(quick: bool, threads: int) -> list[tuple[str, str, str, bool]]:
     normal, _ = procedural_stream(40_000 if quick else 200_000, channels=3, seed=1)
     normal, center, scale = standardise(normal)
     windows, _ = cut_windows(normal, window, stride)
-    data = Dataset(name="stream", images=torch.from_numpy(np.ascontiguousarray(windows)), kind="sequence",
+    data = Dataset(name="stream", images=torch.from_numpy(np.array(windows, order="C")), kind="sequence",
                    feature_names=("a", "b", "c"))
     config = ModelConfig(family="stream-ae", arch="conv", input_shape=data.shape, latent_dim=4,
                          hidden=(32, 64), feature_names=data.feature_names)

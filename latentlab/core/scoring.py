@@ -63,7 +63,7 @@ def score_series(model: LatentModel, series: np.ndarray, stride: int, *, chunk: 
             for lo in range(0, len(starts), chunk):
                 if should_stop is not None and should_stop():
                     return None
-                x = torch.from_numpy(np.ascontiguousarray(windows[lo:lo + chunk])).to(device)
+                x = torch.from_numpy(np.array(windows[lo:lo + chunk], dtype=np.float32, order="C")).to(device)
                 mu, _ = model.encode(x)
                 out = model.decode_image(mu)
                 codes[lo:lo + len(x)] = mu.to("cpu", torch.float32).numpy()

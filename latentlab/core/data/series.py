@@ -218,5 +218,5 @@ def load_series(path: str | os.PathLike[str], window: int = DEFAULT_WINDOW, stri
               "center": center, "scale": scale}
     if limit is not None:
         source["limit"] = limit
-    return Dataset(name=path.stem, images=torch.from_numpy(np.ascontiguousarray(windows)),
+    return Dataset(name=path.stem, images=torch.from_numpy(np.array(windows, dtype=np.float32, order="C")),
                    source=source, kind="sequence", feature_names=names)
