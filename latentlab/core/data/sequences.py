@@ -10,9 +10,10 @@ smooth random wobble plus point jitter. Known factors: ``slant``, ``scale``, ``r
 
 ``waves``: signals ``[T, C]``: a sine, sawtooth or square wave (or a blend of the sine with
 one of them) of a given frequency, phase and amplitude, plus a little noise; channel ``k`` is
-the same wave shifted by a quarter period ``k`` times. Known factors: ``frequency`` (cycles
-per window), ``phase`` (radians), ``amplitude`` and ``shape`` (0 sine … 1 fully sawtooth or
-square).
+the same wave shifted by a quarter period ``k`` times. Known factors: ``frequency`` (1 to 4
+cycles per window), ``phase`` (radians, up to a quarter turn: over a full turn amplitude and
+phase would be one polar pair, which no linear read-out separates), ``amplitude`` and
+``shape`` (0 sine … 1 fully sawtooth or square).
 
 Both are seeded and vectorised: ten thousand items take a fraction of a second once the
 glyphs are prepared (the first call resamples 120 glyphs once per ``T``).
@@ -198,7 +199,7 @@ def make_waves(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_WAVE_STEPS,
         raise LatentLabError(f"waves have 1 to {MAX_CHANNELS} channels, got {channels!r}")
     rng = np.random.default_rng(seed)
     frequency = rng.uniform(1.0, 4.0, n)          # cycles per window
-    phase = rng.uniform(0.0, 2 * np.pi, n)
+    phase = rng.uniform(0.0, np.pi / 2, n)
     amplitude = rng.uniform(0.3, 1.0, n)
     shape = rng.uniform(0.0, 1.0, n)              # 0 = pure sine
     other = rng.integers(0, 2, n)                 # 0 sawtooth, 1 square
@@ -225,17 +226,19 @@ def make_waves(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_WAVE_STEPS,
     )
 
 
-def procedural_stream(length: int, channels: int = 3, seed: int = 0,
-                      anomalies: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def procedural_stream(length: int, channels: int = 3, seed: int = 0, anomalies: int = 0,
+                      system: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A long multichannel stream ``[length, channels]`` and a mask ``[length]`` of injected anomalies.
 
     The normal stream is a sum of two slow sines per channel with channel-specific periods and
-    a little noise. ``anomalies`` stretches are injected, a third each of spikes (a few samples
-    far off), level shifts (an offset over a stretch) and frozen stretches (the value held).
+    a little noise. ``system`` seeds the periods (the same system gives the same normal
+    behaviour, so a model trained on one stream can score another); ``seed`` the start, the noise
+    and the anomalies. ``anomalies`` stretches are injected, a third each of spikes (a few
+    samples far off), level shifts (an offset over a stretch) and frozen stretches (the value held).
     """
+    periods = np.random.default_rng(system).uniform(40, 160, size=(2, channels))
     rng = np.random.default_rng(seed)
     t = np.arange(length, dtype=np.float64)
-    periods = rng.uniform(40, 160, size=(2, channels))
     phases = rng.uniform(0, 2 * math.pi, size=(2, channels))
     x = (np.sin(2 * math.pi * t[:, None] / periods[0] + phases[0])
          + 0.5 * np.sin(2 * math.pi * t[:, None] / periods[1] + phases[1]))
