@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stride", type=_positive_int, metavar="S",
                    help="steps between window starts (default: the stride the model was trained with)")
     s.add_argument("--out", required=True, metavar="scores.csv",
-                   help="one row per window: start, error, z0..z{D-1}")
+                   help="one row per window: start, error (mean squared), peak (worst step), z0..z{D-1}")
 
     from latentlab import cli_export
 

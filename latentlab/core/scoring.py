@@ -26,12 +26,15 @@ SCORE_CHUNK = 4096
 
 @dataclass(frozen=True)
 class WindowScores:
-    """Per window: ``starts`` (step of its first sample) ``[N]``, ``codes`` ``[N, D]`` and
-    ``errors`` ``[N]`` (mean squared reconstruction error over the window's values)."""
+    """Per window: ``starts`` (step of its first sample) ``[N]``, ``codes`` ``[N, D]``,
+    ``errors`` ``[N]`` (mean squared reconstruction error over the window's values) and
+    ``peaks`` ``[N]`` (the largest squared error of one step, averaged over its features: a
+    short spike that barely moves the mean stands out here)."""
 
     starts: np.ndarray
     codes: np.ndarray
     errors: np.ndarray
+    peaks: np.ndarray
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -55,6 +58,7 @@ def score_series(model: LatentModel, series: np.ndarray, stride: int, *, chunk: 
     windows, starts = cut_windows(np.ascontiguousarray(series, dtype=np.float32), window, stride)
     codes = np.empty((len(starts), config.latent_dim), np.float32)
     errors = np.empty(len(starts), np.float32)
+    peaks = np.empty(len(starts), np.float32)
     device = model.device
     was_training = model.training
     model.eval()
@@ -67,20 +71,22 @@ def score_series(model: LatentModel, series: np.ndarray, stride: int, *, chunk: 
                 mu, _ = model.encode(x)
                 out = model.decode_image(mu)
                 codes[lo:lo + len(x)] = mu.to("cpu", torch.float32).numpy()
-                errors[lo:lo + len(x)] = (out - x).pow(2).flatten(1).mean(1).to("cpu", torch.float32).numpy()
+                per_step = (out - x).pow(2).mean(2)                     # [B, T]
+                errors[lo:lo + len(x)] = per_step.mean(1).to("cpu", torch.float32).numpy()
+                peaks[lo:lo + len(x)] = per_step.amax(1).to("cpu", torch.float32).numpy()
     finally:
         model.train(was_training)
-    return WindowScores(starts=starts, codes=codes, errors=errors)
+    return WindowScores(starts=starts, codes=codes, errors=errors, peaks=peaks)
 
 
 def save_scores(path: str | os.PathLike[str], scores: WindowScores) -> None:
-    """Write ``start,error,z0..z{D-1}`` one row per window as CSV (atomically)."""
+    """Write ``start,error,peak,z0..z{D-1}`` one row per window as CSV (atomically)."""
     if os.path.splitext(os.fspath(path))[1].lower() != ".csv":
         raise LatentLabError(f"scores are written as a .csv file, got '{os.fspath(path)}'")
     dim = scores.codes.shape[1]
     buf = io.StringIO()
-    buf.write(",".join(["start", "error", *(f"z{k}" for k in range(dim))]) + "\n")
-    table = np.concatenate([scores.errors[:, None], scores.codes], axis=1)
+    buf.write(",".join(["start", "error", "peak", *(f"z{k}" for k in range(dim))]) + "\n")
+    table = np.concatenate([scores.errors[:, None], scores.peaks[:, None], scores.codes], axis=1)
     body = io.StringIO()
     np.savetxt(body, table, delimiter=",", fmt="%.7g")
     lines = body.getvalue().splitlines()

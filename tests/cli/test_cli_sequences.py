@@ -86,7 +86,7 @@ def test_stream_train_on_a_csv_and_score_a_new_series(tmp_path: Path, capsys: py
     assert code == 0, err
     lines = (tmp_path / "scores.csv").read_text().splitlines()
     # 500 samples, windows of 32 every 8 steps (the training stride): starts 0..464.
-    assert lines[0] == "start,error,z0,z1,z2" and len(lines) == 1 + 59
+    assert lines[0] == "start,error,peak,z0,z1,z2" and len(lines) == 1 + 59
     assert [int(r.split(",")[0]) for r in lines[1:4]] == [0, 8, 16]
     code, _, err = _cli(capsys, "score", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"),
                         "--stride", "100", "--out", str(tmp_path / "s2.csv"))

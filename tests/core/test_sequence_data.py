@@ -98,12 +98,12 @@ def test_waves_follow_their_factors() -> None:
     assert ds.shape == (64, 2) and ds.factor_names == WAVE_FACTORS and ds.feature_names == ("ch0", "ch1")
     amp = ds.factors[:, 2]
     peak = ds.images[..., 0].abs().amax(dim=1)
-    # No signal exceeds its amplitude (but for noise); a pure sine reaches it.
-    assert bool((peak <= amp + 0.1).all())
+    # Every signal swings between 0 and its amplitude (but for noise); a pure sine reaches it.
+    assert bool((peak <= amp + 0.1).all()) and float(ds.images.min()) > -0.1
     pure = ds.factors[:, 3] < 0.05
     assert pure.sum() >= 3 and torch.allclose(peak[pure], amp[pure], atol=0.1)
-    # Frequency in cycles per window: count upward zero crossings of pure sines.
-    x = ds.images[pure, :, 0].numpy()
+    # Frequency in cycles per window: count upward crossings of the pure sines' middle level.
+    x = ds.images[pure, :, 0].numpy() - amp[pure, None].numpy() / 2
     crossings = ((x[:, :-1] < 0) & (x[:, 1:] >= 0)).sum(1)
     assert np.abs(crossings - ds.factors[pure, 0].numpy()).max() <= 1.5
     assert torch.equal(make_waves(n=20, seed=4).images, make_waves(n=20, seed=4).images)

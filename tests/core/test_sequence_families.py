@@ -160,9 +160,10 @@ def test_score_series_matches_encoding_each_window() -> None:
     windows = torch.stack([torch.from_numpy(series[s:s + 16]) for s in scores.starts])
     with torch.no_grad():
         mu, _ = model.encode(windows)
-        err = (model.decode_image(mu) - windows).pow(2).mean((1, 2))
+        per_step = (model.decode_image(mu) - windows).pow(2).mean(2)
     assert np.allclose(scores.codes, mu.numpy(), atol=1e-5)
-    assert np.allclose(scores.errors, err.numpy(), rtol=1e-4)
+    assert np.allclose(scores.errors, per_step.mean(1).numpy(), rtol=1e-4)
+    assert np.allclose(scores.peaks, per_step.amax(1).numpy(), rtol=1e-4)
     assert score_series(model, series, 7, should_stop=lambda: True) is None
     with pytest.raises(LatentLabError, match="reads 2 channels"):
         score_series(model, series[:, :1], 1)
@@ -174,9 +175,11 @@ def test_save_scores_writes_start_error_and_code(tmp_path: Path) -> None:
     scores = score_series(model, series, stride=8)
     save_scores(tmp_path / "s.csv", scores)
     lines = (tmp_path / "s.csv").read_text().splitlines()
-    assert lines[0] == "start,error,z0,z1,z2" and len(lines) == 1 + len(scores)
+    assert lines[0] == "start,error,peak,z0,z1,z2" and len(lines) == 1 + len(scores)
     row = lines[2].split(",")
     assert int(row[0]) == 8 and float(row[1]) == pytest.approx(float(scores.errors[1]), rel=1e-5)
+    assert float(row[2]) == pytest.approx(float(scores.peaks[1]), rel=1e-5)
+    assert float(row[5]) == pytest.approx(float(scores.codes[1, 2]), rel=1e-5)
     with pytest.raises(LatentLabError, match=".csv"):
         save_scores(tmp_path / "s.txt", scores)
 

@@ -8,12 +8,13 @@ between strokes. Each item then gets its own slant (shear), scale, rotation and 
 smooth random wobble plus point jitter. Known factors: ``slant``, ``scale``, ``rotation`` and
 ``jitter`` (the wobble's size).
 
-``waves``: signals ``[T, C]``: a sine, sawtooth or square wave (or a blend of the sine with
-one of them) of a given frequency, phase and amplitude, plus a little noise; channel ``k`` is
-the same wave shifted by a quarter period ``k`` times. Known factors: ``frequency`` (1 to 4
-cycles per window), ``phase`` (radians, up to a quarter turn: over a full turn amplitude and
-phase would be one polar pair, which no linear read-out separates), ``amplitude`` and
-``shape`` (0 sine … 1 fully sawtooth or square).
+``waves``: signals ``[T, C]``: a sine blended with a sawtooth or square wave of a given
+frequency, phase and amplitude, swinging between 0 and the amplitude (an intensity, not a
+zero-mean oscillation: a zero-mean wave's amplitude is the radius of its codes around the
+origin, which no linear read-out recovers), plus a little noise; channel ``k`` is the same
+wave shifted by a quarter period ``k`` times. Known factors: ``frequency`` (1 to 3 cycles per
+window), ``phase`` (radians, up to a quarter turn, for the same reason), ``amplitude`` and
+``shape`` (0 pure sine … 1 fully sawtooth or square).
 
 Both are seeded and vectorised: ten thousand items take a fraction of a second once the
 glyphs are prepared (the first call resamples 120 glyphs once per ``T``).
@@ -34,7 +35,7 @@ STROKE_FEATURES = ("x", "y", "pen")
 STROKE_FACTORS = ("slant", "scale", "rotation", "jitter")
 WAVE_FACTORS = ("frequency", "phase", "amplitude", "shape")
 DEFAULT_STROKE_STEPS = 64
-DEFAULT_WAVE_STEPS = 128
+DEFAULT_WAVE_STEPS = 64
 DEFAULT_SEQUENCE_COUNT = 10_000
 MIN_STEPS, MAX_STEPS = 16, 4096
 MAX_CHANNELS = 16
@@ -198,7 +199,7 @@ def make_waves(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_WAVE_STEPS,
     if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
         raise LatentLabError(f"waves have 1 to {MAX_CHANNELS} channels, got {channels!r}")
     rng = np.random.default_rng(seed)
-    frequency = rng.uniform(1.0, 4.0, n)          # cycles per window
+    frequency = rng.uniform(1.0, 3.0, n)          # cycles per window
     phase = rng.uniform(0.0, np.pi / 2, n)
     amplitude = rng.uniform(0.3, 1.0, n)
     shape = rng.uniform(0.0, 1.0, n)              # 0 = pure sine
@@ -210,7 +211,7 @@ def make_waves(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_WAVE_STEPS,
     sine, saw, square = wave_shapes(cycles)
     blend = np.where(other[:, None, None] == 0, saw, square)
     w = shape[:, None, None]
-    signal = amplitude[:, None, None] * ((1 - w) * sine + w * blend)
+    signal = amplitude[:, None, None] * (1 + (1 - w) * sine + w * blend) / 2
     signal += 0.02 * rng.normal(size=signal.shape)
     factors = np.stack([frequency, phase, amplitude, shape], axis=1).astype(np.float32)
     return Dataset(

@@ -31,6 +31,8 @@ from latentlab.core.models.likelihood import gaussian_kl, gaussian_kl_per_dim, r
 from latentlab.core.models.networks import MLPDecoder, MLPEncoder, conv_feature_size
 
 PEN_FEATURE = "pen"
+#: Sines and cosines of the step's position the GRU decoder sees (1 to this many cycles).
+POSITION_HARMONICS = 4
 
 
 class ConvSeqEncoder(nn.Module):
@@ -82,15 +84,22 @@ class GRUSeqEncoder(nn.Module):
 
 
 class GRUSeqDecoder(nn.Module):
-    """GRU over ``T`` steps whose input at every step is the code; initial state from the code."""
+    """GRU over ``T`` steps whose input at every step is the code; initial state from the code.
+
+    Each step's input also says where in the sequence it is: its position in [-1, 1] and a
+    few sines and cosines of it (:data:`POSITION_HARMONICS`), so an oscillation of a given
+    frequency is a smooth function of the input rather than something the GRU must count out.
+    """
 
     def __init__(self, latent_dim: int, steps: int, features: int, hidden: int) -> None:
         super().__init__()
         self.steps = steps
         self.init = nn.Linear(latent_dim, hidden)
-        # The step's position joins the code, so the decoder knows where in the sequence it is.
-        self.register_buffer("position", torch.linspace(-1.0, 1.0, steps)[None, :, None], persistent=False)
-        self.gru = nn.GRU(latent_dim + 1, hidden, batch_first=True)
+        t = torch.linspace(0.0, 1.0, steps)[:, None]
+        k = torch.arange(1, POSITION_HARMONICS + 1)[None].float()
+        position = torch.cat([2 * t - 1, torch.sin(2 * math.pi * k * t), torch.cos(2 * math.pi * k * t)], dim=1)
+        self.register_buffer("position", position[None], persistent=False)
+        self.gru = nn.GRU(latent_dim + position.shape[1], hidden, batch_first=True)
         self.out = nn.Linear(hidden, features)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
