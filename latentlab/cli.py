@@ -1,4 +1,4 @@
-"""Headless command line: ``latentlab train|evaluate|info|export-grid|interpolate|encode``.
+"""Headless command line: ``latentlab train|evaluate|info|score|export-grid|interpolate|encode``.
 
 argparse over ``latentlab.core``; imports no Qt, so it runs on a server without a display.
 A user mistake exits with status 2 and one line on stderr, never a traceback.
@@ -69,7 +69,7 @@ def _union(groups: list[tuple[str, ...]]) -> tuple[str, ...]:
 
 def _family_help(families: tuple[registry.Family, ...]) -> str:
     parts = [f"{f.name} ({f.description.rstrip('.')})" for f in families]
-    return "; ".join(parts) + "; default vae"
+    return "; ".join(parts) + "; default vae for images, seq-vae for sequences"
 
 
 def _beta_help(families: tuple[registry.Family, ...]) -> str:
@@ -94,13 +94,20 @@ def _lr_help(families: tuple[registry.Family, ...]) -> str:
 
 def _add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument("--data", required=required, metavar="SOURCE",
-                   help="mnist (bundled), moons, shapes, or a path: an image folder, an IDX images "
-                        "file (.gz or raw), or a .npz/.npy array")
+                   help="mnist (bundled), moons, shapes, strokes (pen-stroke digits), waves (signals), "
+                        "or a path: an image folder, an IDX images file (.gz or raw), a .npz/.npy array, "
+                        "or a .csv series (header row, one column per channel) cut into windows")
     p.add_argument("--image-size", type=_positive_int, metavar="PX",
                    help="resize images to PX x PX (image folders and procedural sets)")
     p.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto",
                    help="colour mode for image folders (default: auto)")
     p.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N items")
+    p.add_argument("--window", type=_positive_int, metavar="T",
+                   help="steps per window of a .csv series (default 64), or per item of strokes / waves")
+    p.add_argument("--stride", type=_positive_int, metavar="S",
+                   help="steps between window starts of a .csv series (default 16)")
+    p.add_argument("--sequences", action="store_true",
+                   help="read a .npy/.npz array as sequences [N, T, F] instead of images")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     families = registry.families()
     t = sub.add_parser("train", help="train a model and save it as a model folder")
     _add_data_options(t, required=True)
-    t.add_argument("--family", choices=registry.names(), default="vae", help=_family_help(families))
-    t.add_argument("--arch", choices=_union([f.archs for f in families]), default="mlp",
-                   help="mlp (fully connected) or conv (convolutional); default mlp")
+    t.add_argument("--family", choices=registry.names(), help=_family_help(families))
+    t.add_argument("--arch", choices=_union([f.archs for f in families]),
+                   help="mlp (fully connected), conv (convolutional) or gru (recurrent), as the family "
+                        "offers; default mlp, else the family's first")
     t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N",
                    help="size of the latent code, 1-256 (default 2: the plane is the space itself)")
     t.add_argument("--hidden", metavar="N[,N...]",
@@ -123,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--likelihood", choices=_union([f.likelihoods for f in families]), default="bernoulli",
                    help="pixel model of the decoder (default bernoulli)")
     t.add_argument("--beta", type=_positive_float, help=_beta_help(families))
-    t.add_argument("--kl-warmup", type=int, default=0, metavar="EPOCHS",
-                   help="epochs over which the KL weight ramps up from 0")
+    t.add_argument("--kl-warmup", type=int, metavar="EPOCHS",
+                   help="epochs over which the KL weight ramps up from 0 (default 0; 2 for rvae)")
     t.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
     t.add_argument("--batch-size", type=_positive_int, default=128, metavar="N", help="default 128")
     t.add_argument("--lr", type=_positive_float, default=1e-3, metavar="X",
@@ -158,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model", metavar="DIR")
+
+    s = sub.add_parser("score", help="score every window of a long series: its code and reconstruction error")
+    s.add_argument("--model", required=True, metavar="DIR", help="a sequence model trained on windows of a series")
+    s.add_argument("--data", required=True, metavar="SERIES.csv",
+                   help="the series, with the columns the model was trained on")
+    s.add_argument("--stride", type=_positive_int, metavar="S",
+                   help="steps between window starts (default: the stride the model was trained with)")
+    s.add_argument("--out", required=True, metavar="scores.csv",
+                   help="one row per window: start, error (mean squared), peak (worst step), z0..z{D-1}")
 
     from latentlab import cli_export
 
@@ -218,7 +235,20 @@ def _load_data(args: argparse.Namespace):
     from latentlab.core.data import load_dataset
 
     prefetch(args.data)  # a standard data set downloads first, with a progress bar
-    return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit)
+    return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit,
+                        window=args.window, stride=args.stride, sequences=args.sequences)
+
+
+def _sequence_options(args: argparse.Namespace) -> bool:
+    return bool(args.window or args.stride or args.sequences)
+
+
+def _default_family(args: argparse.Namespace, data: Any) -> str:
+    """vae for images, seq-vae for sequences (strokes, waves, a .csv series, --sequences)."""
+    if data is not None:
+        return "seq-vae" if data.kind == "sequence" else "vae"
+    text = str(args.data).strip().lower()
+    return "seq-vae" if text in ("strokes", "waves") or text.endswith(".csv") else "vae"
 
 
 def _parse_hidden(text: str | None) -> tuple[int, ...] | None:
@@ -247,13 +277,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_folder = autosave.checkpoint_folder_for(out)
     resume_run = args.resume == ""
     resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out)
+    # Window options change what a data source means, so such data is loaded here and handed
+    # to the plan as its recorded source.
+    data = _load_data(args) if _sequence_options(args) else None
+    args.family = args.family or _default_family(args, data)
+    family = registry.get(args.family)
+    arch = args.arch or ("mlp" if "mlp" in family.archs else family.archs[0])
+    warmup = args.kl_warmup if args.kl_warmup is not None else int(family.default("kl_warmup_epochs", 0))
     lrs = _learning_rates(args.lr_for)
     options = _family_options(args.family, args.option)
     settings = TrainingSettings(
-        data=args.data, image_size=args.image_size, color=args.color, limit=args.limit,
-        family=args.family, arch=args.arch, latent_dim=args.latent_dim,
+        data=dict(data.source) if data is not None else args.data,
+        image_size=args.image_size, color=args.color, limit=None if data is not None else args.limit,
+        family=args.family, arch=arch, latent_dim=args.latent_dim,
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
-        kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        kl_warmup_epochs=warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, threads=args.threads,
         continue_training=bool(args.resume) or bool(resumed_meta.get("extra", {}).get("continued")),
         options=options, lrs=lrs)
@@ -271,7 +309,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     every = args.checkpoint_every or (resumed.train_config.get("checkpoint_every") if resumed else None)
     timelapse_steps = _check_timelapse(args)
     # A frame every N steps needs a snapshot at every step to choose from.
-    plan = plan_training(settings, model=model, history=history, checkpoint_every=every,
+    plan = plan_training(settings, data=data, model=model, history=history, checkpoint_every=every,
                          snapshot_interval_s=0.0 if timelapse_steps else None)
     timelapse = _start_timelapse(args, plan)
     for name, reason in plan.data.skipped:
@@ -430,7 +468,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     data = validation_data(loaded.meta, args)
     check_compatible(loaded.config, data)
-    print(json.dumps(evaluate(loaded.model, data, device=args.device), indent=2))
+    metrics = evaluate(loaded.model, data, device=args.device)
+    print(json.dumps(metrics, indent=2))
+    if str(metrics.get("posterior", "")).startswith("collapsed"):
+        print(f"warning: posterior collapse: {metrics['posterior']}", file=sys.stderr)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from latentlab.core.checkpoint import load_model
+    from latentlab.core.data.series import read_series, standardise
+    from latentlab.core.scoring import save_scores, score_series
+
+    if Path(args.out).suffix.lower() != ".csv":
+        raise LatentLabError(f"--out must name a .csv file, got '{args.out}'")
+    loaded = load_model(args.model)
+    config = loaded.config
+    if config.capabilities.output != "sequence":
+        raise LatentLabError("score needs a sequence model (e.g. stream-ae trained on a .csv series); "
+                             f"{args.model} makes images")
+    source = _section(loaded.meta, "data").get("source")
+    source = source if isinstance(source, dict) else {}
+    values, names = read_series(args.data)
+    if config.feature_names and tuple(names) != tuple(config.feature_names):
+        raise LatentLabError(f"{args.data}: columns {', '.join(names)} differ from the model's "
+                             f"{', '.join(config.feature_names)}")
+    # Scale the new series as the training series was, so errors compare with training's.
+    if source.get("kind") == "series":
+        values, _, _ = standardise(values, source.get("center"), source.get("scale"), args.data)
+    stride = args.stride or (source.get("stride") if isinstance(source.get("stride"), int) else None) or 1
+    scores = score_series(loaded.model, values, stride)
+    save_scores(args.out, scores)
+    print(f"wrote {args.out} ({len(scores):,} windows of {config.input_shape[0]} steps, stride {stride}; "
+          f"error mean {float(scores.errors.mean()):.4g}, max {float(scores.errors.max()):.4g})")
     return 0
 
 
@@ -498,7 +568,7 @@ def _architecture_text(c: Any, family: registry.Family) -> str:
     return ", ".join(parts) if parts else "fixed by the family"
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "info": cmd_info, "score": cmd_score}
 
 
 def main(argv: list[str] | None = None) -> int:

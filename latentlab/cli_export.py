@@ -59,6 +59,9 @@ def add_commands(sub: Any) -> None:
     e.add_argument("--data", metavar="SOURCE", help="default: the data set the model was trained on")
     e.add_argument("--image-size", type=int, metavar="PX")
     e.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto")
+    e.add_argument("--window", type=int, metavar="T", help="steps per window of a .csv series")
+    e.add_argument("--stride", type=int, metavar="S", help="steps between window starts of a .csv series")
+    e.add_argument("--sequences", action="store_true", help="read a .npy/.npz array as sequences")
     e.add_argument("--out", required=True, metavar="codes.csv|codes.npy")
 
     o = sub.add_parser("export-onnx", help="write a model's encoder and decoder as ONNX files")
@@ -211,7 +214,9 @@ def resolve_item(ref: str, shape: tuple[int, ...], features: tuple[str, ...] | N
     name, sep, index = ref.rpartition(":")
     if sep and index.isdigit() and name and not Path(ref).exists():
         prefetch(name)
-        data = load_dataset(name)
+        # A sequence set is cut to the model's length (strokes and waves items, series windows).
+        cut = features is not None and Path(name).suffix.lower() not in (".npy", ".npz")
+        data = load_dataset(name, window=shape[0] if cut else None)
         k = int(index)
         if not 0 <= k < len(data):
             raise LatentLabError(f"{ref}: index out of range (the data set has {len(data)} items)")
@@ -286,10 +291,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     if args.data:
         prefetch(args.data)
-        data = load_dataset(args.data, image_size=args.image_size, color=args.color)
+        data = load_dataset(args.data, image_size=args.image_size, color=args.color, window=args.window,
+                            stride=args.stride, sequences=args.sequences)
     else:
-        if args.image_size is not None or args.color != "auto":
-            raise LatentLabError("--image-size and --color apply to the data given with --data; without "
+        if args.image_size is not None or args.color != "auto" or args.window or args.stride or args.sequences:
+            raise LatentLabError("--image-size, --color, --window, --stride and --sequences apply to the data "
+                                 "given with --data; without "
                                  "--data the model's own data set is used as it was trained")
         recorded = loaded.meta.get("data")
         source = recorded.get("source") if isinstance(recorded, dict) else None

@@ -104,7 +104,9 @@ def evaluate(
         for a variational family ``neg_elbo`` (recon + KL, nats per example) in place of its
         β- and warm-up-weighted training ``loss``. For a family with an encoder also
         ``kl_per_dim`` (list, one mean KL per latent dimension; zeros without a KL),
-        ``active_units`` (dimensions with KL above :data:`ACTIVE_UNIT_THRESHOLD`) and, when the
+        ``active_units`` (dimensions with KL above :data:`ACTIVE_UNIT_THRESHOLD`), for a
+        variational model ``posterior`` (:func:`posterior_verdict`: "collapsed: ..." when no
+        unit is active) and, when the
         data has known factors, ``factor_r2``: for each factor the R² of a least-squares linear
         fit (with intercept) from the latent means to that factor (``None`` for a factor that
         never varies). Always ``n``.
@@ -136,12 +138,31 @@ def evaluate(
             per_dim, means = _latent_statistics(model, images, labels, batch_size, data.factors is not None)
             result["kl_per_dim"] = per_dim.tolist()
             result["active_units"] = int((per_dim > ACTIVE_UNIT_THRESHOLD).sum())
+            if bool(getattr(model, "variational", caps.variational)):
+                result["posterior"] = posterior_verdict(per_dim.tolist())
         result["n"] = len(data)
         if data.factors is not None and means is not None:
             result["factor_r2"] = dict(zip(_factor_names(data), factor_r2(means, data.factors)))
     finally:
         model.to(home)
     return result
+
+
+def posterior_verdict(kl_per_dim: list[float]) -> str:
+    """A sentence on how many latent units carry information, naming a collapsed posterior.
+
+    A unit whose mean KL is at most :data:`ACTIVE_UNIT_THRESHOLD` nats is inactive: its
+    posterior equals the prior whatever the input, so the decoder cannot use it. When every
+    unit is inactive the posterior has collapsed and the codes say nothing about the data.
+    """
+    total = len(kl_per_dim)
+    active = sum(1 for v in kl_per_dim if v > ACTIVE_UNIT_THRESHOLD)
+    if total and active == 0:
+        return (f"collapsed: none of the {total} latent units carries information (KL at most "
+                f"{ACTIVE_UNIT_THRESHOLD} nats each); the decoder ignores the code")
+    if active < total:
+        return f"partly collapsed: {total - active} of {total} latent units inactive"
+    return f"active: all {total} latent units carry information"
 
 
 def _device_of(model: nn.Module) -> torch.device:

@@ -136,6 +136,10 @@ def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
     labelled = family.capabilities.uses_labels
     if family.capabilities.conditional and data.labels is None:
         raise LatentLabError(f"A {family.title} needs labelled data; '{data.name}' has no labels.")
+    if family.capabilities.output != getattr(data, "kind", "image"):
+        raise LatentLabError(f"The {family.title} family models {family.capabilities.output}s, but "
+                             f"'{data.name}' holds {getattr(data, 'kind', 'image')}s; choose matching data "
+                             "or another family.")
     beta = settings.beta if settings.beta is not None else family.default("beta", 1.0)
     hidden = settings.hidden if settings.hidden else family.default_hidden(arch)
     return ModelConfig(
@@ -143,7 +147,8 @@ def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
         hidden=tuple(hidden), likelihood=settings.likelihood, beta=float(beta),
         kl_warmup_epochs=int(settings.kl_warmup_epochs),
         num_classes=data.num_classes if labelled and data.labels is not None else 0,
-        label_names=data.class_names, options=dict(settings.options or {}))
+        label_names=data.class_names, feature_names=getattr(data, "feature_names", ()),
+        options=dict(settings.options or {}))
 
 
 def _same_source(data: Dataset, settings: TrainingSettings) -> bool:

@@ -71,9 +71,9 @@ def test_unknown_names_and_missing_paths_list_what_is_accepted(spec):
 
 
 def test_unrecognised_file_type_is_refused(tmp_path):
-    (tmp_path / "data.csv").write_text("1,2,3\n")
-    with pytest.raises(LatentLabError, match="data.csv: not a data file"):
-        load_dataset(str(tmp_path / "data.csv"))
+    (tmp_path / "data.txt").write_text("1,2,3\n")
+    with pytest.raises(LatentLabError, match="data.txt: not a data file"):
+        load_dataset(str(tmp_path / "data.txt"))
 
 
 @pytest.mark.parametrize(

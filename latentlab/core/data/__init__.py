@@ -1,8 +1,9 @@
 """Data sets: every source becomes a :class:`Dataset` (see ``dataset.py``).
 
 :func:`load_dataset` is the one entry point. It takes a name (``mnist``, ``moons``,
-``shapes``), a path (a folder of images, a ``.npz`` / ``.npy`` file, an IDX images
-file) or a ``Dataset.source`` dict, which is how a model file records its data so it
+``shapes``; the sequence sets ``strokes`` and ``waves``), a path (a folder of images, a
+``.npz`` / ``.npy`` file of images or sequences, an IDX images file, a ``.csv`` series cut
+into windows) or a ``Dataset.source`` dict, which is how a model file records its data so it
 can be reloaded exactly.
 """
 
@@ -21,6 +22,14 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.data.folder import load_folder, load_image_file
 from latentlab.core.data.idx import load_idx, load_mnist
 from latentlab.core.data.procedural import DEFAULT_COUNT, DEFAULT_SIZE, make_moons, make_shapes
+from latentlab.core.data.sequences import (
+    DEFAULT_SEQUENCE_COUNT,
+    DEFAULT_STROKE_STEPS,
+    DEFAULT_WAVE_STEPS,
+    make_strokes,
+    make_waves,
+)
+from latentlab.core.data.series import DEFAULT_STRIDE, DEFAULT_WINDOW, load_sequence_arrays, load_series
 from latentlab.core.data.transforms import (
     check_color,
     check_image_size,
@@ -41,10 +50,16 @@ __all__ = [
     "load_mnist",
     "make_moons",
     "make_shapes",
+    "make_strokes",
+    "make_waves",
+    "load_sequence_arrays",
+    "load_series",
 ]
 
-NAMED_SOURCES = ("mnist", "moons", "shapes", *downloads.NAMES)
-SOURCE_KINDS = (*NAMED_SOURCES, "folder", "arrays", "idx")
+NAMED_SOURCES = ("mnist", "moons", "shapes", "strokes", "waves", *downloads.NAMES)
+SOURCE_KINDS = (*NAMED_SOURCES, "folder", "arrays", "idx", "sequences", "series")
+#: Sources whose items are sequences ``[N, T, F]``.
+SEQUENCE_KINDS = ("strokes", "waves", "sequences", "series")
 _PROCEDURAL = {"moons": make_moons, "shapes": make_shapes}
 MAX_PROCEDURAL_COUNT = 1_000_000
 
@@ -54,8 +69,10 @@ def describe_sources() -> str:
     return (
         "mnist (10,000 bundled digits), moons or shapes (generated, with known factors), "
         f"{downloads.describe()}, "
+        "strokes (pen-stroke digits) or waves (signals), "
         "a folder of PNG/JPEG/BMP/WebP images (class subfolders become labels), "
-        "a .npz/.npy array file, or an IDX images file such as train-images-idx3-ubyte.gz"
+        "a .npz/.npy array file, an IDX images file such as train-images-idx3-ubyte.gz, "
+        "or a .csv series (a header row, one column per channel) cut into windows"
     )
 
 
@@ -66,6 +83,9 @@ def load_dataset(
     color: str = "auto",
     limit: int | None = None,
     seed: int = 0,
+    window: int | None = None,
+    stride: int | None = None,
+    sequences: bool = False,
 ) -> Dataset:
     """Load a data set by name, path or recorded source.
 
@@ -83,6 +103,13 @@ def load_dataset(
         Keep only the first ``limit`` items.
     seed:
         Seed of the generated sets (a source dict's own seed wins).
+    window, stride:
+        For a ``.csv`` series: steps per window and between window starts (defaults
+        :data:`~latentlab.core.data.series.DEFAULT_WINDOW` and ``DEFAULT_STRIDE``); for
+        ``strokes`` and ``waves`` ``window`` is the number of steps per item.
+    sequences:
+        Read a ``.npy`` / ``.npz`` file as sequences ``[N, T, F]`` rather than images (an
+        ``.npz`` with an array named ``sequences`` is read as sequences anyway).
 
     The returned ``Dataset.source`` records every choice, so
     ``load_dataset(ds.source)`` gives the same data back. For a source dict, its recorded
@@ -94,6 +121,16 @@ def load_dataset(
         For an unknown name, a missing path, a bad option or an unusable file.
     """
     source = _source_of(spec)
+    if source["kind"] == "arrays" and (sequences or _holds_sequences(source)):
+        source["kind"] = "sequences"
+    if source["kind"] in SEQUENCE_KINDS:
+        if image_size is not None or color != "auto":
+            raise LatentLabError("the image size and colour options apply to images; "
+                                 f"'{source.get('path', source['kind'])}' holds sequences")
+        return _sequences(source, check_limit(limit if limit is not None else source.get("limit")),
+                          window, stride, seed)
+    if window is not None or stride is not None:
+        raise LatentLabError("--window and --stride apply to sequence data (a .csv series, strokes, waves)")
     if image_size is None:
         image_size = source.get("size")
     if color == "auto":
@@ -140,6 +177,57 @@ def _source_of(spec: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, An
     return {"kind": _kind_of_path(Path(text).expanduser(), text), "path": text}
 
 
+def _holds_sequences(source: Mapping[str, Any]) -> bool:
+    """Whether an ``.npz`` names its main array ``sequences`` (so it is read as sequences)."""
+    path = Path(str(source.get("path", ""))).expanduser()
+    if path.suffix.lower() != ".npz" or not path.is_file():
+        return False
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "sequences.npy" in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False  # the array reader reports the damage
+
+
+def _count(source: Mapping[str, Any], what: str) -> int:
+    n = source.get("n", DEFAULT_SEQUENCE_COUNT)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROCEDURAL_COUNT:
+        raise LatentLabError(f"the number of {what} must be 1 to {MAX_PROCEDURAL_COUNT:,}, got {n!r}")
+    return n
+
+
+def _sequences(source: dict[str, Any], limit: int | None, window: int | None, stride: int | None,
+               seed: Any) -> Dataset:
+    """A sequence source: the generated strokes or waves, an array file, or a windowed CSV series."""
+    kind = source["kind"]
+    if kind in ("strokes", "waves"):
+        if stride is not None:
+            raise LatentLabError(f"--stride applies to a .csv series, not to {kind}")
+        seed = source.get("seed", seed)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise LatentLabError(f"the seed must be a whole number, got {seed!r}")
+        n = _count(source, kind)
+        n = min(n, limit) if limit is not None else n
+        default = DEFAULT_STROKE_STEPS if kind == "strokes" else DEFAULT_WAVE_STEPS
+        steps = window if window is not None else source.get("steps", default)
+        if kind == "strokes":
+            return make_strokes(n=n, steps=steps, seed=seed)
+        return make_waves(n=n, steps=steps, channels=source.get("channels", 1), seed=seed)
+    if kind == "sequences":
+        if window is not None or stride is not None:
+            raise LatentLabError("--window and --stride apply to a .csv series; an array file's sequences "
+                                 "are used as stored")
+        ds = load_sequence_arrays(_path(source), limit=limit)
+        if limit is not None:
+            ds.source["limit"] = limit
+        return ds
+    return load_series(_path(source), window if window is not None else source.get("window", DEFAULT_WINDOW),
+                       stride if stride is not None else source.get("stride", DEFAULT_STRIDE),
+                       center=source.get("center"), scale=source.get("scale"), limit=limit)
+
+
 def _kind_of_path(path: Path, text: str) -> str:
     if not path.exists():
         raise LatentLabError(
@@ -149,6 +237,8 @@ def _kind_of_path(path: Path, text: str) -> str:
         return "folder"
     if path.suffix.lower() in (".npz", ".npy"):
         return "arrays"
+    if path.suffix.lower() == ".csv":
+        return "series"
     if "idx" in path.name.lower():
         return "idx"
     try:

@@ -11,18 +11,22 @@ import torch
 from latentlab.core.errors import LatentLabError
 
 REFERENCE_VAL_FRACTION = 0.2
+#: What a data set's items are: images ``[N, C, H, W]`` or sequences ``[N, T, F]``.
+DATA_KINDS = ("image", "sequence")
 
 
 @dataclass
 class Dataset:
-    """Images as float32 ``[N, C, H, W]`` in ``[0, 1]`` plus what is known about them.
+    """Items (images or sequences) plus what is known about them.
 
     Attributes
     ----------
     name:
         Short human name ("mnist", "moons", a folder's name, ...).
     images:
-        float32 tensor ``[N, C, H, W]`` with values in ``[0, 1]``.
+        The items: for ``kind == "image"`` a float32 tensor ``[N, C, H, W]`` in ``[0, 1]``;
+        for ``kind == "sequence"`` a float32 tensor ``[N, T, F]`` of finite values (any
+        range). :attr:`items` is the same tensor under a kind-neutral name.
     labels:
         int64 tensor ``[N]`` or None.
     class_names:
@@ -36,6 +40,11 @@ class Dataset:
         (``{"kind": "mnist"}``, ``{"kind": "folder", "path": ..., "size": 28, ...}``).
     skipped:
         ``(file name, reason)`` for every input file that was skipped.
+    kind:
+        ``"image"`` or ``"sequence"`` (see :data:`DATA_KINDS`).
+    feature_names:
+        For sequences, one name per feature column ``F`` (``("x", "y", "pen")`` for pen
+        strokes); empty for images.
     """
 
     name: str
@@ -46,10 +55,23 @@ class Dataset:
     factor_names: tuple[str, ...] = ()
     source: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[tuple[str, str], ...] = ()
+    kind: str = "image"
+    feature_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.images.ndim != 4 or self.images.dtype != torch.float32:
-            raise ValueError("images must be a float32 tensor [N, C, H, W]")
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"kind must be one of {DATA_KINDS}, got {self.kind!r}")
+        if self.kind == "image":
+            if self.images.ndim != 4 or self.images.dtype != torch.float32:
+                raise ValueError("images must be a float32 tensor [N, C, H, W]")
+            if self.feature_names:
+                raise ValueError("feature names belong to sequence data")
+        else:
+            if self.images.ndim != 3 or self.images.dtype != torch.float32:
+                raise ValueError("sequences must be a float32 tensor [N, T, F]")
+            self.feature_names = tuple(str(v) for v in self.feature_names)
+            if self.feature_names and len(self.feature_names) != self.images.shape[2]:
+                raise ValueError("there must be one feature name per feature column")
         n = self.images.shape[0]
         if self.labels is not None and tuple(self.labels.shape) != (n,):
             raise ValueError("labels must be a tensor [N]")
@@ -60,10 +82,18 @@ class Dataset:
         return int(self.images.shape[0])
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """``(C, H, W)`` of one image."""
-        c, h, w = self.images.shape[1:]
-        return int(c), int(h), int(w)
+    def items(self) -> torch.Tensor:
+        """The items of either kind: ``[N, C, H, W]`` images or ``[N, T, F]`` sequences."""
+        return self.images
+
+    @property
+    def is_sequence(self) -> bool:
+        return self.kind == "sequence"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one item: ``(C, H, W)`` of an image or ``(T, F)`` of a sequence."""
+        return tuple(int(v) for v in self.images.shape[1:])
 
     @property
     def num_classes(self) -> int:
@@ -76,8 +106,15 @@ class Dataset:
         if cached is None:
             h = hashlib.sha256()
             h.update(repr(tuple(self.images.shape)).encode())
-            # Quantise to bytes so the hash does not depend on float noise.
-            h.update((self.images * 255).round().to(torch.uint8).numpy().tobytes())
+            if self.kind == "image":
+                # Quantise to bytes so the hash does not depend on float noise.
+                h.update((self.images * 255).round().to(torch.uint8).numpy().tobytes())
+            else:
+                # Sequences have any range: hash them rounded to 1e-4 of their own scale.
+                scale = float(self.images.abs().max()) if self.images.numel() else 1.0
+                q = (self.images / max(scale, 1e-12) * 1e4).round().to(torch.int32)
+                h.update(repr(round(scale, 6)).encode())
+                h.update(q.numpy().tobytes())
             if self.labels is not None:
                 h.update(self.labels.to(torch.int64).numpy().tobytes())
             cached = h.hexdigest()[:16]
@@ -113,4 +150,6 @@ class Dataset:
             factor_names=self.factor_names,
             source=dict(self.source),
             skipped=self.skipped,
+            kind=self.kind,
+            feature_names=self.feature_names,
         )
