@@ -136,6 +136,7 @@ class MainWindow(QMainWindow):
         self._shown_xy: np.ndarray | None = None
         self._model_key: Any = None
         self._data_key: Any = None
+        self._axis_names: tuple[str, str] | None = None
         self._hover_text = ""
         self._loss_points: list[tuple[str, float, dict]] = []
         self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
@@ -508,7 +509,9 @@ class MainWindow(QMainWindow):
         self.side.show_plane(scene.plane_kind, scene.plane_dims)
         self.zbars.set_highlight(scene.plane_dims if scene.plane_kind == "dims" and scene.latent_dim > 2 else ())
         self._show_points(scene)
-        self.plane.set_axis_names(*scene.axis_names)
+        if scene.axis_names != self._axis_names:   # a new label lays the plot out again: only when it changes
+            self._axis_names = scene.axis_names
+            self.plane.set_axis_names(*scene.axis_names)
         self._update_resumable()
 
     def _show_points(self, scene: Any) -> None:
