@@ -402,6 +402,7 @@ class AppController(QObject):
         self._encode_soon.cancel()
         if new_model:
             meta = meta or {}
+            self._pending_session = None   # a session waiting for the old model's codes is not this one's
             self._model = None if model is None else model.to("cpu").eval()
             self._model_key += 1
             self._model_path = path

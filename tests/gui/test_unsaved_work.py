@@ -140,3 +140,26 @@ def test_a_model_opened_from_a_file_closes_without_a_question(qtbot, opened, tmp
     window.close()
     assert answers.questions == [] and window.closed
     assert c.shutdown_clean
+
+
+@pytest.mark.parametrize(("button", "answer"), [("Save", SAVE), ("Discard", DISCARD), ("Cancel", CANCEL)])
+def test_the_window_asks_with_save_discard_and_cancel(qtbot, button, answer):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from latentlab.gui.window.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    seen: list[str] = []
+
+    def press() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox) and box.objectName() == "unsavedDialog"
+        seen.append(box.text())
+        target = next(b for b in box.buttons() if b.text().replace("&", "") == button)
+        target.click()
+
+    QTimer.singleShot(0, press)
+    assert window.ask_unsaved("Save it first?") == answer
+    assert seen == ["Save it first?"]

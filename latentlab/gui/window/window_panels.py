@@ -75,6 +75,7 @@ class LatentSidePanel(QWidget):
             box.setToolTip("Latent dimension on this axis.")
             drow.addWidget(box, 1)
         layout.addWidget(self.dims_row)
+        self.configure(0, (), False)   # no model yet: no class or plane to choose
 
     def configure(self, latent_dim: int, class_names: tuple[str, ...], conditional: bool) -> None:
         """Show only the controls that mean something for this model."""
