@@ -1,10 +1,11 @@
 """The application's controller: it owns the model, the data, the GUI state and the workers.
 
-It answers the window's requests (open, save, train, move the probe, export, ...) and is
-the one writer of the three state models: the :class:`~latentlab.gui.state.Scene` (what
-the plane shows), the :class:`~latentlab.gui.state.Probe` and the
-:class:`~latentlab.gui.state.Run`. The window receives their values; the latent tools'
-:class:`~latentlab.gui.tools.ToolsController` reads them through callables.
+It answers the window's requests (open, save, train, move the probe, export, ...). It
+writes the :class:`~latentlab.gui.state.Scene` (what the plane shows) and the
+:class:`~latentlab.gui.state.Probe`; the :class:`~latentlab.gui.state.Run` is written by
+the :class:`~latentlab.gui.training_run.TrainingRun` it owns, as are the exports
+(:mod:`latentlab.gui.exports`) and the latent tools' state. The window receives the values;
+the tools' :class:`~latentlab.gui.tools.ToolsController` reads them through callables.
 
 Threads (see the architecture notes): the training worker owns the model being trained and
 hands out weight snapshots; the controller owns an *inference copy* on the GUI thread (eval
@@ -18,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,28 +35,24 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 from latentlab.gui import manifold as planes
 from latentlab.gui import settings as prefs
+from latentlab.gui.exports import Exports
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
 from latentlab.gui.probe_decoder import ProbeDecoder
-from latentlab.gui.state import Probe, ProbeModel, Run, RunModel, Scene, SceneModel
-from latentlab.gui.tools import ToolsController, apply_session, collect_session, export_dialogs
+from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
+from latentlab.gui.tools import ToolsController, apply_session, collect_session
+from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
-from latentlab.gui.workers import InferenceWorker, JobHandle, TrainingWorker, describe_exception, panel_settings
+from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception, panel_settings
 
 log = logging.getLogger(__name__)
 
 # While training, the scatter is encoded again at most this often (the first snapshot at once).
 ENCODE_INTERVAL_MS = 1500
-# While training runs, three Python threads (GUI, trainer, encoder) share the GIL. At the
-# default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
-# a torch call; measured, a shorter interval cut GUI stalls and even sped training up.
-TRAINING_SWITCH_INTERVAL_S = 0.0005
 # Progress reports redraw the loss plot (~10-20 ms of painting each on a small machine):
 # four a second read as live and leave the GUI thread free for the probe.
 PROGRESS_INTERVAL_S = 0.25
 MAX_ANCHORS = 8
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-NO_PATH_TEXT = ("There is no path yet. Shift+click two or more points on the plane (or use the "
-                "Interpolation panel) to make one.")
 _KEEP: Any = object()
 
 
@@ -96,7 +92,8 @@ class AppController(QObject):
         self.training_threads = training_threads or default_training_threads()
         self.scene_model = SceneModel(self)
         self.probe_model = ProbeModel(self)
-        self.run_model = RunModel(self)
+        self.training = TrainingRun(self)
+        self.run_model = self.training.model   # written by the training run alone
         self.inference = InferenceWorker()
         self.ask_unsaved: Callable[[str], str] = window.ask_unsaved
         self.ask_save_path: Callable[[str], str | None] = window.ask_model_save_path
@@ -119,10 +116,6 @@ class AppController(QObject):
         self._latest_state: dict[str, torch.Tensor] | None = None
         self._encoded_state: Any = None        # the weights the codes were (or are being) computed from
         self._encode_handle: JobHandle | None = None
-        self._trainer: TrainingWorker | None = None
-        self._plan: Any = None
-        self._run_ids = 0
-        self._saved_switch_interval: float | None = None
         self._pending_session: Any = None
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
@@ -133,11 +126,13 @@ class AppController(QObject):
             class_names=self._class_names, probe_z=self._probe_code, set_probe_z=self.set_probe_code,
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
+        self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
+                               manifold_mode=lambda: self.manifold.mode)
         self._connect()
         window.install_tools(self.tools, kl_per_dim=self.kl_per_dim)
         window.set_ready(True)
         self._publish_scene()
-        self.run_model.set(Run())
+        self.training.reset()
         self._set_probe(Probe())
 
     def _connect(self) -> None:
@@ -148,6 +143,9 @@ class AppController(QObject):
         self.decoder.decoded.connect(self._on_probe_decoded)
         self.decoder.failed.connect(w.show_status)
         self.manifold.mosaicChanged.connect(w.show_mosaic)
+        self.training.snapshotReady.connect(self._on_snapshot)
+        self.training.resultReady.connect(self._on_trained)
+        self.training.failed.connect(w.show_error)
         tools.pathChanged.connect(self._draw_path)
         tools.arrowChanged.connect(self._draw_arrow)
         tools.arrowCleared.connect(self._clear_arrow)
@@ -216,7 +214,7 @@ class AppController(QObject):
 
     @property
     def is_training(self) -> bool:
-        return self._trainer is not None
+        return self.training.is_training
 
     def model_ready(self) -> bool:
         """A model exists and can encode and decode (a PCA model must be fitted first)."""
@@ -272,9 +270,6 @@ class AppController(QObject):
             axis_names=planes.axis_names(self._plane, self.latent_dim, self._plane_dims))
         self.scene_model.set(scene)
 
-    def _set_run(self, run: Run) -> None:
-        self.run_model.set(run)
-
     def _set_probe(self, probe: Probe) -> None:
         self.probe_model.set(probe)
 
@@ -312,7 +307,7 @@ class AppController(QObject):
         except Exception as exc:
             self._report("Could not open the model", exc)
             return False
-        self._end_training_now()
+        self.training.shutdown(2000)   # a run of the model being replaced is discarded
         data: Any = _KEEP
         if self._data is None or not inference.fits(loaded.config, self._data):
             source = (loaded.meta.get("data") or {}).get("source")
@@ -347,7 +342,7 @@ class AppController(QObject):
             self._report("Could not save the model", exc)
             return False
         self._model_path = str(path)
-        self._set_run(self.run.with_changes(unsaved=False))
+        self.training.set_unsaved(False)
         self._publish_scene()
         self.window.show_status(f"Saved {path}")
         return True
@@ -410,9 +405,7 @@ class AppController(QObject):
             # Another model has other axes: start again from its PCA view.
             self._plane_kind, self._plane_dims = "pca", (0, 1)
             self._latest_state = None if model is None else cpu_state(self._model)
-            self._run_ids += 1
-            history = tuple(dict(h) for h in meta.get("history") or [] if isinstance(h, dict))
-            self._set_run(Run(history=history, unsaved=unsaved, run_id=self._run_ids))
+            self.training.reset(tuple(dict(h) for h in meta.get("history") or [] if isinstance(h, dict)), unsaved)
         if new_data:
             self._data = data
             self._data_key += 1
@@ -432,17 +425,6 @@ class AppController(QObject):
         if new_data and not new_model and self.model_ready() and data is not None and not self.model_fits_data():
             self.window.show_status(inference.incompatibility(self._model.config, data) or "")
         self.request_encode()
-
-    def _end_training_now(self) -> None:
-        """Stop a run whose model is being replaced and wait for its thread (it is discarded)."""
-        trainer, self._trainer = self._trainer, None
-        if trainer is None:
-            return
-        for signal in (trainer.progress, trainer.snapshotReady, trainer.resultReady, trainer.failed):
-            signal.disconnect()
-        trainer.stop_and_wait(2000)
-        self._shorten_switch_interval(False)
-        self._set_run(self.run.with_changes(status="idle", progress=None))
 
     # -- encoding and planes ----------------------------------------------------------
     def request_encode(self, state: dict[str, torch.Tensor] | None = None) -> bool:
@@ -813,72 +795,28 @@ class AppController(QObject):
         elif data is not _KEEP:
             self._replace(data=data)
         self._train_config = plan.train_config
-        self._plan = plan
-        worker = TrainingWorker(plan.model_config, plan.data, plan.train_config, plan.initial)
-        worker.progress.connect(self._on_progress)
-        worker.snapshotReady.connect(self._on_snapshot)
-        worker.resultReady.connect(self._on_result)
-        worker.failed.connect(self._on_training_failed)
-        worker.finished.connect(self._on_worker_finished)
-        self._trainer = worker
-        self._shorten_switch_interval(True)
-        self._run_ids += 1
-        self._set_run(Run(status="running", history=tuple(plan.prior_history),
-                          epoch_offset=plan.first_epoch - 1, unsaved=True, run_id=self._run_ids))
-        worker.start()
+        self.training.start(plan)
         return True
 
     def pause_training(self) -> None:
-        if self._trainer is not None and self.run.status == "running":
-            self._trainer.pause()
-            self._set_run(self.run.with_changes(status="paused"))
+        self.training.pause()
 
     def resume_training(self) -> None:
-        if self._trainer is not None and self.run.status == "paused":
-            self._trainer.resume()
-            self._set_run(self.run.with_changes(status="running"))
+        self.training.resume()
 
     def stop_training(self) -> None:
         """Ask training to stop after the current step; the model trained so far is kept."""
-        if self._trainer is not None and self.run.status in ("running", "paused"):
-            self._trainer.cancel()
-            self._set_run(self.run.with_changes(status="stopping"))
+        self.training.stop()
 
-    def _shorten_switch_interval(self, on: bool) -> None:
-        if on and self._saved_switch_interval is None:
-            self._saved_switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(self._saved_switch_interval, TRAINING_SWITCH_INTERVAL_S))
-        elif not on and self._saved_switch_interval is not None:
-            sys.setswitchinterval(self._saved_switch_interval)
-            self._saved_switch_interval = None
-
-    def _on_progress(self, p: Any) -> None:
-        if self.sender() is not self._trainer:
-            return
-        run = self.run
-        history = run.history
-        if p.epoch_done:
-            # The finished epoch joins the history at once: saving mid-run keeps it.
-            entry = {"epoch": run.epoch_offset + p.epoch, "train": dict(p.terms), "val": dict(p.val or {}),
-                     "images_per_s": p.images_per_s}
-            history = (*history, entry)
-        self._set_run(run.with_changes(progress=p, history=history))
-
-    def _on_snapshot(self) -> None:
-        worker = self.sender()
-        if worker is not self._trainer or self._model is None:
-            return
-        snap = worker.take_snapshot()
-        if snap is None:
+    def _on_snapshot(self, state: dict[str, torch.Tensor]) -> None:
+        if self._model is None:
             return
         try:
-            self._model.load_state_dict(snap.state)
+            self._model.load_state_dict(state)
         except RuntimeError as exc:   # a snapshot that does not fit is a bug, not a user mistake
             self._report("Could not show the training progress", exc)
             return
-        self._latest_state = snap.state
-        if not self.run.unsaved:
-            self._set_run(self.run.with_changes(unsaved=True))
+        self._latest_state = state
         self._encode_soon()            # the first snapshot at once, then every 1.5 s at most
         self._weights_changed()
 
@@ -889,44 +827,16 @@ class AppController(QObject):
         if not self.scene.model_ready and self.model_ready():   # a PCA model was just fitted
             self._publish_scene()
 
-    def _on_result(self, result: Any) -> None:
-        if self.sender() is not self._trainer:
-            return
-        self._model = result.model.to("cpu").eval()
-        self._latest_state = cpu_state(self._model)
+    def _on_trained(self, model: LatentModel) -> None:
+        self._model = model
+        self._latest_state = cpu_state(model)
         # Continued training changed a loaded model: its file no longer holds these weights,
         # so a session saved now must not point at it (the title says "untitled" until saved).
         self._model_path = None
-        loss = self._final_loss(result.history)
-        message = f"Training {result.status}{loss}."
-        self._set_run(self.run.with_changes(history=tuple(self._plan.full_history(result.history)),
-                                            unsaved=True, message=message))
         self._publish_scene()
         self._weights_changed()
         self._encode_soon.cancel()
         self.request_encode()
-        if result.status == "diverged":
-            self.window.show_error("Training diverged", result.message or "The loss became NaN.")
-
-    def _on_training_failed(self, title: str, message: str) -> None:
-        if self.sender() is self._trainer:
-            self._set_run(self.run.with_changes(message=f"{title}: {message.splitlines()[0] if message else ''}"))
-        self.window.show_error(title, message)
-
-    @staticmethod
-    def _final_loss(history: list[dict[str, Any]]) -> str:
-        last = history[-1] if history else {}
-        loss = (last.get("val") or last.get("train") or {}).get("loss")
-        return f"; validation loss {loss:.4g}" if isinstance(loss, (int, float)) else ""
-
-    def _on_worker_finished(self) -> None:
-        worker = self.sender()
-        if worker is self._trainer:
-            self._trainer = None
-            self._shorten_switch_interval(False)
-            self._set_run(self.run.with_changes(status="idle", progress=None))
-        if worker is not None:
-            worker.deleteLater()
 
     # -- sessions -------------------------------------------------------------------------
     def _plane_record(self) -> dict[str, Any]:
@@ -1033,85 +943,7 @@ class AppController(QObject):
     def export(self, kind: str) -> str | None:
         """File ▸ Export ▸ …: ``kind`` is one of "decoded", "manifold", "strip", "gif",
         "apng", "codes", "path_codes". Returns the file written, or None."""
-        exports = {"decoded": self.export_decoded, "manifold": self.export_manifold_sheet,
-                   "strip": self.export_strip, "gif": self.export_gif, "apng": self.export_apng,
-                   "codes": self.export_data_codes, "path_codes": self.export_path_codes}
-        if kind not in exports:
-            raise ValueError(f"unknown export {kind!r}")
-        return exports[kind]()
-
-    def export_decoded(self) -> str | None:
-        """The image at the probe, scaled up."""
-        last = self.decoder.last
-        if last is None or not self.model_ready():
-            self.window.show_error("Nothing to export", "Open or train a model first: nothing is decoded yet.")
-            return None
-        return export_dialogs.export_decoded_png(self.window, last.image)
-
-    def manifold_images(self) -> tuple[np.ndarray, int]:
-        """The manifold grid as images ``[N, C, H, W]`` (top row first) and its column count:
-        over the prior when the manifold is in prior mode, else over the view."""
-        if self._plane is None or not self.model_ready():
-            raise LatentLabError("Open or train a model first: there is no manifold to export.")
-        if self.manifold.mode == "prior":
-            codes, _ = planes.prior_grid_codes(self._plane, planes.PRIOR_GRID_SIDE)
-            n_cols = planes.PRIOR_GRID_SIDE
-        else:
-            view = self.window.plane
-            n_cols, n_rows = planes.view_cells(view.width(), view.height())
-            codes = planes.view_grid_codes(self._plane, view.visible_rect(), n_cols, n_rows)
-        return self.tools.decode(codes.numpy()), n_cols
-
-    def export_manifold_sheet(self) -> str | None:
-        """The decoded grid as one PNG."""
-        try:
-            images, n_cols = self.manifold_images()
-        except LatentLabError as exc:
-            self.window.show_error("Nothing to export", str(exc))
-            return None
-        return export_dialogs.export_grid_png(self.window, images, n_cols)
-
-    def _frames(self) -> np.ndarray | None:
-        frames = self.tools.frames()
-        if frames is None:
-            self.window.show_error("No path to export", NO_PATH_TEXT)
-        return frames
-
-    def export_strip(self) -> str | None:
-        frames = self._frames()
-        return None if frames is None else export_dialogs.export_strip(self.window, frames)
-
-    def _animation(self, export: Callable[..., str | None]) -> str | None:
-        frames = self._frames()
-        if frames is None:
-            return None
-        panel = self.window.interpolation
-        return export(self.window, frames, fps=panel.fps_spin.value(), loop=panel.loop_check.isChecked(),
-                      pingpong=panel.pingpong_check.isChecked())
-
-    def export_gif(self) -> str | None:
-        return self._animation(export_dialogs.export_gif)
-
-    def export_apng(self) -> str | None:
-        return self._animation(export_dialogs.export_apng)
-
-    def export_data_codes(self) -> str | None:
-        """Every data item's code, with its label."""
-        if self._codes is None or self._data is None:
-            self.window.show_error("No codes yet", "Open a model and a matching data set, then wait for "
-                                   "the plane to fill: the codes are what it shows.")
-            return None
-        labels = self._labels()
-        names = list(self._data.class_names) if labels is not None else None
-        return export_dialogs.export_codes(self.window, self._codes, labels, names)
-
-    def export_path_codes(self) -> str | None:
-        """The interpolation path's codes in order."""
-        path = self.tools.path()
-        if path is None:
-            self.window.show_error("No path to export", NO_PATH_TEXT)
-            return None
-        return export_dialogs.export_codes(self.window, path)
+        return self.exports.export(kind)
 
     # -- quitting -------------------------------------------------------------------------
     def quit(self) -> None:
@@ -1141,12 +973,5 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
-        clean = True
-        trainer, self._trainer = self._trainer, None
-        if trainer is not None:
-            for signal in (trainer.progress, trainer.snapshotReady, trainer.resultReady, trainer.failed):
-                signal.disconnect()
-            clean = trainer.stop_and_wait(timeout_ms) and clean
-            self._shorten_switch_interval(False)
-            self._set_run(self.run.with_changes(status="idle", progress=None))
+        clean = self.training.shutdown(timeout_ms)
         return self.inference.shutdown(timeout_ms) and clean

@@ -191,7 +191,7 @@ def test_training_from_the_panel_updates_scatter_and_loss_curves(qtbot, opened):
     qtbot.waitUntil(lambda: window.training_panel.state() == "idle", timeout=60000)
     assert c.run.message.startswith("Training finished")
     assert window.training_panel.status.text() == c.run.message
-    assert c._trainer is None   # the worker finished and was let go
+    assert c.training.worker is None   # the worker finished and was let go
     x_train, y_train = window.loss_plot.series("train/loss")
     x_val, _ = window.loss_plot.series("val/loss")
     assert len(x_train) >= 2 and np.all(np.isfinite(y_train))

@@ -119,7 +119,7 @@ def test_closing_while_training_asks_saves_and_stops_cleanly(qtbot, opened, tmp_
     window, c = opened()
     assert c.start_training(training_settings(epochs=500))
     qtbot.waitUntil(lambda: len(c.run.history) >= 2, timeout=60000)
-    trainer = c._trainer
+    trainer = c.training.worker
     answers = Answers(c, SAVE, save_to=tmp_path / "mid-run")
     window.close()
     assert len(answers.questions) == 1 and "Training is still running" in answers.questions[0]

@@ -581,7 +581,8 @@ class MainWindow(QMainWindow):
         """Show training: the panel's state and progress, the loss curves, the final line."""
         previous, self._run = self._run, run
         panel = self.training_panel
-        panel.set_state(run.status)
+        if previous is None or run.status != previous.status:
+            panel.set_state(run.status)
         if previous is None or run.run_id != previous.run_id:
             # Another model or a new run: the curves start from the epochs it already has.
             self._flush_soon.cancel()
@@ -598,7 +599,7 @@ class MainWindow(QMainWindow):
             panel.set_status("Training…")
         idle = run.status == "idle"
         for action in (self.open_action, self.open_data_action, self.open_folder_action, self.recent_menu):
-            action.setEnabled(idle)
+            action.setEnabled(idle)   # another model or data set would end the run: stop it first
         self._update_title()
         self._update_resumable()
 
