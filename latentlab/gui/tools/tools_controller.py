@@ -1,7 +1,8 @@
 """The latent tools' state: interpolation path, attribute vector, bookmarks.
 
-:class:`ToolsController` holds no widgets and no model. The host (the main window) hands
-it plain callables over numpy arrays, so the panels can be tested with a fake decoder:
+:class:`ToolsController` holds no widgets and no model. The host (the application's
+controller) hands it plain callables over numpy arrays, so the panels can be tested with a
+fake decoder:
 
 ========================  ===============================================================
 ``encode(images)``        ``[N, C, H, W]`` float in [0, 1] -> codes ``[N, D]``
