@@ -4,8 +4,9 @@ Opens the real main window offscreen with a model and the bundled MNIST digits, 
 the mouse on the probe, moves it along a circle with real mouse events sent to the
 plane's viewport (one move every ``--interval-ms``, as a mouse reports), and releases.
 For every move it records how long until the decoded view has *painted* an image that
-was decoded after the move arrived (the probe controller throttles decoding to one per
-frame, so that image shows this position or a newer one). Prints p50 / p95 per model:
+was decoded after the move arrived (the probe decoder decodes the first move at once and
+then at most once per frame, so that image shows this position or a newer one). Prints
+p50 / p95 per model:
 
 * the bundled MLP VAE (``resources/models/mnist-vae-2d``);
 * a small untrained conv VAE (an untrained decoder is exactly as fast as a trained one).
@@ -122,16 +123,16 @@ def measure_drag(app: QApplication, window: Any, moves: int, interval_s: float) 
 def open_window(app: QApplication, model: Any, meta: dict) -> Any:
     """A shown main window with ``model``, MNIST, and the codes on the plane."""
     from latentlab.core.data import load_dataset
+    from latentlab.gui.controller import AppController
     from latentlab.gui.window.main_window import MainWindow
-    from latentlab.gui.session import Session
 
-    session = Session(training_threads=1)
-    session.set_data(load_dataset("mnist"))
-    session.set_model(model, meta=meta)
-    window = MainWindow(session)
+    window = MainWindow()
+    controller = AppController(window, training_threads=1)
+    controller.set_data(load_dataset("mnist"))
+    controller.set_model(model, meta=meta)
     window.resize(1280, 800)
     window.show()
-    if not wait_until(app, lambda: session.xy is not None, 120.0):
+    if not wait_until(app, lambda: controller.scene.xy is not None, 120.0):
         raise RuntimeError("the data set was not encoded within 120 s")
     wait_until(app, lambda: False, 0.3)   # let the plane settle after the new points
     return window

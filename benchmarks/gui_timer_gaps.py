@@ -1,7 +1,7 @@
 """How smooth is the GUI thread while training runs? Gaps between 16 ms timer ticks.
 
 Starts the real main window (offscreen unless a display is asked for), trains a small
-MLP VAE with a 2-D latent space on the bundled MNIST digits through the session, and
+MLP VAE with a 2-D latent space on the bundled MNIST digits through the controller, and
 meanwhile runs a 16 ms timer on the GUI thread that records the time between ticks.
 With ``--drag`` it also moves the probe every tick, as a user dragging it would.
 
@@ -83,17 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     if args.pan:
         return pan_frames(qapp, args.pan)
-    from latentlab.gui.window.main_window import MainWindow
-    from latentlab.gui.session import Session
-
     from latentlab.core.training import warm_up
+    from latentlab.gui.controller import AppController
+    from latentlab.gui.window.main_window import DISCARD, MainWindow
 
     warm_up()   # the app does this on a background thread at launch
-    session = Session(training_threads=args.threads)
-    if not session.open_data("mnist", limit=args.limit):
+    window = MainWindow()
+    controller = AppController(window, training_threads=args.threads)
+    controller.ask_unsaved = lambda _text: DISCARD   # closing at the end discards the run
+    if not controller.open_data("mnist", limit=args.limit):
         print("could not load the bundled MNIST digits", file=sys.stderr)
         return 1
-    window = MainWindow(session)
     window.resize(1280, 800)
     window.show()
     qapp.processEvents()
@@ -102,9 +102,18 @@ def main(argv: list[str] | None = None) -> int:
 
     speeds: list[float] = []
     outcome: list[str] = []
-    session.trainingFinished.connect(lambda r: outcome.append(f"{r.status} {r.message}".strip()))
-    session.errorOccurred.connect(lambda title, message: outcome.append(f"{title}: {message}"))
-    session.trainingProgress.connect(lambda p: speeds.append(p.images_per_s) if p.images_per_s > 0 else None)
+    window.show_error = lambda title, message: outcome.append(f"{title}: {message}")
+
+    def on_run(run) -> None:
+        p = run.progress
+        if p is not None and p is not on_run.last and p.images_per_s > 0:   # each report once
+            speeds.append(p.images_per_s)
+        on_run.last = p
+        if run.message:
+            outcome[:] = [run.message]
+
+    on_run.last = None
+    controller.run_model.runChanged.connect(on_run)
     settings = {
         "data": {"spec": "mnist", "image_size": None, "color": "auto"},
         "model": {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0,
@@ -117,18 +126,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def tick() -> None:
         now = time.perf_counter()
-        if session.is_training:
+        if controller.is_training:
             gaps.append((now - last[0]) * 1000.0)
         last[0] = now
         if args.drag:
             phase[0] += 0.05
-            window.probe.on_moved(2.0 * math.cos(phase[0]), 2.0 * math.sin(phase[0]))
+            controller.move_probe(2.0 * math.cos(phase[0]), 2.0 * math.sin(phase[0]))
 
     timer = QTimer()
     timer.setTimerType(Qt.TimerType.PreciseTimer)
     timer.setInterval(16)
     timer.timeout.connect(tick)
-    if not session.start_training(settings):
+    if not controller.start_training(settings):
         print("training did not start", file=sys.stderr)
         return 1
     last[0] = time.perf_counter()
@@ -138,16 +147,16 @@ def main(argv: list[str] | None = None) -> int:
 
     def time_up() -> None:
         # Read the state first: in Qt 6, quit() also closes the window, which stops training.
-        still_training[0] = session.is_training
+        still_training[0] = controller.is_training
         qapp.quit()
 
     QTimer.singleShot(int(args.seconds * 1000), time_up)
-    session.trainingStateChanged.connect(lambda state: qapp.quit() if state == "idle" else None)
+    controller.run_model.runChanged.connect(lambda run: qapp.quit() if run.status == "idle" else None)
     qapp.exec()
     timer.stop()
     window.close()
 
-    threads = session.training_threads
+    threads = controller.training_threads
     print(f"cores: {os.cpu_count()}  training threads: {threads}  drag: {args.drag}  "
           f"manifold: {args.manifold}  measured while training: {len(gaps)} ticks"
           + ("" if still_training[0] else f" (training ended first: {'; '.join(outcome) or '?'})"))

@@ -154,20 +154,21 @@ def run_child() -> int:
 
     def poll() -> None:
         for w in app.topLevelWidgets():
-            session = getattr(w, "session", None) if w.objectName() == "mainWindow" else None
-            if session is None:
+            controller = latentlab_app.controller_of(w) if w.objectName() == "mainWindow" else None
+            if controller is None:
                 continue
-            if session.model_ready() and w.decoded.current_image() is not None:
+            if controller.model_ready() and w.decoded.current_image() is not None:
                 mark("probe-ready")
             if w.plane.point_count() > 0:
                 mark("points-ready")
         if len(seen) == len(MARKS):
             app.quit()
 
+    from latentlab import app as latentlab_app
+
     timer = QTimer()
     timer.timeout.connect(poll)
     timer.start(5)
-    from latentlab import app as latentlab_app
 
     return latentlab_app.main([])
 

@@ -4,10 +4,10 @@ Two processes train the same model on the same data for the same time, one after
 other: a 2-D MLP VAE (hidden 400, batch 128, Adam 1e-3, seed 0) on the bundled MNIST
 digits, with the app's training thread count (every core but one).
 
-* in the app: ``gui_timer_gaps.py --drag`` (the real MainWindow and Session, offscreen,
+* in the app: ``gui_timer_gaps.py --drag`` (the real MainWindow and its controller, offscreen,
   the probe moved every 16 ms tick): its training speed and its GUI timer gaps;
 * headless: :func:`latentlab.core.training.train` with the same model and training
-  configuration the session builds, no Qt in the process.
+  configuration the controller builds, no Qt in the process.
 
 Training speed is the mean ``images_per_s`` of the last half of the progress reports in
 both (the first reports include start-up). Peak memory is each process's ``ru_maxrss``.
@@ -52,7 +52,7 @@ def headless_speed(seconds: float, threads: int) -> float:
     torch.set_num_threads(threads)
     warm_up()
     data = load_dataset("mnist")
-    # What the session builds from the training panel's defaults (gui.workers.plan_training).
+    # What the controller builds from the training panel's defaults (core.plan.plan_training).
     model = ModelConfig(family="vae", arch="mlp", input_shape=(1, 28, 28), latent_dim=2, hidden=(400,),
                         label_names=data.class_names)
     config = TrainConfig(epochs=50, batch_size=128, lr=1e-3, seed=0, device="cpu", threads=threads,
@@ -104,7 +104,7 @@ def rows(quick: bool = False, seconds: float | None = None) -> list[dict[str, An
         row("GUI timer gaps", "p50", p50, "ms", note=gap_note),
         row("GUI timer gaps", "p99", p99, "ms", note=gap_note + "; floor p99 < 33"),
         row("GUI timer gaps", "max", worst, "ms", note=gap_note),
-        row("peak memory", "app training (window, session, worker)", app_rss, "MiB", note="gui_timer_gaps.py"),
+        row("peak memory", "app training (window, controller, worker)", app_rss, "MiB", note="gui_timer_gaps.py"),
         row("peak memory", "headless training (core train(), MNIST)", head_rss, "MiB",
             note="the same model, no Qt"),
     ]

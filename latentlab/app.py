@@ -3,7 +3,8 @@
 Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
 that need no torch) at once and does the heavy part on a background thread: import
 torch, read the data set and the model, pay the optimiser's first-use cost. The
-session is then built on the GUI thread and attached to the window.
+controller is then built on the GUI thread over the window (it becomes the window's child;
+:func:`controller_of` finds it).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def load_startup(model_path: str | None, default_model: str | None) -> StartupRe
 
     from latentlab.core.checkpoint import load_model
     from latentlab.core.data import load_dataset
-    from latentlab.gui import session  # noqa: F401 - loads the controller's imports here too
+    from latentlab.gui import controller  # noqa: F401 - loads the controller's imports here too
 
     out = StartupResult()
     wanted = model_path or (default_model if default_model and os.path.exists(default_model) else None)
@@ -99,24 +100,31 @@ def _warm_up() -> None:
             log.debug("warm-up failed", exc_info=True)
 
 
+def controller_of(window: MainWindow) -> Any:
+    """The window's :class:`~latentlab.gui.controller.AppController`, or None while loading."""
+    if "latentlab.gui.controller" not in sys.modules:
+        return None
+    from latentlab.gui.controller import AppController
+
+    return window.findChild(AppController)
+
+
 def attach_startup(window: MainWindow, result: Any) -> None:
-    """On the GUI thread: build the session from the start-up result and attach it."""
-    from latentlab.gui.session import Session
+    """On the GUI thread: build the controller over the window from the start-up result."""
+    from latentlab.gui.controller import AppController
 
     if window.closed:   # closed while loading: nothing to show, and no thread may start now
         return
-    session = Session(window, training_threads=training_threads())
+    controller = AppController(window, training_threads=training_threads())
     if isinstance(result, BaseException):
         message, _ = describe_exception(result)
-        window.attach_session(session)
         window.show_error("Could not start", message)
         return
     if result.data is not None:
-        session.set_data(result.data)
+        controller.set_data(result.data)
     if result.model is not None:
         loaded = result.model
-        session.set_model(loaded.model, meta=dict(loaded.meta or {}), path=str(loaded.path))
-    window.attach_session(session)
+        controller.set_model(loaded.model, meta=dict(loaded.meta or {}), path=str(loaded.path))
     for title, message in result.errors:
         window.show_error(title, message)
     if result.hint:
@@ -128,7 +136,7 @@ def launch(args: list[str], default_model: str | None = None) -> MainWindow:
     """Show the window now and start loading in the background; returns the window.
 
     ``args`` may hold one model path. The window's ``startup_thread`` does the loading;
-    it attaches a session when done.
+    the controller is attached when it is done.
     """
     window = MainWindow()
     icon_path = resource_path("icons", "latentlab.svg")
@@ -163,12 +171,12 @@ def smoke_verdict(window: MainWindow, painted: bool) -> tuple[int, str]:
     """Exit code and a line for the smoke check: 0 when the window painted and a model loaded."""
     if not painted:
         return 1, "smoke check failed: the window never painted"
-    session = window.session
-    if session is None:
+    controller = controller_of(window)
+    if controller is None:
         return 1, "smoke check failed: the model was still loading"
-    if session.model is None:
+    if controller.model is None:
         return 1, "smoke check failed: no model was loaded"
-    return 0, f"smoke check passed: the window painted and model '{session.model_name}' loaded"
+    return 0, f"smoke check passed: the window painted and model '{controller.model_name}' loaded"
 
 
 def quit_after(app: QApplication, window: MainWindow, delay_ms: int) -> None:
@@ -178,7 +186,7 @@ def quit_after(app: QApplication, window: MainWindow, delay_ms: int) -> None:
     deadline = time.monotonic() + delay_ms / 1000 + SMOKE_GRACE_S
 
     def check() -> None:
-        if window.session is None and time.monotonic() < deadline:
+        if controller_of(window) is None and time.monotonic() < deadline:
             QTimer.singleShot(100, check)
             return
         code, line = smoke_verdict(window, watch.painted)

@@ -2,29 +2,31 @@
 
 The plane helpers wrap :mod:`latentlab.core.latent` with numpy in and out (the views
 speak numpy). The jobs here run in the inference worker, each with its own model built
-from a detached copy of the weights. :class:`ManifoldController` keeps a mosaic of decoded images under the
-scatter in step with the visible region (or with equal-probability steps of the prior),
-debounced, computed in the inference worker with its own model copy.
+from a detached copy of the weights. :class:`ManifoldController` keeps a mosaic of decoded
+images under the scatter in step with the visible region (or with equal-probability steps
+of the prior), debounced, computed in the inference worker with its own model copy.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import torch
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
+from superqt.utils import qdebounced
 
 from latentlab.core import inference, latent
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import ModelConfig
+from latentlab.gui.workers import InferenceWorker, JobHandle
 
 PLANE_KINDS = ("pca", "dims", "points")
-FRAME_MS = 16             # decode a dragged probe at most once per frame
 DEBOUNCE_MS = 120
 MAX_CELLS_PER_SIDE = 24
 MIN_CELL_PX = 36          # a decoded cell smaller than this on screen is unreadable
@@ -68,7 +70,7 @@ def make_plane(kind: str, codes: np.ndarray, dims: tuple[int, int], anchors: Seq
     the scatter does not flip while training re-encodes. ``"dims"`` uses latent axes
     ``dims``; ``"points"`` passes through the codes of the three ``anchors`` (indices).
     """
-    z = torch.from_numpy(np.asarray(codes, dtype=np.float32))
+    z = _tensor(codes)
     dim = int(z.shape[1])
     if kind == "dims" and dim >= 2:
         return latent.dims_plane(int(dims[0]), int(dims[1]), dim)
@@ -87,12 +89,34 @@ def make_plane(kind: str, codes: np.ndarray, dims: tuple[int, int], anchors: Seq
 
 def project(plane: latent.Plane, codes: np.ndarray) -> np.ndarray:
     """Plane coordinates ``[N, 2]`` (float32) of codes ``[N, D]``."""
-    return plane.project(torch.from_numpy(np.asarray(codes, dtype=np.float32))).numpy()
+    return plane.project(_tensor(codes)).numpy()
 
 
 def lift(plane: latent.Plane, xy: np.ndarray) -> np.ndarray:
     """Codes ``[N, D]`` (float32) at plane coordinates ``[N, 2]``."""
-    return plane.lift(torch.from_numpy(np.asarray(xy, dtype=np.float32))).numpy()
+    return plane.lift(_tensor(xy)).numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """``a`` as float32; read-only arrays (a scene's, a probe's) are copied, torch needs writable memory."""
+    arr = np.asarray(a, dtype=np.float32)
+    return torch.from_numpy(arr if arr.flags.writeable else arr.copy())
+
+
+def axis_names(plane: latent.Plane | None, latent_dim: int, dims: tuple[int, int]) -> tuple[str, str]:
+    """Names of a plane's horizontal and vertical axes ("z₀"/"z₁", "PC 1"/"PC 2", ...)."""
+    kind = plane.kind if plane is not None else "dims"
+    if latent_dim <= 2 or kind == "dims":
+        i, j = dims if latent_dim > 2 else (0, 1)
+        return sub_digits(f"z{i}"), sub_digits(f"z{j}")
+    if kind == "pca":
+        return "PC 1", "PC 2"
+    return "through points (x)", "through points (y)"
+
+
+def sub_digits(name: str) -> str:
+    """``z12`` -> ``z₁₂``: latent axes read like the maths."""
+    return name[0] + name[1:].translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
 # -- grids ------------------------------------------------------------------------------------
@@ -158,186 +182,86 @@ def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.T
     return job
 
 
-class ProbeController(QObject):
-    """Decodes the probe: throttled while dragged, at once on release or new weights.
+@dataclass(frozen=True, eq=False)
+class MosaicInputs:
+    """What one mosaic is decoded from: the model's config and weights (a detached copy),
+    the plane, the class a conditional decoder uses (None otherwise), the visible rectangle
+    ``(x0, y0, w, h)`` and the view's size in pixels."""
 
-    A drag reports every mouse move, far more often than frames are drawn; only the
-    latest position is kept and decoded on a single-shot frame timer. The decoded image,
-    its caption and the full latent vector go to ``decoded`` and ``zbars``; ``status``
-    receives a line when a point cannot be decoded.
-
-    A tool may put the probe on a code off the plane (a traversal slider, an attribute
-    vector): :meth:`show_z` keeps that exact code until the user moves the probe again.
-    ``probeDecoded`` is emitted after each decode, so the tools can follow the probe.
-    """
-
-    probeDecoded = Signal()
-
-    def __init__(self, session: Any, view: Any, decoded: Any, zbars: Any,
-                 status: Any, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.session, self.view, self.decoded, self.zbars, self.status = session, view, decoded, zbars, status
-        self._pending: tuple[float, float] | None = None
-        self._exact_z: np.ndarray | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self._decode_pending)
-        view.probeMoved.connect(self.on_moved)
-        view.probeReleased.connect(self.on_released)
-        session.weightsUpdated.connect(self.decode_current)
-        session.conditionChanged.connect(self.decode_current)
-
-    def on_moved(self, x: float, y: float) -> None:
-        self._exact_z = None
-        self._pending = (x, y)
-        if not self._timer.isActive():
-            self._timer.start()
-
-    def on_released(self, x: float, y: float) -> None:
-        self.stop()
-        self.decode_at(x, y)
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self._pending = None
-
-    def _decode_pending(self) -> None:
-        if self._pending is not None:
-            x, y = self._pending
-            self._pending = None
-            self.decode_at(x, y)
-
-    def decode_current(self, *_: Any) -> None:
-        """Decode wherever the probe is now (new weights, plane or class)."""
-        z = self._exact_z
-        if z is not None and self.session.plane is not None and len(z) == self.session.latent_dim:
-            self.show_z(z)
-        else:
-            self.decode_at(*self.view.probe_position())
-
-    def decode_at(self, x: float, y: float) -> None:
-        """Decode plane point ``(x, y)`` (the probe leaves any exact code it was on)."""
-        self._exact_z = None
-        s = self.session
-        if not s.model_ready() or s.plane is None:
-            return
-        try:
-            image = s.decode_at(x, y)
-        except Exception as exc:   # one bad point must not break the drag loop
-            self.status(f"Could not decode this point: {exc}")
-            return
-        self._show(image, x, y)
-
-    def show_z(self, z: np.ndarray) -> None:
-        """Put the probe on code ``z`` ``[D]``: drawn at its projection, decoded exactly."""
-        s = self.session
-        if not s.model_ready() or s.plane is None:
-            return
-        z = np.asarray(z, dtype=np.float32).reshape(-1)
-        x, y = (float(v) for v in project(s.plane, z[None])[0])
-        self.stop()
-        self.view.set_probe(x, y)
-        self._exact_z = z.copy()
-        s.probe_z = z.copy()
-        self._show(s.decode_z(z), x, y)
-
-    def _show(self, image: np.ndarray, x: float, y: float) -> None:
-        self.decoded.set_image(image)
-        self.decoded.set_caption(probe_caption(self.session, x, y))
-        self.zbars.set_z(self.session.probe_z)
-        self.probeDecoded.emit()
-
-
-def probe_caption(session: Any, x: float, y: float) -> str:
-    """The decoded view's caption: the latent vector when short, else plane coordinates."""
-    z = session.probe_z
-    if z is not None and len(z) <= 4:
-        text = "z = (" + ", ".join(f"{v:.2f}" for v in z) + ")"
-    else:
-        text = f"plane ({x:.2f}, {y:.2f})"
-    cfg = session.config
-    if cfg is not None and cfg.is_conditional:
-        k = session.condition
-        text += f" · class {cfg.label_names[k] if k < len(cfg.label_names) else k}"
-    return text
+    config: ModelConfig
+    state: dict[str, torch.Tensor]
+    plane: latent.Plane
+    condition: int | None
+    rect: tuple[float, float, float, float]
+    width_px: float
+    height_px: float
 
 
 class ManifoldController(QObject):
-    """Keeps the plane view's mosaic of decoded images up to date.
+    """Keeps a mosaic of decoded images under the scatter in step with the view.
 
     ``mode`` is ``"view"`` (a grid over the visible region) or ``"prior"`` (equal
-    prior-probability steps, the classic manifold figure). Recomputation is debounced
-    and runs in the session's inference worker; stale results are dropped.
+    prior-probability steps, the classic manifold figure). :meth:`schedule` recomputes
+    after a pause (superqt's ``qdebounced``); the work runs in the inference worker, whose
+    handle delivers only the newest mosaic. ``inputs()`` gives what to decode now (None:
+    nothing to draw). ``mosaicChanged(image, rect)`` carries each new mosaic, or
+    ``(None, None)`` when it is switched off.
     """
 
-    mosaicChanged = Signal()
+    mosaicChanged = Signal(object, object)
 
-    def __init__(self, session: Any, view: Any, parent: QObject | None = None) -> None:
+    def __init__(self, worker: InferenceWorker, inputs: Callable[[], MosaicInputs | None],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.session = session
-        self.view = view
+        self._worker, self._inputs = worker, inputs
         self.enabled = False
         self.mode = "view"
         self.last_rect: tuple[float, float, float, float] | None = None
-        self._pending_rect: tuple[float, float, float, float] | None = None
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.recompute)
-        session.inference.resultReady.connect(self._on_result)
-        for signal in (view.viewChanged, session.codesChanged, session.weightsUpdated, session.modelChanged,
-                       session.conditionChanged):
-            signal.connect(self.schedule)
+        self._handle: JobHandle | None = None
+        # A burst of view changes (a pan, a zoom) costs one recomputation.
+        self.schedule = qdebounced(self.recompute, timeout=DEBOUNCE_MS, parent=self)
 
     def set_enabled(self, on: bool) -> None:
         self.enabled = bool(on)
         if self.enabled:
             self.schedule()
-        else:
-            self._timer.stop()
-            self.session.inference.cancel("manifold")
-            self.view.clear_mosaic()
-            self.last_rect = None
-            self.mosaicChanged.emit()
+            return
+        self.schedule.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.last_rect = None
+        self.mosaicChanged.emit(None, None)
 
     def set_mode(self, mode: str) -> None:
         if mode not in ("view", "prior"):
             raise ValueError(f"unknown manifold mode {mode!r}")
         self.mode = mode
-        self.schedule()
-
-    def schedule(self) -> None:
-        """Recompute a little later; a burst of view changes costs one recomputation."""
         if self.enabled:
-            self._timer.start()
+            self.schedule()
 
     def recompute(self) -> bool:
         """Submit the mosaic for the current view now; False when there is nothing to draw."""
-        session = self.session
-        if not self.enabled or session.model is None or session.plane is None:
+        if not self.enabled:
             return False
-        state = session.latest_state()
-        plane = session.plane
+        inputs = self._inputs()
+        if inputs is None:
+            return False
         if self.mode == "prior":
-            codes, rect = prior_grid_codes(plane, PRIOR_GRID_SIDE)
+            codes, rect = prior_grid_codes(inputs.plane, PRIOR_GRID_SIDE)
             n_cols = n_rows = PRIOR_GRID_SIDE
         else:
-            rect = tuple(float(v) for v in self.view.visible_rect())
+            rect = tuple(float(v) for v in inputs.rect)
             if not (rect[2] > 0 and rect[3] > 0):
                 return False
-            n_cols, n_rows = view_cells(self.view.width(), self.view.height())
-            codes = view_grid_codes(plane, rect, n_cols, n_rows)
-        condition = session.condition if session.config.is_conditional else None
-        self._pending_rect = rect
-        session.inference.submit("manifold", mosaic_job(session.config, state, codes, n_rows, n_cols, condition))
+            n_cols, n_rows = view_cells(inputs.width_px, inputs.height_px)
+            codes = view_grid_codes(inputs.plane, rect, n_cols, n_rows)
+        job = mosaic_job(inputs.config, inputs.state, codes, n_rows, n_cols, inputs.condition)
+        self._handle = self._worker.submit("manifold", job, lambda image, r=rect: self._show(image, r))
         return True
 
-    def _on_result(self, kind: str, generation: int, image: Any) -> None:
-        if kind != "manifold" or image is None or not self.enabled:
+    def _show(self, image: np.ndarray | None, rect: tuple[float, float, float, float]) -> None:
+        if image is None or not self.enabled:
             return
-        if not self.session.inference.is_current(kind, generation) or self._pending_rect is None:
-            return
-        self.last_rect = self._pending_rect
-        self.view.set_mosaic(image, self.last_rect)
-        self.mosaicChanged.emit()
+        self.last_rect = rect
+        self.mosaicChanged.emit(image, rect)

@@ -1,4 +1,4 @@
-"""Remembered preferences: window layout, last training settings and recent models.
+"""Remembered preferences: window layout, the training panel's choices and recent models.
 
 Everything lives in one INI-format ``QSettings`` (organisation and application
 "LatentLab"), so it reads the same on every platform and tests can point it at a
@@ -20,7 +20,10 @@ APPLICATION = "LatentLab"
 MAX_RECENT = 8
 
 _RECENT_KEY = "files/recentModels"
-_TRAINING_KEY = "training/lastSettings"
+# The person's own choices in the training panel. Kept apart from any model's description:
+# a model opened or loaded at start-up never overwrites what the person chose to train next.
+_CHOICES_KEY = "training/choices"
+_OLD_TRAINING_KEY = "training/lastSettings"   # written by earlier versions on Start
 _GEOMETRY_KEY = "window/geometry"
 _STATE_KEY = "window/state"
 
@@ -82,17 +85,23 @@ def clear_recent_models(settings: QSettings | None = None) -> None:
     settings.sync()
 
 
-def last_training_settings(settings: QSettings | None = None) -> dict[str, Any]:
-    """The training panel's settings from the last start, or ``{}``."""
+def training_choices(settings: QSettings | None = None) -> dict[str, Any]:
+    """The training panel's last choices (see :func:`save_training_choices`), or ``{}``.
+
+    Falls back to what earlier versions remembered at each Start.
+    """
     settings = settings or app_settings()
-    value = _read_json(settings, _TRAINING_KEY, {})
-    return value if isinstance(value, dict) else {}
+    for key in (_CHOICES_KEY, _OLD_TRAINING_KEY):
+        value = _read_json(settings, key, None)
+        if isinstance(value, dict):
+            return value
+    return {}
 
 
-def save_training_settings(values: dict[str, Any], settings: QSettings | None = None) -> None:
-    """Remember the training panel's settings (a JSON-able dict)."""
+def save_training_choices(values: dict[str, Any], settings: QSettings | None = None) -> None:
+    """Remember the training panel's choices (a JSON-able dict) for the next launch."""
     settings = settings or app_settings()
-    _write_json(settings, _TRAINING_KEY, values)
+    _write_json(settings, _CHOICES_KEY, {k: v for k, v in values.items() if k != "resume"})
     settings.sync()
 
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QThread, Signal, Slot
 
 from latentlab.core.errors import LatentLabError
 
@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 
 
 # A job of the inference worker: it is given a ``should_stop()`` callable (True once
-# a newer request of the same kind arrived or the worker shuts down) and returns a
-# plain object; it should check ``should_stop`` between chunks of work.
+# a newer request of the same kind arrived, the request was cancelled or the worker shuts
+# down) and returns a plain object; it should check ``should_stop`` between chunks of work.
 Job = Callable[[Callable[[], bool]], Any]
 
 
@@ -132,39 +132,73 @@ class TrainingWorker(QThread):
             self.initial = None
 
 
+class JobHandle:
+    """One request to the :class:`InferenceWorker`, and where its answer goes.
+
+    The answer reaches only this request's ``on_result(result)`` (or ``on_error(message)``),
+    on the GUI thread, and only while the request is the newest of its ``kind``: a newer
+    request of that kind, :meth:`cancel` or the worker's shutdown make it stale, and a stale
+    answer is dropped.
+    """
+
+    def __init__(self, worker: InferenceWorker, kind: str, generation: int,
+                 on_result: Callable[[Any], None], on_error: Callable[[str], None] | None) -> None:
+        self.kind, self.generation = kind, generation
+        self._worker = worker
+        self._on_result, self._on_error = on_result, on_error
+
+    def is_current(self) -> bool:
+        """True while no newer request of this kind was made and it was not cancelled."""
+        return self._worker.is_current(self.kind, self.generation)
+
+    def cancel(self) -> None:
+        """Drop this request (pending or running) if it is still the newest of its kind."""
+        if self.is_current():
+            self._worker.cancel(self.kind)
+
+    def _deliver(self, result: Any, error: str | None) -> None:
+        if not self.is_current():
+            return
+        if error is None:
+            self._on_result(result)
+        elif self._on_error is not None:
+            self._on_error(error)
+
+
 class InferenceWorker(QThread):
     """A long-lived thread that runs one job per kind at a time, latest request wins.
 
-    :meth:`submit` queues a job under a ``kind`` ("encode", "manifold", ...). A newer
-    submission of the same kind replaces a pending one and tells a running one to stop
-    (via its ``should_stop``). Results come back as ``resultReady(kind, generation,
-    result)``; the GUI should keep a result only if :meth:`is_current` says so (a
-    stale result can still arrive when a job finished just as a new one came in).
+    :meth:`submit` queues a job under a ``kind`` ("encode", "manifold", ...) and returns a
+    :class:`JobHandle`. A newer submission of the same kind replaces a pending one and tells
+    a running one to stop (via its ``should_stop``). The result goes back to the requester
+    alone, on the GUI thread, and only if no newer request of its kind came in meanwhile.
     """
 
-    resultReady = Signal(str, int, object)
-    failed = Signal(str, int, str)
+    # (handle, result, error message or None), from the worker thread to the GUI thread.
+    _answered = Signal(object, object, object)
 
     def __init__(self, threads: int = 1) -> None:
         super().__init__()
         self.threads = threads
         self._cond = threading.Condition()
-        self._pending: dict[str, tuple[int, Job]] = {}
+        self._pending: dict[str, tuple[JobHandle, Job]] = {}
         self._latest: dict[str, int] = {}
         self._generation = 0
         self._stopping = False
+        self._answered.connect(self._deliver)   # queued: this object lives on the GUI thread
 
-    def submit(self, kind: str, job: Job) -> int:
-        """Queue ``job`` as the newest of ``kind``; returns its generation number."""
+    def submit(self, kind: str, job: Job, on_result: Callable[[Any], None],
+               on_error: Callable[[str], None] | None = None) -> JobHandle:
+        """Queue ``job`` as the newest of ``kind``; its result goes to ``on_result``."""
         with self._cond:
             self._generation += 1
-            gen = self._generation
-            self._latest[kind] = gen
-            self._pending[kind] = (gen, job)
+            handle = JobHandle(self, kind, self._generation, on_result, on_error)
+            self._latest[kind] = handle.generation
+            self._pending[kind] = (handle, job)
             self._cond.notify()
         if not self.isRunning() and not self._stopping:
             self.start()
-        return gen
+        return handle
 
     def cancel(self, kind: str) -> None:
         """Drop a pending job of ``kind`` and mark any running one stale."""
@@ -198,15 +232,18 @@ class InferenceWorker(QThread):
         self.wait()
         return False
 
-    def _next_job(self) -> tuple[str, int, Job] | None:
+    @Slot(object, object, object)
+    def _deliver(self, handle: JobHandle, result: Any, error: str | None) -> None:
+        handle._deliver(result, error)
+
+    def _next_job(self) -> tuple[JobHandle, Job] | None:
         with self._cond:
             while not self._pending and not self._stopping:
                 self._cond.wait()
             if self._stopping:
                 return None
             kind = next(iter(self._pending))
-            gen, job = self._pending.pop(kind)
-            return kind, gen, job
+            return self._pending.pop(kind)
 
     def run(self) -> None:  # noqa: D401 - Qt override
         import torch
@@ -218,22 +255,18 @@ class InferenceWorker(QThread):
             taken = self._next_job()
             if taken is None:
                 return
-            kind, gen, job = taken
-
-            def should_stop(kind: str = kind, gen: int = gen) -> bool:
-                return not self.is_current(kind, gen)
-
+            handle, job = taken
             try:
-                result = job(should_stop)
+                result = job(lambda: not handle.is_current())
             except Exception as exc:  # one bad job must not end the worker
                 message, user_mistake = describe_exception(exc)
                 if not user_mistake:
-                    log.exception("background job '%s' failed", kind)
-                if not should_stop():
-                    self.failed.emit(kind, gen, message)
+                    log.exception("background job '%s' failed", handle.kind)
+                if handle.is_current():
+                    self._answered.emit(handle, None, message)
                 continue
-            if not should_stop():
-                self.resultReady.emit(kind, gen, result)
+            if handle.is_current():
+                self._answered.emit(handle, result, None)
 
 
 def panel_settings(values: dict[str, Any]) -> Any:

@@ -44,8 +44,9 @@ def launched(qtbot):
     for window in windows:
         window.close()
         assert window.startup_thread is None or not window.startup_thread.isRunning()
-        if window.session is not None:
-            assert not window.session.inference.isRunning()
+        controller = app.controller_of(window)
+        if controller is not None:
+            assert not controller.inference.isRunning()
 
 
 def test_the_window_shell_needs_no_torch():
@@ -72,10 +73,11 @@ def test_launch_with_a_model_path_loads_it_and_its_data(qtbot, launched, saved_m
     folder, model = saved_model
     window = launched([str(folder)])
     assert window.isVisible()
-    qtbot.waitUntil(lambda: window.session is not None and window.session.codes is not None, timeout=20000)
-    session = window.session
+    qtbot.waitUntil(lambda: app.controller_of(window) is not None
+                    and app.controller_of(window).scene.codes is not None, timeout=20000)
+    controller = app.controller_of(window)
     assert "tiny-vae" in window.windowTitle()
-    assert len(session.data) == 300
+    assert len(controller.data) == 300 and not controller.run.unsaved
     x, y = window.plane.probe_position()
     with torch.no_grad():
         expected = model.decode_image(torch.tensor([[x, y]]))[0, 0].numpy()
@@ -86,19 +88,21 @@ def test_launch_with_a_model_path_loads_it_and_its_data(qtbot, launched, saved_m
 def test_launch_with_a_bad_path_shows_an_error_and_still_opens(qtbot, launched, tmp_path):
     missing = tmp_path / "no-such-model"
     window = launched([str(missing)])
-    qtbot.waitUntil(lambda: window.session is not None, timeout=20000)
+    qtbot.waitUntil(lambda: app.controller_of(window) is not None, timeout=20000)
     qtbot.waitUntil(lambda: window.findChild(QMessageBox, "errorDialog") is not None, timeout=2000)
     box = window.findChild(QMessageBox, "errorDialog")
     assert "no-such-model" in box.text()
-    assert window.session.model is None and window.session.data is not None
+    controller = app.controller_of(window)
+    assert controller.model is None and controller.data is not None
     assert "Start" in window.decoded.message()
 
 
 def test_without_a_default_model_the_app_starts_with_data_and_a_hint(qtbot, launched, tmp_path):
     window = launched([], default_model=str(tmp_path / "missing-default"))
-    qtbot.waitUntil(lambda: window.session is not None, timeout=20000)
+    qtbot.waitUntil(lambda: app.controller_of(window) is not None, timeout=20000)
     assert window.findChild(QMessageBox, "errorDialog") is None
-    assert window.session.data.name == "mnist" and len(window.session.data) == 10000
+    data = app.controller_of(window).data
+    assert data.name == "mnist" and len(data) == 10000
     assert "Press Start" in window.decoded.message()
 
 
@@ -108,7 +112,7 @@ def test_closing_while_loading_leaves_no_thread_running(qtbot, launched, saved_m
     window.close()
     assert not window.startup_thread.isRunning()
     qtbot.wait(0)   # deliver the loader's queued result: a closed window must ignore it
-    assert window.session is None
+    assert app.controller_of(window) is None
 
 
 def test_main_rejects_unknown_options(capsys):

@@ -132,8 +132,7 @@ def test_inference_worker_latest_request_wins(qtbot):
     worker = InferenceWorker()
     release = threading.Event()
     started = threading.Event()
-    results: list[tuple[str, int, object]] = []
-    worker.resultReady.connect(lambda k, g, r: results.append((k, g, r)))
+    results: list[object] = []
 
     def slow(should_stop):
         started.set()
@@ -141,42 +140,61 @@ def test_inference_worker_latest_request_wins(qtbot):
         return "stale" if should_stop() else "slow"
 
     try:
-        worker.submit("encode", slow)
+        first = worker.submit("encode", slow, results.append)
         assert started.wait(5)
         # Queued while the slow job runs: only the last of these may run at all.
-        worker.submit("encode", lambda s: "middle")
-        last = worker.submit("encode", lambda s: "last")
+        worker.submit("encode", lambda s: "middle", results.append)
+        last = worker.submit("encode", lambda s: "last", results.append)
+        assert not first.is_current() and last.is_current()
         release.set()
-        qtbot.waitUntil(lambda: any(r == "last" for _, _, r in results), timeout=5000)
+        qtbot.waitUntil(lambda: "last" in results, timeout=5000)
         qtbot.wait(20)
-        assert [r for _, _, r in results] == ["last"]
-        assert worker.is_current("encode", last)
+        assert results == ["last"]
     finally:
         assert worker.shutdown(2000)
-    assert not worker.isRunning()
+    assert not worker.isRunning() and not last.is_current()
 
 
-def test_inference_worker_kinds_do_not_replace_each_other(qtbot):
+def test_each_result_goes_to_its_own_requester_only(qtbot):
     worker = InferenceWorker()
-    got: dict[str, object] = {}
-    worker.resultReady.connect(lambda k, g, r: got.__setitem__(k, r))
+    codes: list[object] = []
+    mosaics: list[object] = []
     try:
-        worker.submit("encode", lambda s: 1)
-        worker.submit("manifold", lambda s: 2)
-        qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
-        assert got == {"encode": 1, "manifold": 2}
+        worker.submit("encode", lambda s: "codes", codes.append)
+        worker.submit("manifold", lambda s: "mosaic", mosaics.append)
+        qtbot.waitUntil(lambda: bool(codes and mosaics), timeout=5000)
+        qtbot.wait(20)
+        assert codes == ["codes"] and mosaics == ["mosaic"]
+    finally:
+        worker.shutdown()
+
+
+def test_a_cancelled_request_delivers_nothing(qtbot):
+    worker = InferenceWorker()
+    release = threading.Event()
+    got: list[object] = []
+    try:
+        handle = worker.submit("encode", lambda s: release.wait(5) and "late", got.append)
+        handle.cancel()
+        release.set()
+        after = worker.submit("manifold", lambda s: "other", got.append)
+        qtbot.waitUntil(lambda: got == ["other"], timeout=5000)
+        qtbot.wait(20)
+        assert got == ["other"] and not handle.is_current() and after.is_current()
     finally:
         worker.shutdown()
 
 
 def test_inference_worker_survives_a_failing_job(qtbot):
     worker = InferenceWorker()
+    errors: list[str] = []
+    results: list[object] = []
     try:
-        with qtbot.waitSignal(worker.failed, timeout=5000) as blocker:
-            worker.submit("encode", lambda s: 1 / 0)
-        assert blocker.args[0] == "encode" and "ZeroDivisionError" in blocker.args[2]
-        with qtbot.waitSignal(worker.resultReady, timeout=5000) as blocker:
-            worker.submit("encode", lambda s: "fine")
-        assert blocker.args[2] == "fine"
+        worker.submit("encode", lambda s: 1 / 0, results.append, errors.append)
+        qtbot.waitUntil(lambda: bool(errors), timeout=5000)
+        assert "ZeroDivisionError" in errors[0] and results == []
+        worker.submit("encode", lambda s: "fine", results.append, errors.append)
+        qtbot.waitUntil(lambda: bool(results), timeout=5000)
+        assert results == ["fine"] and len(errors) == 1
     finally:
         worker.shutdown()

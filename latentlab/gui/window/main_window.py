@@ -1,65 +1,149 @@
-"""The main window: the latent plane in the centre, the decoded image on the right,
-training, loss curves and the latent tools in docks.
+"""The main window: a shell of widgets that shows values and asks for things.
 
-This module does not import torch: the window is built and painted first, and a
-:class:`~latentlab.gui.session.Session` is attached once torch has loaded
-(:meth:`MainWindow.attach_session`); the latent tools (:mod:`.window_tools`) come with it.
-Menus and file actions live in :mod:`.window_menus`, the side panel in :mod:`.window_panels`.
+The latent plane sits in the centre, the decoded image on the right, training, loss curves
+and the latent tools in docks. The window decides nothing about models or data: a person's
+actions leave it as typed requests (``openModelRequested(path)``,
+``startTrainingRequested(settings)``, ``probeMoved(x, y)``, ...), which the application's
+controller answers, and the controller's state comes back as values (:meth:`show_scene`,
+:meth:`show_probe`, :meth:`show_run`, :meth:`show_decoded`, ...). The questions the
+controller may need to ask (save unsaved work? where to?) are methods here as well, so a
+test can answer them.
+
+This module does not import torch: the window is built and painted first; the controller
+(and with it the latent tools' docks, :meth:`install_tools`) arrives once torch has loaded.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-
-from PySide6.QtCore import QByteArray, Qt, QThread
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QSplitter, QWidget
+from PySide6.QtCore import QByteArray, QEvent, QObject, QPointF, Qt, QThread, QTimer, Signal
+from PySide6.QtGui import (
+    QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QKeySequence, QMouseEvent,
+)
+from PySide6.QtWidgets import (
+    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMenu, QMessageBox, QSplitter, QWidget,
+)
+from superqt.utils import qthrottled
 
 from latentlab.gui import settings as prefs
-from latentlab.gui.views.dialogs import show_error
+from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
 from latentlab.gui.views.plane_view import LatentPlaneView
 from latentlab.gui.views.training_panel import TrainingPanel
-from latentlab.gui.window.window_menus import WindowMenusMixin
-from latentlab.gui.window.window_training import WindowTrainingMixin
 from latentlab.gui.window.window_panels import (
-    LatentSidePanel, axis_names, empty_xy, item_text, panel_data_settings, scrolling,
+    LatentSidePanel, display_image, empty_xy, panel_data_settings, scrolling,
 )
-
-if TYPE_CHECKING:
-    from latentlab.gui.session import Session
-    from latentlab.gui.window.window_tools import WindowTools
 
 APP_TITLE = "LatentLab"
 READY_HINT = ("Drag the probe ✛ or click anywhere on the plane to decode that point · "
               "Shift+click a point to add it to the interpolation path")
 NO_MODEL_HINT = "No model yet. Press Start to train one."
+STILL_LOADING = "Still loading the model; try again in a moment."
 STATUS_MS = 8000          # how long a passing message shows before the hint returns
 DEFAULT_SIZE = (1400, 900)
 # Bump when the docks change: a layout saved by an older version is then ignored, not misapplied.
 LAYOUT_VERSION = 3
 SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
+# Repainting the loss plot costs 20-40 ms on a small machine (axes re-laid out as the
+# range grows); once a second keeps the curves live without stalling the probe.
+LOSS_FLUSH_MS = 1000
+CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
+
+MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
+DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
+SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
+
+# (menu text, object name, export kind the controller knows)
+EXPORT_ENTRIES = (
+    ("&Decoded Image…", "exportDecodedAction", "decoded"),
+    ("&Manifold Sheet…", "exportManifoldAction", "manifold"),
+    ("Interpolation &Strip…", "exportStripAction", "strip"),
+    ("Interpolation &GIF…", "exportGifAction", "gif"),
+    ("Interpolation &APNG…", "exportApngAction", "apng"),
+    ("&Latent Codes…", "exportCodesAction", "codes"),
+    ("&Path Codes…", "exportPathCodesAction", "path_codes"),
+)
+TOOL_DOCKS = (("interpolation", "Interpolation"), ("traversal", "Traversal"), ("attributes", "Attributes"),
+              ("bookmarks", "Bookmarks"), ("data", "Data"))
+
+# The answers of ask_unsaved().
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
 
-class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
-    """LatentLab's window. Works as an empty shell until :meth:`attach_session`."""
+class MainWindow(QMainWindow):
+    """LatentLab's window (see the module doc). Until a controller calls :meth:`set_ready`
+    every request only says that the model is still loading.
 
-    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
+    Requests
+    --------
+    openModelRequested(str), saveModelRequested(str), openDataRequested(str): a path.
+    openSessionRequested(str): a session file; saveSessionRequested(): save one (the
+        controller checks the model is saved, then asks :meth:`ask_session_path`).
+    exportRequested(str): one of the kinds in :data:`EXPORT_ENTRIES`.
+    startTrainingRequested(dict): the training panel's settings; pause/resume/stopRequested().
+    quitRequested(): File ▸ Quit (the close itself asks ``before_close``).
+    probeMoved(x, y) while dragged, probeReleased(x, y); pointSelected(index).
+    planeRequested(kind, dim_x, dim_y), conditionRequested(label).
+    manifoldRequested(bool), manifoldModeRequested("view" | "prior"), viewChanged().
+    addSelectedRequested(), addProbeRequested(), addClickedRequested(index or -1) (Shift+click),
+    bookmarkRequested(), filesDropped(list of paths).
+    closing(): the window is closing now; stop every thread before this returns.
+    """
+
+    openModelRequested = Signal(str)
+    saveModelRequested = Signal(str)
+    openDataRequested = Signal(str)
+    openSessionRequested = Signal(str)
+    saveSessionRequested = Signal()
+    exportRequested = Signal(str)
+    startTrainingRequested = Signal(object)
+    pauseRequested = Signal()
+    resumeRequested = Signal()
+    stopRequested = Signal()
+    quitRequested = Signal()
+    probeMoved = Signal(float, float)
+    probeReleased = Signal(float, float)
+    pointSelected = Signal(int)
+    planeRequested = Signal(str, int, int)
+    conditionRequested = Signal(int)
+    manifoldRequested = Signal(bool)
+    manifoldModeRequested = Signal(str)
+    viewChanged = Signal()
+    addSelectedRequested = Signal()
+    addProbeRequested = Signal()
+    addClickedRequested = Signal(int)
+    bookmarkRequested = Signal()
+    filesDropped = Signal(object)
+    closing = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
-        self.session: Session | None = None
-        self.tools: WindowTools | None = None
-        self.manifold: Any = None
-        self.probe: Any = None
-        self._points_key: Any = None
-        self._helper_threads: list[QThread] = []
-        self.startup_thread: QThread | None = None
+        self.ready = False
         self.closed = False
-        self.shutdown_clean = True
-        self._init_loss_buffer()
+        #: Asked before the window closes (a controller sets it); False keeps the window open.
+        self.before_close: Callable[[], bool] = lambda: True
+        self.startup_thread: QThread | None = None
+        self._helper_threads: list[QThread] = []
+        self._scene: Any = None
+        self._run: Any = None
+        self._points_key: Any = None
+        self._shown_xy: np.ndarray | None = None
+        self._model_key: Any = None
+        self._data_key: Any = None
+        self._axis_names: tuple[str, str] | None = None
         self._hover_text = ""
+        self._loss_points: list[tuple[str, float, dict]] = []
+        self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
+        self._press_pos: QPointF | None = None
+        self._shift_click = False
+        self.tools: Any = None
+        self.docks: dict[str, QDockWidget] = {}
         self._build_widgets()
         self._build_menus()
         self.hint_label = QLabel()
@@ -67,11 +151,8 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self.statusBar().addWidget(self.hint_label, 1)   # shows whenever no message is passing
         self.setAcceptDrops(True)
         self._restore_layout()
-        self._update_title()
-        if session is not None:
-            self.attach_session(session)
-        else:
-            self.show_loading("Loading the model…")
+        self.setWindowTitle(APP_TITLE)
+        self.show_loading("Loading the model…")
 
     # -- building ---------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -85,17 +166,34 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([860, 340])
+        self.splitter = splitter
         self.setCentralWidget(splitter)
         self.training_panel = TrainingPanel()
         self.loss_plot = LossPlot()
         self.training_dock = self.add_dock("Training", "trainingDock", scrolling(self.training_panel),
-                                        Qt.DockWidgetArea.LeftDockWidgetArea)
+                                           Qt.DockWidgetArea.LeftDockWidgetArea)
         self.loss_dock = self.add_dock("Loss", "lossDock", self.loss_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
         # The training panel runs the full height; the curves and tools sit under the plane only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        saved = prefs.last_training_settings()
-        if saved:
-            self.training_panel.apply_settings(saved)
+        self.apply_training_choices(prefs.training_choices())
+        self._connect_widgets()
+
+    def _connect_widgets(self) -> None:
+        plane, side, panel = self.plane, self.side, self.training_panel
+        plane.probeMoved.connect(self.probeMoved)
+        plane.probeReleased.connect(self._on_probe_released)
+        plane.pointSelected.connect(self.pointSelected)
+        plane.pointHovered.connect(self._on_point_hovered)
+        plane.viewChanged.connect(self.viewChanged)
+        plane.viewport().installEventFilter(self)
+        side.condition.currentIndexChanged.connect(self._on_condition_chosen)
+        side.plane_kind.currentIndexChanged.connect(self._on_plane_chosen)
+        side.dim_x.valueChanged.connect(self._on_plane_chosen)
+        side.dim_y.valueChanged.connect(self._on_plane_chosen)
+        panel.startRequested.connect(self._on_start_clicked)
+        panel.pauseRequested.connect(self.pauseRequested)
+        panel.resumeRequested.connect(self.resumeRequested)
+        panel.stopRequested.connect(self.stopRequested)
 
     def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         """Put ``widget`` in a dock called ``title``; ``name`` lets saveState() find it again."""
@@ -105,61 +203,471 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    # -- session wiring -----------------------------------------------------------------
-    def attach_session(self, session: Session) -> None:
-        """Connect a session (needs torch) to the widgets; called once."""
-        from latentlab.gui.manifold import ManifoldController, ProbeController
+    def _action(self, menu: QMenu, text: str, slot: Callable[..., Any], name: str,
+                shortcut: Any = None) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
 
-        self.session = session
-        session.modelChanged.connect(self._on_model_changed)
-        session.dataChanged.connect(self._on_data_changed)
-        session.codesChanged.connect(self._on_codes_changed)
-        session.trainingProgress.connect(self._on_progress)
-        session.trainingStateChanged.connect(self._on_training_state)
-        session.trainingFinished.connect(self._on_training_finished)
-        session.errorOccurred.connect(self.show_error)
-        session.statusMessage.connect(self.show_status)
-        self.probe = ProbeController(session, self.plane, self.decoded, self.zbars,
-                                     self.show_status, self)
-        self.plane.pointSelected.connect(self._on_point_selected)
-        self.plane.pointHovered.connect(self._on_point_hovered)
-        self.plane.set_thumbnail_source(session.image_of)
-        self.side.condition.currentIndexChanged.connect(self._on_condition_chosen)
-        self.side.plane_kind.currentIndexChanged.connect(self._on_plane_chosen)
-        self.side.dim_x.valueChanged.connect(self._on_plane_chosen)
-        self.side.dim_y.valueChanged.connect(self._on_plane_chosen)
-        panel = self.training_panel
-        panel.startRequested.connect(self._on_start_requested)
-        panel.pauseRequested.connect(session.pause_training)
-        panel.resumeRequested.connect(session.resume_training)
-        panel.stopRequested.connect(session.stop_training)
-        self.manifold = ManifoldController(session, self.plane, self)
-        self.training_panel.setEnabled(True)
-        self._on_data_changed()
-        self._on_model_changed()
-        self._on_codes_changed()
-        self._attach_tools(session)
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self._build_file_menu(bar.addMenu("&File"))
+        view_menu = self.view_menu = bar.addMenu("&View")
+        self.manifold_action = self._action(view_menu, "&Manifold", self._on_manifold_toggled, "manifoldAction",
+                                            "Ctrl+M")
+        self.manifold_action.setCheckable(True)
+        self.manifold_action.setToolTip("Draw decoded images on a grid under the scatter.")
+        self.prior_action = self._action(view_menu, "Manifold over the &Prior", self._on_manifold_mode,
+                                         "manifoldPriorAction")
+        self.prior_action.setCheckable(True)
+        self._action(view_menu, "&Reset View", self.reset_view, "resetViewAction", "Ctrl+0")
+        view_menu.addSeparator()
+        view_menu.addAction(self.training_dock.toggleViewAction())
+        view_menu.addAction(self.loss_dock.toggleViewAction())
+        tools_menu = self.tools_menu = bar.addMenu("&Tools")
+        self._action(tools_menu, "Add &Selected Point to Path", self._add_selected, "addSelectedAction")
+        self._action(tools_menu, "Add &Probe to Path", self._add_probe, "addProbeAction")
+        self._action(tools_menu, "&Bookmark Probe…", self._bookmark_probe, "bookmarkProbeAction", "Ctrl+B")
+        self._action(tools_menu, "Browse &Data…", self._raise_data_browser, "browseDataAction")
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About LatentLab", self.show_about, "aboutAction")
 
-    def _attach_tools(self, session: Session) -> None:
-        # Imported here: the tools load torch, and the shell has painted by now.
-        from latentlab.gui.window.window_tools import WindowTools
+    def _build_file_menu(self, file_menu: QMenu) -> None:
+        self.open_action = self._action(file_menu, "&Open Model…", self._open_model_clicked, "openModelAction",
+                                        QKeySequence.StandardKey.Open)
+        self.save_action = self._action(file_menu, "&Save Model…", self._save_model_clicked, "saveModelAction",
+                                        QKeySequence.StandardKey.Save)
+        self.open_data_action = self._action(file_menu, "Open &Data Set…", self._open_data_clicked,
+                                             "openDataAction")
+        self.open_folder_action = self._action(file_menu, "Open Image &Folder…", self._open_folder_clicked,
+                                               "openFolderAction")
+        self.recent_menu = file_menu.addMenu("&Recent Models")
+        self.recent_menu.setObjectName("recentMenu")
+        self.refresh_recent_menu()
+        file_menu.addSeparator()
+        self.open_session_action = self._action(file_menu, "Open Session…", self._open_session_clicked,
+                                                "openSessionAction")
+        self.save_session_action = self._action(file_menu, "Save Session…", self._save_session_clicked,
+                                                "saveSessionAction")
+        export_menu = self.export_menu = file_menu.addMenu("&Export")
+        export_menu.setObjectName("exportMenu")
+        for text, name, kind in EXPORT_ENTRIES:
+            self._action(export_menu, text, functools.partial(self._request_export, kind), name)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self._quit_clicked, "quitAction", QKeySequence.StandardKey.Quit)
 
-        self.tools = WindowTools(self, session)
+    def install_tools(self, tools: Any, kl_per_dim: Callable[[], Any]) -> None:
+        """Build the latent tools' panels over ``tools`` (a ToolsController) in docks tabbed
+        with the loss curves; called once, when the controller exists (the panels need torch)."""
+        from latentlab.gui.tools import AttributePanel, BookmarksPanel, InterpolationPanel, TraversalPanel
+        from latentlab.gui.tools.data_browser import DataBrowserPanel
+
+        self.tools = tools
+        self.interpolation = InterpolationPanel(tools)
+        self.traversal = TraversalPanel(tools, kl_per_dim=kl_per_dim)
+        self.attributes = AttributePanel(tools)
+        self.bookmarks = BookmarksPanel(tools)
+        self.browser = DataBrowserPanel(tools, count=self._item_count, image=self._item_image,
+                                        labels=self._labels, class_names=self._class_names)
+        self.browser.showRequested.connect(self.pointSelected)
+        tools.attributeChanged.connect(self._show_attribute_choice)
+        panels = {"interpolation": self.interpolation, "traversal": self.traversal,
+                  "attributes": self.attributes, "bookmarks": self.bookmarks, "data": self.browser}
+        area = Qt.DockWidgetArea.BottomDockWidgetArea
+        previous = self.loss_dock
+        for key, title in TOOL_DOCKS:
+            dock = self.docks[key] = self.add_dock(title, f"{key}Dock", scrolling(panels[key]), area)
+            # Tabbed with the loss curves: one strip of screen, the layout remembered by saveState().
+            self.tabifyDockWidget(previous, dock)
+            previous = dock
+        # A tabbed dock may count as visible while covered: decode the strips when its tab shows.
+        self.docks["traversal"].visibilityChanged.connect(self._on_traversal_shown)
+        tools.waypointsChanged.connect(self._on_waypoints_changed)
+        self.loss_dock.raise_()
         self.view_menu.addSeparator()
-        for dock in self.tools.docks.values():
+        for dock in self.docks.values():
             self.view_menu.addAction(dock.toggleViewAction())
         # The saved layout could not place these docks before they existed.
         _geometry, state = prefs.window_layout()
         if state is None or not self.restoreState(state, LAYOUT_VERSION):
             self._default_dock_sizes()
 
-    def _default_dock_sizes(self) -> None:
-        """First run: a training column wide enough for its form, a strip for curves and tools."""
-        self.resizeDocks([self.training_dock], [320], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.loss_dock], [250], Qt.Orientation.Vertical)
+    def _on_traversal_shown(self, shown: bool) -> None:
+        if shown:
+            self.traversal.schedule_refresh()
 
+    def _on_waypoints_changed(self) -> None:
+        if self.tools is not None and self.tools.waypoints:
+            self.docks["interpolation"].raise_()
+
+    # -- what the data browser reads (the scene on screen) ------------------------------
+    def _item_count(self) -> int:
+        return 0 if self._scene is None else self._scene.data_size
+
+    def _item_image(self, index: int) -> np.ndarray:
+        return self._scene.item_image(index)
+
+    def _labels(self) -> np.ndarray | None:
+        return None if self._scene is None else self._scene.labels
+
+    def _class_names(self) -> tuple[str, ...]:
+        return () if self._scene is None else self._scene.class_names
+
+    # -- requests -----------------------------------------------------------------------
+    def set_ready(self, ready: bool = True) -> None:
+        """A controller answers the requests from now on."""
+        self.ready = ready
+        self.training_panel.setEnabled(ready)
+
+    def _request(self, signal: Any, *args: Any) -> bool:
+        if not self.ready:
+            self.show_status(STILL_LOADING)
+            return False
+        signal.emit(*args)
+        return True
+
+    def _open_model_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
+        if path:
+            self._request(self.openModelRequested,
+                          os.path.dirname(path) if os.path.basename(path) == "config.json" else path)
+
+    def _save_model_clicked(self) -> None:
+        if self._scene is None or not self._scene.has_model:
+            self.show_error("Nothing to save", "Train or open a model first.")
+            return
+        path = self.ask_model_save_path(self._scene.model_name)
+        if path:
+            self._request(self.saveModelRequested, path)
+
+    def _open_data_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a data set", "", DATA_FILTER)
+        if path:
+            self._request(self.openDataRequested, path)
+
+    def _open_folder_clicked(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open an image folder")
+        if path:
+            self._request(self.openDataRequested, path)
+
+    def _open_session_clicked(self) -> None:
+        if not self.ready:
+            self.show_status(STILL_LOADING)
+            return
+        path = self.ask_session_path(save=False)
+        if path:
+            self.openSessionRequested.emit(path)
+
+    def _save_session_clicked(self) -> None:
+        self._request(self.saveSessionRequested)
+
+    def _request_export(self, kind: str, *_: Any) -> None:
+        self._request(self.exportRequested, kind)
+
+    def _quit_clicked(self) -> None:
+        self.quitRequested.emit()
+
+    def _add_selected(self) -> None:
+        self._request(self.addSelectedRequested)
+
+    def _add_probe(self) -> None:
+        self._request(self.addProbeRequested)
+
+    def _bookmark_probe(self) -> None:
+        self._request(self.bookmarkRequested)
+
+    def _raise_data_browser(self) -> None:
+        if "data" not in self.docks:
+            self.show_status(STILL_LOADING)
+            return
+        self.docks["data"].show()
+        self.docks["data"].raise_()
+
+    def _on_start_clicked(self, values: dict) -> None:
+        # Where the training panel's own checks (TrainingPanel.problems()) would stop a start.
+        prefs.save_training_choices(self.training_choices())
+        self._request(self.startTrainingRequested, values)
+
+    def _on_condition_chosen(self, row: int) -> None:
+        if row >= 0:
+            self._request(self.conditionRequested, int(self.side.condition.itemData(row)))
+
+    def _on_plane_chosen(self, *_: Any) -> None:
+        self.side.update_dims_visibility()
+        kind, (dx, dy) = self.side.chosen_plane()
+        if kind == "dims" and dx == dy:
+            self.show_status("Choose two different dimensions.")
+            return
+        self._request(self.planeRequested, kind, dx, dy)
+
+    def _on_manifold_toggled(self, on: bool) -> None:
+        self._request(self.manifoldRequested, bool(on))
+
+    def _on_manifold_mode(self, prior: bool) -> None:
+        self._request(self.manifoldModeRequested, "prior" if prior else "view")
+        if prior and not self.manifold_action.isChecked():
+            self.manifold_action.setChecked(True)
+            self._request(self.manifoldRequested, True)
+
+    def _on_probe_released(self, x: float, y: float) -> None:
+        self.probeReleased.emit(x, y)
+        if self._shift_click:
+            self._shift_click = False
+            # After the click has finished selecting and decoding the point.
+            QTimer.singleShot(0, self._add_clicked_point)
+
+    def _add_clicked_point(self) -> None:
+        index = self.plane.selected()
+        self._request(self.addClickedRequested, -1 if index is None else int(index))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        # The plane reports clicks without their keys: remember whether Shift was held.
+        if isinstance(event, QMouseEvent) and event.button() == Qt.MouseButton.LeftButton:
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self._press_pos = event.position()
+            elif event.type() == QEvent.Type.MouseButtonRelease:
+                moved = self._press_pos is not None and (event.position() - self._press_pos).manhattanLength()
+                self._shift_click = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier) \
+                    and self._press_pos is not None and moved <= CLICK_SLOP_PX
+                self._press_pos = None
+        return False
+
+    # -- questions (a test may replace any of them) -------------------------------------
+    def ask_unsaved(self, text: str) -> str:
+        """Save, discard or cancel? Returns :data:`SAVE`, :data:`DISCARD` or :data:`CANCEL`."""
+        box = QMessageBox(self)
+        box.setObjectName("unsavedDialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Unsaved model")
+        box.setText(text)
+        buttons = QMessageBox.StandardButton
+        box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+        box.setDefaultButton(buttons.Save)
+        box.setEscapeButton(buttons.Cancel)
+        answer = box.exec()
+        return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(buttons(answer), CANCEL)
+
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        """A question with Yes and No (No is the default)."""
+        buttons = QMessageBox.StandardButton
+        answer = QMessageBox.question(self, title, text, buttons.Yes | buttons.No, buttons.No)
+        return answer == buttons.Yes
+
+    def ask_model_save_path(self, name: str) -> str | None:
+        """Where to save the model (a folder); an existing one is replaced only if confirmed."""
+        path, _ = QFileDialog.getSaveFileName(self, "Save the model as a folder", name)
+        if not path or (os.path.exists(path) and not confirm_overwrite(self, path)):
+            return None
+        return path
+
+    def ask_session_path(self, save: bool) -> str | None:
+        """A session file to save (replacing one only if confirmed) or open; None if cancelled."""
+        if not save:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a session", "", SESSION_FILTER)
+            return path or None
+        path, _ = QFileDialog.getSaveFileName(self, "Save the session", "session.json", SESSION_FILTER,
+                                              options=QFileDialog.Option.DontConfirmOverwrite)
+        if path and not path.lower().endswith(".json"):
+            path += ".json"
+        if not path or (os.path.exists(path) and not confirm_overwrite(self, path)):
+            return None
+        return path
+
+    def ask_bookmark_name(self, default: str) -> str | None:
+        """A name for a new bookmark; None if cancelled."""
+        name, ok = QInputDialog.getText(self, "Bookmark the probe", "Name:", text=default)
+        return name if ok else None
+
+    # -- showing values -------------------------------------------------------------------
+    def show_scene(self, scene: Any) -> None:
+        """Show a new :class:`~latentlab.gui.state.Scene`: title, points, axes, choosers."""
+        self._scene = scene
+        self._update_title()
+        new_model = scene.model_key != self._model_key
+        if scene.data_key != self._data_key:
+            self._data_key = scene.data_key
+            self.plane.set_thumbnail_source(
+                None if scene.item_image is None else (lambda i, f=scene.item_image: display_image(f(i))))
+            if self.tools is not None:
+                self.attributes.refresh_classes()
+                self.browser.refresh()
+        if new_model:
+            self._model_key = scene.model_key
+            self.side.configure(scene.latent_dim, scene.condition_names, scene.conditional)
+            self.clear_status()   # what was said about the last model is stale now
+        if not scene.has_model:
+            self.decoded.clear(NO_MODEL_HINT)
+            self.set_hint(NO_MODEL_HINT)
+            self.zbars.hide()   # nothing to show until a model exists
+        else:
+            self.zbars.show()
+            self.set_hint(READY_HINT)
+        self.side.show_plane(scene.plane_kind, scene.plane_dims)
+        self.zbars.set_highlight(scene.plane_dims if scene.plane_kind == "dims" and scene.latent_dim > 2 else ())
+        self._show_points(scene)
+        if scene.axis_names != self._axis_names:   # a new label lays the plot out again: only when it changes
+            self._axis_names = scene.axis_names
+            self.plane.set_axis_names(*scene.axis_names)
+        self._update_resumable()
+
+    def _show_points(self, scene: Any) -> None:
+        if scene.xy is None:
+            if self._points_key is not None or self.plane.point_count():
+                self.plane.set_points(empty_xy(), None, ())
+            self._points_key, self._shown_xy = None, None
+            return
+        if scene.xy is self._shown_xy:
+            return
+        key = scene.layout_key()
+        if key == self._points_key and self.plane.point_count() == len(scene.xy):
+            # Same points, new positions (training, a new plane of the same kind): far cheaper.
+            self.plane.update_points(scene.xy)
+        else:
+            self.plane.set_points(scene.xy, scene.labels, scene.class_names)
+            self._points_key = key
+        self._shown_xy = scene.xy
+
+    def show_probe(self, probe: Any) -> None:
+        """Draw the probe where a :class:`~latentlab.gui.state.Probe` says it is."""
+        if self.plane.probe_position() != probe.position:
+            self.plane.set_probe(*probe.position)
+        self.side.show_condition(probe.condition)
+
+    def show_decoded(self, decoded: Any) -> None:
+        """Show a decoded probe: its image, caption and code."""
+        if decoded is None:
+            self.decoded.clear(NO_MODEL_HINT)
+            return
+        self.decoded.set_image(decoded.image)
+        self.decoded.set_caption(decoded.caption)
+        if decoded.probe.z is not None:
+            self.zbars.set_z(decoded.probe.z)
+
+    def show_selection(self, index: int | None) -> None:
+        """Ring data point ``index`` on the plane (None: no ring)."""
+        if index is None or 0 <= index < self.plane.point_count():
+            self.plane.set_selected(index)
+
+    def show_path(self, xy: np.ndarray | None, waypoints: np.ndarray | None) -> None:
+        """Draw the interpolation path (plane coordinates), or clear it with None."""
+        self.plane.set_path(xy, waypoints)
+
+    def show_arrow(self, ends: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Draw the attribute arrow from ``ends[0]`` to ``ends[1]``, or remove it with None."""
+        if ends is None:
+            self.plane.clear_arrow()
+        else:
+            self.plane.set_arrow(*ends)
+
+    def show_mosaic(self, image: np.ndarray | None, rect: tuple[float, float, float, float] | None) -> None:
+        """Put a decoded mosaic under the points (None: remove it)."""
+        if image is None or rect is None:
+            self.plane.clear_mosaic()
+        else:
+            self.plane.set_mosaic(image, rect)
+
+    def _show_attribute_choice(self, attribute: Any) -> None:
+        # A restored attribute shows its classes and amount (the panel only follows its own
+        # combos otherwise). Changing them here applies nothing: the probe is not on it.
+        if attribute is not None and not self.tools.is_applied():
+            self.attributes.set_classes(attribute.to_class, attribute.from_class)
+            self.attributes.set_amount(attribute.amount)
+
+    def show_run(self, run: Any) -> None:
+        """Show training: the panel's state and progress, the loss curves, the final line."""
+        previous, self._run = self._run, run
+        panel = self.training_panel
+        if previous is None or run.status != previous.status:
+            panel.set_state(run.status)
+        if previous is None or run.run_id != previous.run_id:
+            # Another model or a new run: the curves start from the epochs it already has.
+            self._flush_soon.cancel()
+            self._loss_points.clear()
+            self.loss_plot.load_history(list(run.history))
+        progress = run.progress
+        if progress is not None and (previous is None or progress is not previous.progress):
+            self._show_progress(progress, run.epoch_offset)
+        if run.status == "idle" and previous is not None and previous.status != "idle" \
+                and previous.run_id == run.run_id:
+            self.flush_loss_points()
+            self.show_final_status(run.message)
+        elif run.status == "running" and (previous is None or previous.status == "idle"):
+            panel.set_status("Training…")
+        idle = run.status == "idle"
+        for action in (self.open_action, self.open_data_action, self.open_folder_action, self.recent_menu):
+            action.setEnabled(idle)   # another model or data set would end the run: stop it first
+        self._update_title()
+        self._update_resumable()
+
+    def _show_progress(self, p: Any, offset: int) -> None:
+        steps = max(p.steps_per_epoch, 1)
+        in_epoch = p.step - (p.epoch - 1) * steps
+        fraction = min(1.0, p.step / (steps * max(p.epochs, 1)))
+        # Continued training numbers its epochs after the model's earlier ones.
+        self.training_panel.set_progress(p.epoch + offset, p.epochs + offset, fraction, p.eta_s, p.images_per_s)
+        x = offset + (float(p.epoch) if p.epoch_done else (p.epoch - 1) + min(max(in_epoch / steps, 0.0), 1.0))
+        self._loss_points.append(("train", x, p.terms))
+        if p.val:
+            self._loss_points.append(("val", float(offset + p.epoch), p.val))
+        self._flush_soon()
+
+    def flush_loss_points(self) -> None:
+        """Draw the loss points gathered since the last flush."""
+        self._flush_soon.cancel()
+        points, self._loss_points = self._loss_points, []
+        for split, x, terms in points:
+            if split == "train":
+                self.loss_plot.add_train(x, terms)
+            else:
+                self.loss_plot.add_val(x, terms)
+
+    def _update_title(self) -> None:
+        scene, run = self._scene, self._run
+        if scene is None or not scene.has_model:
+            self.setWindowTitle(APP_TITLE)
+            return
+        unsaved = " (unsaved)" if run is not None and run.unsaved else ""
+        self.setWindowTitle(f"{APP_TITLE} — {scene.model_name}{unsaved}")
+
+    def _update_resumable(self) -> None:
+        scene, run = self._scene, self._run
+        if scene is None or (run is not None and run.training):
+            return   # the panel is disabled while training; it keeps its state
+        self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
+        self.describe_model_in_panel(scene.model_config.to_dict() if scene.has_model else None)
+
+    # -- the training panel's choices ---------------------------------------------------
+    def training_choices(self) -> dict[str, Any]:
+        """What the person chose in the training panel (TrainingPanel.choices() once it has it)."""
+        return self.training_panel.settings()
+
+    def apply_training_choices(self, choices: dict[str, Any]) -> None:
+        """Restore remembered choices (TrainingPanel.apply_choices() once it has it)."""
+        if choices:
+            self.training_panel.apply_settings(choices)
+
+    def choose_data_in_panel(self, source: dict[str, Any]) -> None:
+        """The person opened a data set: the panel's data choice follows it."""
+        self.training_panel.apply_settings({"data": panel_data_settings(source)})
+
+    def describe_model_in_panel(self, config: dict[str, Any] | None) -> None:
+        """Where the panel describes the model on screen apart from the person's choices
+        (TrainingPanel.describe_model()); until the panel has it, the choices stay as they are."""
+        describe = getattr(self.training_panel, "describe_model", None)
+        if describe is not None:
+            describe(config)
+
+    def show_final_status(self, text: str) -> None:
+        """How the last run ended, under the training controls."""
+        self.training_panel.set_status(text)
+
+    # -- status bar ---------------------------------------------------------------------
     def show_loading(self, message: str) -> None:
-        """What the window shows before a session is attached."""
+        """What the window shows before a controller is attached."""
         self.decoded.clear(message)
         self.set_hint(message)
         self.training_panel.setEnabled(False)
@@ -177,160 +685,70 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         self._hover_text = ""
         self.statusBar().showMessage(text, ms)
 
-    def adopt_thread(self, thread: QThread) -> None:
-        """Keep a helper thread (start-up loading) alive; closing the window waits for it."""
-        self._helper_threads.append(thread)
-        thread.finished.connect(lambda t=thread: self._forget_thread(t))
-
-    def _forget_thread(self, thread: QThread) -> None:
-        if thread in self._helper_threads:
-            self._helper_threads.remove(thread)
-
-    # -- model, data, codes -------------------------------------------------------------
-    def _update_title(self) -> None:
-        name = self.session.model_name if self.session is not None else None
-        self.setWindowTitle(f"{APP_TITLE} — {name}" if name else APP_TITLE)
-
-    def _on_model_changed(self) -> None:
-        s = self.session
-        self._update_title()
-        if s.model is None:
-            self.training_panel.set_resumable(False)
-            self.side.configure(0, (), False)
-            self.decoded.clear(NO_MODEL_HINT)
-            self.set_hint(NO_MODEL_HINT)
-            self.zbars.hide()   # nothing to show until a model exists
-            return
-        self.zbars.show()
-        self.set_hint(READY_HINT)
-        cfg = s.config
-        if not s.is_training:   # the panel describes the model on screen and can continue it
-            self.training_panel.set_resumable(s.model_fits_data(), cfg.to_dict())
-        names = cfg.label_names or tuple(str(k) for k in range(cfg.num_classes))
-        self.side.configure(cfg.latent_dim, names, cfg.is_conditional)
-        self.zbars.set_highlight(())
-        if not s.is_training:
-            self.loss_plot.load_history(s.history)
-        self.decode_probe()
-
-    def _on_data_changed(self) -> None:
-        self._points_key = None
-        if self.session is not None and not self.session.is_training:
-            self.training_panel.set_resumable(self.session.model_fits_data())
-            if self.session.data is not None:   # the panel names the data set on screen
-                self.training_panel.apply_settings({"data": panel_data_settings(self.session.data.source)})
-        self.plane.set_points(empty_xy(), None, ())
-
-    def _on_codes_changed(self) -> None:
-        s = self.session
-        if s.xy is None or s.data is None:
-            if s.data is None or s.model is None:
-                self.plane.set_points(empty_xy(), None, ())
-                self._points_key = None
-            return   # new codes are on their way: keep showing the old ones meanwhile
-        key = (id(s.data), s.plane_kind, s.plane_dims, tuple(s.selected[-3:]) if s.plane_kind == "points" else ())
-        if key == self._points_key and self.plane.point_count() == len(s.xy):
-            # Same points, new positions (training, a new model): much cheaper than set_points.
-            self.plane.update_points(s.xy)
-        else:
-            labels = None if s.data.labels is None else s.data.labels.numpy()
-            self.plane.set_points(s.xy, labels, s.data.class_names)
-            self.plane.set_axis_names(*axis_names(s))
-            self._points_key = key
-            self._bring_probe_to_the_data(s.xy)
-        self.decode_probe()
-
-    def _bring_probe_to_the_data(self, xy: np.ndarray) -> None:
-        """A probe left outside where the codes lie is out of sight: put it at their median."""
-        if len(xy) == 0:
-            return
-        low, high = np.percentile(xy, [1, 99], axis=0)
-        x, y = self.plane.probe_position()
-        if not (low[0] <= x <= high[0] and low[1] <= y <= high[1]):
-            self.plane.set_probe(*(float(v) for v in np.median(xy, axis=0)))
-
-    # -- probe --------------------------------------------------------------------------
-    def decode_probe(self, *_: Any) -> None:
-        """Decode wherever the probe is now."""
-        if self.probe is not None:
-            self.probe.decode_current()
-
-    def decode_probe_at(self, x: float, y: float) -> None:
-        """Decode plane point (x, y) into the decoded view, its caption and the z bars."""
-        if self.probe is not None:
-            self.probe.decode_at(x, y)
-
-    def _on_point_selected(self, index: int) -> None:
-        s = self.session
-        if s is None or s.xy is None or not 0 <= index < len(s.xy):
-            return
-        s.note_selected(index)
-        self.plane.set_selected(index)
-        x, y = (float(v) for v in s.xy[index])
-        self.plane.set_probe(x, y)
-        self.decode_probe_at(x, y)
-        self.show_status(f"Selected {item_text(s, index)}. Shift+click adds a point to the "
-                         "interpolation path; selected points anchor the “Through three points” plane.")
-
-    def select_point(self, index: int) -> None:
-        """Select data item ``index`` on the plane and decode its code (as a click would)."""
-        self._on_point_selected(index)
+    def clear_status(self) -> None:
+        """Drop the passing message: the hint shows again."""
+        self._hover_text = ""
+        self.statusBar().clearMessage()
 
     def _on_point_hovered(self, index: int) -> None:
         bar = self.statusBar()
-        if self.session is not None and index >= 0:
-            self._hover_text = item_text(self.session, index)
+        if self._scene is not None and index >= 0:
+            self._hover_text = self._scene.item_text(index)
             bar.showMessage(self._hover_text)
         elif self._hover_text and bar.currentMessage() == self._hover_text:
             # The mouse left the point: give the status bar back to the hint.
             self._hover_text = ""
             bar.clearMessage()
 
-    def _on_condition_chosen(self, row: int) -> None:
-        if row >= 0 and self.session is not None:
-            self.session.set_condition(int(self.side.condition.itemData(row)))
-
-    def _on_plane_chosen(self, *_: Any) -> None:
-        s = self.session
-        if s is None or s.model is None:
-            return
-        kind = str(self.side.plane_kind.currentData())
-        self.side.update_dims_visibility()
-        dims = (self.side.dim_x.value(), self.side.dim_y.value())
-        if kind == "dims" and dims[0] == dims[1]:
-            self.show_status("Choose two different dimensions.")
-            return
-        s.set_plane(kind, dims)
-        if s.plane_kind != kind:     # the session fell back (e.g. fewer than three points selected)
-            self.side.plane_kind.blockSignals(True)
-            self.side.plane_kind.setCurrentIndex(self.side.plane_kind.findData(s.plane_kind))
-            self.side.plane_kind.blockSignals(False)
-            self.side.update_dims_visibility()
-        self.zbars.set_highlight(dims if s.plane_kind == "dims" else ())
-
-    # -- manifold -----------------------------------------------------------------------
-    def _on_manifold_toggled(self, on: bool) -> None:
-        if self.manifold is not None:
-            self.manifold.set_enabled(on)
-
-    def _on_manifold_mode(self, prior: bool) -> None:
-        if self.manifold is not None:
-            self.manifold.set_mode("prior" if prior else "view")
-            if prior and not self.manifold_action.isChecked():
-                self.manifold_action.setChecked(True)
-                self.manifold.set_enabled(True)
-
-    # -- misc -------------------------------------------------------------------------
     def show_error(self, title: str, message: str) -> None:
         show_error(self, title, message)
         self.show_status(message.splitlines()[0] if message else title)
 
+    def show_warning(self, title: str, message: str) -> QMessageBox:
+        """Show a warning without blocking the caller (objectName ``"warningDialog"``)."""
+        box = QMessageBox(self)   # the parent keeps it alive until it is closed
+        box.setObjectName("warningDialog")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle(title)
+        box.setText(message)
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.finished.connect(lambda _result: box.deleteLater())
+        box.open()
+        return box
+
+    def show_about(self) -> None:
+        AboutDialog(self).open()
+
+    def reset_view(self) -> None:
+        """View ▸ Reset View (LatentPlaneView.reset_view() frames the probe too, once it has it)."""
+        reset = getattr(self.plane, "reset_view", None)
+        (reset or self.plane.auto_range)()
+
+    def refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = prefs.recent_models()
+        for path in paths:
+            action = self.recent_menu.addAction(os.path.basename(path.rstrip(os.sep)) or path)
+            action.setToolTip(path)
+            action.triggered.connect(functools.partial(self._open_recent, path))
+        if not paths:
+            self.recent_menu.addAction("No recent models").setEnabled(False)
+
+    def _open_recent(self, path: str, *_: Any) -> None:
+        self._request(self.openModelRequested, path)
+
+    # -- layout -----------------------------------------------------------------------------
     def _restore_layout(self) -> None:
         geometry, state = prefs.window_layout()
         if geometry is None or not self.restoreGeometry(geometry):
             self._first_run_size()
         if state is None or not self.restoreState(state, LAYOUT_VERSION):
             self._default_dock_sizes()
+
+    def _default_dock_sizes(self) -> None:
+        """First run: a training column wide enough for its form, a strip for curves and tools."""
+        self.resizeDocks([self.training_dock], [320], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.loss_dock], [250], Qt.Orientation.Vertical)
 
     def _first_run_size(self) -> None:
         """1400 × 900, or 90 % of a smaller screen, centred."""
@@ -345,29 +763,16 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         else:
             self.resize(width, height)
 
-    def apply_plane_record(self, record: dict[str, Any]) -> None:
-        """Choose the plane a saved session describes (``kind``, ``dims``, ``anchors``)."""
-        s = self.session
-        kind = record.get("kind")
-        if s is None or s.model is None or kind not in ("pca", "dims", "points"):
-            return
-        anchors = [int(i) for i in record.get("anchors", []) if isinstance(i, int)]
-        if kind == "points" and s.data is not None:
-            for i in anchors:
-                if 0 <= i < len(s.data):
-                    s.note_selected(i)
-        dims = record.get("dims", [0, 1])
-        side = self.side
-        for box, value in zip((side.dim_x, side.dim_y), dims[:2]):
-            box.blockSignals(True)
-            box.setValue(int(value))
-            box.blockSignals(False)
-        side.plane_kind.blockSignals(True)
-        side.plane_kind.setCurrentIndex(max(0, side.plane_kind.findData(kind)))
-        side.plane_kind.blockSignals(False)
-        self._on_plane_chosen()
+    # -- threads, drops, closing --------------------------------------------------------
+    def adopt_thread(self, thread: QThread) -> None:
+        """Keep a helper thread (start-up loading) alive; closing the window waits for it."""
+        self._helper_threads.append(thread)
+        thread.finished.connect(functools.partial(self._forget_thread, thread))
 
-    # -- drag and drop ----------------------------------------------------------------
+    def _forget_thread(self, thread: QThread) -> None:
+        if thread in self._helper_threads:
+            self._helper_threads.remove(thread)
+
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
@@ -380,18 +785,19 @@ class MainWindow(WindowMenusMixin, WindowTrainingMixin, QMainWindow):
         if not paths or not all(paths):
             self.show_error("Cannot use this drop", "Only files can be dropped here: image files are "
                             "encoded and added to the interpolation path.")
-        elif self.tools is None:
+        elif not self.ready:
             self.show_status("Still loading the model; drop the images again in a moment.")
         else:
-            self.tools.add_files(paths)
+            self.filesDropped.emit(paths)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self.closed and not self.before_close():
+            event.ignore()   # the person chose to keep working
+            return
         self.closed = True
-        if self.probe is not None:
-            self.probe.stop()
         prefs.save_window_layout(QByteArray(self.saveGeometry()), QByteArray(self.saveState(LAYOUT_VERSION)))
-        if self.session is not None:
-            self.shutdown_clean = self.session.shutdown(1000)
+        prefs.save_training_choices(self.training_choices())
+        self.closing.emit()   # the controller stops its threads before this returns
         for thread in list(self._helper_threads):
             # Start-up loading cannot be interrupted (it is mostly an import); it is short.
             thread.wait()

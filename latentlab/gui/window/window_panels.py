@@ -1,13 +1,13 @@
 """Widgets and small helpers of the main window that need no torch.
 
 :class:`LatentSidePanel` sits right of the plane: a title, the decoded image, the z
-bars, the CVAE class chooser and the plane chooser. The helpers turn the session's
-state into text for axes and the status bar.
+bars, the CVAE class chooser and the plane chooser. The helpers turn values into what
+widgets show.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PySide6.QtWidgets import (
@@ -16,9 +16,6 @@ from PySide6.QtWidgets import (
 
 from latentlab.gui.views.decoded_view import DecodedView
 from latentlab.gui.views.zbar import ZBarChart
-
-if TYPE_CHECKING:
-    from latentlab.gui.session import Session
 
 DECODED_TITLE = "Decoded at the probe"
 PLANE_CHOICES = (("pca", "PCA of the codes"), ("dims", "Two dimensions"), ("points", "Through three points"))
@@ -63,14 +60,22 @@ class LatentSidePanel(QWidget):
         self.plane_kind.setToolTip("Which 2-D slice of the latent space the plane shows. "
                                    "“Through three points” uses the three points you selected last.")
         prow.addWidget(self.plane_kind, 1)
+        layout.addWidget(self.plane_row)
+        # The two dimensions get a row of their own: beside the chooser they would make the
+        # panel wider whenever "Two dimensions" is chosen.
+        self.dims_row = QWidget()
+        drow = QHBoxLayout(self.dims_row)
+        drow.setContentsMargins(0, 0, 0, 0)
+        drow.addWidget(QLabel("Axes"))
         self.dim_x, self.dim_y = QSpinBox(), QSpinBox()
         for box, name, value in ((self.dim_x, "planeDimX", 0), (self.dim_y, "planeDimY", 1)):
             box.setObjectName(name)
             box.setPrefix("z")
             box.setValue(value)
             box.setToolTip("Latent dimension on this axis.")
-            prow.addWidget(box)
-        layout.addWidget(self.plane_row)
+            drow.addWidget(box, 1)
+        layout.addWidget(self.dims_row)
+        self.configure(0, (), False)   # no model yet: no class or plane to choose
 
     def configure(self, latent_dim: int, class_names: tuple[str, ...], conditional: bool) -> None:
         """Show only the controls that mean something for this model."""
@@ -85,18 +90,34 @@ class LatentSidePanel(QWidget):
             box.blockSignals(True)
             box.setRange(0, max(latent_dim - 1, 0))
             box.blockSignals(False)
-        self.dim_x.setValue(0)
-        self.dim_y.setValue(min(1, max(latent_dim - 1, 0)))
-        self.plane_kind.blockSignals(True)
-        self.plane_kind.setCurrentIndex(0)
-        self.plane_kind.blockSignals(False)
+        self.show_plane("pca", (0, min(1, max(latent_dim - 1, 0))))
+
+    def show_plane(self, kind: str, dims: tuple[int, int]) -> None:
+        """Set the chooser to the plane on screen (without asking for it again)."""
+        for widget in (self.plane_kind, self.dim_x, self.dim_y):
+            widget.blockSignals(True)
+        self.plane_kind.setCurrentIndex(max(0, self.plane_kind.findData(kind)))
+        self.dim_x.setValue(int(dims[0]))
+        self.dim_y.setValue(int(dims[1]))
+        for widget in (self.plane_kind, self.dim_x, self.dim_y):
+            widget.blockSignals(False)
         self.update_dims_visibility()
+
+    def show_condition(self, label: int) -> None:
+        """Select class ``label`` in the chooser (without asking for it again)."""
+        row = self.condition.findData(int(label))
+        if row >= 0 and row != self.condition.currentIndex():
+            self.condition.blockSignals(True)
+            self.condition.setCurrentIndex(row)
+            self.condition.blockSignals(False)
+
+    def chosen_plane(self) -> tuple[str, tuple[int, int]]:
+        """The plane kind and the two dimensions the chooser shows."""
+        return str(self.plane_kind.currentData()), (self.dim_x.value(), self.dim_y.value())
 
     def update_dims_visibility(self) -> None:
         """The two dimension boxes only mean something for the "Two dimensions" plane."""
-        dims = self.plane_kind.currentData() == "dims"
-        self.dim_x.setVisible(dims)
-        self.dim_y.setVisible(dims)
+        self.dims_row.setVisible(self.plane_row.isVisibleTo(self) and self.plane_kind.currentData() == "dims")
 
 
 def empty_xy() -> np.ndarray:
@@ -104,33 +125,10 @@ def empty_xy() -> np.ndarray:
     return np.zeros((0, 2), dtype=np.float32)
 
 
-def axis_names(session: Session) -> tuple[str, str]:
-    """Names of the plane's horizontal and vertical axes for the session's plane."""
-    kind = session.plane.kind if session.plane is not None else "dims"
-    if session.latent_dim <= 2 or kind == "dims":
-        i, j = session.plane_dims if session.latent_dim > 2 else (0, 1)
-        return sub_digits(f"z{i}"), sub_digits(f"z{j}")
-    if kind == "pca":
-        return "PC 1", "PC 2"
-    return "through points (x)", "through points (y)"
-
-
-def sub_digits(name: str) -> str:
-    """``z12`` -> ``z₁₂``: latent axes read like the maths."""
-    return name[0] + name[1:].translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
-
-
-def item_text(session: Session, index: int) -> str:
-    """"item 12 · 7": a data item and its class, for the status bar and lists."""
-    data = session.data
-    if data is None:
-        return f"item {index}"
-    text = f"item {index}"
-    if data.labels is not None:
-        k = int(data.labels[index])
-        name = data.class_names[k] if k < len(data.class_names) else str(k)
-        text += f" · {name}"
-    return text
+def display_image(chw: np.ndarray) -> np.ndarray:
+    """A data item ``[C, H, W]`` as the layout Qt images take: ``H x W`` or ``H x W x 3``."""
+    arr = np.asarray(chw)
+    return arr[0] if arr.shape[0] == 1 else np.ascontiguousarray(arr.transpose(1, 2, 0))
 
 
 def scrolling(panel: QWidget) -> QScrollArea:

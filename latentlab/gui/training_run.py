@@ -1,0 +1,177 @@
+"""Training for the GUI: one run in a background worker, told as a :class:`~latentlab.gui.state.Run`.
+
+:class:`TrainingRun` starts a :class:`~latentlab.gui.workers.TrainingWorker` on a core
+:class:`~latentlab.core.plan.TrainingPlan`, pauses, resumes and stops it, and is the one
+writer of the :class:`~latentlab.gui.state.RunModel`: the status, the history of finished
+epochs as they close (numbered after the model's earlier ones), whether the weights are saved
+and how the run ended. The weights themselves go to whoever listens: ``snapshotReady(state)``
+while training, ``resultReady(model)`` at the end. The worker owns the model it trains.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from latentlab.gui.state import Run, RunModel
+from latentlab.gui.workers import TrainingWorker
+
+# While training runs, three Python threads (GUI, trainer, encoder) share the GIL. At the
+# default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
+# a torch call; measured, a shorter interval cut GUI stalls and even sped training up.
+TRAINING_SWITCH_INTERVAL_S = 0.0005
+
+
+class TrainingRun(QObject):
+    """The current model's training (see the module doc).
+
+    Signals
+    -------
+    snapshotReady(dict): a detached copy of the newest weights, a few times a second.
+    resultReady(object): the trained model (CPU, eval mode) when the run ends normally or is stopped.
+    failed(str, str): title and message when training raised instead.
+    """
+
+    snapshotReady = Signal(object)
+    resultReady = Signal(object)
+    failed = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = RunModel(self)
+        self._worker: TrainingWorker | None = None
+        self._plan: Any = None
+        self._ids = 0
+        self._saved_switch_interval: float | None = None
+
+    @property
+    def value(self) -> Run:
+        return self.model.value
+
+    @property
+    def is_training(self) -> bool:
+        return self._worker is not None
+
+    @property
+    def worker(self) -> TrainingWorker | None:
+        """The thread training now, or None."""
+        return self._worker
+
+    def _set(self, **changes: Any) -> None:
+        self.model.set(self.value.with_changes(**changes))
+
+    def reset(self, history: tuple[dict[str, Any], ...] = (), unsaved: bool = False) -> None:
+        """Another model is current: its own history, and a new run id (views start over)."""
+        self._ids += 1
+        self.model.set(Run(history=tuple(history), unsaved=unsaved, run_id=self._ids))
+
+    def set_unsaved(self, unsaved: bool) -> None:
+        if unsaved != self.value.unsaved:
+            self._set(unsaved=unsaved)
+
+    # -- control ------------------------------------------------------------------------
+    def start(self, plan: Any) -> None:
+        """Train by ``plan`` (a core TrainingPlan); its new epochs are numbered after its prior history."""
+        self._plan = plan
+        worker = TrainingWorker(plan.model_config, plan.data, plan.train_config, plan.initial)
+        worker.progress.connect(self._on_progress)
+        worker.snapshotReady.connect(self._on_snapshot)
+        worker.resultReady.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._shorten_switch_interval(True)
+        self._ids += 1
+        self.model.set(Run(status="running", history=tuple(plan.prior_history),
+                           epoch_offset=plan.first_epoch - 1, unsaved=True, run_id=self._ids))
+        worker.start()
+
+    def pause(self) -> None:
+        if self._worker is not None and self.value.status == "running":
+            self._worker.pause()
+            self._set(status="paused")
+
+    def resume(self) -> None:
+        if self._worker is not None and self.value.status == "paused":
+            self._worker.resume()
+            self._set(status="running")
+
+    def stop(self) -> None:
+        """Ask training to stop after the current step; the model trained so far is kept."""
+        if self._worker is not None and self.value.status in ("running", "paused"):
+            self._worker.cancel()
+            self._set(status="stopping")
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop training now and wait for its thread (bounded, see TrainingWorker.stop_and_wait);
+        nothing more is reported from it. True when it ended within ``timeout_ms``."""
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return True
+        for signal in (worker.progress, worker.snapshotReady, worker.resultReady, worker.failed):
+            signal.disconnect()
+        clean = worker.stop_and_wait(timeout_ms)
+        self._shorten_switch_interval(False)
+        self._set(status="idle", progress=None)
+        return clean
+
+    def _shorten_switch_interval(self, on: bool) -> None:
+        if on and self._saved_switch_interval is None:
+            self._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._saved_switch_interval, TRAINING_SWITCH_INTERVAL_S))
+        elif not on and self._saved_switch_interval is not None:
+            sys.setswitchinterval(self._saved_switch_interval)
+            self._saved_switch_interval = None
+
+    # -- from the worker --------------------------------------------------------------------
+    def _on_progress(self, p: Any) -> None:
+        if self.sender() is not self._worker:
+            return
+        run = self.value
+        history = run.history
+        if p.epoch_done:
+            # The finished epoch joins the history at once: saving mid-run keeps it.
+            entry = {"epoch": run.epoch_offset + p.epoch, "train": dict(p.terms), "val": dict(p.val or {}),
+                     "images_per_s": p.images_per_s}
+            history = (*history, entry)
+        self._set(progress=p, history=history)
+
+    def _on_snapshot(self) -> None:
+        worker = self.sender()
+        if worker is not self._worker:
+            return
+        snap = worker.take_snapshot()
+        if snap is not None:
+            self.set_unsaved(True)
+            self.snapshotReady.emit(snap.state)
+
+    def _on_result(self, result: Any) -> None:
+        if self.sender() is not self._worker:
+            return
+        self._set(history=tuple(self._plan.full_history(result.history)), unsaved=True,
+                  message=f"Training {result.status}{_final_loss(result.history)}.")
+        self.resultReady.emit(result.model.to("cpu").eval())
+        if result.status == "diverged":
+            self.failed.emit("Training diverged", result.message or "The loss became NaN.")
+
+    def _on_failed(self, title: str, message: str) -> None:
+        if self.sender() is self._worker:
+            self._set(message=f"{title}: {message.splitlines()[0] if message else ''}")
+            self.failed.emit(title, message)
+
+    def _on_finished(self) -> None:
+        worker = self.sender()
+        if worker is self._worker:
+            self._worker = None
+            self._shorten_switch_interval(False)
+            self._set(status="idle", progress=None)
+        if worker is not None:
+            worker.deleteLater()
+
+
+def _final_loss(history: list[dict[str, Any]]) -> str:
+    last = history[-1] if history else {}
+    loss = (last.get("val") or last.get("train") or {}).get("loss")
+    return f"; validation loss {loss:.4g}" if isinstance(loss, (int, float)) else ""
