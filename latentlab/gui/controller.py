@@ -166,7 +166,7 @@ class AppController(QObject):
         w.planeRequested.connect(self._plane_requested)
         w.conditionRequested.connect(self.set_condition)
         w.manifoldRequested.connect(self.manifold.set_enabled)
-        w.manifoldModeRequested.connect(self.manifold.set_mode)
+        w.manifoldModeRequested.connect(self.set_manifold_mode)
         w.viewChanged.connect(self.manifold.schedule)
         w.addSelectedRequested.connect(self.add_selected)
         w.addProbeRequested.connect(self.add_probe)
@@ -376,6 +376,15 @@ class AppController(QObject):
         from latentlab.core.data import load_dataset
 
         return load_dataset(spec, image_size=image_size, color=color, limit=limit)
+
+    def set_manifold_mode(self, mode: str) -> None:
+        """Manifold over the view or over the prior; the prior's grid is framed so its cells
+        are large enough to read."""
+        self.manifold.set_mode(mode)
+        if mode == "prior" and self._plane is not None:
+            view = self.window.plane
+            n = max(2, min(planes.view_cells(view.width(), view.height())))
+            view.frame(planes.prior_grid_codes(self._plane, n)[1])
 
     # -- model and data ---------------------------------------------------------------
     def set_model(self, model: LatentModel | None, meta: dict[str, Any] | None = None,
@@ -763,7 +772,7 @@ class AppController(QObject):
         cfg = self._model.config
         return MosaicInputs(cfg, self.latest_state(), self._plane,
                             self.probe.condition if cfg.is_conditional else None,
-                            view.visible_rect(), view.width(), view.height())
+                            view.visible_rect(), view.width(), view.height(), view.pixels_per_unit())
 
     # -- training -----------------------------------------------------------------------
     def start_training(self, settings: dict[str, Any]) -> bool:

@@ -186,7 +186,8 @@ def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.T
 class MosaicInputs:
     """What one mosaic is decoded from: the model's config and weights (a detached copy),
     the plane, the class a conditional decoder uses (None otherwise), the visible rectangle
-    ``(x0, y0, w, h)`` and the view's size in pixels."""
+    ``(x0, y0, w, h)``, the view's size in pixels and its scale (pixels per plane unit; 0 when
+    not known yet)."""
 
     config: ModelConfig
     state: dict[str, torch.Tensor]
@@ -195,6 +196,7 @@ class MosaicInputs:
     rect: tuple[float, float, float, float]
     width_px: float
     height_px: float
+    pixels_per_unit: float = 0.0
 
 
 class ManifoldController(QObject):
@@ -248,8 +250,10 @@ class ManifoldController(QObject):
         if inputs is None:
             return False
         if self.mode == "prior":
-            codes, rect = prior_grid_codes(inputs.plane, PRIOR_GRID_SIDE)
-            n_cols = n_rows = PRIOR_GRID_SIDE
+            # As many cells as are readable at the view's scale (a fixed 15 gave 13-px cells).
+            n = prior_grid_side(inputs.pixels_per_unit) if inputs.pixels_per_unit > 0 else PRIOR_GRID_SIDE
+            codes, rect = prior_grid_codes(inputs.plane, n)
+            n_cols = n_rows = n
         else:
             rect = tuple(float(v) for v in inputs.rect)
             if not (rect[2] > 0 and rect[3] > 0):

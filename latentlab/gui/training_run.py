@@ -150,8 +150,13 @@ class TrainingRun(QObject):
     def _on_result(self, result: Any) -> None:
         if self.sender() is not self._worker:
             return
+        run = self.value
+        offset, asked = run.epoch_offset, self._plan.train_config.epochs
+        reached = run.progress.epoch if run.progress is not None else len(result.history)
+        outcome = (result.status, offset + max(1, reached), offset + asked, _last_loss(result.history),
+                   result.message)
         self._set(history=tuple(self._plan.full_history(result.history)), unsaved=True,
-                  message=f"Training {result.status}{_final_loss(result.history)}.")
+                  message=f"Training {result.status}{_final_loss(result.history)}.", outcome=outcome)
         self.resultReady.emit(result.model.to("cpu").eval())
         if result.status == "diverged":
             self.failed.emit("Training diverged", result.message or "The loss became NaN.")
@@ -171,7 +176,14 @@ class TrainingRun(QObject):
             worker.deleteLater()
 
 
-def _final_loss(history: list[dict[str, Any]]) -> str:
+def _last_loss(history: list[dict[str, Any]]) -> float | None:
+    """The last epoch's main loss (validation if measured, else training), or None."""
     last = history[-1] if history else {}
-    loss = (last.get("val") or last.get("train") or {}).get("loss")
-    return f"; validation loss {loss:.4g}" if isinstance(loss, (int, float)) else ""
+    terms = last.get("val") or last.get("train") or {}
+    loss = terms.get("loss", next(iter(terms.values()), None)) if isinstance(terms, dict) else None
+    return float(loss) if isinstance(loss, (int, float)) and not isinstance(loss, bool) else None
+
+
+def _final_loss(history: list[dict[str, Any]]) -> str:
+    loss = _last_loss(history)
+    return f"; validation loss {loss:.4g}" if loss is not None else ""

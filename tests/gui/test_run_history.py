@@ -54,7 +54,7 @@ def test_continued_training_numbers_its_epochs_after_the_models_own(qtbot, opene
     assert list(x_val) == [1.0, 2.0]   # the model's own curve
     progress_texts: list[str] = []
     c.run_model.runChanged.connect(lambda run: run.progress is not None
-                                   and progress_texts.append(window.training_panel.progress.format()))
+                                   and progress_texts.append(window.training_panel.progress_text()))
     assert c.start_training({**training_settings(epochs=2), "resume": True})
     assert c.run.epoch_offset == 2
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=60000)

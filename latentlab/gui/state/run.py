@@ -18,7 +18,10 @@ class Run:
     numbered on from ``epoch_offset``, the epochs it had before this run. ``unsaved`` says
     its weights differ from any file. ``run_id`` changes for every new run and every other
     model; ``progress`` is the latest report of this run (None before one). ``message`` says
-    how the last run ended.
+    how the last run ended; ``outcome`` is the same as a value when the trainer returned:
+    ``(status, epoch, epochs, loss, message)`` with the trainer's status ("finished",
+    "cancelled", "diverged"), the epoch it was in and the last epoch asked for, both numbered
+    on from the model's earlier epochs.
     """
 
     status: str = "idle"
@@ -28,6 +31,7 @@ class Run:
     run_id: int = 0
     progress: Any = None
     message: str = ""
+    outcome: tuple[str, int, int, float | None, str] | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:

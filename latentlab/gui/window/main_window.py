@@ -139,6 +139,7 @@ class MainWindow(QMainWindow):
         self._axis_names: tuple[str, str] | None = None
         self._hover_text = ""
         self._loss_points: list[tuple[str, float, dict]] = []
+        self._plot_epochs: int | None = None   # the x extent given to the loss curves
         self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
         self._press_pos: QPointF | None = None
         self._shift_click = False
@@ -388,7 +389,10 @@ class MainWindow(QMainWindow):
         self.docks["data"].raise_()
 
     def _on_start_clicked(self, values: dict) -> None:
-        # Where the training panel's own checks (TrainingPanel.problems()) would stop a start.
+        problems = self.training_panel.problems()
+        if problems:   # Start is disabled then; a start by other means is refused the same way
+            self.show_status(problems[0])
+            return
         prefs.save_training_choices(self.training_choices())
         self._request(self.startTrainingRequested, values)
 
@@ -588,13 +592,14 @@ class MainWindow(QMainWindow):
             self._flush_soon.cancel()
             self._loss_points.clear()
             self.loss_plot.load_history(list(run.history))
+            self._plot_epochs = None
         progress = run.progress
         if progress is not None and (previous is None or progress is not previous.progress):
             self._show_progress(progress, run.epoch_offset)
         if run.status == "idle" and previous is not None and previous.status != "idle" \
                 and previous.run_id == run.run_id:
             self.flush_loss_points()
-            self.show_final_status(run.message)
+            self.show_final_status(run)
         elif run.status == "running" and (previous is None or previous.status == "idle"):
             panel.set_status("Training…")
         idle = run.status == "idle"
@@ -609,6 +614,9 @@ class MainWindow(QMainWindow):
         fraction = min(1.0, p.step / (steps * max(p.epochs, 1)))
         # Continued training numbers its epochs after the model's earlier ones.
         self.training_panel.set_progress(p.epoch + offset, p.epochs + offset, fraction, p.eta_s, p.images_per_s)
+        if self._plot_epochs != p.epochs + offset:   # the curves' x axis spans the whole run
+            self._plot_epochs = p.epochs + offset
+            self.loss_plot.set_epochs(self._plot_epochs)
         x = offset + (float(p.epoch) if p.epoch_done else (p.epoch - 1) + min(max(in_epoch / steps, 0.0), 1.0))
         self._loss_points.append(("train", x, p.terms))
         if p.val:
@@ -638,32 +646,39 @@ class MainWindow(QMainWindow):
         if scene is None or (run is not None and run.training):
             return   # the panel is disabled while training; it keeps its state
         self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
-        self.describe_model_in_panel(scene.model_config.to_dict() if scene.has_model else None)
+        self.describe_model_in_panel(scene)
 
     # -- the training panel's choices ---------------------------------------------------
     def training_choices(self) -> dict[str, Any]:
-        """What the person chose in the training panel (TrainingPanel.choices() once it has it)."""
-        return self.training_panel.settings()
+        """What the person chose in the training panel, to remember between launches."""
+        return self.training_panel.choices()
 
     def apply_training_choices(self, choices: dict[str, Any]) -> None:
-        """Restore remembered choices (TrainingPanel.apply_choices() once it has it)."""
+        """Restore remembered choices."""
         if choices:
-            self.training_panel.apply_settings(choices)
+            self.training_panel.apply_choices(choices)
 
     def choose_data_in_panel(self, source: dict[str, Any]) -> None:
         """The person opened a data set: the panel's data choice follows it."""
         self.training_panel.apply_settings({"data": panel_data_settings(source)})
 
-    def describe_model_in_panel(self, config: dict[str, Any] | None) -> None:
-        """Where the panel describes the model on screen apart from the person's choices
-        (TrainingPanel.describe_model()); until the panel has it, the choices stay as they are."""
-        describe = getattr(self.training_panel, "describe_model", None)
-        if describe is not None:
-            describe(config)
+    def describe_model_in_panel(self, scene: Any) -> None:
+        """The panel describes the model on screen apart from the person's choices."""
+        if scene is None or not scene.has_model:
+            self.training_panel.describe_model(None)
+            return
+        history = self._run.history if self._run is not None else ()
+        self.training_panel.describe_model({
+            **scene.model_config.to_dict(), "epochs": len(history), "data": scene.data_name,
+            "resumable": bool(scene.fits_data)})
 
-    def show_final_status(self, text: str) -> None:
+    def show_final_status(self, run: Any) -> None:
         """How the last run ended, under the training controls."""
-        self.training_panel.set_status(text)
+        if run.outcome is None:   # it failed before the trainer returned: the message says why
+            self.training_panel.set_status(run.message)
+            return
+        status, epoch, epochs, loss, message = run.outcome
+        self.training_panel.show_result(status, epoch, epochs, loss, message)
 
     # -- status bar ---------------------------------------------------------------------
     def show_loading(self, message: str) -> None:
@@ -720,9 +735,8 @@ class MainWindow(QMainWindow):
         AboutDialog(self).open()
 
     def reset_view(self) -> None:
-        """View ▸ Reset View (LatentPlaneView.reset_view() frames the probe too, once it has it)."""
-        reset = getattr(self.plane, "reset_view", None)
-        (reset or self.plane.auto_range)()
+        """View ▸ Reset View: frame the points and the probe."""
+        self.plane.reset_view()
 
     def refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
