@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads (default: torch's choice)")
     t.add_argument("--resume", metavar="DIR", help="continue training the model saved in DIR")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    from latentlab import cli_uses
+
+    cli_uses.add_train_options(t)
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
     e.add_argument("--model", required=True, metavar="DIR")
@@ -152,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     from latentlab import cli_export
 
     cli_export.add_commands(sub)
+    cli_uses.add_commands(sub)
     return parser
 
 
@@ -236,7 +240,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume),
-        options=options, lrs=lrs)
+        options=options, lrs=lrs, labelled=args.labels)
     model, history = None, []
     if args.resume:
         loaded = load_model(args.resume)
@@ -420,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
-    from latentlab import cli_export
+    from latentlab import cli_export, cli_uses
 
-    handler = COMMANDS.get(args.command) or cli_export.COMMANDS[args.command]
+    handler = COMMANDS.get(args.command) or cli_export.COMMANDS.get(args.command) or cli_uses.COMMANDS[args.command]
     try:
         return handler(args)
     except LatentLabError as exc:

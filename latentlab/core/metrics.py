@@ -1,4 +1,5 @@
-"""How good is a model: its family's loss terms (and −ELBO), KL per latent dimension, factor recovery.
+"""How good is a model: its family's loss terms (and −ELBO), KL per latent dimension, factor recovery,
+and a classifying model's accuracy.
 
 Everything runs under ``torch.inference_mode`` in eval mode, batch by batch, and restores
 the model's mode afterwards. Sampling (the one-sample ELBO estimate) uses a fixed seed on a
@@ -83,6 +84,36 @@ def loss_terms(
     return result
 
 
+def class_probabilities(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Class probabilities ``[N, K]`` (float32, CPU) of a classifying model's ``classify(x)``.
+
+    The model stays where it is (``images`` are moved to it); eval mode and inference mode
+    are entered here, on the calling thread, and the model's mode is restored.
+    """
+    classify = getattr(model, "classify", None)
+    if classify is None:
+        raise LatentLabError("this model does not classify; train a family that does (e.g. ssvae)")
+    if batch_size < 1:
+        raise LatentLabError(f"batch size must be at least 1, got {batch_size}")
+    device = _device_of(model)
+    parts = []
+    with _evaluating(model, device, seed=0):
+        for part in _batches(int(images.shape[0]), batch_size):
+            parts.append(classify(images[part].to(device)).to("cpu", torch.float32))
+    k = int(getattr(getattr(model, "config", None), "num_classes", 0))
+    return torch.cat(parts) if parts else torch.zeros(0, k)
+
+
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000) -> float:
+    """Share of ``images`` whose most likely class under ``model.classify`` is their label (nan if none)."""
+    if len(labels) != len(images):
+        raise LatentLabError(f"accuracy needs one label per image, got {len(labels)} for {len(images)}")
+    if len(images) == 0:
+        return math.nan
+    predicted = class_probabilities(model, images, batch_size=batch_size).argmax(1)
+    return float((predicted == labels.to("cpu")).to(torch.float64).mean())
+
+
 def _family_terms(model: nn.Module) -> tuple[tuple[str, ...], Capabilities]:
     """The terms and capabilities of the model's family (autoencoder defaults without a config)."""
     config = getattr(model, "config", None)
@@ -129,6 +160,8 @@ def evaluate(
             result: dict[str, Any] = dict(family.validate(model, images, labels, batch_size=batch_size))
         else:
             result = loss_terms(model, images, labels, batch_size=batch_size)
+        if caps.classifies and labels is not None and "accuracy" not in result:
+            result["accuracy"] = accuracy(model, images, labels, batch_size=batch_size)
         if "neg_elbo" in result:
             result.pop("loss", None)  # the β- and warm-up-weighted objective; neg_elbo compares
         means = None

@@ -33,6 +33,8 @@ class TrainingSettings:
     :mod:`latentlab.core.models.registry`). ``options`` are the family's own settings (name →
     value); ``lrs`` learning rates of named optimisers (the others use ``lr``).
     ``continue_training`` continues the current model instead of building a new one.
+    ``labelled`` keeps only that many training labels (semi-supervised; see
+    :mod:`latentlab.core.partial_labels`).
     """
 
     data: Any = None
@@ -56,6 +58,7 @@ class TrainingSettings:
     continue_training: bool = False
     options: Mapping[str, Any] | None = field(default=None, hash=False)
     lrs: Mapping[str, float] | None = field(default=None, hash=False)
+    labelled: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,6 +149,16 @@ def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
         label_names=data.class_names, options=dict(settings.options or {}))
 
 
+def _check_labelled(data: Dataset, model_config: ModelConfig, train_config: TrainConfig) -> None:
+    """Refuse a number of labels to keep that the training split cannot give, before training."""
+    from latentlab.core.partial_labels import check_labelled
+
+    family = registry.get(model_config.family)
+    train_idx, _ = data.split(train_config.val_fraction, train_config.seed)
+    check_labelled(train_config.labelled or 0, None if data.labels is None else data.labels[train_idx],
+                   data.num_classes, family_name=family.name, classifies=family.capabilities.classifies)
+
+
 def _same_source(data: Dataset, settings: TrainingSettings) -> bool:
     """Whether ``data`` already is what the settings ask for (so a loaded subset stays)."""
     spec = settings.data
@@ -201,9 +214,12 @@ def plan_training(settings: TrainingSettings, *, data: Dataset | None = None,
         model_config = _model_config(settings, data)
     values = {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
               "seed": settings.seed, "device": settings.device, "threads": settings.threads,
-              "val_fraction": settings.val_fraction, "lrs": dict(settings.lrs or {})}
+              "val_fraction": settings.val_fraction, "lrs": dict(settings.lrs or {}),
+              "labelled": settings.labelled}
     values.update({k: v for k, v in train_overrides.items() if v is not None})
     train_config = TrainConfig(**values)
+    if train_config.labelled is not None:
+        _check_labelled(data, model_config, train_config)
     return TrainingPlan(data=data, model_config=model_config, train_config=train_config,
                         initial=initial, prior_history=prior)
 
