@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode")
+SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode", "generate", "compress")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,7 +165,7 @@ def _encode(img: Any, codec: str, quality: int) -> bytes:
     if codec == "jpeg":
         img.save(buf, format="JPEG", quality=quality, optimize=True)
     else:
-        img.save(buf, format="WEBP", quality=quality, method=6)
+        img.save(buf, format="WEBP", quality=quality)
     return buf.getvalue()
 
 

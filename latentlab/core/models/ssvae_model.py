@@ -47,8 +47,12 @@ class SSVAE(VAE):
         super().__init__(config, kl_weighted_by_beta=False)
         k = config.num_classes
         shape = config.input_shape
-        self.classifier: nn.Module = (MLPEncoder(shape, config.hidden, k) if config.arch == "mlp"
-                                      else ConvEncoder(shape, config.hidden, k))
+        dropout = float(config.options.get("dropout", 0.0))
+        # Dropout before the classifier's read-out: with a few labels it would memorise them.
+        body = MLPEncoder(shape, config.hidden, k) if config.arch == "mlp" else ConvEncoder(shape, config.hidden, k)
+        if dropout > 0:
+            body.body.insert(len(body.body) - 1, nn.Dropout(dropout))
+        self.classifier: nn.Module = body
         self.alpha = float(config.options.get("alpha", 1.0))
 
     # -- classifying ----------------------------------------------------------------------
