@@ -45,7 +45,7 @@ FAMILY = Family(
     description="Classifier inside a conditional VAE (M2): learns classes from a few labels and many images.",
     capabilities=Capabilities(encoder=True, variational=True, conditional=True, classifies=True),
     build=build,
-    settings=VAE_SETTINGS,
+    settings=(*VAE_SETTINGS, "beta"),
     options=(Option("alpha", 1.0, help="weight of the classification loss on labelled images",
                     minimum=0.0),
              Option("dropout", 0.0, help="dropout before the classifier's read-out", minimum=0.0, maximum=0.9)),

@@ -44,7 +44,7 @@ class SSVAE(VAE):
     """M2: a CVAE whose label is predicted by a classifier where it is not given."""
 
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__(config, kl_weighted_by_beta=False)
+        super().__init__(config, kl_weighted_by_beta=True)
         k = config.num_classes
         shape = config.input_shape
         dropout = float(config.options.get("dropout", 0.0))
@@ -77,7 +77,7 @@ class SSVAE(VAE):
         b = x.shape[0]
         y = (torch.full((b,), -1, dtype=torch.int64, device=x.device) if y is None
              else torch.as_tensor(y, device=x.device).long().expand(b))
-        weight = 1.0 if kl_weight is None else float(kl_weight)
+        weight = self.default_kl_weight() if kl_weight is None else float(kl_weight)
         labelled = y >= 0
         x_l, y_l, x_u = x[labelled], y[labelled], x[~labelled]
         n_l, n_u = x_l.shape[0], x_u.shape[0]
