@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--labels", type=int, default=100)
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--latent-dim", type=int, default=2)
+    p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="3 epochs")
     args = p.parse_args(argv)
