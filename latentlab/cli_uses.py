@@ -121,7 +121,9 @@ def cmd_compress(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     data = validation_data(loaded.meta, args)
     if args.limit is not None and not args.data:
-        data = data.subset(__import__("torch").arange(min(args.limit, len(data))))
+        import torch
+
+        data = data.subset(torch.arange(min(args.limit, len(data))))
     check_compatible(loaded.config, data)
     report = compression_report(loaded.model, data.images, data.labels, bits=bits,
                                 progress=_Bar(sys.stderr, "measuring"))
