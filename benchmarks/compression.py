@@ -9,7 +9,7 @@ largest file within the same bytes. It prints the whole curve — bit depths of 
 and codec qualities — and the floor check: at 8 bits the learned code's PSNR must be at least
 3 dB above JPEG at its smallest achievable size.
 
-    python benchmarks/compression.py             # 30 epochs (about a minute on one core)
+    python benchmarks/compression.py             # 60 epochs (a few minutes on one core)
     python benchmarks/compression.py --quick     # 5 epochs, 500 validation images
 """
 
@@ -54,7 +54,7 @@ def run(gen):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--latent-dim", type=int, default=32)
     p.add_argument("--bits", default="8")
     p.add_argument("--threads", type=int, default=1)

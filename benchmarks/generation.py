@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=120.0, help="training time limit (default 120)")
     p.add_argument("--epochs", type=int, default=40, help="epochs, unless the time limit comes first")
-    p.add_argument("--latent-dim", type=int, default=8)
+    p.add_argument("--latent-dim", type=int, default=2)
     p.add_argument("--n", type=int, default=1000, help="images per class (default 1000)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="20 s of training, 200 images per class")
