@@ -102,6 +102,7 @@ def test_report_keys_and_honest_sizes() -> None:
         assert report[codec]["fits_target"] == 0.0
     assert [p["codec"] for p in report["curve"]] == ["model", "model", "jpeg", "jpeg", "webp", "webp"]
     assert report["curve"][1]["bytes_per_image"] == 8
+    assert report["model_unquantised"]["bytes_per_image"] == 16  # 4 float32 values
     assert all(math.isfinite(p["psnr"]) and -1 <= p["ssim"] <= 1 for p in report["curve"])
     assert compression_report(model, images, should_stop=lambda: True) is None
 
