@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode", "export-onnx")
+SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode", "export-onnx", "generate",
+               "compress")
 
 
 def main(argv: list[str] | None = None) -> int:

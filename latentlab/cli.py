@@ -67,6 +67,10 @@ def _union(groups: list[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
+def _denoises(family: registry.Family) -> bool:
+    return any(o.name == "denoise" for o in family.options)
+
+
 def _family_help(families: tuple[registry.Family, ...]) -> str:
     parts = [f"{f.name} ({f.description.rstrip('.')})" for f in families]
     return "; ".join(parts) + "; default vae for images, seq-vae for sequences"
@@ -141,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_lr_help(families))
     t.add_argument("--option", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help=_option_help(families))
+    t.add_argument("--denoise", metavar="NOISE",
+                   help="train as a denoiser (" + ", ".join(f.name for f in families if _denoises(f))
+                        + "): corrupt each input with gaussian:S, saltpepper:P or mask:P (level drawn "
+                          "per image up to S or P) and reconstruct the clean image")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seeds the split, the initial weights and the shuffling (default 0)")
@@ -158,11 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--timelapse-every", type=_positive_int, metavar="STEPS",
                    help="one time-lapse frame every STEPS optimiser steps (default: one per snapshot, "
                         "about two a second)")
+    from latentlab import cli_uses
+
+    cli_uses.add_train_options(t)
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
     e.add_argument("--model", required=True, metavar="DIR")
     _add_data_options(e, required=False)
     e.add_argument("--device", default="cpu")
+    e.add_argument("--noise", metavar="NOISE",
+                   help="also measure denoising: psnr of the reconstructions of inputs corrupted with "
+                        "this noise (e.g. gaussian:0.5, saltpepper:0.2, mask:0.5; seeded) and psnr_noisy")
+    e.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
+                   help="samples drawn for sample_fd and class_coverage (28x28 grey models; default 1000)")
 
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model", metavar="DIR")
@@ -179,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     from latentlab import cli_export
 
     cli_export.add_commands(sub)
+    cli_uses.add_commands(sub)
     return parser
 
 
@@ -286,6 +303,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     warmup = args.kl_warmup if args.kl_warmup is not None else int(family.default("kl_warmup_epochs", 0))
     lrs = _learning_rates(args.lr_for)
     options = _family_options(args.family, args.option)
+    if args.denoise is not None:
+        from latentlab.core.models.denoise import parse_noise
+
+        try:
+            parse_noise(args.denoise)  # before the data loads: a typo is reported at once
+        except LatentLabError as exc:
+            raise LatentLabError(f"--denoise: {exc}") from None
     settings = TrainingSettings(
         data=dict(data.source) if data is not None else args.data,
         image_size=args.image_size, color=args.color, limit=None if data is not None else args.limit,
@@ -294,7 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         kl_warmup_epochs=warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, threads=args.threads,
         continue_training=bool(args.resume) or bool(resumed_meta.get("extra", {}).get("continued")),
-        options=options, lrs=lrs)
+        options=options, lrs=lrs, denoise=args.denoise, labelled=args.labels)
     model, history = None, []
     if resumed is not None and settings.continue_training:
         # The interrupted run continued a model: its weights and history are in the checkpoint.
@@ -465,10 +489,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from latentlab.core.inference import check_compatible
     from latentlab.core.metrics import evaluate
 
+    if args.noise is not None:
+        from latentlab.core.models.denoise import parse_noise
+
+        try:
+            if parse_noise(args.noise) is None:
+                raise LatentLabError("give a noise such as gaussian:0.5")
+        except LatentLabError as exc:
+            raise LatentLabError(f"--noise: {exc}") from None
     loaded = load_model(args.model)
     data = validation_data(loaded.meta, args)
     check_compatible(loaded.config, data)
-    metrics = evaluate(loaded.model, data, device=args.device)
+    metrics = evaluate(loaded.model, data, device=args.device, sample_quality=True,
+                       samples=args.samples, noise=args.noise)
     print(json.dumps(metrics, indent=2))
     if str(metrics.get("posterior", "")).startswith("collapsed"):
         print(f"warning: posterior collapse: {metrics['posterior']}", file=sys.stderr)
@@ -540,8 +573,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"data         {json.dumps(data.get('source'))}, {data.get('n', '?')} items"
         + (f", labels {', '.join(c.label_names)}" if c.label_names else ""),
     ]
-    if c.options:
-        lines.append("options      " + ", ".join(f"{k} {v}" for k, v in c.options.items()))
+    shown = {k: v for k, v in c.options.items() if v != ""}  # an empty text option is off
+    if shown:
+        lines.append("options      " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     if hist:
         last = hist[-1]
         val = _section(last, "val").get("loss")
@@ -577,9 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
-    from latentlab import cli_export
+    from latentlab import cli_export, cli_uses
 
-    handler = COMMANDS.get(args.command) or cli_export.COMMANDS[args.command]
+    handler = COMMANDS.get(args.command) or cli_export.COMMANDS.get(args.command) or cli_uses.COMMANDS[args.command]
     try:
         return handler(args)
     except LatentLabError as exc:

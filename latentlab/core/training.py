@@ -38,6 +38,7 @@ from latentlab.core.device import (
     thread_budget,
     warm_up,
 )
+from latentlab.core import partial_labels
 from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import check_compatible
 from latentlab.core.models import registry
@@ -107,6 +108,9 @@ def train(
     _check_learning_rates(family, config)
     if resume is not None:
         check_resumable(resume, model_config, data, config)
+    if config.labelled is not None and not family.capabilities.classifies:
+        partial_labels.check_labelled(config.labelled, data.labels, data.num_classes, family_name=family.name,
+                                      classifies=False)
     device = resolve_device(config.device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)
@@ -179,6 +183,17 @@ def _labels(family: Family, data: Dataset, idx: torch.Tensor) -> torch.Tensor | 
     return data.labels[idx]
 
 
+def _partial(family: Family, data: Dataset, y_train: torch.Tensor | None,
+             config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training labels with all but ``config.labelled`` unlabelled, and the labelled items' indices."""
+    assert config.labelled is not None
+    partial_labels.check_labelled(config.labelled, y_train, data.num_classes, family_name=family.name,
+                                  classifies=family.capabilities.classifies)
+    assert y_train is not None
+    kept = partial_labels.keep_labels(y_train, config.labelled, data.num_classes, config.seed)
+    return kept, torch.nonzero(kept != partial_labels.UNLABELLED).flatten()
+
+
 def _fit_closed_form(
     family: Family, model: LatentModel, data: Dataset, train_idx: torch.Tensor, val_idx: torch.Tensor,
     control: TrainControl,
@@ -215,7 +230,12 @@ class _SGDRun:
         self.config, self.control, self.device = config, control, device
         # Moved to the device once; every batch is then a slice of device memory.
         self.x_train = data.images[train_idx].to(device)
-        self.y_train = _to(_labels(family, data, train_idx), device)
+        y_train = _labels(family, data, train_idx)
+        self.labelled: torch.Tensor | None = None  # indices of the labelled pool (semi-supervised)
+        if config.labelled is not None:
+            y_train, self.labelled = _partial(family, data, y_train, config)
+            self.labelled = self.labelled.to(device)
+        self.y_train = _to(y_train, device)
         self.x_val = data.images[val_idx].to(device)
         self.y_val = _to(_labels(family, data, val_idx), device)
         self.n = int(self.x_train.shape[0])
@@ -345,6 +365,22 @@ class _SGDRun:
         return (yield from self._close_epoch(epoch, dict(zip(self.terms, (total / seen).tolist())), seen, train_s))
 
     def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """This epoch's batches, each with a few items of the labelled pool when labels are scarce."""
+        if self.labelled is None:
+            yield from self._shuffled()
+            return
+        extra = partial_labels.labelled_per_batch(self.batch, len(self.labelled))
+        pool = self.labelled[torch.randperm(len(self.labelled), generator=self.shuffle).to(self.device)]
+        at = 0
+        for x, y in self._shuffled():
+            if at + extra > len(pool):
+                pool, at = self.labelled[torch.randperm(len(self.labelled), generator=self.shuffle).to(self.device)], 0
+            idx = pool[at:at + extra]
+            at += extra
+            assert y is not None  # a semi-supervised run always has labels
+            yield torch.cat([x, self.x_train.index_select(0, idx)]), torch.cat([y, self.y_train.index_select(0, idx)])
+
+    def _shuffled(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """This epoch's shuffled batches: slices of one gathered copy, or gathered one by one."""
         order = torch.randperm(self.n, generator=self.shuffle).to(self.device)
         x, y = self.x_train, self.y_train

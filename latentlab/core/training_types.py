@@ -42,8 +42,13 @@ class TrainConfig:
     lrs: Mapping[str, float] = field(default_factory=dict, hash=False)
     checkpoint_every: int = 0       # yield a RunState every this many epochs (0: never)
     checkpoint_interval_s: float = 0.0  # ... but at most one per this many seconds
+    # Semi-supervised training: keep this many labels of the training split (balanced over the
+    # classes, seeded) and hand the rest to the family as unlabelled (label -1); None keeps all.
+    labelled: int | None = None
 
     def __post_init__(self) -> None:
+        if self.labelled is not None and (isinstance(self.labelled, bool) or self.labelled < 1):
+            raise LatentLabError(f"the number of labels to keep must be at least 1, got {self.labelled}")
         if self.epochs < 1:
             raise LatentLabError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
