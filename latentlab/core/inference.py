@@ -88,15 +88,23 @@ def condition_labels(config: ModelConfig, condition: int | torch.Tensor | np.nda
     return y
 
 
+def _tensor(values: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """float32 tensor of ``values``; a read-only array (e.g. a state value's) is copied first."""
+    if isinstance(values, torch.Tensor):
+        return values
+    array = np.asarray(values, dtype=np.float32)
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, dtype=np.float32, order="C")
+    return torch.from_numpy(array)
+
+
 def encode(model: LatentModel, images: torch.Tensor | np.ndarray,
            labels: int | torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Latent means ``[N, D]`` (float32 numpy) of a few items ``[N, ...]``.
 
     A conditional model needs ``labels`` (one class for all items or one per item).
     """
-    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(
-        np.ascontiguousarray(images, dtype=np.float32))
-    x = x.to(model.device, torch.float32)
+    x = _tensor(images).to(model.device, torch.float32)
     y = condition_labels(model.config, labels, len(x))
     with torch.inference_mode():
         mu, _ = model.encode(x, y)
@@ -139,9 +147,7 @@ def decode(model: LatentModel, codes: torch.Tensor | np.ndarray,
     Images come back as float ``[K, C, H, W]`` in [0, 1]. A conditional model decodes under
     ``condition`` (one class for all codes, or one per code).
     """
-    z = codes if isinstance(codes, torch.Tensor) else torch.from_numpy(
-        np.ascontiguousarray(codes, dtype=np.float32))
-    z = torch.atleast_2d(z).to(model.device, torch.float32)
+    z = torch.atleast_2d(_tensor(codes)).to(model.device, torch.float32)
     y = condition_labels(model.config, condition, len(z))
     if y is not None:
         y = y.to(model.device)

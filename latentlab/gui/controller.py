@@ -28,7 +28,7 @@ import torch
 from PySide6.QtCore import QObject
 from superqt.utils import qthrottled
 
-from latentlab.core import inference
+from latentlab.core import inference, render
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import cpu_state
 from latentlab.core.errors import LatentLabError
@@ -52,6 +52,7 @@ ENCODE_INTERVAL_MS = 1500
 # four a second read as live and leave the GUI thread free for the probe.
 PROGRESS_INTERVAL_S = 0.25
 MAX_ANCHORS = 8
+THUMBNAIL_PX = 64       # a drawn sequence in strips, hover thumbnails and sheets
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 _KEEP: Any = object()
 
@@ -62,10 +63,19 @@ def default_training_threads() -> int:
 
 
 def _item_image(data: Dataset, index: int) -> np.ndarray:
-    """Data item ``index`` as ``[C, H, W]`` float in [0, 1]."""
+    """Data item ``index`` as the model takes it: ``[C, H, W]`` float in [0, 1] (or ``[T, F]``)."""
     if not 0 <= index < len(data):
         raise LatentLabError(f"There is no data item {index}.")
     return data.images[index].numpy()
+
+
+def _item_picture(data: Dataset, index: int) -> np.ndarray:
+    """Data item ``index`` as a picture ``[C, H, W]`` in [0, 1]: a sequence is drawn."""
+    item = _item_image(data, index)
+    if getattr(data, "kind", "image") != "sequence":
+        return item
+    spec = render.OutputSpec("sequence", tuple(item.shape), tuple(data.feature_names))
+    return render.as_images(item[None], spec, size=THUMBNAIL_PX)[0].numpy()
 
 
 def _config_value(config: Any, key: str) -> Any:
@@ -263,11 +273,12 @@ class AppController(QObject):
             data_name="" if data is None else data.name,
             data_source=None if data is None else dict(data.source or {}),
             data_size=0 if data is None else len(data),
-            item_image=None if data is None else functools.partial(_item_image, data),
+            item_image=None if data is None else functools.partial(_item_picture, data),
             plane=self._plane, plane_kind=self._plane_kind, plane_dims=self._plane_dims,
             anchors=tuple(self._anchors[-3:]), codes=self._codes, xy=self._xy, labels=self._labels(),
             class_names=self._class_names(),
-            axis_names=planes.axis_names(self._plane, self.latent_dim, self._plane_dims))
+            axis_names=planes.axis_names(self._plane, self.latent_dim, self._plane_dims),
+            output=None if model is None else render.output_spec(model.config))
         self.scene_model.set(scene)
 
     def _set_probe(self, probe: Probe) -> None:
@@ -643,7 +654,10 @@ class AppController(QObject):
             raise LatentLabError("No model is loaded yet." if self._model is None else
                                  "The model is not ready yet: it is still being fitted.")
         codes = np.array(np.atleast_2d(z), dtype=np.float32)   # a writable copy for torch
-        images = inference.decode(self._model, codes, self.probe.condition)
+        outputs = inference.decode(self._model, codes, self.probe.condition)
+        # Strips, thumbnails and sheets are pictures: a sequence output is drawn first.
+        images = render.as_images(outputs, render.output_spec(self._model.config), size=THUMBNAIL_PX) \
+            if self._is_sequence_model() else outputs
         out = np.stack([to_display(im) for im in images])
         return out[0] if np.ndim(z) == 1 else out
 
@@ -651,7 +665,12 @@ class AppController(QObject):
         if not self.model_ready():
             raise LatentLabError("The model is not ready yet: it is still being fitted.")
         # A copy: the probe's code is read-only, and torch only takes writable memory.
-        return to_display(inference.decode(self._model, np.array(z[None], dtype=np.float32), condition)[0])
+        output = inference.decode(self._model, np.array(z[None], dtype=np.float32), condition)[0]
+        # A sequence goes to the sequence view as its values ([T, F]); it draws them itself.
+        return output.numpy() if self._is_sequence_model() else to_display(output)
+
+    def _is_sequence_model(self) -> bool:
+        return self._model is not None and render.output_spec(self._model.config).kind == "sequence"
 
     def _caption(self, probe: Probe) -> str:
         """The decoded view's caption: the latent vector when short, else plane coordinates."""

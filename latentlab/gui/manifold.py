@@ -20,7 +20,7 @@ import torch
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import qdebounced
 
-from latentlab.core import inference, latent
+from latentlab.core import inference, latent, render
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import ModelConfig
@@ -30,6 +30,7 @@ PLANE_KINDS = ("pca", "dims", "points")
 DEBOUNCE_MS = 120
 MAX_CELLS_PER_SIDE = 24
 MIN_CELL_PX = 36          # a decoded cell smaller than this on screen is unreadable
+SEQUENCE_CELL_PX = 48     # a sequence output drawn in one mosaic cell
 PRIOR_GRID_SIDE = 15      # cells per side before the view's size is known (see prior_grid_side)
 ENCODE_CHUNK = 512        # rows per encode step; the worker checks for newer requests between chunks
 
@@ -177,6 +178,9 @@ def mosaic_job(model_config: Any, state: dict[str, torch.Tensor], codes: torch.T
             return None
         model = inference.model_from_state(model_config, state)
         images = inference.decode(model, codes, condition)
+        spec = render.output_spec(model_config)
+        if spec.kind == "sequence":   # the mosaic is a picture: each sequence is drawn in its cell
+            images = render.as_images(images, spec, size=SEQUENCE_CELL_PX)
         return to_display(latent.tile(images, n_rows, n_cols))
 
     return job

@@ -104,3 +104,19 @@ def test_model_from_state_rebuilds_an_equal_model_in_eval_mode() -> None:
     assert not copy.training
     z = torch.zeros(2, 3)
     torch.testing.assert_close(inference.decode(copy, z), inference.decode(m, z))
+
+
+def test_read_only_arrays_are_taken_without_a_warning() -> None:
+    z = np.zeros((2, 3), np.float32)
+    z.setflags(write=False)   # e.g. the probe's code, a frozen state value
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = inference.decode(model(), z)
+    assert out.shape == (2, *SMALL)
+    images = out.numpy()
+    images.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert inference.encode(model(), images).shape == (2, 3)

@@ -52,6 +52,7 @@ class Scene:
     labels: np.ndarray | None = None
     class_names: tuple[str, ...] = ()
     axis_names: tuple[str, str] = ("z₀", "z₁")
+    output: Any = None                 # the model's output spec (core.render.OutputSpec), None without one
 
     def __post_init__(self) -> None:
         for array in (self.codes, self.xy, self.labels):

@@ -502,6 +502,9 @@ class MainWindow(QMainWindow):
         if new_model:
             self._model_key = scene.model_key
             self.side.configure(scene.latent_dim, scene.condition_names, scene.conditional)
+            self.side.show_output_kind(scene.output.kind if scene.output is not None else "image")
+            if self.side.sequence is not None:
+                self.side.sequence.reset_range()   # another model's outputs have their own scale
             self.clear_status()   # what was said about the last model is stale now
         if not scene.has_model:
             self.decoded.clear(NO_MODEL_HINT)
@@ -543,11 +546,15 @@ class MainWindow(QMainWindow):
 
     def show_decoded(self, decoded: Any) -> None:
         """Show a decoded probe: its image, caption and code."""
+        view = self.side.output_view()
         if decoded is None:
-            self.decoded.clear(NO_MODEL_HINT)
+            view.clear(NO_MODEL_HINT)
             return
-        self.decoded.set_image(decoded.image)
-        self.decoded.set_caption(decoded.caption)
+        if view is self.side.sequence and self._scene is not None and self._scene.output is not None:
+            view.set_output(decoded.image, self._scene.output)
+        else:
+            view.set_image(decoded.image)
+        view.set_caption(decoded.caption)
         if decoded.probe.z is not None:
             self.zbars.set_z(decoded.probe.z)
 

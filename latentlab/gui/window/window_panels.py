@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtWidgets import (
-    QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
+    QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from latentlab.gui.views.decoded_view import DecodedView
@@ -37,7 +37,13 @@ class LatentSidePanel(QWidget):
         self.title.setFont(font)
         layout.addWidget(self.title)
         self.decoded = DecodedView()
-        layout.addWidget(self.decoded, 1)
+        # The decoded output is drawn by kind: an image, or (made when first needed, since it
+        # needs torch) a drawing of pen strokes or signal curves.
+        self.output_stack = QStackedWidget()
+        self.output_stack.addWidget(self.decoded)
+        self.sequence: Any = None
+        self.output_kind = "image"
+        layout.addWidget(self.output_stack, 1)
         self.zbars = ZBarChart()
         layout.addWidget(self.zbars)
         self.condition_row = QWidget()
@@ -76,6 +82,22 @@ class LatentSidePanel(QWidget):
             drow.addWidget(box, 1)
         layout.addWidget(self.dims_row)
         self.configure(0, (), False)   # no model yet: no class or plane to choose
+
+    def show_output_kind(self, kind: str) -> None:
+        """Show the view for the model's output kind: ``"image"`` or ``"sequence"``."""
+        if kind == "sequence" and self.sequence is None:
+            from latentlab.gui.views.sequence_view import SequenceView
+
+            self.sequence = SequenceView()
+            self.sequence.setObjectName("sequenceView")
+            self.output_stack.addWidget(self.sequence)
+        self.output_kind = kind
+        self.output_stack.setCurrentWidget(self.sequence if kind == "sequence" else self.decoded)
+        self.title.setText(DECODED_TITLE if kind == "image" else "Decoded sequence at the probe")
+
+    def output_view(self) -> Any:
+        """The view drawing decoded outputs now (the image view or the sequence view)."""
+        return self.sequence if self.output_kind == "sequence" else self.decoded
 
     def configure(self, latent_dim: int, class_names: tuple[str, ...], conditional: bool) -> None:
         """Show only the controls that mean something for this model."""
