@@ -147,3 +147,12 @@ def test_every_term_a_family_reports_gets_curves_and_a_key_entry(qtbot) -> None:
     assert plot.terms() == ("loss", "recon", "kl", "code_norm")
     assert plot.series("train/d_loss")[1].size == 0
     assert plot.series("train/code_norm")[1].tolist() == [1.0]
+
+
+def test_validation_neg_elbo_is_not_drawn_beside_the_total(qtbot) -> None:
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    plot.load_history([{"epoch": 1, "train": {"loss": 3.0, "recon": 2.0, "kl": 1.0},
+                        "val": {"loss": 3.1, "recon": 2.1, "kl": 1.0, "neg_elbo": 3.1}}])
+    assert plot.terms() == ("loss", "recon", "kl")
+    assert plot.series("val/loss")[1].tolist() == [3.1]

@@ -96,10 +96,12 @@ class InterpolationPanel(QWidget):
                                       "or drop image files here, to add them.")
         self.waypoint_list.setMinimumHeight(40)
         column.addWidget(self.waypoint_list, 1)
-        self.add_selected_button = self._button("Add selected", self._add_selected,
-                                                "Encode the data point selected on the plane")
-        self.add_probe_button = self._button("Add probe", self._add_probe, "Add the probe's position")
-        self.add_files_button = self._button("Add images…", self._add_files, "Encode image files")
+        # Short words after one "Add" label: the dock must fit beside the training panel on a
+        # 1024-pixel-wide screen without a scroll bar.
+        self.add_selected_button = self._button("Selected", self._add_selected,
+                                                "Add the data point selected on the plane (encoded)")
+        self.add_probe_button = self._button("Probe", self._add_probe, "Add the probe's position")
+        self.add_files_button = self._button("Images…", self._add_files, "Add image files (encoded)")
         self.remove_button = self._button("Remove", self._remove, "Remove the chosen waypoint")
         self.up_button = self._button("Up", lambda: self._move(-1), "Visit the chosen waypoint earlier")
         self.down_button = self._button("Down", lambda: self._move(1), "Visit the chosen waypoint later")
@@ -108,6 +110,8 @@ class InterpolationPanel(QWidget):
                         (self.remove_button, self.up_button, self.down_button, self.clear_button)):
             row = QHBoxLayout()
             row.setSpacing(2)
+            if buttons[0] is self.add_selected_button:
+                row.addWidget(QLabel("Add"))
             for b in buttons:
                 row.addWidget(b)
             row.addStretch(1)

@@ -27,6 +27,8 @@ from latentlab.gui.views.side_legend import add_side_legend
 
 TERMS = ("loss", "recon", "kl")   # the autoencoder families' terms, in their usual order
 SPLITS = ("train", "val")
+# Validation's −ELBO restates the total of a VAE: one more curve on top of it only clutters.
+HIDDEN_TERMS = ("neg_elbo",)
 BACKGROUND = "#15171c"
 FOREGROUND = "#c8ccd4"
 # One hue per term, readable on the dark background; the split is told by the line style.
@@ -228,7 +230,7 @@ class LossPlot(pg.PlotWidget):
         if not is_number(x) or not isinstance(terms, dict):
             return
         for term, value in terms.items():
-            if isinstance(term, str) and is_number(value):
+            if isinstance(term, str) and term not in HIDDEN_TERMS and is_number(value):
                 self._ensure_term(term)
                 name = f"{split}/{term}"
                 self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
