@@ -116,17 +116,9 @@ def _condition(loaded: Any, text: str | None) -> int | None:
         return None
     if text is None:
         return 0
-    names = list(cfg.label_names)
-    if text in names:
-        k = names.index(text)
-    else:
-        try:
-            k = int(text)
-        except ValueError:
-            raise LatentLabError(f"unknown label '{text}'; choose from {', '.join(names)}") from None
-    if not 0 <= k < cfg.num_classes:
-        raise LatentLabError(f"label {k} is out of range 0..{cfg.num_classes - 1}")
-    return k
+    from latentlab.core.inference import class_index
+
+    return class_index(cfg, text)
 
 
 def _check_scale(scale: int) -> None:

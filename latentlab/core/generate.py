@@ -73,20 +73,11 @@ def parse_classes(config: Any, given: Sequence[str | int]) -> tuple[int, ...]:
     if not config.is_conditional:
         raise LatentLabError("this model has no classes to choose from; --class needs a conditional model "
                              "(e.g. cvae)")
-    names = list(config.label_names) or [str(i) for i in range(config.num_classes)]
+    from latentlab.core.inference import class_index
+
     out: list[int] = []
     for item in given:
-        text = str(item)
-        if text in names:
-            k = names.index(text)
-        else:
-            try:
-                k = int(text)
-            except ValueError:
-                raise LatentLabError(f"unknown class '{text}'; choose from {', '.join(names)}") from None
-            if not 0 <= k < config.num_classes:
-                raise LatentLabError(f"unknown class '{text}'; choose from {', '.join(names)} "
-                                     f"(or a number 0..{config.num_classes - 1})")
+        k = class_index(config, item)
         if k not in out:
             out.append(k)
     return tuple(out)

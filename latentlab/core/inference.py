@@ -19,6 +19,7 @@ from latentlab.core.models.base import LatentModel, ModelConfig
 __all__ = [
     "ENCODE_CHUNK",
     "check_compatible",
+    "class_index",
     "condition_labels",
     "decode",
     "encode",
@@ -72,6 +73,22 @@ def model_from_state(config: ModelConfig, state: Mapping[str, torch.Tensor]) -> 
     model = build_model(config)
     model.load_state_dict(dict(state))
     return model.eval()
+
+
+def class_index(config: ModelConfig, text: str | int) -> int:
+    """The class a person named (its name, or its number as text) of a conditional model."""
+    names = list(config.label_names) or [str(i) for i in range(config.num_classes)]
+    text = str(text)
+    if text in names:
+        return names.index(text)
+    try:
+        k = int(text)
+    except ValueError:
+        raise LatentLabError(f"unknown class '{text}'; choose from {', '.join(names)}") from None
+    if not 0 <= k < config.num_classes:
+        raise LatentLabError(f"unknown class '{text}'; choose from {', '.join(names)} "
+                             f"(or a number 0..{config.num_classes - 1})")
+    return k
 
 
 def condition_labels(config: ModelConfig, condition: int | torch.Tensor | np.ndarray | None,
