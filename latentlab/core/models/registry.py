@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: The family modules shipped with LatentLab, in the order menus list them.
-BUILTIN_MODULES = ("ae", "vae", "beta_vae", "cvae", "pca")
+BUILTIN_MODULES = ("ae", "vae", "beta_vae", "cvae", "pca", "gan", "vae_gan")
 
 OUTPUT_KINDS = ("image", "sequence")
 ARCHITECTURES = ("mlp", "conv")
