@@ -246,6 +246,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
+    watch = _discriminator_watch(plan.model_config)
     gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial)
     with _cancel_on_interrupt(control):
         while True:
@@ -256,6 +257,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 break
             if hasattr(item, "epoch_done"):
                 printer.update(item)
+                warning = watch.update(item) if watch is not None else None
+                if warning:
+                    print(f"\nwarning: {warning}", file=sys.stderr)
     if control.cancelled:
         print("\ninterrupted: saving what was trained so far", file=sys.stderr)
     tc = plan.train_config
@@ -265,6 +269,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"training {result.status}: {result.message}", file=sys.stderr)
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def _discriminator_watch(config: Any) -> Any:
+    """A watch for a discriminator that wins outright (adversarial families), else None."""
+    if not config.capabilities.adversarial:
+        return None
+    from latentlab.core.models.adversarial import DiscriminatorWatch
+
+    return DiscriminatorWatch.for_config(config)
 
 
 def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
@@ -387,10 +400,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("options      " + ", ".join(f"{k} {v}" for k, v in c.options.items()))
     if hist:
         last = hist[-1]
-        val = _section(last, "val").get("loss")
-        lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train loss "
-                     f"{_loss_text(_section(last, 'train').get('loss'))}"
-                     + (f", validation loss {_loss_text(val)}" if val is not None else ""))
+        main = family.terms[0]  # the minimised loss ("loss", or a GAN's "d_loss")
+        val = _section(last, "val").get(main)
+        lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train {main.replace('_', ' ')} "
+                     f"{_loss_text(_section(last, 'train').get(main))}"
+                     + (f", validation {main.replace('_', ' ')} {_loss_text(val)}" if val is not None else ""))
     else:
         lines.append("history      not trained by gradient descent (no epochs recorded)")
     print("\n".join(lines))

@@ -112,7 +112,7 @@ def _gates(model: VAEGAN, d_real_loss: torch.Tensor, d_fake_loss: torch.Tensor) 
     if not model.config.options["margin_gating"]:
         return True, True
     margin = float(model.config.options["margin"])
-    real, fake = float(d_real_loss), float(d_fake_loss)  # the option's one read-back per step
+    real, fake = float(d_real_loss.detach()), float(d_fake_loss.detach())  # the option's one read-back per step
     train_d = not (real < EQUILIBRIUM - margin or fake < EQUILIBRIUM - margin)
     train_g = not (real > EQUILIBRIUM + margin or fake > EQUILIBRIUM + margin)
     if not (train_d or train_g):
