@@ -67,6 +67,10 @@ def _union(groups: list[tuple[str, ...]]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
+def _denoises(family: registry.Family) -> bool:
+    return any(o.name == "denoise" for o in family.options)
+
+
 def _family_help(families: tuple[registry.Family, ...]) -> str:
     parts = [f"{f.name} ({f.description.rstrip('.')})" for f in families]
     return "; ".join(parts) + "; default vae"
@@ -133,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_lr_help(families))
     t.add_argument("--option", type=_assignment, action="append", default=[], metavar="NAME=VALUE",
                    help=_option_help(families))
+    t.add_argument("--denoise", metavar="NOISE",
+                   help="train as a denoiser (" + ", ".join(f.name for f in families if _denoises(f))
+                        + "): corrupt each input with gaussian:S, saltpepper:P or mask:P (level drawn "
+                          "per image up to S or P) and reconstruct the clean image")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seeds the split, the initial weights and the shuffling (default 0)")
@@ -145,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, metavar="DIR")
     _add_data_options(e, required=False)
     e.add_argument("--device", default="cpu")
+    e.add_argument("--noise", metavar="NOISE",
+                   help="also measure denoising: psnr of the reconstructions of inputs corrupted with "
+                        "this noise (e.g. gaussian:0.5, saltpepper:0.2, mask:0.5; seeded) and psnr_noisy")
+    e.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
+                   help="samples drawn for sample_fd and class_coverage (28x28 grey models; default 1000)")
 
     i = sub.add_parser("info", help="describe a saved model")
     i.add_argument("model", metavar="DIR")
@@ -230,13 +243,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_save_target(out)  # before training: a refused destination would lose the run
     lrs = _learning_rates(args.lr_for)
     options = _family_options(args.family, args.option)
+    if args.denoise is not None:
+        from latentlab.core.models.denoise import parse_noise
+
+        try:
+            parse_noise(args.denoise)  # before the data loads: a typo is reported at once
+        except LatentLabError as exc:
+            raise LatentLabError(f"--denoise: {exc}") from None
     settings = TrainingSettings(
         data=args.data, image_size=args.image_size, color=args.color, limit=args.limit,
         family=args.family, arch=args.arch, latent_dim=args.latent_dim,
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, device=args.device, threads=args.threads, continue_training=bool(args.resume),
-        options=options, lrs=lrs)
+        options=options, lrs=lrs, denoise=args.denoise)
     model, history = None, []
     if args.resume:
         loaded = load_model(args.resume)
@@ -353,10 +373,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from latentlab.core.inference import check_compatible
     from latentlab.core.metrics import evaluate
 
+    if args.noise is not None:
+        from latentlab.core.models.denoise import parse_noise
+
+        try:
+            if parse_noise(args.noise) is None:
+                raise LatentLabError("give a noise such as gaussian:0.5")
+        except LatentLabError as exc:
+            raise LatentLabError(f"--noise: {exc}") from None
     loaded = load_model(args.model)
     data = validation_data(loaded.meta, args)
     check_compatible(loaded.config, data)
-    print(json.dumps(evaluate(loaded.model, data, device=args.device), indent=2))
+    print(json.dumps(evaluate(loaded.model, data, device=args.device, sample_quality=True,
+                              samples=args.samples, noise=args.noise), indent=2))
     return 0
 
 
@@ -396,8 +425,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"data         {json.dumps(data.get('source'))}, {data.get('n', '?')} items"
         + (f", labels {', '.join(c.label_names)}" if c.label_names else ""),
     ]
-    if c.options:
-        lines.append("options      " + ", ".join(f"{k} {v}" for k, v in c.options.items()))
+    shown = {k: v for k, v in c.options.items() if v != ""}  # an empty text option is off
+    if shown:
+        lines.append("options      " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     if hist:
         last = hist[-1]
         main = family.terms[0]  # the minimised loss ("loss", or a GAN's "d_loss")

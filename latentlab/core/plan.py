@@ -33,6 +33,9 @@ class TrainingSettings:
     :mod:`latentlab.core.models.registry`). ``options`` are the family's own settings (name →
     value); ``lrs`` learning rates of named optimisers (the others use ``lr``).
     ``continue_training`` continues the current model instead of building a new one.
+    ``denoise`` is a noise spec (``gaussian:S``, ``saltpepper:P``, ``mask:P``; see
+    :mod:`latentlab.core.models.denoise`) for families that train as denoisers; ``None`` keeps
+    the family option (or the continued model's setting), ``""`` turns it off.
     """
 
     data: Any = None
@@ -56,6 +59,7 @@ class TrainingSettings:
     continue_training: bool = False
     options: Mapping[str, Any] | None = field(default=None, hash=False)
     lrs: Mapping[str, float] | None = field(default=None, hash=False)
+    denoise: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -143,7 +147,23 @@ def _model_config(settings: TrainingSettings, data: Dataset) -> ModelConfig:
         hidden=tuple(hidden), likelihood=settings.likelihood, beta=float(beta),
         kl_warmup_epochs=int(settings.kl_warmup_epochs),
         num_classes=data.num_classes if labelled and data.labels is not None else 0,
-        label_names=data.class_names, options=dict(settings.options or {}))
+        label_names=data.class_names, options=_options(settings, family))
+
+
+def _options(settings: TrainingSettings, family: registry.Family) -> dict[str, Any]:
+    """The family options of the settings, with ``denoise`` folded in (checked in one place)."""
+    from latentlab.core.models.denoise import parse_noise
+
+    options = dict(settings.options or {})
+    if settings.denoise is None:
+        return options
+    spec = parse_noise(settings.denoise)
+    if spec is not None and "denoise" not in {o.name for o in family.options}:
+        able = ", ".join(f.name for f in registry.families() if "denoise" in {o.name for o in f.options})
+        raise LatentLabError(f"The {family.title} family cannot train as a denoiser (families that can: {able}).")
+    if "denoise" in {o.name for o in family.options}:
+        options["denoise"] = "" if spec is None else str(spec)
+    return options
 
 
 def _same_source(data: Dataset, settings: TrainingSettings) -> bool:
@@ -196,6 +216,9 @@ def plan_training(settings: TrainingSettings, *, data: Dataset | None = None,
         if problem is not None:
             raise LatentLabError(f"The loaded model cannot continue on this data. {problem}")
         initial, model_config = _trainer_copy(model), model.config
+        if settings.denoise is not None:  # a continued model may change how it is corrupted
+            model_config = replace(model_config, options=_options(
+                replace(settings, options=model_config.options), model_config.family_info))
         prior = [dict(h) for h in history if isinstance(h, Mapping)]
     else:
         model_config = _model_config(settings, data)

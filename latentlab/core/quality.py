@@ -134,7 +134,7 @@ def class_coverage(predictions: torch.Tensor | np.ndarray, num_classes: int = 10
     threshold = max(1, math.ceil(share * n / num_classes)) if n else 1
     p = counts.to(torch.float64) / max(1, n)
     nz = p[p > 0]
-    entropy = float(-(nz * nz.log()).sum()) if n else 0.0
+    entropy = float(-(nz * nz.log()).sum()) + 0.0 if n else 0.0  # + 0.0: no "-0.0"
     return Coverage(covered=int((counts >= threshold).sum()) if n else 0, num_classes=num_classes,
                     counts=tuple(int(c) for c in counts), entropy=entropy, threshold=threshold)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from latentlab.core.models.denoise import DENOISE_OPTION, denoising_step
 from latentlab.core.models.registry import Capabilities, Family
 
 if TYPE_CHECKING:
@@ -23,4 +24,6 @@ FAMILY = Family(
     description="Deterministic autoencoder: one code per image, trained on reconstruction only.",
     capabilities=Capabilities(encoder=True),
     build=build,
+    options=(DENOISE_OPTION,),
+    train_step=denoising_step,
 )

@@ -76,18 +76,22 @@ class Autoencoder(LatentModel):
         return float(self.config.beta) if self.kl_weighted_by_beta else 1.0
 
     def loss(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, kl_weight: float | None = None
+        self, x: torch.Tensor, y: torch.Tensor | None = None, kl_weight: float | None = None,
+        target: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
+        """Loss terms of encoding ``x`` and reconstructing ``target`` (default ``x``; a
+        denoiser encodes corrupted images and reconstructs the clean ones)."""
+        target = x if target is None else target
         labels = self._labels(y, x.shape[0])
         h = self.encoder(x, labels)
         if not self.variational:
-            recon = reconstruction_nll(self.decoder(h, labels), x, self.config.likelihood)
+            recon = reconstruction_nll(self.decoder(h, labels), target, self.config.likelihood)
             return {"loss": recon, "recon": recon, "kl": recon.new_zeros(())}
         mu, logvar = h.chunk(2, dim=1)
         # Always sampled, also in eval mode: the loss is a (one-sample) ELBO estimate, like the
         # reference example's test loss, so training and validation numbers compare.
         z = reparameterize(mu, logvar)
-        recon = reconstruction_nll(self.decoder(z, labels), x, self.config.likelihood)
+        recon = reconstruction_nll(self.decoder(z, labels), target, self.config.likelihood)
         kl = gaussian_kl(mu, logvar)
         weight = self.default_kl_weight() if kl_weight is None else float(kl_weight)
         return {"loss": recon + weight * kl, "recon": recon, "kl": kl}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from latentlab.core.models.denoise import DENOISE_OPTION
 from latentlab.core.models.registry import Capabilities, Family
 from latentlab.core.models.vae import VAE_SETTINGS, kl_schedule, kl_weighted_step
 
@@ -26,6 +27,7 @@ FAMILY = Family(
     build=build,
     defaults={"beta": 4.0},
     settings=(*VAE_SETTINGS, "beta"),
+    options=(DENOISE_OPTION,),
     train_step=kl_weighted_step,
     schedule=kl_schedule,
 )

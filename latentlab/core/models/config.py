@@ -94,6 +94,8 @@ class ModelConfig:
         d: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "options":
+                value = _saved_options(self.family, value)
             if f.name in _OMITTED_WHEN_EMPTY and not value:
                 continue
             d[f.name] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
@@ -106,3 +108,11 @@ class ModelConfig:
         if unknown:
             raise LatentLabError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**d)
+
+
+def _saved_options(family: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options written to a file: an option that says ``omitted_when_default`` is left out at
+    its default (e.g. denoising off), so the file reads as before the option existed."""
+    declared = {o.name: o for o in registry.get(family).options}
+    return {k: v for k, v in options.items()
+            if not (getattr(declared.get(k), "omitted_when_default", False) and v == declared[k].default)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from latentlab.core.models.denoise import DENOISE_OPTION, training_input
 from latentlab.core.models.registry import Capabilities, Family, StepContext, minimise
 
 if TYPE_CHECKING:
@@ -37,8 +38,8 @@ def kl_schedule(model: VAE, ctx: StepContext) -> dict[str, float]:
 
 def kl_weighted_step(model: VAE, x: torch.Tensor, y: torch.Tensor | None,
                      optimizers: Mapping[str, torch.optim.Optimizer], ctx: StepContext) -> dict[str, torch.Tensor]:
-    """One step on ``recon + kl_weight * kl`` with the scheduled weight."""
-    out = model.loss(x, y, kl_weight(model, ctx))
+    """One step on ``recon + kl_weight * kl`` with the scheduled weight (inputs corrupted for a denoiser)."""
+    out = model.loss(training_input(model.config, x), y, kl_weight(model, ctx), target=x)
     minimise(out["loss"], *optimizers.values())
     return out
 
@@ -56,6 +57,7 @@ FAMILY = Family(
     capabilities=Capabilities(encoder=True, variational=True),
     build=build,
     settings=VAE_SETTINGS,
+    options=(DENOISE_OPTION,),
     train_step=kl_weighted_step,
     schedule=kl_schedule,
 )
