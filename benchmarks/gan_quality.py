@@ -3,8 +3,11 @@
 Two floors, on the bundled MNIST digits with the reference split (seed 0: 8,000 train,
 2,000 validation), on the CPU:
 
-* **GAN** (MLP, latent 16, hidden 512/256, batch 64, about two minutes of training on a quiet
-  machine): sample FD at most 100 against the validation digits, and all 10 classes covered.
+* **GAN** (MLP, latent 16, hidden 512/256, about two minutes of training on a quiet machine):
+  sample FD at most 100 against the validation digits, and all 10 classes covered. Tuned for a
+  short budget: batch 32 and learning rates 5e-4 for both players (more, larger steps; the
+  family's defaults, batch 64-128 at 2e-4, suit long runs). Measured on a busy 2-core machine,
+  this beat the defaults at 10 epochs (sample FD 325 against 658 with 1,000 samples).
 * **VAE-GAN against a VAE** of the same size (MLP, hidden 400, latent 16) trained for the same
   epochs: the VAE-GAN's sample FD at least 15 % lower, its validation reconstruction term
   within 5 % of the VAE's.
@@ -36,6 +39,8 @@ SAMPLES = 2000
 GAN_FD_FLOOR = 100.0
 FD_GAIN_FLOOR = 0.15
 RECON_TOLERANCE = 0.05
+GAN_BATCH = 32
+GAN_LRS = {"generator": 5e-4, "discriminator": 5e-4}
 
 
 def run(model_config: ModelConfig, data, train_config: TrainConfig):
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-gan", action="store_true", help="only the VAE / VAE-GAN comparison")
+    parser.add_argument("--skip-vae", action="store_true", help="only the GAN")
     args = parser.parse_args(argv)
     gan_epochs = 4 if args.quick else args.gan_epochs
     vae_epochs = 6 if args.quick else args.vae_epochs
@@ -81,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_gan:
         config = ModelConfig(family="gan", arch="mlp", latent_dim=16, hidden=(512, 256))
         model, history, seconds = run(config, data, TrainConfig(
-            epochs=gan_epochs, batch_size=64, seed=args.seed, device="cpu", threads=args.threads))
+            epochs=gan_epochs, batch_size=GAN_BATCH, seed=args.seed, device="cpu", threads=args.threads,
+            lrs=GAN_LRS))
         q = sample_quality(model, real, n=SAMPLES, seed=args.seed)
         rows.append(("GAN mlp z16", gan_epochs, seconds, q, None))
         verdicts.append(f"GAN: sample FD {q['sample_fd']:.1f} (floor <= {GAN_FD_FLOOR:g}), "
@@ -89,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                         + ("met" if q["sample_fd"] <= GAN_FD_FLOOR and q["class_coverage"] == 10 else "NOT met"))
 
     results = {}
-    for family, options in (("vae", {}), ("vae-gan", {})):
+    for family, options in () if args.skip_vae else (("vae", {}), ("vae-gan", {})):
         config = ModelConfig(family=family, arch="mlp", latent_dim=16, hidden=(400,), options=options)
         model, history, seconds = run(config, data, TrainConfig(
             epochs=vae_epochs, batch_size=128, seed=args.seed, device="cpu", threads=args.threads))
@@ -97,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         recon = history[-1]["val"]["recon"]
         results[family] = (q, recon)
         rows.append((f"{family} mlp z16", vae_epochs, seconds, q, recon))
-    (vq, vrecon), (gq, grecon) = results["vae"], results["vae-gan"]
-    gain = 1.0 - gq["sample_fd"] / vq["sample_fd"]
-    recon_change = grecon / vrecon - 1.0
-    verdicts.append(f"VAE-GAN vs VAE: sample FD {gain:+.1%} lower (floor >= {FD_GAIN_FLOOR:.0%}), "
-                    f"validation recon {recon_change:+.1%} (floor within {RECON_TOLERANCE:.0%}): "
-                    + ("met" if gain >= FD_GAIN_FLOOR and abs(recon_change) <= RECON_TOLERANCE else "NOT met"))
+    if results:
+        (vq, vrecon), (gq, grecon) = results["vae"], results["vae-gan"]
+        gain = 1.0 - gq["sample_fd"] / vq["sample_fd"]
+        recon_change = grecon / vrecon - 1.0
+        verdicts.append(f"VAE-GAN vs VAE: sample FD {gain:+.1%} lower (floor >= {FD_GAIN_FLOOR:.0%}), "
+                        f"validation recon {recon_change:+.1%} (floor within {RECON_TOLERANCE:.0%}): "
+                        + ("met" if gain >= FD_GAIN_FLOOR and abs(recon_change) <= RECON_TOLERANCE else "NOT met"))
 
     header = (f"{'model':<16}  {'epochs':>6}  {'train s':>8}  {'sample FD':>9}  {'classes':>7}  "
               f"{'entropy':>7}  {'val recon':>9}")
