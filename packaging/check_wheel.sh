@@ -66,7 +66,8 @@ for source in sorted((repo / "latentlab").rglob("*.py")):
 
 for parts in (("LICENSES.md",), ("icons", "latentlab.svg"), ("icons", "latentlab-256.png"),
               ("mnist", "t10k-images-idx3-ubyte.gz"), ("mnist", "t10k-labels-idx1-ubyte.gz"),
-              ("models", "mnist-vae-2d", "config.json"), ("models", "mnist-vae-2d", "model.safetensors")):
+              ("models", "mnist-vae-2d", "config.json"), ("models", "mnist-vae-2d", "model.safetensors"),
+              ("models", "mnist-classifier", "config.json"), ("models", "mnist-classifier", "model.safetensors")):
     p = inside_site(resource_path(*parts), "/".join(parts))
     if not p.is_file():
         problems.append(f"resource {'/'.join(parts)} not found at {p}")
@@ -80,6 +81,10 @@ if tuple(data.images.shape) != (10000, 1, 28, 28) or data.labels is None:
 loaded = load_model(resource_path("models", "mnist-vae-2d"))
 if loaded.config.latent_dim != 2:
     problems.append(f"bundled model has latent dim {loaded.config.latent_dim}, expected 2")
+from latentlab.core.classifier import bundled_classifier
+
+if bundled_classifier().config.num_classes != 10:
+    problems.append("the bundled digit classifier does not have 10 classes")
 
 for p in problems:
     print("PROBLEM:", p, file=sys.stderr)

@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,16 +238,18 @@ def load_classifier(folder: str | os.PathLike[str]) -> tuple[Classifier, dict[st
 
 
 _bundled: Classifier | None = None
+_bundled_lock = threading.Lock()
 
 
 def bundled_classifier() -> Classifier:
-    """The shipped MNIST classifier (loaded once; treat it as read-only)."""
+    """The shipped MNIST classifier (loaded once, on any thread; treat it as read-only)."""
     global _bundled
-    if _bundled is None:
-        from latentlab.resources_path import resource_path
+    with _bundled_lock:
+        if _bundled is None:
+            from latentlab.resources_path import resource_path
 
-        _bundled, _ = load_classifier(resource_path("models", "mnist-classifier"))
-    return _bundled
+            _bundled, _ = load_classifier(resource_path("models", "mnist-classifier"))
+        return _bundled
 
 
 # -- the command that makes the bundled file -------------------------------------------------

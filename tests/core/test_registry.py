@@ -143,7 +143,7 @@ def test_family_options_are_checked_filled_in_and_round_trip(registered) -> None
     family = registry.get("toy-opt")
     assert family.option("tied").parse("yes") is True and family.option("layers").parse("4") == 4
     with pytest.raises(LatentLabError, match="has no options"):
-        ModelConfig(family="vae", options={"layers": 3})
+        ModelConfig(family="pca", options={"layers": 3})
 
 
 def test_image_configs_are_written_as_before() -> None:

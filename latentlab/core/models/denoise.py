@@ -136,6 +136,7 @@ def denoising_step(model: Any, x: torch.Tensor, y: torch.Tensor | None, optimize
     """The plain reconstruction step, encoding corrupted inputs when the model trains as a denoiser."""
     from latentlab.core.models.registry import minimise
 
-    out = model.loss(training_input(model.config, x), y, target=x)
+    noisy = training_input(model.config, x)
+    out = model.loss(x, y) if noisy is x else model.loss(noisy, y, target=x)
     minimise(out["loss"], *optimizers.values())
     return out

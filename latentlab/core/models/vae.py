@@ -39,7 +39,9 @@ def kl_schedule(model: VAE, ctx: StepContext) -> dict[str, float]:
 def kl_weighted_step(model: VAE, x: torch.Tensor, y: torch.Tensor | None,
                      optimizers: Mapping[str, torch.optim.Optimizer], ctx: StepContext) -> dict[str, torch.Tensor]:
     """One step on ``recon + kl_weight * kl`` with the scheduled weight (inputs corrupted for a denoiser)."""
-    out = model.loss(training_input(model.config, x), y, kl_weight(model, ctx), target=x)
+    weight = kl_weight(model, ctx)
+    noisy = training_input(model.config, x)
+    out = model.loss(x, y, weight) if noisy is x else model.loss(noisy, y, weight, target=x)
     minimise(out["loss"], *optimizers.values())
     return out
 
