@@ -37,6 +37,8 @@ __all__ = [
     "ensure_regressor", "grid_codes", "invert", "invert_dataset", "realness",
 ]
 
+#: Latents up to this size are inverted by a grid search over the prior; larger ones start from
+#: a latent regressor (a grid in 4 or more dimensions is too coarse or too large).
 GRID_MAX_DIM = 3
 #: About this many grid points over the prior (64 × 64 in 2-D, 16³ in 3-D, 4096 in 1-D).
 GRID_POINTS = 4096

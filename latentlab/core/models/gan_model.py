@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentlab.core.errors import LatentLabError
+# Latents up to this size are inverted by a grid search, larger ones from the regressor.
+from latentlab.core.inversion import GRID_MAX_DIM
 from latentlab.core.models.adversarial import (
     discriminator_loss,
     ema_copy,
@@ -39,9 +41,6 @@ from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.core.models.registry import StepContext
 from latentlab.core.models.networks import ConvEncoder, MLPEncoder
 
-#: Latents up to this size are inverted by a grid search over the prior; larger ones by the
-#: latent regressor (a grid in 4 or more dimensions is too coarse or too large).
-GRID_MAX_DIM = 3
 #: Generator steps per update of its moving average.
 EMA_EVERY = 4
 #: Learning rate of the latent regressor (plain Adam: it is ordinary regression).
