@@ -340,6 +340,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
+    watch = _discriminator_watch(plan.model_config)
     gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial,
                 resume=resumed)
     if resumed is not None:
@@ -359,6 +360,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 autosave.write_checkpoint(run_folder, item, **run_info)
             elif hasattr(item, "epoch_done"):
                 printer.update(item)
+                warning = watch.update(item) if watch is not None else None
+                if warning:
+                    print(f"\nwarning: {warning}", file=sys.stderr)
             elif timelapse is not None:
                 timelapse.offer(item)
     if timelapse is not None:
@@ -414,6 +418,15 @@ def _start_timelapse(args: argparse.Namespace, plan: Any) -> Any:
 
     return TimelapseRecorder(args.timelapse, plan.model_config, plan.data, every=args.timelapse_every,
                              first_epoch=plan.first_epoch)
+
+
+def _discriminator_watch(config: Any) -> Any:
+    """A watch for a discriminator that wins outright (adversarial families), else None."""
+    if not config.capabilities.adversarial:
+        return None
+    from latentlab.core.models.adversarial import DiscriminatorWatch
+
+    return DiscriminatorWatch.for_config(config)
 
 
 def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
@@ -578,10 +591,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         lines.append("options      " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     if hist:
         last = hist[-1]
-        val = _section(last, "val").get("loss")
-        lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train loss "
-                     f"{_loss_text(_section(last, 'train').get('loss'))}"
-                     + (f", validation loss {_loss_text(val)}" if val is not None else ""))
+        main = family.terms[0]  # the minimised loss ("loss", or a GAN's "d_loss")
+        val = _section(last, "val").get(main)
+        lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train {main.replace('_', ' ')} "
+                     f"{_loss_text(_section(last, 'train').get(main))}"
+                     + (f", validation {main.replace('_', ' ')} {_loss_text(val)}" if val is not None else ""))
     else:
         lines.append("history      not trained by gradient descent (no epochs recorded)")
     print("\n".join(lines))

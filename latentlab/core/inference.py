@@ -24,6 +24,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_dataset",
+    "encode_dataset_with_errors",
     "fits",
     "kl_per_dim",
     "incompatibility",
@@ -119,9 +120,17 @@ def encode(model: LatentModel, images: torch.Tensor | np.ndarray,
            labels: int | torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """Latent means ``[N, D]`` (float32 numpy) of a few items ``[N, ...]``.
 
-    A conditional model needs ``labels`` (one class for all items or one per item).
+    A conditional model needs ``labels`` (one class for all items or one per item). A model
+    without an encoder (a GAN) finds its codes by inverting the generator (:mod:`inversion`).
     """
-    x = _tensor(images).to(model.device, torch.float32)
+    x = _tensor(images)
+    if not model.config.capabilities.encoder:
+        from latentlab.core.inversion import invert
+
+        found = invert(model, x)
+        assert found is not None  # no stop callback: it always completes
+        return found.codes
+    x = x.to(model.device, torch.float32)
     y = condition_labels(model.config, labels, len(x))
     with torch.inference_mode():
         mu, _ = model.encode(x, y)
@@ -135,8 +144,12 @@ def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHU
 
     ``should_stop()`` is asked between chunks: True ends the work and returns None.
     ``progress(done, total)`` is called after each chunk. Raises :class:`LatentLabError` when the
-    model cannot take the data.
+    model cannot take the data. A model without an encoder (a GAN) is inverted instead (see
+    :func:`encode_dataset_with_errors`, which also returns how well each item is reproduced).
     """
+    if not model.config.capabilities.encoder:
+        found = encode_dataset_with_errors(model, data, chunk=chunk, should_stop=should_stop, progress=progress)
+        return None if found is None else found[0]
     check_compatible(model.config, data)
     labels = data.labels if model.config.is_conditional else None
     chunks: list[np.ndarray] = []
@@ -155,6 +168,27 @@ def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHU
     if not chunks:
         return np.zeros((0, model.config.latent_dim), np.float32)
     return np.concatenate(chunks)
+
+
+def encode_dataset_with_errors(
+        model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHUNK,
+        should_stop: Callable[[], bool] | None = None,
+        progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Codes ``[N, D]`` and, for a model without an encoder, each item's RMS pixel error ``[N]``.
+
+    A GAN's codes come from inverting its generator (:func:`latentlab.core.inversion.invert`);
+    the errors (images in [0, 1]) say how closely the generator reproduces each item, e.g. to
+    shade its dot. A model with an encoder returns its latent means and ``None``. Stopping
+    and progress work as in :func:`encode_dataset`; None when stopped.
+    """
+    if model.config.capabilities.encoder:
+        codes = encode_dataset(model, data, chunk=chunk, should_stop=should_stop, progress=progress)
+        return None if codes is None else (codes, None)
+    from latentlab.core.inversion import invert_dataset
+
+    check_compatible(model.config, data)
+    found = invert_dataset(model, data, chunk=chunk, should_stop=should_stop, progress=progress)
+    return None if found is None else (found.codes, found.errors)
 
 
 def decode(model: LatentModel, codes: torch.Tensor | np.ndarray,

@@ -145,7 +145,7 @@ def test_info_describes_the_model(trained: Path) -> None:
 @pytest.mark.parametrize("args, fragment", [
     (("train", "--data", "no/such/folder", "--epochs", "1", "--out", "x"), "no/such/folder"),
     (("train", "--data", "mnist", "--epochs", "0", "--out", "x"), "--epochs"),
-    (("train", "--data", "mnist", "--family", "gan", "--out", "x"), "--family"),
+    (("train", "--data", "mnist", "--family", "wgan", "--out", "x"), "--family"),
     (("info", "no/such/model"), "no/such/model"),
     (("evaluate",), "--model"),
 ])

@@ -250,7 +250,7 @@ def test_garbage_config_is_refused(saved, text, message):
     [
         ({"format_version": 2}, "format_version 2"),
         ({"format_version": "1"}, "format_version"),
-        ({"model": {"family": "gan"}}, "unknown model family"),
+        ({"model": {"family": "wgan"}}, "unknown model family"),
         ({"model": {"latent_dim": "two"}}, "invalid model settings"),
         ({"model": {"latent_dim": 2.5}}, "cannot build"),
         ({"model": {"colour": "red"}}, "unknown model settings"),

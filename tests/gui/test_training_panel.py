@@ -197,7 +197,7 @@ def test_invalid_settings_are_ignored(panel, tmp_path) -> None:
     before = panel.settings()
     panel.apply_settings({
         "data": {"spec": str(tmp_path / "gone"), "image_size": "big", "color": "sepia"},
-        "model": {"family": "gan", "arch": 3, "latent_dim": 0, "beta": float("nan"),
+        "model": {"family": "wgan", "arch": 3, "latent_dim": 0, "beta": float("nan"),
                   "kl_warmup_epochs": -1, "likelihood": None},
         "train": {"epochs": True, "batch_size": 1.5, "lr": -1.0, "device": "cuda", "seed": -3},
         "extra": {"anything": 1},

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 #: The family modules shipped with LatentLab, in the order menus list them.
-BUILTIN_MODULES = ("ae", "vae", "beta_vae", "cvae", "pca", "ssvae", "seq_vae", "rvae", "stream_ae")
+BUILTIN_MODULES = ("ae", "vae", "beta_vae", "cvae", "pca", "gan", "vae_gan", "ssvae", "seq_vae", "rvae",
+                   "stream_ae")
 
 OUTPUT_KINDS = ("image", "sequence")
 ARCHITECTURES = ("mlp", "conv")
