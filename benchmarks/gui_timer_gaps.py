@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pan:
         return pan_frames(qapp, args.pan)
     from latentlab.core.training import warm_up
+    from latentlab.core.training_settings import TrainingSettings
     from latentlab.gui.controller import AppController
     from latentlab.gui.window.main_window import DISCARD, MainWindow
 
@@ -114,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
     on_run.last = None
     controller.run_model.runChanged.connect(on_run)
-    settings = {
-        "data": {"spec": "mnist", "image_size": None, "color": "auto"},
-        "model": {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0,
-                  "kl_warmup_epochs": 0, "likelihood": "bernoulli"},
-        "train": {"epochs": args.epochs, "batch_size": args.batch_size, "lr": 1e-3, "device": "cpu", "seed": 0},
-    }
+    settings = TrainingSettings(data="mnist", family="vae", arch="mlp", latent_dim=2, beta=1.0,
+                                kl_warmup_epochs=0, likelihood="bernoulli", epochs=args.epochs,
+                                batch_size=args.batch_size, lr=1e-3, device="cpu", seed=0)
     gaps: list[float] = []
     last = [time.perf_counter()]
     phase = [0.0]

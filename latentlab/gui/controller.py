@@ -33,6 +33,7 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import cpu_state
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
+from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
 from latentlab.gui import settings as prefs
 from latentlab.gui.exports import Exports
@@ -42,7 +43,7 @@ from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
-from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception, panel_settings
+from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception
 
 log = logging.getLogger(__name__)
 
@@ -794,21 +795,21 @@ class AppController(QObject):
                             view.visible_rect(), view.width(), view.height(), view.pixels_per_unit())
 
     # -- training -----------------------------------------------------------------------
-    def start_training(self, settings: dict[str, Any]) -> bool:
-        """Start training from the training panel's settings dict (see TrainingPanel).
+    def start_training(self, settings: TrainingSettings) -> bool:
+        """Start training from the training panel's settings (see TrainingPanel.settings).
 
         A new model replaces the one on screen: if that one is unsaved, the person is asked
-        first. Continuing (``settings["resume"]``) keeps it and numbers the new epochs on.
+        first. Continuing (``settings.continue_training``) keeps it and numbers the new epochs on.
         """
         if self.is_training:
             return False
-        if not settings.get("resume") and not self._confirm_discard("train a new model"):
+        if not settings.continue_training and not self._confirm_discard("train a new model"):
             return False
         try:
             from latentlab.core.plan import plan_training
 
             plan = plan_training(
-                panel_settings(settings), data=self._data,
+                settings, data=self._data,
                 model=self._model if self.model_ready() else None, history=list(self.run.history),
                 threads=self.training_threads, progress_interval_s=PROGRESS_INTERVAL_S)
         except Exception as exc:

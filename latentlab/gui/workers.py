@@ -1,7 +1,6 @@
 """Background threads of the GUI: the training worker and a one-job inference worker.
 
-Also what turns the training panel's settings into configs. Nothing here imports torch
-at module level: the window is built before torch has loaded.
+Nothing here imports torch at module level: the window is built before torch has loaded.
 
 Workers never touch widgets. They hand plain Python objects (``Progress``,
 ``Snapshot``, ``TrainResult``, numpy arrays) to the GUI thread through queued
@@ -267,18 +266,6 @@ class InferenceWorker(QThread):
                 continue
             if handle.is_current():
                 self._answered.emit(handle, result, None)
-
-
-def panel_settings(values: dict[str, Any]) -> Any:
-    """The training panel's nested settings dict as core :class:`TrainingSettings`."""
-    from latentlab.core.plan import TrainingSettings
-
-    d, m, t = values.get("data") or {}, values.get("model") or {}, values.get("train") or {}
-    flat: dict[str, Any] = {k: v for k, v in {**m, **t}.items() if v is not None}
-    flat.update({"data": d.get("spec") or None, "image_size": d.get("image_size"),
-                 "color": d.get("color", "auto"), "limit": d.get("limit"),
-                 "continue_training": bool(values.get("resume"))})
-    return TrainingSettings.from_dict(flat)
 
 
 class WarmUpThread(QThread):

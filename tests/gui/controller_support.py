@@ -9,6 +9,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from latentlab.core.models import ModelConfig, build_model
+from latentlab.core.plan import TrainingSettings
 from latentlab.gui.controller import AppController
 from latentlab.gui.window.main_window import DISCARD, MainWindow
 
@@ -125,10 +126,11 @@ def decode_code(controller: AppController, z: np.ndarray) -> np.ndarray:
         return controller.model.decode_image(torch.as_tensor(np.asarray(z), dtype=torch.float32)[None])[0, 0].numpy()
 
 
-def training_settings(epochs: int = 2, **model) -> dict:
-    return {
-        "data": {"spec": "mnist", "image_size": None, "color": "auto"},
-        "model": {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0, "kl_warmup_epochs": 0,
-                  "likelihood": "bernoulli", "hidden": [32], **model},
-        "train": {"epochs": epochs, "batch_size": 32, "lr": 1e-3, "device": "cpu", "seed": 0},
-    }
+def training_settings(epochs: int = 2, **model) -> TrainingSettings:
+    """A small MNIST run; ``model`` overrides settings fields (``latent_dim=3``, ``hidden=[16]``)."""
+    chosen = {"family": "vae", "arch": "mlp", "latent_dim": 2, "beta": 1.0, "kl_warmup_epochs": 0,
+              "likelihood": "bernoulli", "hidden": [32], **model}
+    if chosen["hidden"] is not None:
+        chosen["hidden"] = tuple(chosen["hidden"])
+    return TrainingSettings(data="mnist", image_size=None, color="auto", epochs=epochs, batch_size=32,
+                            lr=1e-3, device="cpu", seed=0, **chosen)

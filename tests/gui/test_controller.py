@@ -184,8 +184,7 @@ def test_training_on_other_data_does_not_say_the_old_model_mismatches_it(qtbot, 
     window, c = opened(tiny_model(), show=False)   # a 28 x 28 model on MNIST
     messages: list[str] = []
     window.statusBar().messageChanged.connect(messages.append)
-    settings = training_settings(epochs=1)
-    settings["data"] = {"spec": "shapes", "image_size": 16, "color": "auto", "limit": 64}
+    settings = training_settings(epochs=1).with_changes(data="shapes", image_size=16, color="auto", limit=64)
     assert c.start_training(settings)
     assert c.data.shape == (1, 16, 16) and c.model.config.input_shape == (1, 16, 16)
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=30000)

@@ -304,7 +304,7 @@ def test_a_loaded_model_can_be_continued_from_the_panel(qtbot, opened):
     _small_training(window, epochs=1)
     panel.resume_check.setChecked(True)
     assert not panel._model_group.isEnabled()   # the loaded architecture applies
-    assert panel.settings()["resume"] is True
+    assert panel.settings().continue_training is True
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=60000)
     assert c.model.config == model.config   # same architecture: continued, not rebuilt
@@ -329,16 +329,16 @@ def test_a_continued_model_no_longer_claims_its_file(qtbot, opened, tmp_path):
 def test_continuing_is_not_offered_without_a_model(qtbot, opened):
     window, _ = opened()
     assert not window.training_panel.resume_check.isEnabled()
-    assert "resume" not in window.training_panel.settings()
+    assert window.training_panel.settings().continue_training is False
 
 
 def test_continuing_on_other_data_is_a_clear_error(qtbot, opened):
     window, c = opened(tiny_model(latent_dim=3))
     panel = window.training_panel
     panel.resume_check.setChecked(True)
-    settings = panel.settings()
     # 32 x 32 shapes: images the 28 x 28 model cannot take.
-    settings["data"] = {"spec": "shapes", "image_size": 32, "color": "auto", "limit": 50}
+    settings = panel.settings().with_changes(data="shapes", image_size=32, color="auto", limit=50)
+    assert settings.continue_training is True
     assert not c.start_training(settings)
     assert "cannot continue" in window.findChild(QMessageBox, "errorDialog").text()
     assert not c.is_training
@@ -352,10 +352,10 @@ def test_opening_data_names_it_in_the_panel_and_the_probe_stays_in_sight(qtbot, 
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((10, 10, 3), 20 * k, np.uint8)).save(folder / f"{k}.png")
     window, c = opened()
-    assert window.training_panel.settings()["data"]["spec"] == "mnist"
+    assert window.training_panel.settings().data == "mnist"
     window.openDataRequested.emit(str(tmp_path / "pics"))   # File ▸ Open Image Folder…
     assert c.data.name != "mnist"
-    assert window.training_panel.settings()["data"]["spec"] == str(tmp_path / "pics")
+    assert window.training_panel.settings().data == str(tmp_path / "pics")
     assert c.open_data(str(tmp_path / "pics"), image_size=8, color="rgb")
     # A model whose codes lie far from the origin: the probe moves to where the points are.
     torch.manual_seed(0)

@@ -55,7 +55,7 @@ def test_continued_training_numbers_its_epochs_after_the_models_own(qtbot, opene
     progress_texts: list[str] = []
     c.run_model.runChanged.connect(lambda run: run.progress is not None
                                    and progress_texts.append(window.training_panel.progress_text()))
-    assert c.start_training({**training_settings(epochs=2), "resume": True})
+    assert c.start_training(training_settings(epochs=2).with_changes(continue_training=True))
     assert c.run.epoch_offset == 2
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=60000)
     assert [h["epoch"] for h in c.run.history] == [1, 2, 3, 4]

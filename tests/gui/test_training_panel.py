@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFormLayout, QWidget
 
+from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui.views.formatting import format_compact, format_duration, format_learning_rate, format_progress
 from latentlab.gui.views.training_panel import TrainingPanel
 
@@ -48,12 +49,10 @@ def test_start_emits_the_values_set_in_the_widgets(panel, qtbot) -> None:
     _set_non_defaults(panel)
     with qtbot.waitSignal(panel.startRequested, timeout=1000) as blocker:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    assert blocker.args[0] == {
-        "data": {"spec": "mnist", "image_size": None, "color": "auto"},
-        "model": {"family": "beta-vae", "arch": "conv", "latent_dim": 8, "beta": 2.5,
-                  "kl_warmup_epochs": 5, "likelihood": "gaussian"},
-        "train": {"epochs": 3, "batch_size": 64, "lr": 5e-4, "device": "cpu", "seed": 7},
-    }
+    assert blocker.args[0] == TrainingSettings(
+        data="mnist", image_size=None, color="auto",
+        family="beta-vae", arch="conv", latent_dim=8, beta=2.5, kl_warmup_epochs=5, likelihood="gaussian",
+        epochs=3, batch_size=64, lr=5e-4, device="cpu", seed=7, continue_training=False)
 
 
 def test_learning_rate_accepts_scientific_notation_and_steps_1_2_5(panel, qtbot) -> None:
@@ -139,29 +138,29 @@ def test_picking_a_folder_sets_the_spec_and_cancel_keeps_it(panel, monkeypatch, 
     monkeypatch.setattr(panel, "_ask_path", lambda kind: asked.append(kind) or str(tmp_path))
     _choose(panel.data_combo, "folder")
     assert asked == ["folder"]
-    data = panel.settings()["data"]
-    assert data["spec"] == str(tmp_path)
-    assert data["image_size"] == panel.image_size_spin.value()
+    data = panel.settings()
+    assert data.data == str(tmp_path)
+    assert data.image_size == panel.image_size_spin.value()
     assert panel.path_label.text() == str(tmp_path)
     assert panel.image_size_spin.isVisibleTo(panel) and panel.color_combo.isVisibleTo(panel)
 
     monkeypatch.setattr(panel, "_ask_path", lambda kind: None)
     _choose(panel.data_combo, "idx")
     assert panel.data_combo.currentData() == "folder"
-    assert panel.settings()["data"]["spec"] == str(tmp_path)
+    assert panel.settings().data == str(tmp_path)
 
 
 def test_cancel_from_a_builtin_choice_goes_back_to_it(panel, monkeypatch) -> None:
     _choose(panel.data_combo, "shapes")
     monkeypatch.setattr(panel, "_ask_path", lambda kind: None)
     _choose(panel.data_combo, "npz")
-    assert panel.settings()["data"]["spec"] == "shapes"
+    assert panel.settings().data == "shapes"
     assert not panel.image_size_spin.isVisibleTo(panel)
     assert not panel.path_label.isVisibleTo(panel)
 
 
 def test_folder_only_fields_are_hidden_for_other_data(panel) -> None:
-    assert panel.settings()["data"]["image_size"] is None
+    assert panel.settings().image_size is None
     assert not panel.image_size_spin.isVisibleTo(panel)
     assert not panel.color_combo.isVisibleTo(panel)
 
@@ -182,14 +181,15 @@ def test_settings_round_trip(qtbot, panel, tmp_path) -> None:
     _choose(panel.data_combo, "folder")
     panel.image_size_spin.setValue(48)
     panel.color_combo.setCurrentIndex(panel.color_combo.findData("rgb"))
-    saved = panel.settings()
+    saved, chosen = panel.settings(), panel.choices()
+    assert saved.device == "cuda" and saved.image_size == 48 and saved.color == "rgb"
 
     other = TrainingPanel()
     qtbot.addWidget(other)
     other.set_devices(["cuda"])
     assert other.settings() != saved
-    other.apply_settings(saved)
-    assert other.settings() == saved
+    other.apply_choices(chosen)   # what the app remembers between launches
+    assert other.settings() == saved and other.choices() == chosen
     assert other.beta_spin.isEnabled()
 
 
@@ -211,8 +211,8 @@ def test_invalid_settings_are_ignored(panel, tmp_path) -> None:
 def test_partial_settings_change_only_what_they_name(panel) -> None:
     panel.apply_settings({"train": {"epochs": 5}, "data": {"spec": "moons"}})
     s = panel.settings()
-    assert s["train"]["epochs"] == 5 and s["data"]["spec"] == "moons"
-    assert s["train"]["batch_size"] == 128 and s["model"]["latent_dim"] == 2
+    assert s.epochs == 5 and s.data == "moons"
+    assert s.batch_size == 128 and s.latent_dim == 2
 
 
 def test_devices_offered_only_when_present(panel) -> None:
@@ -225,7 +225,7 @@ def test_devices_offered_only_when_present(panel) -> None:
     panel.device_combo.setCurrentIndex(2)
     panel.set_devices(["cuda:1"])
     assert keys() == ["auto", "cpu", "cuda"]
-    assert panel.settings()["train"]["device"] == "auto"
+    assert panel.settings().device == "auto"
 
 
 def test_every_field_has_a_tooltip(panel) -> None:

@@ -73,7 +73,7 @@ def test_save_cancelled_at_the_file_dialog_cancels_the_action(qtbot, opened):
 def test_continuing_the_trained_model_does_not_ask(qtbot, opened):
     window, c = trained(qtbot, opened)
     answers = Answers(c, CANCEL)
-    assert c.start_training({**training_settings(epochs=1), "resume": True})
+    assert c.start_training(training_settings(epochs=1).with_changes(continue_training=True))
     assert answers.questions == []
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=60000)
 

@@ -44,12 +44,11 @@ def test_valid_numbers_are_kept_exactly_as_typed(qtbot, panel, name, typed, valu
     assert field.text() == typed
     assert panel.problems() == []
     assert panel.start_button.isEnabled()
-    section = "model" if name == "latent_spin" else "train"
     key = {"lr_spin": "lr", "epochs_spin": "epochs", "batch_spin": "batch_size",
            "latent_spin": "latent_dim", "seed_spin": "seed"}[name]
     with qtbot.waitSignal(panel.startRequested, timeout=1000) as blocker:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    assert blocker.args[0][section][key] == value
+    assert getattr(blocker.args[0], key) == value
 
 
 @pytest.mark.parametrize(("name", "typed", "words"), [
@@ -78,6 +77,7 @@ def test_unusable_numbers_are_marked_kept_and_block_start(qtbot, panel, name, ty
     assert panel.problems_label.isVisibleTo(panel)   # and in the panel, above Start
     assert problems[0] in panel.problems_label.text()
     assert not panel.start_button.isEnabled()
+    assert panel.settings() is None                  # no run can be described from it
     emitted = []
     panel.startRequested.connect(emitted.append)
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -98,7 +98,7 @@ def test_fixing_the_field_clears_the_mark_and_enables_start(qtbot, panel) -> Non
     assert "⚠" not in panel.latent_spin.toolTip()
     assert not panel.problems_label.isVisibleTo(panel)
     assert panel.start_button.isEnabled()
-    assert panel.settings()["model"]["latent_dim"] == 30 and panel.settings()["train"]["epochs"] == 5
+    assert panel.settings().latent_dim == 30 and panel.settings().epochs == 5
 
 
 def test_running_keeps_start_disabled_even_without_problems(panel) -> None:
@@ -115,7 +115,7 @@ def test_a_field_that_does_not_apply_does_not_block_start(qtbot, panel) -> None:
     panel.family_combo.setCurrentIndex(panel.family_combo.findData("vae"))   # β is not used by a VAE
     assert panel.problems() == [] and panel.start_button.isEnabled()
     assert panel.beta_spin.text() == "-2"   # still what was typed, for when β-VAE is chosen again
-    assert panel.settings()["model"]["beta"] == 1.0
+    assert panel.settings().beta == 1.0
 
 
 def test_only_families_that_read_beta_take_it_from_the_field(panel) -> None:
@@ -123,8 +123,19 @@ def test_only_families_that_read_beta_take_it_from_the_field(panel) -> None:
     # The registry says which families read β (the β-VAE and the CVAE's KL weight).
     for family, beta in (("vae", 1.0), ("cvae", 4.0), ("ae", 1.0), ("beta-vae", 4.0)):
         panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
-        assert panel.settings()["model"]["beta"] == beta, family
+        assert panel.settings().beta == beta, family
     assert panel.choices()["model"]["beta"] == 4.0
+
+
+def test_fields_that_do_not_apply_give_their_neutral_value(panel) -> None:
+    panel.warmup_spin.setValue(5)
+    panel.color_combo.setCurrentIndex(panel.color_combo.findData("rgb"))   # a folder-only choice
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("ae"))   # an AE has no KL term
+    settings = panel.settings()
+    assert (settings.kl_warmup_epochs, settings.color, settings.image_size) == (0, "auto", None)
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("vae"))
+    assert panel.settings().kl_warmup_epochs == 5
+    assert panel.choices()["data"]["color"] == "rgb"   # the choice itself is kept
 
 
 def test_arrows_step_inside_the_range_and_never_past_it(panel) -> None:
@@ -143,5 +154,5 @@ def test_arrows_step_inside_the_range_and_never_past_it(panel) -> None:
 def test_a_half_typed_value_is_not_a_number_even_on_enter(qtbot, panel) -> None:
     _type(qtbot, panel, panel.lr_spin, "1e")
     assert panel.lr_spin.text() == "1e" and panel.lr_spin.value() is None
-    assert panel.settings()["train"]["lr"] is None
+    assert panel.settings() is None
     assert "lr" not in panel.choices()["train"]   # a remembered choice is always usable

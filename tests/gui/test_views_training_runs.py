@@ -43,7 +43,7 @@ def test_the_old_resumable_call_describes_instead_of_overwriting(panel) -> None:
     mine = _my_choices(panel)
     panel.set_resumable(True, LOADED)
     assert panel.choices() == mine
-    assert panel.settings()["model"]["latent_dim"] == 8
+    assert panel.settings().latent_dim == 8
     assert "latent 3" in panel.model_description()
 
 
@@ -55,7 +55,7 @@ def test_continuing_uses_the_loaded_model_and_sets_the_form_aside(panel, qtbot) 
     assert "new model only" in panel._model_group.title()   # noqa: SLF001
     with qtbot.waitSignal(panel.startRequested, timeout=1000) as blocker:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
-    assert blocker.args[0]["resume"] is True
+    assert blocker.args[0].continue_training is True
     panel.resume_check.setChecked(False)
     assert panel._model_group.isEnabled() and panel._model_group.title() == "Model"   # noqa: SLF001
 
@@ -66,7 +66,7 @@ def test_a_model_that_cannot_continue_is_described_but_not_offered(panel) -> Non
     assert "cannot continue" in panel.model_description()
     panel.describe_model(None)
     assert panel.model_description() == "" and not panel.model_label.isVisibleTo(panel)
-    assert not panel.resume_check.isEnabled() and "resume" not in panel.settings()
+    assert not panel.resume_check.isEnabled() and panel.settings().continue_training is False
 
 
 def test_choices_round_trip_into_a_new_panel(qtbot, panel) -> None:

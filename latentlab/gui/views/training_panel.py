@@ -8,9 +8,9 @@ The panel holds no training logic. It keeps two things apart:
 * a read-only **description of the loaded model** (:meth:`describe_model`), with the
   "Continue training the loaded model" tick.
 
-Start turns the form into a plain dict (:meth:`settings`) and emits it; the controller
-builds the configs, runs the worker and reports back through :meth:`set_state`,
-:meth:`set_progress`, :meth:`set_status` and, when a run ends, :meth:`show_result`.
+Start turns the form into core :class:`~latentlab.core.training_settings.TrainingSettings`
+(:meth:`settings`) and emits it; the controller plans the run, runs the worker and reports
+back through :meth:`set_state`, :meth:`set_progress`, :meth:`set_status` and, when a run ends, :meth:`show_result`.
 A number that cannot be used is marked at its field and Start stays disabled, with the
 reason shown above it (:meth:`problems`). It must not import torch: the window paints
 before torch loads. The number fields and helpers are in
@@ -32,6 +32,7 @@ from superqt import QElidingLabel
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
+from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui.views.formatting import format_loss, format_progress, is_number
 from latentlab.gui.views.training_fields import (
     NumberField, combo_box, form_group, read_field, select_key, write_field,
@@ -84,6 +85,8 @@ TIPS = {
     "stopTrainingButton": "Stop training and keep the weights learned so far.",
 }
 _NOT_STARTED = "Not started"
+# What a field that does not apply to the run contributes to settings() (None: the default).
+_NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0}
 
 
 def _button(text: str, name: str, slot: Any) -> QPushButton:
@@ -101,7 +104,7 @@ def _section(value: object) -> dict[str, Any]:
 class TrainingPanel(QWidget):
     """Form and controls for one training run. See the module docstring for the contract."""
 
-    startRequested = Signal(dict)
+    startRequested = Signal(object)   # TrainingSettings
     pauseRequested = Signal()
     resumeRequested = Signal()
     stopRequested = Signal()
@@ -250,7 +253,7 @@ class TrainingPanel(QWidget):
         return column
 
     def _row(self, form: QFormLayout, label: str, field: QWidget, section: str, key: str) -> None:
-        """Add a labelled field whose value is ``settings()[section][key]``."""
+        """Add a labelled field whose value is the setting ``key`` (``choices()[section][key]``)."""
         if isinstance(field, NumberField):
             field.set_tip(TIPS[key])
             field.edited.connect(self._update_problems)
@@ -356,12 +359,16 @@ class TrainingPanel(QWidget):
         """Why Start is disabled: one sentence per field that cannot be used (empty: none)."""
         return list(self._problems)
 
-    def _update_problems(self) -> None:
+    def _current_problems(self) -> list[str]:
         problems = [field.problem() for (section, key), field in self._fields.items()
                     if isinstance(field, NumberField) and self._applies(section, key)]
         problems = [p for p in problems if p]
         if self._data_kind() in FILE_KINDS and not self._paths.get(self._data_kind()):
             problems.append("Choose the data's file or folder.")
+        return problems
+
+    def _update_problems(self) -> None:
+        problems = self._current_problems()
         changed = problems != self._problems
         self._problems = problems
         self.problems_label.setText("\n".join(f"• {p}" for p in problems))
@@ -535,29 +542,29 @@ class TrainingPanel(QWidget):
         return self.resume_check.isEnabled() and self.resume_check.isChecked()
 
     # ---------------------------------------------------------------- choices and settings
-    def settings(self) -> dict[str, Any]:
-        """What :attr:`startRequested` carries: data / model / train, and ``"resume": True``
-        when the loaded model is to be continued.
+    def settings(self) -> TrainingSettings | None:
+        """What :attr:`startRequested` carries: the run the form describes, or None while a
+        field that applies cannot be used (:meth:`problems` then says why; Start is disabled).
 
-        Fields that do not apply are given their neutral value (β 1 unless the family is
-        β-VAE, no image size unless the data is a folder). A field that cannot be used is
-        None; :meth:`problems` then says why and Start is disabled.
+        Fields that do not apply are given their neutral value (β 1 unless the family reads
+        β, no image size and automatic colour unless the data is a folder, no KL warm-up
+        unless the family reads it). ``continue_training`` is the "Continue training the
+        loaded model" tick; the Model settings then wait for a new model, and one that cannot
+        be read keeps the default (the loaded model's own settings are used).
         """
+        if self._current_problems():
+            return None
         kind = self._data_kind()
-        out: dict[str, Any] = {"data": {}, "model": {}, "train": {}}
+        values: dict[str, Any] = {}
         for (section, key), field in self._fields.items():
-            out[section][key] = read_field(field)
-        out["data"]["spec"] = self._paths.get(kind, "") if kind in FILE_KINDS else kind
-        if kind != "folder":
-            out["data"]["image_size"] = None
-        if "beta" not in self._family_settings():
-            # The β field is offered only to families that read it; the others get the neutral 1.
-            out["model"]["beta"] = 1.0
-        if not self._applies("model", "kl_warmup_epochs") and out["model"]["kl_warmup_epochs"] is None:
-            out["model"]["kl_warmup_epochs"] = 0
-        if self._resuming():
-            out["resume"] = True
-        return out
+            value = read_field(field)
+            if not self._applies(section, key):
+                # E.g. the β field is offered only to families that read it; the others get 1.
+                value = _NEUTRAL.get(key, value)
+            if value is not None:
+                values[key] = value
+        spec = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        return TrainingSettings(data=spec, continue_training=self._resuming(), **values)
 
     def choices(self) -> dict[str, Any]:
         """The person's choices for the next run, to remember between launches.
@@ -575,8 +582,7 @@ class TrainingPanel(QWidget):
         return out
 
     def apply_choices(self, d: Mapping[str, Any]) -> None:
-        """Restore a dict from :meth:`choices` (or :meth:`settings`); unknown or invalid
-        values are skipped.
+        """Restore a dict from :meth:`choices`; unknown or invalid values are skipped.
 
         A remembered path that no longer exists is skipped too. Call :meth:`set_devices`
         first, or a remembered "cuda" / "mps" device is not offered yet and is skipped.

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
+from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import settings as prefs
 from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
@@ -85,7 +86,7 @@ class MainWindow(QMainWindow):
     openSessionRequested(str): a session file; saveSessionRequested(): save one (the
         controller checks the model is saved, then asks :meth:`ask_session_path`).
     exportRequested(str): one of the kinds in :data:`EXPORT_ENTRIES`.
-    startTrainingRequested(dict): the training panel's settings; pause/resume/stopRequested().
+    startTrainingRequested(TrainingSettings): the training panel's settings; pause/resume/stopRequested().
     quitRequested(): File ▸ Quit (the close itself asks ``before_close``).
     probeMoved(x, y) while dragged, probeReleased(x, y); pointSelected(index).
     planeRequested(kind, dim_x, dim_y), conditionRequested(label).
@@ -388,13 +389,13 @@ class MainWindow(QMainWindow):
         self.docks["data"].show()
         self.docks["data"].raise_()
 
-    def _on_start_clicked(self, values: dict) -> None:
+    def _on_start_clicked(self, settings: TrainingSettings | None) -> None:
         problems = self.training_panel.problems()
-        if problems:   # Start is disabled then; a start by other means is refused the same way
-            self.show_status(problems[0])
+        if problems or settings is None:   # Start is disabled then; a start by other means is refused
+            self.show_status(problems[0] if problems else "Fix the marked training settings first.")
             return
         prefs.save_training_choices(self.training_choices())
-        self._request(self.startTrainingRequested, values)
+        self._request(self.startTrainingRequested, settings)
 
     def _on_condition_chosen(self, row: int) -> None:
         if row >= 0:
