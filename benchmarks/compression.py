@@ -17,31 +17,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from latentlab.core.compress import compression_report  # noqa: E402
 from latentlab.core.data import load_dataset  # noqa: E402
+from run import machine  # noqa: E402
 from latentlab.core.models import ModelConfig  # noqa: E402
 from latentlab.core.training import TrainConfig, train  # noqa: E402
 
 FLOOR_DB = 3.0
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} thread(s), "
-            f"CPU capability {torch.backends.cpu.get_cpu_capability()}), Python {platform.python_version()}")
 
 
 def run(gen):

@@ -101,11 +101,12 @@ def cpu_model() -> str:
 
 
 def machine(torch_threads: int | None = None) -> str:
-    """One line naming the CPU, core count, torch version and threads, Python and Qt."""
+    """One line naming the CPU, core count, torch version, threads and CPU capability, and Python."""
     try:
         import torch
 
-        torch_part = f"torch {torch.__version__}, {torch_threads or torch.get_num_threads()} torch thread(s)"
+        torch_part = (f"torch {torch.__version__}, {torch_threads or torch.get_num_threads()} torch thread(s), "
+                      f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     except ImportError:
         torch_part = "torch absent"
     return (f"{cpu_model()}, {os.cpu_count()} cores, {torch_part}, Python {platform.python_version()}, "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
@@ -29,26 +28,17 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from latentlab.core.metrics import accuracy  # noqa: E402
 from latentlab.core.models import build_model  # noqa: E402
 from latentlab.core.partial_labels import UNLABELLED, keep_labels  # noqa: E402
 from latentlab.core.plan import TrainingSettings, plan_training  # noqa: E402
 from latentlab.core.training import Progress, train  # noqa: E402
+from run import machine  # noqa: E402
 
 FLOOR_ACCURACY = 0.85
 FLOOR_GAIN = 0.15
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} thread(s), "
-            f"CPU capability {torch.backends.cpu.get_cpu_capability()}), Python {platform.python_version()}")
 
 
 def classifier_alone(plan, labels: int, steps: int) -> tuple[float, float]:
