@@ -11,25 +11,20 @@ from PySide6.QtWidgets import QApplication
 
 from latentlab.gui.views.plane_items import PointIndex
 from latentlab.gui.views.plane_view import LatentPlaneView
+from tests.gui.plane_support import no_mouse_rate_limit, shown_plane  # noqa: F401 (a fixture)
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
 
 
 @pytest.fixture(autouse=True)
-def _no_mouse_rate_limit(monkeypatch) -> None:
-    # pyqtgraph drops mouse moves closer than 10 ms apart; synthetic events come faster.
-    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
+def _no_mouse_rate_limit(no_mouse_rate_limit) -> None:
+    pass
 
 
 @pytest.fixture
 def view(qtbot) -> LatentPlaneView:
-    widget = LatentPlaneView()
-    qtbot.addWidget(widget)
-    widget.resize(600, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown_plane(qtbot)
 
 
 def _show_region(view: LatentPlaneView, half: float = 5.0) -> None:

@@ -10,26 +10,20 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from latentlab.gui.views.plane_view import LatentPlaneView
+from tests.gui.plane_support import no_mouse_rate_limit, shown_plane  # noqa: F401 (a fixture)
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
 
 
 @pytest.fixture(autouse=True)
-def _no_mouse_rate_limit(monkeypatch) -> None:
-    # pyqtgraph drops mouse moves closer than 10 ms apart; synthetic events come faster.
-    monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
+def _no_mouse_rate_limit(no_mouse_rate_limit) -> None:
+    pass
 
 
 @pytest.fixture
 def view(qtbot) -> LatentPlaneView:
-    widget = LatentPlaneView()
-    qtbot.addWidget(widget)
-    widget.resize(600, 500)
-    widget.show()
-    qtbot.waitExposed(widget)
-    rng = np.random.default_rng(0)
-    widget.set_points(rng.normal(size=(500, 2)) * 2, rng.integers(0, 10, 500), [str(k) for k in range(10)])
+    widget = shown_plane(qtbot, points=500)
     widget.plotItem.vb.setRange(xRange=(-5, 5), yRange=(-5, 5), padding=0)
     QApplication.processEvents()
     return widget

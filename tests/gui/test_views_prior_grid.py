@@ -10,6 +10,7 @@ from latentlab.core import latent
 from latentlab.gui.manifold import (MAX_CELLS_PER_SIDE, MIN_CELL_PX, prior_grid_codes, prior_grid_side,
                                     prior_grid_span, view_cells)
 from latentlab.gui.views.plane_view import LatentPlaneView
+from tests.gui.plane_support import shown_plane
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 15, 24])
@@ -37,15 +38,7 @@ def test_a_view_without_a_size_gets_the_smallest_grid(bad) -> None:
 @pytest.fixture
 def view(qtbot) -> LatentPlaneView:
     # The plane as a new user sees it: a VAE's codes spread over about +-4, a 430 x 340 view.
-    widget = LatentPlaneView()
-    qtbot.addWidget(widget)
-    widget.resize(430, 340)
-    widget.show()
-    qtbot.waitExposed(widget)
-    rng = np.random.default_rng(0)
-    widget.set_points(rng.normal(size=(2000, 2)) * 1.5, rng.integers(0, 10, 2000), [str(k) for k in range(10)])
-    QApplication.processEvents()
-    return widget
+    return shown_plane(qtbot, (430, 340), points=2000, spread=1.5)
 
 
 def _show_prior_grid(view: LatentPlaneView) -> int:
