@@ -33,7 +33,7 @@ JSON_MARK = "BENCHMARK-ROWS "
 # (key, script, what it measures); run in this order, cheapest first.
 BENCHMARKS = (
     ("launch", "launch_time.py", "launch to first paint and to a usable probe"),
-    ("pan", "pan_zoom.py", "pan/zoom frame time with 70,000 points"),
+    ("pan", "pan_zoom.py", "pan/zoom frame time with 70,000 and 1,000,000 points"),
     ("drag", "drag_latency.py", "drag to decoded pixels, MLP and conv decoders"),
     ("gui", "memory.py", "in-app training vs headless, timer gaps, peak memory"),
     ("train", "run.py --train-rows", "training speed vs the canonical PyTorch loop (train_speed.py)"),

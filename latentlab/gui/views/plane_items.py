@@ -12,10 +12,11 @@ import numpy as np
 import pyqtgraph as pg
 import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPixmap, QTransform
 from PySide6.QtWidgets import QLabel, QWidget
 
 from latentlab.gui.views import theme
+from latentlab.gui.views.point_raster import RASTER_MIN_POINTS, RenderCache, argb32, image_from_argb, rasterize_dots
 from latentlab.gui.views.qimage import array_to_qpixmap
 
 THUMBNAIL_PX = 84
@@ -76,6 +77,11 @@ class PointCloud(pg.GraphicsObject):
     pyqtgraph's ScatterPlotItem there are no per-point brush objects, no symbol look-ups
     and no per-point mouse handling (the view does look-ups with :class:`PointIndex`).
     Points are drawn in data order, so no class always covers another.
+
+    A pan or zoom reuses the last rendering through a :class:`RenderCache` (one image blit a
+    frame, re-rendered crisp when the gesture pauses), and a rendering of more than
+    :data:`RASTER_MIN_POINTS` visible dots is rasterised with numpy (square dots) instead of
+    by Qt, which would take half a second for a million.
     """
 
     def __init__(self, size_px: int = theme.POINT_SIZE_PX) -> None:
@@ -94,6 +100,8 @@ class PointCloud(pg.GraphicsObject):
         self._drawn_y = np.zeros(0)
         self._fragments = np.zeros((0, _FRAGMENT_FIELDS))
         self._bounds: QRectF | None = None       # of the finite points; None when there are none
+        self._argb = np.zeros(0, dtype=np.uint32)  # premultiplied colour of each drawn point
+        self._cache = RenderCache(self.update)
 
     # ---------------------------------------------------------------- data
     def set_points(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
@@ -141,6 +149,9 @@ class PointCloud(pg.GraphicsObject):
         self._drawn_y = self._y[keep]
         self._drawn_groups = self._groups[keep]
         self._fragments = np.zeros((keep.size, _FRAGMENT_FIELDS))
+        rgba = np.array([c.getRgb() for c in self._colors], dtype=np.uint8).reshape(-1, 4)
+        self._argb = argb32(rgba)[self._drawn_groups] if rgba.size else np.zeros(0, dtype=np.uint32)
+        self._cache.invalidate()
         if self._atlas is not None:
             self._fill_sources()
         self.prepareGeometryChange()
@@ -155,6 +166,7 @@ class PointCloud(pg.GraphicsObject):
         """Render the dots for a device pixel ratio and point the fragments at them."""
         self._atlas, self._cell = _dot_atlas(self._colors, self._size, ratio)
         self._atlas_ratio = ratio
+        self._cache.invalidate()
         self._fill_sources()
 
     def _fill_sources(self) -> None:
@@ -196,27 +208,65 @@ class PointCloud(pg.GraphicsObject):
     def paint(self, p: QPainter, _option=None, widget: QWidget | None = None) -> None:
         # An exception escaping a paint() override takes the whole process down with
         # PySide: nothing below raises for any data that set_points accepted.
-        frag = self._fragments
-        if not frag.shape[0]:
+        if not self._fragments.shape[0]:
             return
         ratio = widget.devicePixelRatioF() if widget is not None else 1.0
         if self._atlas is None or ratio != self._atlas_ratio:
             self._make_atlas(ratio)
         tr = p.transform()  # item -> device: (m11 x + m21 y + dx, m12 x + m22 y + dy)
-        x, y = self._drawn_x, self._drawn_y
-        np.multiply(x, tr.m11(), out=frag[:, 0])
-        np.multiply(y, tr.m22(), out=frag[:, 1])
-        if tr.m21() or tr.m12():  # a rotated or sheared view (the plane never is, but be exact)
-            frag[:, 0] += tr.m21() * y
-            frag[:, 1] += tr.m12() * x
-        frag[:, 0] += tr.dx()
-        frag[:, 1] += tr.dy()
-        frag = _on_screen(frag, p.device(), self._size)
-        if not frag.shape[0]:
-            return
+        device = p.device()
+        side = float(1 << 20)
+        viewport = QRectF(0, 0, device.width(), device.height()) if device is not None else QRectF(0, 0, side, side)
+        extent = tr.mapRect(self.boundingRect())
         p.resetTransform()
-        p.drawPixmapFragments(shiboken6.wrapInstance(frag.ctypes.data, QPainter.PixmapFragment),
-                              frag.shape[0], self._atlas)
+        self._cache.draw(p, tr, viewport, extent, ratio, self._render)
+
+    def invalidate_rendering(self) -> None:
+        """Render the dots afresh at the next paint (what a paused zoom or new data does)."""
+        self._cache.invalidate()
+        self.update()
+
+    def gesture(self) -> None:
+        """A pan or zoom by the person is under way (the view's manual range change)."""
+        self._cache.gesture()
+
+    @property
+    def renders(self) -> int:
+        """How many times the dots were rendered afresh (pans and zooms reuse a rendering)."""
+        return self._cache.renders
+
+    def _render(self, rect: QRectF, tr: QTransform) -> QImage:
+        """The dots under item → device transform ``tr``, on an image covering device ``rect``."""
+        ratio = self._atlas_ratio
+        x0, y0 = self._drawn_x, self._drawn_y
+        x = x0 * tr.m11() + (tr.dx() - rect.left())
+        y = y0 * tr.m22() + (tr.dy() - rect.top())
+        if tr.m21() or tr.m12():  # a rotated or sheared view (the plane never is, but be exact)
+            x += tr.m21() * y0
+            y += tr.m12() * x0
+        width, height = round(rect.width() * ratio), round(rect.height() * ratio)
+        inside = _on_screen(x, y, rect.width(), rect.height(), self._size)
+        if inside is not None:
+            x, y = x[inside], y[inside]
+        if x.size > RASTER_MIN_POINTS:
+            dot = max(1, round(self._size * ratio))
+            argb = self._argb if inside is None else self._argb[inside]
+            pixels = rasterize_dots(x * ratio, y * ratio, argb, width, height, dot)
+            return image_from_argb(pixels, ratio)
+        image = QImage(max(1, width), max(1, height), QImage.Format.Format_ARGB32_Premultiplied)
+        image.setDevicePixelRatio(ratio)
+        image.fill(Qt.GlobalColor.transparent)
+        if x.size:
+            chosen = self._fragments if inside is None else self._fragments[inside]
+            chosen[:, 0] = x
+            chosen[:, 1] = y
+            painter = QPainter(image)
+            try:
+                painter.drawPixmapFragments(shiboken6.wrapInstance(chosen.ctypes.data, QPainter.PixmapFragment),
+                                            chosen.shape[0], self._atlas)
+            finally:
+                painter.end()
+        return image
 
 
 _FRAGMENT_FIELDS = 10  # the qreals of one QPainter.PixmapFragment, in declaration order
@@ -243,17 +293,14 @@ def _dot_atlas(colors: list[QColor], size: int, ratio: float) -> tuple[QPixmap, 
     return atlas, cell
 
 
-def _on_screen(frag: np.ndarray, device, size: int) -> np.ndarray:
-    """The fragments that can touch the paint device (all of them when nothing is off it).
+def _on_screen(x: np.ndarray, y: np.ndarray, width: float, height: float, size: int) -> np.ndarray | None:
+    """Indices of the dots at ``(x, y)`` that can touch a ``width`` × ``height`` image; None for all.
 
     Also keeps far-away coordinates (a huge zoom) from reaching Qt's integer maths.
     """
-    w, h = (device.width(), device.height()) if device is not None else (1 << 20, 1 << 20)
-    x, y = frag[:, 0], frag[:, 1]
-    if x.min() >= -size and y.min() >= -size and x.max() <= w + size and y.max() <= h + size:
-        return frag  # the usual case: the whole cloud is in view, nothing to copy
-    inside = (x >= -size) & (x <= w + size) & (y >= -size) & (y <= h + size)
-    return np.ascontiguousarray(frag[inside])
+    if x.size and x.min() >= -size and y.min() >= -size and x.max() <= width + size and y.max() <= height + size:
+        return None  # the usual case: the whole cloud is in view, nothing to copy
+    return np.flatnonzero((x >= -size) & (x <= width + size) & (y >= -size) & (y <= height + size))
 
 
 class PlaneViewBox(pg.ViewBox):

@@ -189,6 +189,11 @@ class LatentPlaneView(pg.PlotWidget):
         """
         self._vb.prepareForPaint()
 
+    @property
+    def point_cloud(self) -> PointCloud:
+        """The item that draws the dots (its rendering cache is measured by the benchmarks)."""
+        return self._points
+
     def point_count(self) -> int:
         """Number of points on the plane."""
         return int(self._xy.shape[0])
@@ -403,6 +408,7 @@ class LatentPlaneView(pg.PlotWidget):
 
     def _on_user_range_change(self, *_args) -> None:
         self._user_moved_view = True
+        self._points.gesture()
 
     def _on_range_changed(self, *_args) -> None:
         self._arrow.orient()
