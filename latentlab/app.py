@@ -2,9 +2,10 @@
 
 Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
 that need no torch) at once and does the heavy part on a background thread: import
-torch, read the data set and the model, pay the optimiser's first-use cost. The
-controller is then built on the GUI thread over the window (it becomes the window's child;
-:func:`controller_of` finds it).
+torch, read the data set and the model. The controller is then built on the GUI thread over
+the window (it becomes the window's child; :func:`controller_of` finds it). Only once the
+points are on the plane does a second thread pay what only training needs (the optimiser's
+first use imports ``torch._dynamo``, over a second): the probe and the points come first.
 """
 
 from __future__ import annotations
@@ -84,7 +85,6 @@ def load_startup(model_path: str | None, default_model: str | None) -> StartupRe
         out.data = load_dataset(DEFAULT_DATA)
     if out.model is None:
         out.hint = "No model loaded yet. Press Start to train one."
-    _warm_up()
     return out
 
 
@@ -98,6 +98,33 @@ def _warm_up() -> None:
             warm_up()
         except Exception:   # only a speed-up; training will report real problems itself
             log.debug("warm-up failed", exc_info=True)
+
+
+def warm_up_when_shown(window: MainWindow, controller: Any) -> None:
+    """Start :func:`_warm_up` on a thread once the plane shows points (or at once without any).
+
+    Run earlier, its imports would compete for the interpreter with the first encode.
+    """
+    def start() -> None:
+        if window.closed:
+            return
+        thread = WarmUpThread(_warm_up)
+        window.adopt_thread(thread)
+        window.warm_up_thread = thread
+        thread.start()
+
+    scene = controller.scene
+    if scene.xy is not None or not (scene.model_ready and scene.fits_data):
+        start()
+        return
+
+    def on_scene(value: Any) -> None:
+        if value.xy is None:
+            return
+        controller.scene_model.sceneChanged.disconnect(on_scene)
+        start()
+
+    controller.scene_model.sceneChanged.connect(on_scene)
 
 
 def controller_of(window: MainWindow) -> Any:
@@ -130,6 +157,7 @@ def attach_startup(window: MainWindow, result: Any) -> None:
     if result.hint:
         window.decoded.clear(result.hint)
         window.set_hint(result.hint)
+    warm_up_when_shown(window, controller)
 
 
 def launch(args: list[str], default_model: str | None = None) -> MainWindow:

@@ -85,6 +85,23 @@ def test_launch_with_a_model_path_loads_it_and_its_data(qtbot, launched, saved_m
     assert window.training_panel.isEnabled()
 
 
+def test_training_first_use_costs_wait_until_the_points_are_shown(qtbot, launched, saved_model, monkeypatch):
+    folder, _ = saved_model
+    seen: list[bool] = []
+    windows = []
+
+    def fake_warm_up() -> None:
+        # What the plane showed when the warm-up began (read from this thread: a plain attribute).
+        controller = app.controller_of(windows[0])
+        seen.append(controller is not None and controller.scene.xy is not None)
+
+    monkeypatch.setattr(app, "_warm_up", fake_warm_up)
+    windows.append(launched([str(folder)]))
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=20000)
+    assert seen == [True]
+    windows[0].warm_up_thread.wait(5000)
+
+
 def test_launch_with_a_bad_path_shows_an_error_and_still_opens(qtbot, launched, tmp_path):
     missing = tmp_path / "no-such-model"
     window = launched([str(missing)])

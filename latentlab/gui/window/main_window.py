@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         #: Asked before the window closes (a controller sets it); False keeps the window open.
         self.before_close: Callable[[], bool] = lambda: True
         self.startup_thread: QThread | None = None
+        self.warm_up_thread: QThread | None = None   # first-use costs of training, paid after start-up
         self._helper_threads: list[QThread] = []
         self._scene: Any = None
         self._run: Any = None
