@@ -85,7 +85,10 @@ def denoise_image(model: Any, image: torch.Tensor | np.ndarray, spec: NoiseSpec,
     reason = unusable_reason(config)
     if reason is not None:
         raise LatentLabError(reason)
-    clean = torch.as_tensor(np.array(image, dtype=np.float32, copy=True))
+    if isinstance(image, torch.Tensor):
+        clean = image.detach().to("cpu", torch.float32).clone()
+    else:
+        clean = torch.from_numpy(np.array(image, dtype=np.float32))
     if tuple(clean.shape) != tuple(config.input_shape):
         raise LatentLabError(f"this model takes images of shape {tuple(config.input_shape)}, "
                              f"not {tuple(clean.shape)}")

@@ -207,8 +207,10 @@ class DenoiseTool(QObject):
         """Corrupt and clean the chosen image with the current model and redraw the arrow."""
         if not self.active:
             return
+        model, scene = self._model(), self._scene
+        if model is not None and (scene is None or scene.model_config is not model.config):
+            return   # another model is being put in place (its tools refresh first); its Scene follows
         self.result, self.image_text = None, ""
-        model = self._model()
         self.reason = self._unusable(model)
         self.usable = self.reason is None
         self.note = training_note(model.config) if self.usable else ""
