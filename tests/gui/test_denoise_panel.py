@@ -172,15 +172,15 @@ def test_a_conditional_model_cleans_an_item_under_its_own_class(qtbot, opened):
 
 def test_models_it_cannot_serve_disable_it_and_say_why(qtbot, opened):
     gan = build_model(ModelConfig(family="gan", latent_dim=2, hidden=(16,))).eval()
-    window, c = opened(gan, items=ITEMS)
+    window, c = opened(items=None)   # no data: nothing to place by inverting the generator
     panel = show_panel(qtbot, window)
-    c.select_point(2)
-    assert "encoder" in panel.hint.text() and "GAN" in panel.hint.text()
+    c.set_model(gan)
+    qtbot.waitUntil(lambda: "encoder" in panel.hint.text(), timeout=3000)
+    assert "GAN" in panel.hint.text()
     assert not panel.level_slider.isEnabled() and not panel.new_noise_button.isEnabled()
     assert panel.tool.result is None and panel.noisy_view.current_image() is None
     assert not window.plane.noise_arrow().line.isVisible()
     with toy_families():
-        c.set_data(None)
         c.set_model(toy_model("toy-strokes"))
         qtbot.waitUntil(lambda: "sequence" in panel.hint.text(), timeout=3000)
         assert "images" in panel.hint.text()
@@ -189,3 +189,19 @@ def test_models_it_cannot_serve_disable_it_and_say_why(qtbot, opened):
         c.set_model(tiny_model())
         qtbot.waitUntil(lambda: panel.level_slider.isEnabled(), timeout=3000)
         assert "encoder" not in panel.hint.text()
+
+
+def test_the_data_browser_and_new_weights_reach_the_panel(qtbot, opened):
+    window, c = opened(tiny_model(), items=ITEMS)
+    panel = show_panel(qtbot, window)
+    window.browser.showRequested.emit(9)   # "Show" in the Data tab selects the item
+    wait_for(qtbot, panel, lambda r: np.array_equal(r.clean, c.data.images[9].numpy()))
+    before = panel.tool.result.denoised
+    # A training snapshot: the same image is cleaned by the new weights.
+    other = tiny_model(seed=9)
+    c.training.snapshotReady.emit({k: v.detach().clone() for k, v in other.state_dict().items()})
+    qtbot.waitUntil(lambda: not np.allclose(panel.tool.result.denoised, before), timeout=3000)
+    r = panel.tool.result
+    with torch.no_grad():
+        expected = other.reconstruct(torch.as_tensor(r.noisy)[None])[0].numpy()
+    np.testing.assert_allclose(r.denoised, expected, atol=1e-6)
