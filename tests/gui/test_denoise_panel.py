@@ -67,8 +67,8 @@ def test_the_three_images_and_their_psnr_follow_the_level(qtbot, opened):
             denoised = c.model.reconstruct(noisy)[0, 0].numpy()
         np.testing.assert_allclose(panel.denoised_view.current_image(), denoised, atol=1e-6)
         noisy_title, denoised_title = panel.psnr_texts()
-        assert noisy_title == f"Noisy · {r.psnr_noisy:.2f} dB"
-        assert denoised_title == f"Denoised · {r.psnr_denoised:.2f} dB"
+        assert noisy_title == f"Noisy\nPSNR {r.psnr_noisy:.2f} dB"
+        assert denoised_title == f"Denoised\nPSNR {r.psnr_denoised:.2f} dB"
         shown[level] = r
     assert shown[0.9].psnr_noisy < shown[0.2].psnr_noisy
     # The same pattern, stronger: where neither image was clipped, the noise is 4.5 times larger.

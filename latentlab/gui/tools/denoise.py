@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget,
 )
 from superqt import QLabeledDoubleSlider
 from superqt.utils import qthrottled
@@ -50,6 +50,7 @@ DECIMALS = 2
 # A slider drag reports every pixel; one image through a small model takes a few ms, so
 # the first move computes at once and the rest at most this often (always the last one).
 UPDATE_MS = 30
+CONTROLS_MAX_PX = 320
 
 NO_MODEL = "Open or train a model to see how it cleans a noisy image."
 NOT_READY = "The model is not ready yet: it is still being fitted."
@@ -77,7 +78,7 @@ def as_picture(image: np.ndarray) -> np.ndarray:
 
 def psnr_text(value: float) -> str:
     """``12.34 dB``; identical images (no pixel changed) have no finite PSNR."""
-    return "∞ dB (identical)" if not np.isfinite(value) else f"{value:.2f} dB"
+    return "∞ (identical)" if not np.isfinite(value) else f"{value:.2f} dB"
 
 
 class DenoiseTool(QObject):
@@ -247,7 +248,7 @@ class DenoiseTool(QObject):
                 return None, None, NO_PROBE
             condition = probe.condition if conditional else None
             image = inference.decode(model, np.array(probe.z, dtype=np.float32), condition)[0].numpy()
-            return image, condition, f"The probe's decode at plane ({probe.x:.2f}, {probe.y:.2f})"
+            return image, condition, f"The probe's decode at ({probe.x:.2f}, {probe.y:.2f})"
         if not scene.fits_data:
             return None, None, NO_FIT
         if not scene.anchors or scene.item_image is None or not 0 <= scene.anchors[-1] < scene.data_size:
@@ -303,7 +304,7 @@ class DenoisePanel(QWidget):
         self._settling = False   # the tool sets the widgets: their signals are not the person's
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(self._build_controls(), 0)
+        layout.addWidget(self._build_controls(), 0)
         self.titles: dict[str, QLabel] = {}
         self.clean_view, self.noisy_view, self.denoised_view = (
             self._add_view(layout, name) for name in ("Clean", "Noisy", "Denoised"))
@@ -316,8 +317,13 @@ class DenoisePanel(QWidget):
         self._show_settings()
         self._show_result()
 
-    def _build_controls(self) -> QVBoxLayout:
-        column = QVBoxLayout()
+    def _build_controls(self) -> QWidget:
+        """The choices, in a column of bounded width: the images get the rest of the strip."""
+        box = QWidget()
+        box.setObjectName("denoiseControls")
+        box.setMaximumWidth(CONTROLS_MAX_PX)
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(4)
         self.hint = self._wrapping_label("denoiseHint")
         column.addWidget(self.hint)
@@ -338,29 +344,27 @@ class DenoisePanel(QWidget):
         self.level_slider.setDecimals(DECIMALS)
         self.level_slider.setSingleStep(LEVEL_STEP)
         self.level_slider.setToolTip("How strong the noise is: the same pattern, stronger or weaker")
-        form.addRow("Level:", self.level_slider)
-        column.addLayout(form)
-        row = QHBoxLayout()
         self.new_noise_button = QPushButton("New noise")
         self.new_noise_button.setObjectName("denoiseNewNoise")
         self.new_noise_button.setToolTip("Draw another noise pattern at the same level")
-        row.addWidget(self.new_noise_button)
-        self.image_label = QLabel()
-        self.image_label.setObjectName("denoiseImage")
-        row.addWidget(self.image_label, 1)
-        column.addLayout(row)
+        level_row = QHBoxLayout()
+        level_row.addWidget(self.level_slider, 1)
+        level_row.addWidget(self.new_noise_button)
+        form.addRow("Level:", level_row)
+        column.addLayout(form)
+        self.image_label = self._wrapping_label("denoiseImage")
+        column.addWidget(self.image_label)
         self.note_label = self._wrapping_label("denoiseNote")
         column.addWidget(self.note_label)
         column.addStretch(1)
-        return column
+        return box
 
     @staticmethod
     def _wrapping_label(name: str) -> QLabel:
         label = QLabel()
         label.setObjectName(name)
         label.setWordWrap(True)
-        label.setMinimumWidth(220)
-        label.setMaximumWidth(320)
+        label.setMinimumWidth(200)
         return label
 
     def _add_view(self, layout: QHBoxLayout, name: str) -> DecodedView:
@@ -369,7 +373,10 @@ class DenoisePanel(QWidget):
         column.setSpacing(2)
         title = QLabel(name)
         title.setObjectName(f"denoise{name}Title")
-        title.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        title.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
+        title.setMinimumHeight(2 * title.fontMetrics().lineSpacing())   # a name and a PSNR line, aligned
+        # The three columns share the width equally, whatever their titles say.
+        title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.titles[name] = title
         view = _ImageView()
         view.setObjectName(f"denoise{name}View")
@@ -422,8 +429,8 @@ class DenoisePanel(QWidget):
         self.clean_view.set_image(as_picture(result.clean))
         self.noisy_view.set_image(as_picture(result.noisy))
         self.denoised_view.set_image(as_picture(result.denoised))
-        self.titles["Noisy"].setText(f"Noisy · {psnr_text(result.psnr_noisy)}")
-        self.titles["Denoised"].setText(f"Denoised · {psnr_text(result.psnr_denoised)}")
+        self.titles["Noisy"].setText(f"Noisy\nPSNR {psnr_text(result.psnr_noisy)}")
+        self.titles["Denoised"].setText(f"Denoised\nPSNR {psnr_text(result.psnr_denoised)}")
         # The levels and the seed say what made the noise, for a person comparing numbers.
         self.titles["Noisy"].setToolTip(f"{result.spec}, noise draw {result.seed}; PSNR against the clean image")
 
