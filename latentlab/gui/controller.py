@@ -41,6 +41,7 @@ from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job,
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
+from latentlab.gui.tools.denoise import DenoiseTool
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
 from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception
@@ -137,10 +138,11 @@ class AppController(QObject):
             class_names=self._class_names, probe_z=self._probe_code, set_probe_z=self.set_probe_code,
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
+        self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
-        window.install_tools(self.tools, kl_per_dim=self.kl_per_dim)
+        window.install_tools(self.tools, kl_per_dim=self.kl_per_dim, denoise=self.denoise)
         window.set_ready(True)
         self._publish_scene()
         self.training.reset()
@@ -160,6 +162,9 @@ class AppController(QObject):
         tools.pathChanged.connect(self._draw_path)
         tools.arrowChanged.connect(self._draw_arrow)
         tools.arrowCleared.connect(self._clear_arrow)
+        self.scene_model.sceneChanged.connect(self.denoise.show_scene)
+        self.probe_model.probeChanged.connect(self.denoise.show_probe)
+        tools.modelRefreshed.connect(self.denoise.weights_changed)
         w.openModelRequested.connect(self._open_model_requested)
         w.saveModelRequested.connect(self._save_model_requested)
         w.openDataRequested.connect(self._open_data_requested)

@@ -366,15 +366,15 @@ class ProbeItem(pg.TargetItem):
 
 
 class ArrowOverlay:
-    """A line with an arrow head, in plane coordinates (attribute vectors)."""
+    """A line with an arrow head, in plane coordinates (attribute vectors, noise shifts)."""
 
-    def __init__(self, view_box: pg.ViewBox, z: float) -> None:
+    def __init__(self, view_box: pg.ViewBox, z: float, color: str = theme.ACCENT) -> None:
         self._vb = view_box
         self._ends: tuple[tuple[float, float], tuple[float, float]] | None = None
-        self.line = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2.5))
+        self.line = pg.PlotCurveItem(pen=pg.mkPen(color, width=2.5))
         self.line.setZValue(z)
         self.head = pg.ArrowItem(headLen=14, tipAngle=36, tailLen=0, pen=None,
-                                 brush=pg.mkBrush(theme.ACCENT))
+                                 brush=pg.mkBrush(color))
         self.head.setZValue(z + 1)
         self.clear()
 

@@ -25,6 +25,9 @@ ThumbnailSource = Callable[[int], np.ndarray]
 
 # How strongly the points show while a mosaic of decoded images lies beneath them.
 MOSAIC_POINT_OPACITY = 0.35
+# The denoise panel's arrow (clean image's code → noisy image's code) is white like the selection
+# ring it starts from, apart from the warm attribute arrow.
+NOISE_ARROW_COLOR = theme.SELECTION
 
 
 def check_xy(xy: np.ndarray) -> np.ndarray:
@@ -118,6 +121,7 @@ class LatentPlaneView(pg.PlotWidget):
                                              brush=pg.mkBrush(theme.ACCENT))
         self._waypoints.setZValue(_Z_PATH + 1)
         self._arrow = ArrowOverlay(self.plotItem.vb, _Z_PATH)
+        self._noise_arrow = ArrowOverlay(self.plotItem.vb, _Z_PATH, NOISE_ARROW_COLOR)
         self._selection = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.SELECTION, width=2),
                                              brush=None)
         self._selection.setZValue(_Z_SELECTION)
@@ -133,7 +137,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._probe.sigPositionChanged.connect(self._on_probe_dragged)
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
         for item in (self._mosaic, self._points, self._path, self._waypoints,
-                     self._arrow.line, self._arrow.head, self._selection, self._probe):
+                     self._arrow.line, self._arrow.head, self._noise_arrow.line, self._noise_arrow.head,
+                     self._selection, self._probe):
             self.plotItem.addItem(item)
         self.clear_arrow()
 
@@ -412,6 +417,7 @@ class LatentPlaneView(pg.PlotWidget):
 
     def _on_range_changed(self, *_args) -> None:
         self._arrow.orient()
+        self._noise_arrow.orient()
         self._place_probe_label()
         self.viewChanged.emit()
 
@@ -494,6 +500,18 @@ class LatentPlaneView(pg.PlotWidget):
     def clear_arrow(self) -> None:
         """Remove the arrow."""
         self._arrow.clear()
+
+    def set_noise_arrow(self, ends: tuple[Sequence[float], Sequence[float]] | None) -> None:
+        """Draw the denoise panel's arrow from ``ends[0]`` to ``ends[1]`` (plane coordinates);
+        None removes it."""
+        if ends is None:
+            self._noise_arrow.clear()
+        else:
+            self._noise_arrow.set((float(ends[0][0]), float(ends[0][1])), (float(ends[1][0]), float(ends[1][1])))
+
+    def noise_arrow(self) -> ArrowOverlay:
+        """The denoise panel's arrow (for inspection)."""
+        return self._noise_arrow
 
     # ------------------------------------------------------------------ mosaic
     def set_mosaic(self, image: np.ndarray, rect: tuple[float, float, float, float]) -> None:

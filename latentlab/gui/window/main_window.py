@@ -70,7 +70,7 @@ EXPORT_ENTRIES = (
     ("&Path Codes…", "exportPathCodesAction", "path_codes"),
 )
 TOOL_DOCKS = (("interpolation", "Interpolation"), ("traversal", "Traversal"), ("attributes", "Attributes"),
-              ("bookmarks", "Bookmarks"), ("data", "Data"))
+              ("bookmarks", "Bookmarks"), ("data", "Data"), ("denoise", "Denoise"))
 
 # The answers of ask_unsaved().
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -263,11 +263,13 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self._quit_clicked, "quitAction", QKeySequence.StandardKey.Quit)
 
-    def install_tools(self, tools: Any, kl_per_dim: Callable[[], Any]) -> None:
-        """Build the latent tools' panels over ``tools`` (a ToolsController) in docks tabbed
-        with the loss curves; called once, when the controller exists (the panels need torch)."""
+    def install_tools(self, tools: Any, kl_per_dim: Callable[[], Any], denoise: Any) -> None:
+        """Build the latent tools' panels over ``tools`` (a ToolsController) and ``denoise`` (a
+        DenoiseTool) in docks tabbed with the loss curves; called once, when the controller
+        exists (the panels need torch)."""
         from latentlab.gui.tools import AttributePanel, BookmarksPanel, InterpolationPanel, TraversalPanel
         from latentlab.gui.tools.data_browser import DataBrowserPanel
+        from latentlab.gui.tools.denoise import DenoisePanel
 
         self.tools = tools
         self.interpolation = InterpolationPanel(tools)
@@ -277,9 +279,12 @@ class MainWindow(QMainWindow):
         self.browser = DataBrowserPanel(tools, count=self._item_count, image=self._item_image,
                                         labels=self._labels, class_names=self._class_names)
         self.browser.showRequested.connect(self.pointSelected)
+        self.denoise = DenoisePanel(denoise)
+        denoise.arrowChanged.connect(self.plane.set_noise_arrow)
         tools.attributeChanged.connect(self._show_attribute_choice)
         panels = {"interpolation": self.interpolation, "traversal": self.traversal,
-                  "attributes": self.attributes, "bookmarks": self.bookmarks, "data": self.browser}
+                  "attributes": self.attributes, "bookmarks": self.bookmarks, "data": self.browser,
+                  "denoise": self.denoise}
         area = Qt.DockWidgetArea.BottomDockWidgetArea
         previous = self.loss_dock
         for key, title in TOOL_DOCKS:
@@ -289,6 +294,7 @@ class MainWindow(QMainWindow):
             previous = dock
         # A tabbed dock may count as visible while covered: decode the strips when its tab shows.
         self.docks["traversal"].visibilityChanged.connect(self._on_traversal_shown)
+        self.docks["denoise"].visibilityChanged.connect(denoise.set_active)   # works only while its tab shows
         tools.waypointsChanged.connect(self._on_waypoints_changed)
         self.loss_dock.raise_()
         self.view_menu.addSeparator()
