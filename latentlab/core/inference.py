@@ -150,9 +150,31 @@ def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHU
     if not model.config.capabilities.encoder:
         found = encode_dataset_with_errors(model, data, chunk=chunk, should_stop=should_stop, progress=progress)
         return None if found is None else found[0]
+    found = _encode_chunks(model, data, chunk, should_stop, progress, with_logvar=False)
+    return None if found is None else found[0]
+
+
+def encode_dataset_posterior(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHUNK,
+                             should_stop: Callable[[], bool] | None = None
+                             ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Latent means and log-variances ``([N, D], [N, D] or None)`` of every item, in chunks.
+
+    The log-variances are None for a model without them (an autoencoder, PCA) and for a model
+    without an encoder, whose means are found by inversion. None when ``should_stop()`` says so.
+    """
+    if not model.config.capabilities.encoder:
+        codes = encode_dataset(model, data, chunk=chunk, should_stop=should_stop)
+        return None if codes is None else (codes, None)
+    return _encode_chunks(model, data, chunk, should_stop, None, with_logvar=True)
+
+
+def _encode_chunks(model: LatentModel, data: Dataset, chunk: int, should_stop: Callable[[], bool] | None,
+                   progress: Callable[[int, int], None] | None, *, with_logvar: bool
+                   ) -> tuple[np.ndarray, np.ndarray | None] | None:
     check_compatible(model.config, data)
     labels = data.labels if model.config.is_conditional else None
-    chunks: list[np.ndarray] = []
+    means: list[np.ndarray] = []
+    logvars: list[np.ndarray] | None = [] if with_logvar else None
     total = len(data)
     device = model.device
     with torch.inference_mode():
@@ -161,13 +183,20 @@ def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHU
                 return None
             x = data.images[start:start + chunk].to(device)
             y = None if labels is None else labels[start:start + chunk].to(device)
-            mu, _ = model.encode(x, y)
-            chunks.append(mu.to("cpu", torch.float32).numpy())
+            mu, logvar = model.encode(x, y)
+            means.append(mu.to("cpu", torch.float32).numpy())
+            if logvars is not None:
+                if logvar is None:
+                    logvars = None
+                else:
+                    logvars.append(logvar.to("cpu", torch.float32).numpy())
             if progress is not None:
                 progress(min(total, start + chunk), total)
-    if not chunks:
-        return np.zeros((0, model.config.latent_dim), np.float32)
-    return np.concatenate(chunks)
+    dim = model.config.latent_dim
+    mu_all = np.concatenate(means) if means else np.zeros((0, dim), np.float32)
+    if logvars is None:
+        return mu_all, None
+    return mu_all, (np.concatenate(logvars) if logvars else np.zeros((0, dim), np.float32))
 
 
 def encode_dataset_with_errors(

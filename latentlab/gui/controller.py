@@ -38,6 +38,7 @@ from latentlab.gui import manifold as planes
 from latentlab.gui import settings as prefs
 from latentlab.gui.exports import Exports
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
+from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
@@ -139,6 +140,7 @@ class AppController(QObject):
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
+        self.probe_score = ProbeScore(self.inference, state=self._encoded_weights, data=lambda: self._data, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -165,6 +167,9 @@ class AppController(QObject):
         self.scene_model.sceneChanged.connect(self.denoise.show_scene)
         self.probe_model.probeChanged.connect(self.denoise.show_probe)
         tools.modelRefreshed.connect(self.denoise.weights_changed)
+        self.scene_model.sceneChanged.connect(self.probe_score.on_scene)
+        self.probe_model.probeChanged.connect(self.probe_score.on_probe)
+        self.probe_score.scoreChanged.connect(w.show_probe_score)
         w.openModelRequested.connect(self._open_model_requested)
         w.saveModelRequested.connect(self._save_model_requested)
         w.openDataRequested.connect(self._open_data_requested)
@@ -465,6 +470,10 @@ class AppController(QObject):
             "encode", encode_job(self._model.config, state, self._data),
             on_result=functools.partial(self._on_codes, key), on_error=self._on_encode_failed)
         return True
+
+    def _encoded_weights(self) -> dict[str, torch.Tensor] | None:
+        """The weights the scene's codes came from (the off-manifold map reads their variances)."""
+        return self._encoded_state if self._encoded_state is not None else self.latest_state()
 
     def latest_state(self) -> dict[str, torch.Tensor] | None:
         """The newest weights as a detached copy that background jobs may read."""

@@ -7,7 +7,8 @@ settings       remembered preferences                         (nothing of the GU
 workers        background threads                             (nothing of the GUI)
 views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
-services       manifold.py, probe_decoder.py, training_run.py state, workers
+services       manifold.py, probe_decoder.py, probe_score.py,     state, workers
+               training_run.py
 tools          the latent tools' state and panels             views, tools
 window         the window shell                               views, tools, settings
 controller     controller.py (the one that answers requests)  all of the above
@@ -56,6 +57,7 @@ def _layer(module: str) -> str | None:
     if top in ("views", "state", "tools", "window"):
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
+            "probe_score": "services",
             "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
 
 

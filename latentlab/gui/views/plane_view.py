@@ -133,6 +133,7 @@ class LatentPlaneView(pg.PlotWidget):
             labelOpts={"color": theme.PROBE_COLOR, "offset": LABEL_PLACES[0][0], "anchor": LABEL_PLACES[0][1],
                        "fill": pg.mkBrush(theme.PROBE_HALO)})
         self._probe.setZValue(_Z_PROBE)
+        self._probe_color = theme.PROBE_COLOR
         self._probe.drag_limits = self._probe_limits
         self._probe.sigPositionChanged.connect(self._on_probe_dragged)
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
@@ -283,6 +284,17 @@ class LatentPlaneView(pg.PlotWidget):
         """Move the probe without emitting :attr:`probeMoved` (the caller already knows)."""
         self._probe.setPos(float(x), float(y))
         self._place_probe_label()
+
+    def set_probe_level(self, level: str | None) -> None:
+        """Colour the probe's ring by how far it is from the data ("on", "near", "off"; None: plain)."""
+        color = theme.LEVEL_COLORS.get(level, theme.PROBE_COLOR) if level else theme.PROBE_COLOR
+        if color != self._probe_color:
+            self._probe_color = color
+            self._probe.setPen(pg.mkPen(color, width=2))
+
+    def probe_color(self) -> str:
+        """The colour the probe's ring is drawn in now."""
+        return self._probe_color
 
     def probe_position(self) -> tuple[float, float]:
         """Current probe position in plane coordinates."""

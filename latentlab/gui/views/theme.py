@@ -28,6 +28,8 @@ PROBE_COLOR = "#ffe94d"
 PROBE_HOVER_COLOR = "#ffffff"
 PROBE_HALO = (0, 0, 0, 200)
 PROBE_SIZE_PX = 24
+# The probe's ring by how far it is from the data (the off-manifold score): on, near, off.
+LEVEL_COLORS = {"on": "#6fdc8c", "near": "#ffc24d", "off": "#ff6b6b"}
 
 # Points of the latent scatter.
 POINT_SIZE_PX = 4

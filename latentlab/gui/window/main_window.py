@@ -566,6 +566,17 @@ class MainWindow(QMainWindow):
         if decoded.probe.z is not None:
             self.zbars.set_z(decoded.probe.z)
 
+    def show_probe_score(self, view: Any) -> None:
+        """Show how far the probe is from the data (a ``probe_score.ScoreView``; None: nothing)."""
+        if view is None:
+            self.plane.set_probe_level(None)
+            self.side.nearest.clear()
+            return
+        s = view.score
+        self.plane.set_probe_level(s.level)
+        image = None if view.nearest_image is None else display_image(view.nearest_image)
+        self.side.nearest.show_score(s.level, s.ratio, s.nearest, s.log_density, s.log_prior, image)
+
     def show_selection(self, index: int | None) -> None:
         """Ring data point ``index`` on the plane (None: no ring)."""
         if index is None or 0 <= index < self.plane.point_count():

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from latentlab.gui.views.nearest_view import NearestView
 from latentlab.gui.views.decoded_view import DecodedView
 from latentlab.gui.views.zbar import ZBarChart
 
@@ -44,6 +45,8 @@ class LatentSidePanel(QWidget):
         self.sequence: Any = None
         self.output_kind = "image"
         layout.addWidget(self.output_stack, 1)
+        self.nearest = NearestView()
+        layout.addWidget(self.nearest)
         self.zbars = ZBarChart()
         layout.addWidget(self.zbars)
         self.condition_row = QWidget()

@@ -1,0 +1,62 @@
+"""Beside the decoded image: how far the probe is from the data, and the nearest real item."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from latentlab.gui.views import theme
+from latentlab.gui.views.decoded_view import DecodedView
+
+THUMB_PX = 56
+LEVEL_WORDS = {"on": "On the data", "near": "Near the data", "off": "Off the data"}
+
+
+def describe(level: str, ratio: float, nearest: int, log_density: float, log_prior: float | None) -> str:
+    """The panel's words for a score (rich text, the level in its colour)."""
+    color = theme.LEVEL_COLORS.get(level, theme.FOREGROUND)
+    head = f'<b style="color:{color}">● {LEVEL_WORDS.get(level, level)}</b>'
+    spacing = f"{ratio:.1f}× the local spacing from item {nearest:,}"
+    density = (f"log q(z) {log_density:.1f} · log p(z) {log_prior:.1f}" if log_prior is not None
+               else f"log density {log_density:.1f}")
+    return f"{head}<br>{spacing}<br><span style='color:{theme.MUTED}'>{density}</span>"
+
+
+class NearestView(QWidget):
+    """The off-manifold score in words and the nearest data item as a small picture."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("nearestView")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 2, 0, 2)
+        self.thumb = DecodedView()
+        self.thumb.setObjectName("nearestImage")
+        self.thumb.setFixedSize(THUMB_PX, THUMB_PX)
+        self.thumb.setToolTip("The data item nearest to the probe's code, as it really is.")
+        row.addWidget(self.thumb)
+        self.text = QLabel()
+        self.text.setObjectName("nearestText")
+        self.text.setWordWrap(True)
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text.setToolTip("How far the probe's code is from the encoded data: the distance to the "
+                             "nearest data code over the data's local spacing there (on ≤ 1×, near ≤ 2.5×), "
+                             "and the density of the codes (for a VAE, the aggregate posterior q and the prior p).")
+        row.addWidget(self.text, 1)
+        self.level: str | None = None
+        self.setVisible(False)
+
+    def show_score(self, level: str, ratio: float, nearest: int, log_density: float,
+                   log_prior: float | None, image: np.ndarray | None) -> None:
+        """Show a score; ``image`` is the nearest item (``[H, W]`` or ``[H, W, 3]``) or None."""
+        self.level = level
+        self.text.setText(describe(level, ratio, nearest, log_density, log_prior))
+        self.thumb.setVisible(image is not None)
+        if image is not None:
+            self.thumb.set_image(image)
+        self.setVisible(True)
+
+    def clear(self) -> None:
+        self.level = None
+        self.text.clear()
+        self.setVisible(False)

@@ -1,0 +1,69 @@
+"""The off-manifold score under the probe: ring colour, the nearest real item, the density terms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentlab.core.offmanifold import ManifoldMap
+from latentlab.gui.views import theme
+from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, wait_for_codes
+
+ITEMS = 200
+
+
+@pytest.fixture
+def opened(qtbot):
+    made = Opened(qtbot)
+    yield made
+    made.close_all()
+
+
+def _wait_for_map(qtbot, c) -> ManifoldMap:
+    qtbot.waitUntil(lambda: c.probe_score.map is not None and len(c.probe_score.map) == len(c.data), timeout=10000)
+    return c.probe_score.map
+
+
+def test_the_probe_ring_and_the_panel_follow_the_score(qtbot, opened):
+    window, c = opened(tiny_model(), items=ITEMS)
+    wait_for_codes(qtbot, c)
+    built = _wait_for_map(qtbot, c)
+    assert built.variational  # a VAE: the aggregate posterior, with the encoder's variances
+    codes = c.scene.codes
+    # On a data item: on the data, that item nearest, its picture beside the decoded one.
+    c.set_probe_code(codes[5] + 1e-5)
+    qtbot.waitUntil(lambda: window.side.nearest.isVisible() and window.side.nearest.level == "on", timeout=3000)
+    assert window.plane.probe_color() == theme.LEVEL_COLORS["on"]
+    np.testing.assert_allclose(window.side.nearest.thumb.current_image(), c.data.images[5, 0].numpy())
+    text = window.side.nearest.text.text()
+    assert "On the data" in text and "item 5" in text and "log q(z)" in text and "log p(z)" in text
+    # Far beyond every code: off the data, in the off colour.
+    far = codes.max(axis=0) + 50 * (codes.max(axis=0) - codes.min(axis=0))
+    c.set_probe_code(far)
+    qtbot.waitUntil(lambda: window.side.nearest.level == "off", timeout=3000)
+    assert window.plane.probe_color() == theme.LEVEL_COLORS["off"]
+    expected = built.score(far)
+    assert f"{expected.ratio:.1f}×" in window.side.nearest.text.text()
+
+
+def test_a_model_of_another_latent_size_is_never_scored_against_old_codes(qtbot, opened):
+    window, c = opened(tiny_model(), items=ITEMS)
+    wait_for_codes(qtbot, c)
+    _wait_for_map(qtbot, c)
+    set_model_and_wait(qtbot, c, tiny_model(latent_dim=3))
+    # Until the new codes are mapped there is nothing to say; then the map has 3 dimensions.
+    built = _wait_for_map(qtbot, c)
+    assert built.dim == 3
+    c.set_probe_code(c.scene.codes[0])
+    qtbot.waitUntil(lambda: window.side.nearest.level == "on", timeout=3000)
+
+
+def test_an_autoencoder_gets_a_kernel_density_not_a_posterior(qtbot, opened):
+    window, c = opened(tiny_model(family="ae"), items=ITEMS)
+    wait_for_codes(qtbot, c)
+    built = _wait_for_map(qtbot, c)
+    assert not built.variational
+    c.set_probe_code(c.scene.codes[3])
+    qtbot.waitUntil(lambda: window.side.nearest.level is not None, timeout=3000)
+    text = window.side.nearest.text.text()
+    assert "log density" in text and "log p(z)" not in text
