@@ -194,7 +194,7 @@ def test_the_compression_panel_shows_what_core_measures(qtbot, opened):
         point = tool.curve_point(bits)
         assert point["bytes_per_image"] == report["model"]["bytes_per_image"]
         assert point["psnr"] == pytest.approx(report["model"]["psnr"], abs=1e-4)
-        assert f"PSNR {report['model']['psnr']:.2f} dB" in panel.caption.text()
+        assert f"PSNR {report['model']['psnr']:.2f} dB" in panel.mean_label.text()
     # The selected point is the image on show.
     c.select_point(5)
     qtbot.waitUntil(lambda: tool.shown_index == 5, timeout=3000)
@@ -224,8 +224,8 @@ def test_the_compression_panel_is_disabled_with_a_reason(qtbot, opened):
         c.set_model(toy_model("toy-strokes"))
         window.docks["compression"].raise_()
         panel = c.uses.panel
-        qtbot.waitUntil(lambda: "not images" in panel.caption.text(), timeout=3000)
-        assert not panel.isEnabled() and panel.toolTip() == panel.caption.text()
+        qtbot.waitUntil(lambda: "not images" in panel.reason.text(), timeout=3000)
+        assert not panel.isEnabled() and panel.toolTip() == panel.reason.text() and panel.content.isHidden()
         assert c.uses.compression.report is None
     gan = ModelConfig(family="gan", latent_dim=2, hidden=(16,))
     assert "no encoder" in unsupported_reason(gan)
@@ -248,7 +248,7 @@ def test_the_plane_colours_points_by_the_predicted_class(qtbot, opened):
     groups = window.plane._points._groups
     np.testing.assert_array_equal(groups, expected)    # the dots' colours are the predicted classes
     val = c.uses.validation_indices()
-    assert bar.accuracy.text() == f"accuracy {np.mean(expected[val] == true_labels[val]):.1%}"
+    assert bar.accuracy.text() == f"Accuracy {np.mean(expected[val] == true_labels[val]):.1%} (validation split)"
     # Another plane keeps the predicted colours; the true labels come back when chosen.
     c.set_plane("dims", (1, 0))
     np.testing.assert_array_equal(window.plane.point_labels(), expected)

@@ -28,6 +28,7 @@ import pyqtgraph as pg
 import torch
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 from superqt.utils import qdebounced
 
 from latentlab.core import compress, inference
@@ -40,7 +41,7 @@ BITS_CHOICES: tuple[int | str, ...] = (4, 6, 8, "float16")
 DEFAULT_BITS = 8
 #: Validation items the curve and the quantisation range are measured on.
 REFERENCE_ITEMS = 64
-IMAGE_PX = 84            # each of the three pictures is drawn at least this large
+IMAGE_PX = 64            # each of the three pictures is drawn at least this large
 REFRESH_MS = 120
 SERIES = (("model", "This model", theme.ACCENT), ("jpeg", "JPEG", "#5b8bd6"), ("webp", "WebP", "#6cc46c"))
 _ERROR_MAP = pg.colormap.get("inferno")
@@ -132,9 +133,22 @@ class CompressionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("compressionPanel")
-        outer = QHBoxLayout(self)
-        outer.setContentsMargins(6, 4, 6, 4)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 4, 6, 4)
+        # Why the panel is disabled, alone in its place (the only label here that wraps: a
+        # wrapped label would make the dock's scroll area size the panel by its preferred height).
+        self.reason = QLabel()
+        self.reason.setObjectName("compressionReason")
+        self.reason.setWordWrap(True)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.reason.hide()
+        column.addWidget(self.reason)
+        self.content = QWidget()
+        column.addWidget(self.content, 1)
+        outer = QHBoxLayout(self.content)
+        outer.setContentsMargins(0, 0, 0, 0)
         left = QVBoxLayout()
+        left.setSpacing(3)
         top = QHBoxLayout()
         top.addWidget(QLabel("Code"))
         self.bits_combo = QComboBox()
@@ -152,6 +166,7 @@ class CompressionPanel(QWidget):
         left.addLayout(top)
         grid = QGridLayout()
         grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(0)
         self.pictures: dict[str, QLabel] = {}
         for column, (key, title) in enumerate((("original", "Image"), ("restored", "From the code"),
                                                ("error", "Error"))):
@@ -167,16 +182,18 @@ class CompressionPanel(QWidget):
             grid.addWidget(caption, 1, column)
         self.error_caption = grid.itemAtPosition(1, 2).widget()
         left.addLayout(grid)
-        self.caption = QLabel()
+        self.caption = QElidingLabel()
         self.caption.setObjectName("compressionCaption")
-        self.caption.setWordWrap(True)
         left.addWidget(self.caption)
+        self.mean_label = QElidingLabel()
+        self.mean_label.setObjectName("compressionMean")
+        left.addWidget(self.mean_label)
         left.addStretch(1)
         outer.addLayout(left)
         theme.ensure_pyqtgraph_config()
         self.plot = pg.PlotWidget(background=theme.BACKGROUND)
         self.plot.setObjectName("rateDistortionPlot")
-        self.plot.setMinimumWidth(240)
+        self.plot.setMinimumSize(200, 120)
         item = self.plot.plotItem
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -184,7 +201,8 @@ class CompressionPanel(QWidget):
         item.setLabel("bottom", "bytes per image", color=theme.MUTED)
         item.setLabel("left", "PSNR (dB)", color=theme.MUTED)
         item.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = item.addLegend(offset=(-6, 6), labelTextColor=theme.FOREGROUND)
+        # Top left: few bytes and a high PSNR, where no codec's curve usually goes.
+        self.legend = item.addLegend(offset=(6, 6), labelTextColor=theme.FOREGROUND)
         self.series: dict[str, pg.PlotDataItem] = {}
         for key, title, colour in SERIES:
             self.series[key] = item.plot([], [], name=title, pen=pg.mkPen(colour, width=2),
@@ -192,9 +210,6 @@ class CompressionPanel(QWidget):
         self.marker = pg.ScatterPlotItem(size=13, pen=pg.mkPen(theme.FOREGROUND, width=2), brush=None)
         item.addItem(self.marker)
         outer.addWidget(self.plot, 1)
-        self.reason = QLabel()
-        self.reason.setObjectName("compressionReason")
-        self.reason.setWordWrap(True)
 
     def bits(self) -> int | str:
         return self.bits_combo.currentData()
@@ -206,23 +221,33 @@ class CompressionPanel(QWidget):
         """Disable the panel and say why."""
         self.setEnabled(False)
         self.setToolTip(reason)
+        self.reason.setText(reason)
+        self.reason.show()
+        self.content.hide()
         self.numbers.setText("")
-        self.caption.setText(reason)
+        self.caption.setText("")
+        self.mean_label.setText("")
         for picture in self.pictures.values():
             picture.clear()
         for series in self.series.values():
             series.setData([], [])
         self.marker.setData([], [])
 
-    def show_measuring(self, text: str) -> None:
+    def _available(self) -> None:
         self.setEnabled(True)
         self.setToolTip("")
-        self.caption.setText(text)
+        self.reason.hide()
+        self.content.show()
 
-    def show_reconstruction(self, r: Reconstruction, caption: str) -> None:
-        """The image, its reconstruction and the error map; bytes and PSNR."""
-        self.setEnabled(True)
-        self.setToolTip("")
+    def show_measuring(self, text: str) -> None:
+        self._available()
+        self.caption.setText(text)
+        self.caption.setToolTip(text)
+
+    def show_reconstruction(self, r: Reconstruction, caption: str, mean: str) -> None:
+        """The image, its reconstruction and the error map; bytes and PSNR; ``caption`` says
+        which image it is, ``mean`` what the set scores."""
+        self._available()
         psnr = "∞ (identical)" if not math.isfinite(r.psnr) else f"{r.psnr:.2f} dB"
         self.numbers.setText(f"{r.bytes_per_image} bytes per image · PSNR {psnr}")
         top = float(r.error.max()) if r.error.size else 0.0
@@ -232,6 +257,9 @@ class CompressionPanel(QWidget):
         self._draw_rgb("error", _ERROR_MAP.map(scaled.astype(np.float64), mode="byte")[..., :3])
         self.error_caption.setText(f"Error (max {top:.2f})")
         self.caption.setText(caption)
+        self.caption.setToolTip(caption)
+        self.mean_label.setText(mean)
+        self.mean_label.setToolTip(mean)
 
     def _draw(self, key: str, chw: np.ndarray) -> None:
         self._draw_rgb(key, chw[0] if chw.shape[0] == 1 else np.ascontiguousarray(chw.transpose(1, 2, 0)))
@@ -358,8 +386,8 @@ class CompressionTool(QObject):
             return
         self.shown_index = index
         point = self.curve_point(bits)
-        mean = "" if point is None else f" Over the {report['n']} validation images: PSNR {point['psnr']:.2f} dB."
-        self.panel.show_reconstruction(self.shown, f"{why.capitalize()}.{mean}")
+        mean = "" if point is None else f"{report['n']} validation images: PSNR {point['psnr']:.2f} dB on average"
+        self.panel.show_reconstruction(self.shown, why[0].upper() + why[1:], mean)
         self.panel.show_curve(curve_series(report), None if point is None else
                               (point["bytes_per_image"], point["psnr"]))
 

@@ -58,13 +58,13 @@ def predict_job(config: Any, state: dict[str, torch.Tensor], images: torch.Tenso
 def accuracy_text(predicted: np.ndarray, labels: np.ndarray | None, validation: np.ndarray) -> tuple[str, str]:
     """The accuracy beside the chooser and its tooltip (validation split, then every item)."""
     if labels is None or len(labels) != len(predicted):
-        return "no labels to compare", "The data set has no labels, so the predictions cannot be checked."
+        return "No labels to compare with", "The data set has no labels, so the predictions cannot be checked."
     everything = float(np.mean(predicted == labels)) if len(labels) else float("nan")
     val = validation[validation < len(labels)]
     if len(val) == 0:
-        return f"accuracy {everything:.1%}", f"All {len(labels):,} items: {everything:.1%} predicted right."
+        return f"Accuracy {everything:.1%} on all {len(labels):,} items", f"All {len(labels):,} items: {everything:.1%} predicted right."
     on_val = float(np.mean(predicted[val] == labels[val]))
-    return (f"accuracy {on_val:.1%}",
+    return (f"Accuracy {on_val:.1%} (validation split)",
             f"Validation split ({len(val):,} items): {on_val:.1%} predicted right; all {len(labels):,} items on "
             f"the plane: {everything:.1%}.")
 
@@ -163,7 +163,7 @@ class UsesController(QObject):
         self._predicted_for = scene.codes
         key = (scene.model_key, scene.data_key)
         names = scene.condition_names or scene.class_names
-        self.window.colour_by.show_accuracy("classifying…")
+        self.window.colour_by.show_accuracy("Classifying…")
 
         def shown(predicted: np.ndarray | None) -> None:
             self._predict_handle = None

@@ -8,7 +8,8 @@ the values it is given.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 
 TRUE_LABEL, PREDICTED = "label", "predicted"
 CHOICES = ((TRUE_LABEL, "True label"), (PREDICTED, "Predicted class"))
@@ -22,8 +23,10 @@ class ColourByBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("colourByBar")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        row = QHBoxLayout()
         row.addWidget(QLabel("Colour by"))
         self.combo = QComboBox()
         self.combo.setObjectName("colourByChooser")
@@ -33,9 +36,12 @@ class ColourByBar(QWidget):
                               "for each image.")
         self.combo.currentIndexChanged.connect(lambda _row: self.choiceChanged.emit(self.choice()))
         row.addWidget(self.combo, 1)
-        self.accuracy = QLabel()
+        column.addLayout(row)
+        # A line of its own: beside the chooser it would widen the side panel.
+        self.accuracy = QElidingLabel()
         self.accuracy.setObjectName("predictionAccuracy")
-        row.addWidget(self.accuracy)
+        self.accuracy.setVisible(False)
+        column.addWidget(self.accuracy)
         self.setVisible(False)
 
     def choice(self) -> str:
@@ -53,5 +59,5 @@ class ColourByBar(QWidget):
     def show_accuracy(self, text: str, tip: str = "") -> None:
         """The accuracy beside the chooser ("" hides it)."""
         self.accuracy.setText(text)
-        self.accuracy.setToolTip(tip)
+        self.accuracy.setToolTip(tip or text)
         self.accuracy.setVisible(bool(text))
