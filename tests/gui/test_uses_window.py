@@ -248,7 +248,7 @@ def test_the_plane_colours_points_by_the_predicted_class(qtbot, opened):
     groups = window.plane._points._groups
     np.testing.assert_array_equal(groups, expected)    # the dots' colours are the predicted classes
     val = c.uses.validation_indices()
-    assert bar.accuracy.text() == f"Accuracy {np.mean(expected[val] == true_labels[val]):.1%} (validation split)"
+    assert bar.accuracy.text() == f"Accuracy {np.mean(expected[val] == true_labels[val]):.1%} (validation)"
     # Another plane keeps the predicted colours; the true labels come back when chosen.
     c.set_plane("dims", (1, 0))
     np.testing.assert_array_equal(window.plane.point_labels(), expected)

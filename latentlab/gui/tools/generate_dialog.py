@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout,
     QWidget,
@@ -222,6 +222,7 @@ class GenerateDialog(QDialog):
         self.preview = QLabel()
         self.preview.setObjectName("generatePreview")
         self.preview.setMinimumSize(PREVIEW_WIDTH_PX, 120)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.preview, 1)
         self.problems = QLabel()
         self.problems.setObjectName("generateProblems")
@@ -316,7 +317,7 @@ class GenerateDialog(QDialog):
                                  else "&Items")
         total = self.total()
         if not running and total is not None and self.config.is_conditional:
-            self.preview_title.setText(f"Preview · the set holds {total:,} items")
+            self.preview_title.setText(f"Preview · a column per class · the set holds {total:,} items")
 
     def _choose_output(self) -> None:
         suggested = self.output.text().strip() or f"{self.model_name}-generated"

@@ -64,7 +64,7 @@ def accuracy_text(predicted: np.ndarray, labels: np.ndarray | None, validation: 
     if len(val) == 0:
         return f"Accuracy {everything:.1%} on all {len(labels):,} items", f"All {len(labels):,} items: {everything:.1%} predicted right."
     on_val = float(np.mean(predicted[val] == labels[val]))
-    return (f"Accuracy {on_val:.1%} (validation split)",
+    return (f"Accuracy {on_val:.1%} (validation)",
             f"Validation split ({len(val):,} items): {on_val:.1%} predicted right; all {len(labels):,} items on "
             f"the plane: {everything:.1%}.")
 
