@@ -19,7 +19,7 @@ from latentlab.core.plan import plan_training
 from latentlab.gui.tools.compression import BITS_CHOICES, REFERENCE_ITEMS, unsupported_reason
 from latentlab.gui.views.colour_by import PREDICTED, TRUE_LABEL
 from latentlab.gui.views.training_fields import select_key
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model
+from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, training_settings
 from tests.toy_sequence import toy_families, toy_model
 
 
@@ -218,6 +218,19 @@ def test_the_rate_distortion_plot_has_the_model_jpeg_and_webp(qtbot, opened):
     assert model_bytes == sorted(compress.code_bytes(4, b) for b in BITS_CHOICES)
 
 
+def test_a_newly_trained_model_is_measured_once_training_stops(qtbot, opened):
+    window, c = opened(tiny_model(latent_dim=4, seed=2))
+    panel, tool = measured_panel(qtbot, window, c)
+    assert len(tool.report["model"]["range_low"]) == 4
+    assert c.start_training(training_settings(epochs=2, latent_dim=3, hidden=[16]))
+    qtbot.waitUntil(lambda: c.run.status == "idle", timeout=60000)
+    # The old model's report is gone with it; the new one is measured with its own range.
+    qtbot.waitUntil(lambda: tool.report is not None and len(tool.report["model"]["range_low"]) == 3,
+                    timeout=60000)
+    qtbot.waitUntil(lambda: tool.shown is not None and tool.shown.bytes_per_image == compress.code_bytes(3, 8),
+                    timeout=5000)
+
+
 def test_the_compression_panel_is_disabled_with_a_reason(qtbot, opened):
     with toy_families():
         window, c = opened(items=None)
@@ -227,6 +240,10 @@ def test_the_compression_panel_is_disabled_with_a_reason(qtbot, opened):
         qtbot.waitUntil(lambda: "not images" in panel.reason.text(), timeout=3000)
         assert not panel.isEnabled() and panel.toolTip() == panel.reason.text() and panel.content.isHidden()
         assert c.uses.compression.report is None
+        # Generating from it works all the same: the preview draws the sequences.
+        dialog = c.uses.open_generate_dialog()
+        assert dialog.preview_images.shape[0] == 24 and dialog.preview_images.shape[2:] == (48, 48)
+        dialog.reject()
     gan = ModelConfig(family="gan", latent_dim=2, hidden=(16,))
     assert "no encoder" in unsupported_reason(gan)
 

@@ -233,6 +233,14 @@ class CompressionPanel(QWidget):
             series.setData([], [])
         self.marker.setData([], [])
 
+    def show_note(self, text: str) -> None:
+        """Say why nothing is shown yet (the panel stays enabled)."""
+        self.setEnabled(True)
+        self.setToolTip("")
+        self.reason.setText(text)
+        self.reason.show()
+        self.content.hide()
+
     def _available(self) -> None:
         self.setEnabled(True)
         self.setToolTip("")
@@ -330,8 +338,15 @@ class CompressionTool(QObject):
             return
         state = self._state()
         key = (id(self._model()), id(self._data()), id(state))
-        if key != self._report_key and self.panel.isVisible() and not self._busy():
-            self._measure(key, state)
+        if self._report_key is not None and key[:2] != self._report_key[:2]:
+            # Another model or data set: the last report (and its range) belongs to the old one.
+            self._cancel()
+            self.report, self._report_key, self.shown = None, None, None
+        if key != self._report_key and self.panel.isVisible():
+            if not self._busy():
+                self._measure(key, state)
+            elif self.report is None:
+                self.panel.show_note("The codec is measured once training stops.")
         self.show_item()
 
     def _measure(self, key: Any, state: Any) -> None:
@@ -372,7 +387,8 @@ class CompressionTool(QObject):
     def show_item(self) -> None:
         """Quantise the chosen image's code at the chosen bits over the measured range."""
         report = self.report
-        if report is None or self._reason() is not None:
+        if report is None or self._reason() is not None \
+                or len(report["model"]["range_low"]) != self._model().config.latent_dim:
             return
         data, model, bits = self._data(), self._model(), self.panel.bits()
         index, why = self.item_to_show()
