@@ -125,6 +125,17 @@ def curve_series(report: dict[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarr
     return out
 
 
+def byte_ticks(sizes: np.ndarray) -> list[float]:
+    """1, 2, 5, 10, 20, … from just below the smallest size to just above the largest."""
+    low, high = float(np.min(sizes)), float(np.max(sizes))
+    ticks = [m * 10.0**e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+             for m in (1, 2, 5)]
+    inside = [t for t in ticks if low <= t <= high]
+    below = [t for t in ticks if t < low][-1:]
+    above = [t for t in ticks if t > high][:1]
+    return below + inside + above
+
+
 class CompressionPanel(QWidget):
     """The panel's widgets; it shows values and emits ``bitsChanged(bits)``."""
 
@@ -281,6 +292,10 @@ class CompressionPanel(QWidget):
         """The rate–distortion curves; ``mark`` rings the model's point at the chosen bits."""
         for key, (xs, ys) in series.items():
             self.series[key].setData(xs, ys)
+        sizes = np.concatenate([xs for xs, _ys in series.values()])
+        # Labels at 1, 2 and 5 of each decade: pyqtgraph's own log ticks crowd over a few decades.
+        self.plot.plotItem.getAxis("bottom").setTicks(
+            [[(math.log10(v), f"{v:g}") for v in byte_ticks(sizes)]] if len(sizes) else None)
         if mark is None or not all(math.isfinite(v) for v in mark):
             self.marker.setData([], [])
         else:
