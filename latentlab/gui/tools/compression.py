@@ -44,7 +44,9 @@ REFERENCE_ITEMS = 64
 IMAGE_PX = 64            # each of the three pictures is drawn at least this large
 REFRESH_MS = 120
 SERIES = (("model", "This model", theme.ACCENT), ("jpeg", "JPEG", "#5b8bd6"), ("webp", "WebP", "#6cc46c"))
-_ERROR_MAP = pg.colormap.get("inferno")
+# Five stops of "inferno" (dark = no error), built here rather than read from pyqtgraph's files.
+_ERROR_MAP = pg.ColorMap([0.0, 0.25, 0.5, 0.75, 1.0],
+                         [(0, 0, 4), (87, 16, 110), (188, 55, 84), (249, 142, 9), (252, 255, 164)])
 
 
 def bits_text(bits: int | str) -> str:
@@ -55,7 +57,10 @@ def unsupported_reason(config: Any) -> str | None:
     """Why a model cannot be a codec here (None: it can)."""
     if config is None:
         return "Open or train a model to see it compress images."
-    caps = config.capabilities
+    try:
+        caps = config.capabilities
+    except LatentLabError as exc:   # its family was unregistered (a plug-in gone) while on screen
+        return str(exc)
     if not caps.encoder:
         return ("This model has no encoder: compressing needs one to turn an image into a code "
                 "(a GAN only decodes).")

@@ -38,6 +38,13 @@ def _config_value(config: Any, key: str) -> Any:
     return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
 
 
+def _classifies(config: Any) -> bool:
+    try:
+        return bool(config.capabilities.classifies)
+    except LatentLabError:   # its family was unregistered (a plug-in gone) while on screen
+        return False
+
+
 def predict_job(config: Any, state: dict[str, torch.Tensor], images: torch.Tensor):
     """An inference-worker job: the most likely class ``[N]`` of every image under ``model.classify``."""
 
@@ -78,6 +85,11 @@ class UsesController(QObject):
     holds exactly these weights (None when unsaved), ``model_name()``, ``busy()`` whether
     training runs, ``submit`` the inference worker's, ``ask_yes_no(title, text)`` the
     controller's question.
+
+    From the window it uses the requests ``generateRequested``, ``pointSelected`` and
+    ``closing``, its ``colour_by`` bar and plane, ``add_tool_dock``, ``show_point_classes``,
+    ``ask_generated_set_path``, ``show_status``, ``show_error`` and (to open a written set)
+    ``openDataRequested``.
     """
 
     predicted = Signal(object)   # the predicted classes just shown (tests wait for them)
@@ -131,7 +143,7 @@ class UsesController(QObject):
         compression panel the model and data."""
         self._scene = scene
         config = scene.model_config
-        classifies = config is not None and scene.model_ready and bool(config.capabilities.classifies)
+        classifies = config is not None and scene.model_ready and _classifies(config)
         bar = self.window.colour_by
         bar.setVisible(classifies)
         if not classifies:
@@ -228,6 +240,9 @@ class UsesController(QObject):
             self.dialog.accept()
 
     def shutdown(self) -> None:
-        """The window closes: stop a running generation."""
+        """The window closes: stop a running generation and what waits to be measured."""
+        self.compression.schedule.cancel()
+        if self._predict_handle is not None:
+            self._predict_handle.cancel()
         if self.dialog is not None:
             self.dialog.shutdown()
