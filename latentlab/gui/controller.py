@@ -43,6 +43,7 @@ from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
+from latentlab.gui.tools.uses import UsesController
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
 from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception
@@ -145,6 +146,13 @@ class AppController(QObject):
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
         window.install_tools(self.tools, kl_per_dim=self.kl_per_dim, denoise=self.denoise)
+        self.uses = UsesController(   # generate a data set, the compression dock, predicted classes
+            window, model=lambda: self._model if self.model_ready() else None, state=self.latest_state,
+            data=lambda: self._data, train_config=lambda: self._train_config,
+            model_file=lambda: None if self.run.unsaved else self._model_path, model_name=lambda: self.model_name,
+            busy=lambda: self.is_training, submit=self.inference.submit,
+            ask_yes_no=lambda title, text: self.ask_yes_no(title, text), parent=self)
+        self.scene_model.sceneChanged.connect(self.uses.show_scene)
         window.set_ready(True)
         self._publish_scene()
         self.training.reset()

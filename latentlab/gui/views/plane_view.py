@@ -169,6 +169,22 @@ class LatentPlaneView(pg.PlotWidget):
         self.auto_range()
         self._settle_view()
 
+    def set_point_labels(self, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
+        """Colour the points on the plane by ``labels`` ``[N]`` (e.g. predicted classes) and
+        rebuild the legend; positions, view and selection stay."""
+        if labels is not None:
+            labels = np.asarray(labels).reshape(-1).astype(np.int64)
+            if labels.shape[0] != self._xy.shape[0]:
+                raise ValueError(f"{labels.shape[0]} labels for {self._xy.shape[0]} points")
+        self._labels, self._hidden_classes, self._index = labels, set(), None
+        groups, colors, legend = self._colors_for(labels, class_names)
+        self._points.set_points(self._xy[:, 0], self._xy[:, 1], groups, colors)
+        self._rebuild_legend(legend)
+
+    def point_labels(self) -> np.ndarray | None:
+        """The labels the points are coloured by (None: all unlabelled)."""
+        return None if self._labels is None else self._labels.copy()
+
     def update_points(self, xy: np.ndarray) -> None:
         """Move the existing points to ``xy`` (same N and labels), e.g. after a re-encode.
 

@@ -34,6 +34,8 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui.views.formatting import format_loss, format_progress, is_number
+from latentlab.gui.views.labelled_field import TIP as LABELLED_TIP
+from latentlab.gui.views.labelled_field import LabelledField
 from latentlab.gui.views.training_fields import (
     NumberField, combo_box, form_group, read_field, select_key, write_field,
 )
@@ -80,13 +82,15 @@ TIPS = {
     "lr": "Adam step size; type a value like 1e-3, or step along 1-2-5 with the arrows.",
     "device": "Where to train: Auto picks a GPU when one is available, else the CPU.",
     "seed": "Random seed for the split, initial weights and batch order; the same seed repeats a run.",
+    "labelled": LABELLED_TIP,
     "startTrainingButton": "Train with these settings.",
     "pauseTrainingButton": "Pause training after the current step, or resume it.",
     "stopTrainingButton": "Stop training and keep the weights learned so far.",
 }
 _NOT_STARTED = "Not started"
 # What a field that does not apply to the run contributes to settings() (None: the default).
-_NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0}
+_NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0,
+                            "labelled": None}
 
 
 def _button(text: str, name: str, slot: Any) -> QPushButton:
@@ -222,6 +226,8 @@ class TrainingPanel(QWidget):
         self.seed_spin = NumberField("Seed", int, 0, minimum=0, maximum=MAX_SEED,
                                      why_maximum="seeds are 63-bit numbers")
         self._row(form, "S&eed", self.seed_spin, "train", "seed")
+        self.labelled_spin = LabelledField()   # TrainingSettings.labelled; None is every label
+        self._row(form, "Labelled &images", self.labelled_spin, "train", "labelled")
         return group
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -340,6 +346,7 @@ class TrainingPanel(QWidget):
         self.warmup_spin.setEnabled("kl_warmup_epochs" in reads)
         self.arch_combo.setEnabled("arch" in reads)
         self.likelihood_combo.setEnabled("likelihood" in reads)
+        self.labelled_spin.set_available(self._classifies())
         self.family_combo.setToolTip(self._family_description())
         self._update_problems()
 
@@ -352,7 +359,17 @@ class TrainingPanel(QWidget):
                 return False
             if key in ("beta", "kl_warmup_epochs"):
                 return key in self._family_settings()
+        if key == "labelled":
+            return self._classifies()
         return True
+
+    def _classifies(self) -> bool:
+        """Whether the model a run started now trains is of a family that classifies."""
+        family = (self._desc or {}).get("family") if self._resuming() else self._family()
+        try:
+            return bool(registry.get(str(family)).capabilities.classifies)
+        except LatentLabError:
+            return False
 
     # ---------------------------------------------------------------- problems
     def problems(self) -> list[str]:

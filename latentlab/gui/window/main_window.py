@@ -32,6 +32,7 @@ from superqt.utils import qthrottled
 
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import settings as prefs
+from latentlab.gui.views.colour_by import ColourByBar
 from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
 from latentlab.gui.views.plane_view import LatentPlaneView
@@ -58,6 +59,7 @@ CLICK_SLOP_PX = 4         # a press and release this close together is a click, 
 MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
+GENERATED_FILTERS = ("A folder of PNG images (*)", "One NumPy archive (*.npz)")
 
 # (menu text, object name, export kind the controller knows)
 EXPORT_ENTRIES = (
@@ -120,6 +122,7 @@ class MainWindow(QMainWindow):
     addClickedRequested = Signal(int)
     bookmarkRequested = Signal()
     filesDropped = Signal(object)
+    generateRequested = Signal()
     closing = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -153,6 +156,7 @@ class MainWindow(QMainWindow):
         self.hint_label.setObjectName("statusHint")
         self.statusBar().addWidget(self.hint_label, 1)   # shows whenever no message is passing
         self.setAcceptDrops(True)
+        self._point_classes: tuple[Any, np.ndarray, tuple[str, ...]] | None = None   # predicted colours
         self._restore_layout()
         self.setWindowTitle(APP_TITLE)
         self.show_loading("Loading the model…")
@@ -171,6 +175,8 @@ class MainWindow(QMainWindow):
         splitter.setSizes([860, 340])
         self.splitter = splitter
         self.setCentralWidget(splitter)
+        self.colour_by = ColourByBar()   # under the plane chooser, for models that classify
+        self.side.layout().addWidget(self.colour_by)
         self.training_panel = TrainingPanel()
         self.loss_plot = LossPlot()
         self.training_dock = self.add_dock("Training", "trainingDock", scrolling(self.training_panel),
@@ -260,6 +266,8 @@ class MainWindow(QMainWindow):
         export_menu.setObjectName("exportMenu")
         for text, name, kind in EXPORT_ENTRIES:
             self._action(export_menu, text, functools.partial(self._request_export, kind), name)
+        self._action(file_menu, "&Generate Data Set…", functools.partial(self._request, self.generateRequested),
+                     "generateDataAction")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self._quit_clicked, "quitAction", QKeySequence.StandardKey.Quit)
 
@@ -304,6 +312,18 @@ class MainWindow(QMainWindow):
         _geometry, state = prefs.window_layout()
         if state is None or not self.restoreState(state, LAYOUT_VERSION):
             self._default_dock_sizes()
+
+    def add_tool_dock(self, key: str, title: str, panel: QWidget) -> QDockWidget:
+        """A further tool panel in a dock tabbed with the others (and listed in the View menu)."""
+        dock = self.docks[key] = self.add_dock(title, f"{key}Dock", scrolling(panel),
+                                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["data"] if "data" in self.docks else self.loss_dock, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        _geometry, state = prefs.window_layout()
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+        self.loss_dock.raise_()
+        return dock
 
     def _on_traversal_shown(self, shown: bool) -> None:
         if shown:
@@ -489,6 +509,16 @@ class MainWindow(QMainWindow):
             return None
         return path
 
+    def ask_generated_set_path(self, suggested: str) -> str | None:
+        """Where to write a generated data set: a folder or an ``.npz`` file; None if cancelled.
+        (Replacing what is there is confirmed by the caller, which knows whether it is empty.)"""
+        path, chosen = QFileDialog.getSaveFileName(self, "Write the generated data set", suggested,
+                                                   ";;".join(GENERATED_FILTERS),
+                                                   options=QFileDialog.Option.DontConfirmOverwrite)
+        if path and chosen == GENERATED_FILTERS[1] and not path.lower().endswith(".npz"):
+            path += ".npz"
+        return path or None
+
     def ask_bookmark_name(self, default: str) -> str | None:
         """A name for a new bookmark; None if cancelled."""
         name, ok = QInputDialog.getText(self, "Bookmark the probe", "Name:", text=default)
@@ -542,9 +572,24 @@ class MainWindow(QMainWindow):
             # Same points, new positions (training, a new plane of the same kind): far cheaper.
             self.plane.update_points(scene.xy)
         else:
-            self.plane.set_points(scene.xy, scene.labels, scene.class_names)
+            self.plane.set_points(scene.xy, *self._point_classes_for(scene))
             self._points_key = key
         self._shown_xy = scene.xy
+
+    def show_point_classes(self, key: Any, labels: np.ndarray | None, names: tuple[str, ...] = ()) -> None:
+        """Colour the points by ``labels`` (predicted classes named ``names``) while the scene's
+        ``(model_key, data_key)`` is ``key``; None: by the data's own labels again."""
+        self._point_classes = None if labels is None else (key, np.asarray(labels), tuple(names))
+        scene = self._scene
+        if scene is not None and scene.xy is not None and self.plane.point_count() == len(scene.xy):
+            self.plane.set_point_labels(*self._point_classes_for(scene))
+
+    def _point_classes_for(self, scene: Any) -> tuple[np.ndarray | None, tuple[str, ...]]:
+        chosen = self._point_classes
+        if chosen is not None and chosen[0] == (scene.model_key, scene.data_key) \
+                and scene.xy is not None and len(chosen[1]) == len(scene.xy):
+            return chosen[1], chosen[2]
+        return scene.labels, scene.class_names
 
     def show_probe(self, probe: Any) -> None:
         """Draw the probe where a :class:`~latentlab.gui.state.Probe` says it is."""
