@@ -35,10 +35,12 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
+from latentlab.gui import placement
 from latentlab.gui import settings as prefs
 from latentlab.gui.exports import Exports
-from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
+from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
 from latentlab.gui.probe_decoder import ProbeDecoder
+from latentlab.gui.realness import RealnessController
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.training_run import TrainingRun
@@ -122,6 +124,8 @@ class AppController(QObject):
         self._plane_kind, self._plane_dims = "pca", (0, 1)
         self._anchors: list[int] = []          # selected items, most recent last (the three-point plane)
         self._codes: np.ndarray | None = None
+        self._errors: np.ndarray | None = None   # per item, when the codes come from inversion
+        self._regressors = placement.RegressorCache()
         self._xy: np.ndarray | None = None
         self._layout: Any = None               # the layout key of the last scene with points
         self._latest_state: dict[str, torch.Tensor] | None = None
@@ -137,6 +141,7 @@ class AppController(QObject):
             class_names=self._class_names, probe_z=self._probe_code, set_probe_z=self.set_probe_code,
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
+        self.realness = RealnessController(self.inference, self._mosaic_inputs, self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -154,7 +159,13 @@ class AppController(QObject):
         self.decoder.decoded.connect(self._on_probe_decoded)
         self.decoder.failed.connect(w.show_status)
         self.manifold.mosaicChanged.connect(w.show_mosaic)
+        self.realness.realnessChanged.connect(w.show_realness)
+        self.realness.failed.connect(w.show_status)
+        self.scene_model.sceneChanged.connect(self.realness.refresh)   # new weights, plane or model
+        w.realnessRequested.connect(self.realness.set_enabled)
+        w.viewChanged.connect(self.realness.schedule)
         self.training.snapshotReady.connect(self._on_snapshot)
+        self.training.snapshotReady.connect(self.realness.refresh)   # after the snapshot is taken in
         self.training.resultReady.connect(self._on_trained)
         self.training.failed.connect(w.show_error)
         tools.pathChanged.connect(self._draw_path)
@@ -277,6 +288,7 @@ class AppController(QObject):
             item_image=None if data is None else functools.partial(_item_picture, data),
             plane=self._plane, plane_kind=self._plane_kind, plane_dims=self._plane_dims,
             anchors=tuple(self._anchors[-3:]), codes=self._codes, xy=self._xy, labels=self._labels(),
+            errors=self._errors,
             class_names=self._class_names(),
             axis_names=planes.axis_names(self._plane, self.latent_dim, self._plane_dims),
             output=None if model is None else render.output_spec(model.config))
@@ -431,7 +443,7 @@ class AppController(QObject):
             self._data = data
             self._data_key += 1
             self._anchors.clear()
-        self._codes = self._xy = None
+        self._codes = self._xy = self._errors = None
         self._encoded_state = None
         self._plane = None if self._model is None else planes.initial_plane(
             self.latent_dim, self._plane_kind, self._plane_dims)
@@ -448,18 +460,30 @@ class AppController(QObject):
         self.request_encode()
 
     # -- encoding and planes ----------------------------------------------------------
-    def request_encode(self, state: dict[str, torch.Tensor] | None = None) -> bool:
-        """Encode the data set in the background (latest request wins)."""
+    def request_encode(self, state: dict[str, torch.Tensor] | None = None, quick: bool = False) -> bool:
+        """Place the data set in the background (latest request wins): encoded, or found by
+        inverting the generator (``quick``: fewer refinement steps, for training snapshots)."""
         if not self.model_fits_data():
             return False
         if state is None:
             state = self.latest_state()
         self._encoded_state = state
         key = (self._model_key, self._data_key)
+        cfg = self._model.config
+        job = placement.placement_job(cfg, state, self._data, quick=quick,
+                                      regressor=self._regressors.get(self._model_key))
         self._encode_handle = self.inference.submit(
-            "encode", encode_job(self._model.config, state, self._data),
-            on_result=functools.partial(self._on_codes, key), on_error=self._on_encode_failed)
+            "encode", job, on_result=functools.partial(self._on_codes, key), on_error=self._on_encode_failed,
+            on_progress=self._show_placing if placement.by_inversion(cfg) else None)
         return True
+
+    def _show_placing(self, done: int, total: int) -> None:
+        self.window.show_status(placement.progress_text(done, total), 0)
+
+    def placing(self) -> bool:
+        """True while the data are being placed (encoded or inverted) in the background."""
+        handle = self._encode_handle
+        return handle is not None and not handle.done and handle.is_current()
 
     def latest_state(self) -> dict[str, torch.Tensor] | None:
         """The newest weights as a detached copy that background jobs may read."""
@@ -469,22 +493,36 @@ class AppController(QObject):
 
     def _encode_latest(self) -> None:
         if self._latest_state is not None and self._latest_state is not self._encoded_state:
-            self.request_encode(self._latest_state)
+            if self.placing() and placement.by_inversion(self._model.config):
+                return   # a slow inversion finishes first; its result asks for the next one
+            self.request_encode(self._latest_state, quick=True)
 
     def _on_encode_failed(self, message: str) -> None:
         self.window.show_error("Background work failed", message)
 
-    def _on_codes(self, key: tuple[int, int], codes: np.ndarray | None) -> None:
-        if codes is None or key != (self._model_key, self._data_key) or self._data is None \
-                or len(codes) != len(self._data):
+    def _on_codes(self, key: tuple[int, int], placed: placement.Placed | None) -> None:
+        if placed is None or key != (self._model_key, self._data_key) or self._data is None \
+                or len(placed.codes) != len(self._data):
             return
-        self._codes = codes
+        self._codes, self._errors = placed.codes, placed.errors
+        if placed.errors is not None:
+            self._placed_by_inversion(placed)
         self._refit_plane()
         self._show_new_plane()
         self.tools.refresh()   # the attribute vector follows the codes
         if self._pending_session is not None:
             record, self._pending_session = self._pending_session, None
             self._apply_session(record)
+
+    def _placed_by_inversion(self, placed: placement.Placed) -> None:
+        # The regressor the job trained serves the next placements and the GUI's own copy
+        # (the tools encode a few items on this thread), and is saved with the model.
+        self._regressors.keep(self._model_key, placed)
+        placement.adopt_regressor(self._model, placed.regressor)
+        if self._latest_state is not self._encoded_state:
+            self._encode_soon()   # training moved on while this placement ran
+        elif not self.is_training:
+            self.window.show_status(placement.placed_text(placed))
 
     def _refit_plane(self) -> None:
         """Recompute the plane (PCA follows the codes) and the scatter coordinates."""
@@ -1002,5 +1040,6 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
+        self.realness.set_enabled(False)
         clean = self.training.shutdown(timeout_ms)
         return self.inference.shutdown(timeout_ms) and clean

@@ -53,9 +53,12 @@ class Scene:
     class_names: tuple[str, ...] = ()
     axis_names: tuple[str, str] = ("z₀", "z₁")
     output: Any = None                 # the model's output spec (core.render.OutputSpec), None without one
+    # Each item's RMS pixel error [N] when the codes were found by inverting a generator
+    # (a model without an encoder), else None: how well the model reproduces each point.
+    errors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for array in (self.codes, self.xy, self.labels):
+        for array in (self.codes, self.xy, self.labels, self.errors):
             read_only(array)
 
     @property
