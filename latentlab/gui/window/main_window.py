@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.prior_action = self._action(view_menu, "Manifold over the &Prior", self._on_manifold_mode,
                                          "manifoldPriorAction")
         self.prior_action.setCheckable(True)
-        self.realness_action = self._action(view_menu, "Discriminator &Realness", self._on_realness_toggled,
+        self.realness_action = self._action(view_menu, "&Discriminator Realness", self._on_realness_toggled,
                                             "realnessAction")
         self.realness_action.setCheckable(True)
         self.realness_action.setEnabled(False)   # until a model with a discriminator is shown
