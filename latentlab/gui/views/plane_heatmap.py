@@ -21,7 +21,7 @@ MIN_OPACITY = 0.15
 #: so a few outliers do not squeeze every other dot into one shade.
 LOW_PERCENTILE, HIGH_PERCENTILE = 5.0, 95.0
 # Legend lines are kept short: the legend's width is taken from the plane.
-ERROR_NOTE = "faint = the<br>generator cannot<br>reproduce it well"
+ERROR_NOTE = "faint = the generator<br>cannot reproduce it well"
 # The realness ramp: fake (low) to real (high), dim enough that the class colours stay legible.
 FAKE_RGB, REAL_RGB = (70, 38, 104), (34, 128, 76)
 #: The realness image's opacity over the canvas (and over a mosaic beneath it).
@@ -111,5 +111,5 @@ class RealnessLayer:
     def note(self) -> str:
         """The legend's line for the image: what it shows and the values at its two ends."""
         lo, hi = self._range
-        return (f"under the dots:<br>realness D(G(z))<br><span style='color:rgb{REAL_RGB}'>■</span> {hi:.2f} real"
-                f"<br><span style='color:rgb{FAKE_RGB}'>■</span> {lo:.2f} fake")
+        return (f"under: realness D(G(z))<br><span style='color:rgb{REAL_RGB}'>■</span> {hi:.2f} real "
+                f"<span style='color:rgb{FAKE_RGB}'>■</span> {lo:.2f} fake")

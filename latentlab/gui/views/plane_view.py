@@ -263,10 +263,13 @@ class LatentPlaneView(pg.PlotWidget):
         for item in self._note_items:
             self._legend.removeItem(item)
         self._note_items = []
-        for text in self._legend_notes.values():
+        if self._legend_notes:
+            # One row for all the lines: a row each would add the legend's row spacing, and
+            # a legend taller than the view pushes the plane's axis out of sight.
+            text = "<br>".join(self._legend_notes.values())
             sample = pg.ScatterPlotItem(size=0, pen=None, brush=None)
             self._legend.addItem(sample, text)
-            self._legend.items[-1][1].setText(text, color=theme.MUTED, size="8pt")
+            self._legend.items[-1][1].setText(text, color=theme.MUTED, size="7pt")
             self._note_items.append(sample)
         self._legend.setVisible(bool(self._legend_entries) or bool(self._legend_notes))
 
