@@ -70,7 +70,9 @@ def test_a_gan_is_placed_by_inversion_with_progress_and_shaded_dots(qtbot, opene
     window.plane.set_class_visible(int(scene.labels[0]), True)
     np.testing.assert_array_equal(window.plane.point_opacities(), alpha)
     x, y = scene.xy[0]
-    assert window.plane.point_at(float(x), float(y)) >= 0
+    hovered = window.plane.point_at(float(x), float(y))
+    assert hovered >= 0
+    assert scene.item_text(hovered).endswith(f" · generator error {scene.errors[hovered]:.3f}")
     # A model with an encoder: no errors, full-strength dots, no note.
     set_model_and_wait(qtbot, c, tiny_model())
     assert c.scene.errors is None
