@@ -131,6 +131,7 @@ class AppController(QObject):
         self._latest_state: dict[str, torch.Tensor] | None = None
         self._encoded_state: Any = None        # the weights the codes were (or are being) computed from
         self._encode_handle: JobHandle | None = None
+        self._encode_quick = False             # the last placement asked for was a quick one
         self._pending_session: Any = None
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
@@ -468,6 +469,7 @@ class AppController(QObject):
         if state is None:
             state = self.latest_state()
         self._encoded_state = state
+        self._encode_quick = quick
         key = (self._model_key, self._data_key)
         cfg = self._model.config
         job = placement.placement_job(cfg, state, self._data, quick=quick,
@@ -493,8 +495,8 @@ class AppController(QObject):
 
     def _encode_latest(self) -> None:
         if self._latest_state is not None and self._latest_state is not self._encoded_state:
-            if self.placing() and placement.by_inversion(self._model.config):
-                return   # a slow inversion finishes first; its result asks for the next one
+            if self.placing() and self._encode_quick and placement.by_inversion(self._model.config):
+                return   # a training-time inversion finishes first; its result asks for the next one
             self.request_encode(self._latest_state, quick=True)
 
     def _on_encode_failed(self, message: str) -> None:
