@@ -191,3 +191,35 @@ def test_dot_opacity_reaches_the_painted_pixels(qtbot):
     assert strong > 200 and 0 < faint < strong * (MIN_OPACITY + 0.1)
     with pytest.raises(ValueError):
         cloud.set_opacities(np.array([0.5]))
+
+
+def test_training_snapshots_wait_for_the_running_quick_placement(qtbot, opened, monkeypatch):
+    window, c = opened(items=600)
+    set_model_and_wait(qtbot, c, tiny_gan())
+    calls: list[tuple[int, bool]] = []
+    real_invert = inversion.invert
+
+    def invert(*args, **kwargs):
+        found = real_invert(*args, **kwargs)
+        calls.append((kwargs.get("steps"), found is None))
+        return found
+
+    monkeypatch.setattr(placement.inversion, "invert", invert)
+
+    def new_weights(seed: int) -> dict[str, torch.Tensor]:
+        torch.manual_seed(seed)
+        return {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() else v.clone()
+                for k, v in c.latest_state().items()}
+
+    first, second = new_weights(1), new_weights(2)
+    c.training.snapshotReady.emit(first)    # as training does: placed at once, quickly
+    assert c.placing()
+    c.training.snapshotReady.emit(second)   # arrives while that placement runs: it waits
+    c._encode_soon.flush()                   # (not for the throttle's interval, but for the placement)
+    assert c.placing()
+    qtbot.waitUntil(lambda: len(calls) == 2 and not c.placing(), timeout=30000)
+    # Neither was stopped; both were quick; the second placed the newest weights.
+    assert calls == [(placement.TRAINING_STEPS, False)] * 2
+    model = inference.model_from_state(c.model.config, second)
+    expected = real_invert(model, c.data.images, steps=placement.TRAINING_STEPS)
+    np.testing.assert_allclose(c.scene.errors, expected.errors, atol=1e-5)
