@@ -4,6 +4,8 @@ the discriminator's realness under the dots, and the probe decoding G(z)."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -97,12 +99,18 @@ def test_a_gan_with_a_16_dimensional_latent_is_placed_from_its_regressor(qtbot, 
 
 
 def test_a_newer_request_stops_a_running_inversion(qtbot, opened, monkeypatch):
-    window, c = opened(items=1200)   # several chunks: the stop is seen between them
+    window, c = opened(items=600)   # several chunks: the stop is seen between them
     results: list[object] = []
     real_invert = inversion.invert
+    switched = threading.Event()
 
-    def invert(*args, **kwargs):
-        found = real_invert(*args, **kwargs)
+    def invert(*args, progress=None, **kwargs):
+        def report(done: int, total: int) -> None:
+            progress(done, total)
+            if done > 0:
+                switched.wait(30)   # the first chunk is done: hold on until the test has switched
+
+        found = real_invert(*args, progress=report, **kwargs)
         results.append(found)
         return found
 
@@ -111,11 +119,12 @@ def test_a_newer_request_stops_a_running_inversion(qtbot, opened, monkeypatch):
     c.set_model(tiny_gan())
     qtbot.waitUntil(lambda: any(t.startswith(placement.PLACING_TEXT) and not t.endswith(" 0%") for t in said),
                     timeout=30000)
-    vae = tiny_model()
-    set_model_and_wait(qtbot, c, vae)
+    c.set_model(tiny_model())
+    switched.set()
+    wait_for_codes(qtbot, c)
     qtbot.waitUntil(lambda: len(results) == 1, timeout=30000)
     assert results == [None]   # stopped part way, never finished
-    assert c.scene.errors is None and c.scene.codes.shape == (1200, 2)
+    assert c.scene.errors is None and c.scene.codes.shape == (600, 2)
     assert not any(t.endswith("100%") for t in said)
     assert not window.statusBar().currentMessage().startswith(placement.PLACING_TEXT)
 
