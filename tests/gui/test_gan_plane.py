@@ -134,6 +134,9 @@ def test_realness_heatmap_toggles_and_shows_the_discriminator(qtbot, opened):
     action = window.realness_action
     set_model_and_wait(qtbot, c, tiny_model())
     assert not action.isEnabled()   # a VAE has no discriminator
+    torch.manual_seed(0)
+    c.set_model(build_model(ModelConfig(family="vae-gan", latent_dim=2, hidden=(16,))).eval())
+    assert action.isEnabled()       # a VAE-GAN has one
     set_model_and_wait(qtbot, c, tiny_gan())
     assert action.isEnabled() and not action.isChecked()
     layer = window.plane.realness_layer()
