@@ -66,7 +66,8 @@ def test_a_gan_is_placed_by_inversion_with_progress_and_shaded_dots(qtbot, opene
     order = np.argsort(scene.errors, kind="stable")
     assert np.all(np.diff(alpha[order]) <= 1e-12)
     assert alpha[order[0]] == 1.0 and alpha[order[-1]] == pytest.approx(MIN_OPACITY)
-    assert window.plane.legend_notes()["errors"].replace("<br>", " ") == "faint = the generator cannot reproduce it well"
+    note = window.plane.legend_notes()["errors"].replace("<br>", " ")
+    assert note == "faint = the generator cannot reproduce it well"
     # Hiding a class keeps every other dot's shade; hover still finds a shown dot.
     window.plane.set_class_visible(int(scene.labels[0]), False)
     window.plane.set_class_visible(int(scene.labels[0]), True)
