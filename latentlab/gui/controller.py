@@ -35,11 +35,13 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
+from latentlab.gui import placement
 from latentlab.gui import settings as prefs
 from latentlab.gui.exports import Exports
-from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
+from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
+from latentlab.gui.realness import RealnessController
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
@@ -125,11 +127,14 @@ class AppController(QObject):
         self._plane_kind, self._plane_dims = "pca", (0, 1)
         self._anchors: list[int] = []          # selected items, most recent last (the three-point plane)
         self._codes: np.ndarray | None = None
+        self._errors: np.ndarray | None = None   # per item, when the codes come from inversion
+        self._regressors = placement.RegressorCache()
         self._xy: np.ndarray | None = None
         self._layout: Any = None               # the layout key of the last scene with points
         self._latest_state: dict[str, torch.Tensor] | None = None
         self._encoded_state: Any = None        # the weights the codes were (or are being) computed from
         self._encode_handle: JobHandle | None = None
+        self._encode_quick = False             # the last placement asked for was a quick one
         self._pending_session: Any = None
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
@@ -142,6 +147,7 @@ class AppController(QObject):
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
         self.probe_score = ProbeScore(self.inference, state=self._encoded_weights, data=lambda: self._data, parent=self)
+        self.realness = RealnessController(self.inference, self._mosaic_inputs, self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -166,7 +172,13 @@ class AppController(QObject):
         self.decoder.decoded.connect(self._on_probe_decoded)
         self.decoder.failed.connect(w.show_status)
         self.manifold.mosaicChanged.connect(w.show_mosaic)
+        self.realness.realnessChanged.connect(w.show_realness)
+        self.realness.failed.connect(w.show_status)
+        self.scene_model.sceneChanged.connect(self.realness.refresh)   # new weights, plane or model
+        w.realnessRequested.connect(self.realness.set_enabled)
+        w.viewChanged.connect(self.realness.schedule)
         self.training.snapshotReady.connect(self._on_snapshot)
+        self.training.snapshotReady.connect(self.realness.refresh)   # after the snapshot is taken in
         self.training.resultReady.connect(self._on_trained)
         self.training.failed.connect(w.show_error)
         tools.pathChanged.connect(self._draw_path)
@@ -295,6 +307,7 @@ class AppController(QObject):
             item_image=None if data is None else functools.partial(_item_picture, data),
             plane=self._plane, plane_kind=self._plane_kind, plane_dims=self._plane_dims,
             anchors=tuple(self._anchors[-3:]), codes=self._codes, xy=self._xy, labels=self._labels(),
+            errors=self._errors,
             class_names=self._class_names(),
             axis_names=planes.axis_names(self._plane, self.latent_dim, self._plane_dims),
             output=None if model is None else render.output_spec(model.config))
@@ -449,7 +462,7 @@ class AppController(QObject):
             self._data = data
             self._data_key += 1
             self._anchors.clear()
-        self._codes = self._xy = None
+        self._codes = self._xy = self._errors = None
         self._encoded_state = None
         self._plane = None if self._model is None else planes.initial_plane(
             self.latent_dim, self._plane_kind, self._plane_dims)
@@ -466,22 +479,35 @@ class AppController(QObject):
         self.request_encode()
 
     # -- encoding and planes ----------------------------------------------------------
-    def request_encode(self, state: dict[str, torch.Tensor] | None = None) -> bool:
-        """Encode the data set in the background (latest request wins)."""
+    def request_encode(self, state: dict[str, torch.Tensor] | None = None, quick: bool = False) -> bool:
+        """Place the data set in the background (latest request wins): encoded, or found by
+        inverting the generator (``quick``: fewer refinement steps, for training snapshots)."""
         if not self.model_fits_data():
             return False
         if state is None:
             state = self.latest_state()
         self._encoded_state = state
+        self._encode_quick = quick
         key = (self._model_key, self._data_key)
+        cfg = self._model.config
+        job = placement.placement_job(cfg, state, self._data, quick=quick,
+                                      regressor=self._regressors.get(self._model_key))
         self._encode_handle = self.inference.submit(
-            "encode", encode_job(self._model.config, state, self._data),
-            on_result=functools.partial(self._on_codes, key), on_error=self._on_encode_failed)
+            "encode", job, on_result=functools.partial(self._on_codes, key), on_error=self._on_encode_failed,
+            on_progress=self._show_placing if placement.by_inversion(cfg) else None)
         return True
 
     def _encoded_weights(self) -> dict[str, torch.Tensor] | None:
         """The weights the scene's codes came from (the off-manifold map reads their variances)."""
         return self._encoded_state if self._encoded_state is not None else self.latest_state()
+
+    def _show_placing(self, done: int, total: int) -> None:
+        self.window.show_status(placement.progress_text(done, total), 0)
+
+    def placing(self) -> bool:
+        """True while the data are being placed (encoded or inverted) in the background."""
+        handle = self._encode_handle
+        return handle is not None and not handle.done and handle.is_current()
 
     def latest_state(self) -> dict[str, torch.Tensor] | None:
         """The newest weights as a detached copy that background jobs may read."""
@@ -491,22 +517,36 @@ class AppController(QObject):
 
     def _encode_latest(self) -> None:
         if self._latest_state is not None and self._latest_state is not self._encoded_state:
-            self.request_encode(self._latest_state)
+            if self.placing() and self._encode_quick and placement.by_inversion(self._model.config):
+                return   # a training-time inversion finishes first; its result asks for the next one
+            self.request_encode(self._latest_state, quick=True)
 
     def _on_encode_failed(self, message: str) -> None:
         self.window.show_error("Background work failed", message)
 
-    def _on_codes(self, key: tuple[int, int], codes: np.ndarray | None) -> None:
-        if codes is None or key != (self._model_key, self._data_key) or self._data is None \
-                or len(codes) != len(self._data):
+    def _on_codes(self, key: tuple[int, int], placed: placement.Placed | None) -> None:
+        if placed is None or key != (self._model_key, self._data_key) or self._data is None \
+                or len(placed.codes) != len(self._data):
             return
-        self._codes = codes
+        self._codes, self._errors = placed.codes, placed.errors
+        if placed.errors is not None:
+            self._placed_by_inversion(placed)
         self._refit_plane()
         self._show_new_plane()
         self.tools.refresh()   # the attribute vector follows the codes
         if self._pending_session is not None:
             record, self._pending_session = self._pending_session, None
             self._apply_session(record)
+
+    def _placed_by_inversion(self, placed: placement.Placed) -> None:
+        # The regressor the job trained serves the next placements and the GUI's own copy
+        # (the tools encode a few items on this thread), and is saved with the model.
+        self._regressors.keep(self._model_key, placed)
+        placement.adopt_regressor(self._model, placed.regressor)
+        if self._latest_state is not self._encoded_state:
+            self._encode_soon()   # training moved on while this placement ran
+        elif not self.is_training:
+            self.window.show_status(placement.placed_text(placed))
 
     def _refit_plane(self) -> None:
         """Recompute the plane (PCA follows the codes) and the scatter coordinates."""
@@ -1024,5 +1064,6 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
+        self.realness.set_enabled(False)
         clean = self.training.shutdown(timeout_ms)
         return self.inference.shutdown(timeout_ms) and clean

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 # A job of the inference worker: it is given a ``should_stop()`` callable (True once
 # a newer request of the same kind arrived, the request was cancelled or the worker shuts
 # down) and returns a plain object; it should check ``should_stop`` between chunks of work.
-Job = Callable[[Callable[[], bool]], Any]
+# A job submitted with ``on_progress`` is also given ``progress(done, total)`` to call.
+Job = Callable[..., Any]
 
 
 def describe_exception(exc: BaseException) -> tuple[str, bool]:
@@ -141,10 +142,13 @@ class JobHandle:
     """
 
     def __init__(self, worker: InferenceWorker, kind: str, generation: int,
-                 on_result: Callable[[Any], None], on_error: Callable[[str], None] | None) -> None:
+                 on_result: Callable[[Any], None], on_error: Callable[[str], None] | None,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
         self.kind, self.generation = kind, generation
         self._worker = worker
         self._on_result, self._on_error = on_result, on_error
+        self._on_progress = on_progress
+        self.done = False   # set once its answer (result or error) was handed over or dropped
 
     def is_current(self) -> bool:
         """True while no newer request of this kind was made and it was not cancelled."""
@@ -156,12 +160,17 @@ class JobHandle:
             self._worker.cancel(self.kind)
 
     def _deliver(self, result: Any, error: str | None) -> None:
+        self.done = True
         if not self.is_current():
             return
         if error is None:
             self._on_result(result)
         elif self._on_error is not None:
             self._on_error(error)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._on_progress is not None and not self.done and self.is_current():
+            self._on_progress(done, total)
 
 
 class InferenceWorker(QThread):
@@ -175,6 +184,8 @@ class InferenceWorker(QThread):
 
     # (handle, result, error message or None), from the worker thread to the GUI thread.
     _answered = Signal(object, object, object)
+    # (handle, done, total): a job's progress, from the worker thread to the GUI thread.
+    _progressed = Signal(object, int, int)
 
     def __init__(self, threads: int = 1) -> None:
         super().__init__()
@@ -185,13 +196,20 @@ class InferenceWorker(QThread):
         self._generation = 0
         self._stopping = False
         self._answered.connect(self._deliver)   # queued: this object lives on the GUI thread
+        self._progressed.connect(self._report_progress)
 
     def submit(self, kind: str, job: Job, on_result: Callable[[Any], None],
-               on_error: Callable[[str], None] | None = None) -> JobHandle:
-        """Queue ``job`` as the newest of ``kind``; its result goes to ``on_result``."""
+               on_error: Callable[[str], None] | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> JobHandle:
+        """Queue ``job`` as the newest of ``kind``; its result goes to ``on_result``.
+
+        With ``on_progress`` the job is called as ``job(should_stop, progress)``; each
+        ``progress(done, total)`` reaches ``on_progress`` on the GUI thread while the request
+        is current and unanswered.
+        """
         with self._cond:
             self._generation += 1
-            handle = JobHandle(self, kind, self._generation, on_result, on_error)
+            handle = JobHandle(self, kind, self._generation, on_result, on_error, on_progress)
             self._latest[kind] = handle.generation
             self._pending[kind] = (handle, job)
             self._cond.notify()
@@ -235,6 +253,10 @@ class InferenceWorker(QThread):
     def _deliver(self, handle: JobHandle, result: Any, error: str | None) -> None:
         handle._deliver(result, error)
 
+    @Slot(object, int, int)
+    def _report_progress(self, handle: JobHandle, done: int, total: int) -> None:
+        handle._progress(done, total)
+
     def _next_job(self) -> tuple[JobHandle, Job] | None:
         with self._cond:
             while not self._pending and not self._stopping:
@@ -255,8 +277,15 @@ class InferenceWorker(QThread):
             if taken is None:
                 return
             handle, job = taken
+            def should_stop(h: JobHandle = handle) -> bool:
+                return not h.is_current()
+
+            def progress(done: int, total: int, h: JobHandle = handle) -> None:
+                if h.is_current():
+                    self._progressed.emit(h, int(done), int(total))
+
             try:
-                result = job(lambda: not handle.is_current())
+                result = job(should_stop, progress) if handle._on_progress is not None else job(should_stop)
             except Exception as exc:  # one bad job must not end the worker
                 message, user_mistake = describe_exception(exc)
                 if not user_mistake:

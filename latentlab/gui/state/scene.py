@@ -53,9 +53,12 @@ class Scene:
     class_names: tuple[str, ...] = ()
     axis_names: tuple[str, str] = ("z₀", "z₁")
     output: Any = None                 # the model's output spec (core.render.OutputSpec), None without one
+    # Each item's RMS pixel error [N] when the codes were found by inverting a generator
+    # (a model without an encoder), else None: how well the model reproduces each point.
+    errors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for array in (self.codes, self.xy, self.labels):
+        for array in (self.codes, self.xy, self.labels, self.errors):
             read_only(array)
 
     @property
@@ -85,11 +88,14 @@ class Scene:
         return self.model_key, self.data_key, self.plane_kind, self.plane_dims, anchors
 
     def item_text(self, index: int) -> str:
-        """"item 12 · 7": a data item and its class, for the status bar and lists."""
+        """"item 12 · 7": a data item and its class, for the status bar and lists; with
+        "· generator error 0.231" when the codes come from inverting a generator."""
         text = f"item {index}"
         if self.labels is not None and 0 <= index < len(self.labels):
             k = int(self.labels[index])
             text += f" · {self.class_names[k] if 0 <= k < len(self.class_names) else k}"
+        if self.errors is not None and 0 <= index < len(self.errors):
+            text += f" · generator error {float(self.errors[index]):.3f}"
         return text
 
 

@@ -91,11 +91,13 @@ class PointCloud(pg.GraphicsObject):
         self._y = np.zeros(0)
         self._groups = np.zeros(0, dtype=np.int64)
         self._shown = np.zeros(0, dtype=bool)     # what the caller wants visible
+        self._opacity = np.zeros(0)               # per point, in [0, 1]
         self._colors: list[QColor] = []
         self._atlas: QPixmap | None = None
         self._atlas_ratio = 0.0                   # device pixel ratio the atlas was made for
         self._cell = self._size                   # side of one atlas cell in atlas pixels
         self._drawn_groups = np.zeros(0, dtype=np.int64)
+        self._drawn_opacity = np.zeros(0)
         self._drawn_x = np.zeros(0)               # contiguous copies of the drawn points
         self._drawn_y = np.zeros(0)
         self._fragments = np.zeros((0, _FRAGMENT_FIELDS))
@@ -115,6 +117,7 @@ class PointCloud(pg.GraphicsObject):
         self._colors = list(colors)
         self._atlas, self._atlas_ratio = None, 0.0  # new colours: drawn at the next paint
         self._shown = np.ones(n, dtype=bool)
+        self._opacity = np.ones(n)
         self.move_points(x, y)
 
     def move_points(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -134,6 +137,22 @@ class PointCloud(pg.GraphicsObject):
         self._shown = mask.copy()
         self._rebuild()
 
+    def set_opacities(self, opacity: np.ndarray | None) -> None:
+        """Draw point ``i`` at opacity ``opacity[i]`` in [0, 1] (None: all at full strength)."""
+        n = self._groups.shape[0]
+        if opacity is None:
+            values = np.ones(n)
+        else:
+            values = np.asarray(opacity, dtype=np.float64).reshape(-1)
+            if values.shape != (n,) or not np.all((values >= 0.0) & (values <= 1.0)):
+                raise ValueError(f"opacities must be {n} values in [0, 1]")
+        self._opacity = values.copy()
+        self._rebuild()
+
+    def opacities(self) -> np.ndarray:
+        """Copy of the per-point opacities."""
+        return self._opacity.copy()
+
     def visible_points(self) -> np.ndarray:
         """Copy of the per-point visibility mask."""
         return self._shown.copy()
@@ -148,9 +167,15 @@ class PointCloud(pg.GraphicsObject):
         self._drawn_x = self._x[keep]
         self._drawn_y = self._y[keep]
         self._drawn_groups = self._groups[keep]
+        self._drawn_opacity = self._opacity[keep]
         self._fragments = np.zeros((keep.size, _FRAGMENT_FIELDS))
         rgba = np.array([c.getRgb() for c in self._colors], dtype=np.uint8).reshape(-1, 4)
-        self._argb = argb32(rgba)[self._drawn_groups] if rgba.size else np.zeros(0, dtype=np.uint32)
+        if rgba.size and keep.size:
+            per_point = rgba[self._drawn_groups].astype(np.float64)
+            per_point[:, 3] *= self._drawn_opacity   # the rasteriser shades dots as Qt's fragments do
+            self._argb = argb32(np.rint(per_point).astype(np.uint8))
+        else:
+            self._argb = np.zeros(0, dtype=np.uint32)
         self._cache.invalidate()
         if self._atlas is not None:
             self._fill_sources()
@@ -173,14 +198,14 @@ class PointCloud(pg.GraphicsObject):
         # Fragment columns: x, y, sourceLeft, sourceTop, width, height, scaleX, scaleY,
         # rotation, opacity. Sources are atlas pixels; the scale brings a cell of
         # ``cell`` device pixels back to ``size`` logical ones. Only x and y change
-        # from paint to paint.
+        # from paint to paint; the opacity shades a dot (e.g. by how well it is reproduced).
         frag, cell = self._fragments, self._cell
         frag[:, 2] = self._drawn_groups * (cell + _ATLAS_GAP)
         frag[:, 3] = 0.0
         frag[:, 4:6] = cell
         frag[:, 6:8] = self._size / cell
         frag[:, 8] = 0.0
-        frag[:, 9] = 1.0
+        frag[:, 9] = self._drawn_opacity
 
     # ------------------------------------------------------- QGraphicsItem
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802
@@ -217,7 +242,9 @@ class PointCloud(pg.GraphicsObject):
         device = p.device()
         side = float(1 << 20)
         viewport = QRectF(0, 0, device.width(), device.height()) if device is not None else QRectF(0, 0, side, side)
-        extent = tr.mapRect(self.boundingRect())
+        # The dots' extent on the device: the data bounds, padded by a dot's size in pixels.
+        pad = self.pixelPadding()
+        extent = None if self._bounds is None else tr.mapRect(self._bounds).adjusted(-pad, -pad, pad, pad)
         p.resetTransform()
         self._cache.draw(p, tr, viewport, extent, ratio, self._render)
 

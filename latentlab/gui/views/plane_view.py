@@ -17,6 +17,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QWidget
 
 from latentlab.gui.views import theme
+from latentlab.gui.views.plane_heatmap import ERROR_NOTE, RealnessLayer, error_opacities
 from latentlab.gui.views.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
 from latentlab.gui.views.side_legend import add_side_legend
@@ -39,7 +40,7 @@ def check_xy(xy: np.ndarray) -> np.ndarray:
 
 PICK_RADIUS_PX = 6  # how close (screen pixels) the mouse must be to hover / click a point
 MAX_LEGEND_ENTRIES = 20
-_Z_MOSAIC, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, 0, 5, 8, 20
+_Z_MOSAIC, _Z_REALNESS, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, -50, 0, 5, 8, 20
 # Where the probe's label may go, tried in order, as (offset in pixels with y up, anchor):
 # right of the probe, left of it, above, below, then the four diagonals (for the corners).
 # The first that fits inside the view wins.
@@ -80,6 +81,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._hovered = -1
         self._selected: int | None = None
         self._thumbnail_source: ThumbnailSource | None = None
+        self._legend_notes: dict[str, str] = {}   # text lines under the classes, by topic
+        self._note_items: list[pg.ScatterPlotItem] = []
         self._setup_plot()
         self._setup_items()
         self._thumbnail = ThumbnailPopup(self.viewport())
@@ -113,6 +116,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._mosaic = pg.ImageItem()
         self._mosaic.setZValue(_Z_MOSAIC)
         self._mosaic.setVisible(False)
+        self._realness = RealnessLayer()
+        self._realness.item.setZValue(_Z_REALNESS)
         self._points = PointCloud(theme.POINT_SIZE_PX)
         self._points.setZValue(_Z_POINTS)
         self._path = pg.PlotCurveItem(pen=pg.mkPen(theme.ACCENT, width=2))
@@ -137,7 +142,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._probe.drag_limits = self._probe_limits
         self._probe.sigPositionChanged.connect(self._on_probe_dragged)
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
-        for item in (self._mosaic, self._points, self._path, self._waypoints,
+        for item in (self._mosaic, self._realness.item, self._points, self._path, self._waypoints,
                      self._arrow.line, self._arrow.head, self._noise_arrow.line, self._noise_arrow.head,
                      self._selection, self._probe):
             self.plotItem.addItem(item)
@@ -264,7 +269,53 @@ class LatentPlaneView(pg.PlotWidget):
         if len(entries) > len(shown):
             more = pg.ScatterPlotItem(size=0, pen=None, brush=None)
             self._legend.addItem(more, f"… {len(entries) - len(shown)} more")
-        self._legend.setVisible(bool(entries))
+        self._note_items = []
+        self._show_legend_notes()
+
+    def set_legend_note(self, topic: str, text: str | None) -> None:
+        """A line of text under the legend's classes (simple HTML); None removes ``topic``'s."""
+        if self._legend_notes.get(topic) == text:
+            return
+        if text is None:
+            self._legend_notes.pop(topic, None)
+        else:
+            self._legend_notes[topic] = text
+        self._show_legend_notes()
+
+    def legend_notes(self) -> dict[str, str]:
+        """The legend's lines of text, by topic."""
+        return dict(self._legend_notes)
+
+    def _show_legend_notes(self) -> None:
+        for item in self._note_items:
+            self._legend.removeItem(item)
+        self._note_items = []
+        if self._legend_notes:
+            # One row for all the lines: a row each would add the legend's row spacing, and
+            # a legend taller than the view pushes the plane's axis out of sight.
+            text = "<br>".join(self._legend_notes.values())
+            sample = pg.ScatterPlotItem(size=0, pen=None, brush=None)
+            self._legend.addItem(sample, text)
+            self._legend.items[-1][1].setText(text, color=theme.MUTED, size="7pt")
+            self._note_items.append(sample)
+        self._legend.setVisible(bool(self._legend_entries) or bool(self._legend_notes))
+
+    def set_point_errors(self, errors: np.ndarray | None) -> None:
+        """Shade each dot by how well the model reproduces its item: ``errors`` ``[N]`` (an
+        inverted generator's per-item error; lower is stronger), or None for full strength."""
+        if errors is None:
+            self._points.set_opacities(None)
+            self.set_legend_note("errors", None)
+            return
+        errors = np.asarray(errors).reshape(-1)
+        if errors.shape[0] != self._xy.shape[0]:
+            raise ValueError(f"{errors.shape[0]} errors for {self._xy.shape[0]} points")
+        self._points.set_opacities(error_opacities(errors))
+        self.set_legend_note("errors", ERROR_NOTE)
+
+    def point_opacities(self) -> np.ndarray:
+        """Each dot's own opacity (1 unless shaded by :meth:`set_point_errors`)."""
+        return self._points.opacities()
 
     def set_class_visible(self, label: int, visible: bool) -> None:
         """Show or hide the points of class ``label`` (clicking a legend entry toggles it)."""
@@ -571,3 +622,18 @@ class LatentPlaneView(pg.PlotWidget):
     def mosaic_item(self) -> pg.ImageItem:
         """The ImageItem holding the mosaic (for inspection)."""
         return self._mosaic
+
+    # ---------------------------------------------------------------- realness
+    def set_realness(self, values: np.ndarray | None, rect: tuple[float, float, float, float] | None) -> None:
+        """Draw the discriminator's realness ``values`` ``[H, W]`` over plane ``rect``
+        (row 0 the top edge) under the points, with its legend line; None removes it."""
+        if values is None or rect is None:
+            self._realness.clear()
+            self.set_legend_note("realness", None)
+            return
+        self._realness.show(values, rect)
+        self.set_legend_note("realness", self._realness.note())
+
+    def realness_layer(self) -> RealnessLayer:
+        """The realness image (for inspection)."""
+        return self._realness

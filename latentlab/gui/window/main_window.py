@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
     probeMoved(x, y) while dragged, probeReleased(x, y); pointSelected(index).
     planeRequested(kind, dim_x, dim_y), conditionRequested(label).
     manifoldRequested(bool), manifoldModeRequested("view" | "prior"), viewChanged().
+    realnessRequested(bool): View ▸ Discriminator Realness.
     addSelectedRequested(), addProbeRequested(), addClickedRequested(index or -1) (Shift+click),
     bookmarkRequested(), filesDropped(list of paths).
     closing(): the window is closing now; stop every thread before this returns.
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
     conditionRequested = Signal(int)
     manifoldRequested = Signal(bool)
     manifoldModeRequested = Signal(str)
+    realnessRequested = Signal(bool)
     viewChanged = Signal()
     addSelectedRequested = Signal()
     addProbeRequested = Signal()
@@ -233,6 +235,11 @@ class MainWindow(QMainWindow):
         self.prior_action = self._action(view_menu, "Manifold over the &Prior", self._on_manifold_mode,
                                          "manifoldPriorAction")
         self.prior_action.setCheckable(True)
+        self.realness_action = self._action(view_menu, "&Discriminator Realness", self._on_realness_toggled,
+                                            "realnessAction")
+        self.realness_action.setCheckable(True)
+        self.realness_action.setEnabled(False)   # until a model with a discriminator is shown
+        self.realness_action.setToolTip("Shade the plane by how real the discriminator finds G(z) there.")
         self._action(view_menu, "&Reset View", self.reset_view, "resetViewAction", "Ctrl+0")
         view_menu.addSeparator()
         view_menu.addAction(self.training_dock.toggleViewAction())
@@ -439,6 +446,9 @@ class MainWindow(QMainWindow):
     def _on_manifold_toggled(self, on: bool) -> None:
         self._request(self.manifoldRequested, bool(on))
 
+    def _on_realness_toggled(self, on: bool) -> None:
+        self._request(self.realnessRequested, bool(on))
+
     def _on_manifold_mode(self, prior: bool) -> None:
         self._request(self.manifoldModeRequested, "prior" if prior else "view")
         if prior and not self.manifold_action.isChecked():
@@ -540,6 +550,7 @@ class MainWindow(QMainWindow):
         if new_model:
             self._model_key = scene.model_key
             self.side.configure(scene.latent_dim, scene.condition_names, scene.conditional)
+            self.realness_action.setEnabled(scene.has_model and scene.model_config.capabilities.adversarial)
             self.side.show_output_kind(scene.output.kind if scene.output is not None else "image")
             if self.side.sequence is not None:
                 self.side.sequence.reset_range()   # another model's outputs have their own scale
@@ -563,6 +574,7 @@ class MainWindow(QMainWindow):
         if scene.xy is None:
             if self._points_key is not None or self.plane.point_count():
                 self.plane.set_points(empty_xy(), None, ())
+                self.plane.set_point_errors(None)
             self._points_key, self._shown_xy = None, None
             return
         if scene.xy is self._shown_xy:
@@ -574,6 +586,7 @@ class MainWindow(QMainWindow):
         else:
             self.plane.set_points(scene.xy, *self._point_classes_for(scene))
             self._points_key = key
+        self.plane.set_point_errors(scene.errors)   # an inverted generator's dots: faint where it fails
         self._shown_xy = scene.xy
 
     def show_point_classes(self, key: Any, labels: np.ndarray | None, names: tuple[str, ...] = ()) -> None:
@@ -644,6 +657,10 @@ class MainWindow(QMainWindow):
             self.plane.clear_mosaic()
         else:
             self.plane.set_mosaic(image, rect)
+
+    def show_realness(self, values: np.ndarray | None, rect: tuple[float, float, float, float] | None) -> None:
+        """Put the discriminator's realness under the points (None: remove it)."""
+        self.plane.set_realness(values, rect)
 
     def _show_attribute_choice(self, attribute: Any) -> None:
         # A restored attribute shows its classes and amount (the panel only follows its own
