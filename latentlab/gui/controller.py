@@ -41,6 +41,7 @@ from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job,
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
+from latentlab.gui.tools.stream import StreamController, StreamHost
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
 from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception
@@ -141,6 +142,15 @@ class AppController(QObject):
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
         window.install_tools(self.tools, kl_per_dim=self.kl_per_dim)
+        self.stream = StreamController(StreamHost(
+            model=lambda: self._model, state=self.latest_state, plane=lambda: self._plane,
+            data_source=lambda: None if self._data is None else self._data.source, set_probe_code=self.set_probe_code,
+            submit=self.inference.submit, show_reference=self._show_reference, show_error=window.show_error,
+            show_status=window.show_status), *window.install_stream(), parent=self)
+        self.scene_model.sceneChanged.connect(self.stream.on_scene)
+        self.probe_model.probeChanged.connect(self.stream.on_probe)
+        window.openSeriesRequested.connect(self.stream.open_series)
+        window.openStreamRequested.connect(self.stream.open_procedural)
         window.set_ready(True)
         self._publish_scene()
         self.training.reset()
@@ -694,6 +704,11 @@ class AppController(QObject):
             self.decoder.last = None
             self.window.show_decoded(None)
 
+    def _show_reference(self, array: np.ndarray | None) -> None:
+        """Draw a series window beneath the decoded sequence (the stream view's head), or remove it."""
+        if self.window.side.sequence is not None:
+            self.window.side.sequence.set_reference(array)
+
     def _on_probe_decoded(self, decoded: Any) -> None:
         self.window.show_decoded(decoded)
         if not decoded.probe.exact:   # a tool that set the code knows where the probe is
@@ -1002,5 +1017,6 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
+        self.stream.close()
         clean = self.training.shutdown(timeout_ms)
         return self.inference.shutdown(timeout_ms) and clean

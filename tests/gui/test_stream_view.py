@@ -1,0 +1,230 @@
+"""The stream view: a long series scored by a stream autoencoder, drawn as a path on the plane,
+played and scrubbed, thresholded, and followed while its file grows."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from latentlab.core import inference
+from latentlab.core.data.sequences import procedural_stream
+from latentlab.core.data.series import load_series, standardise
+from latentlab.core.models import ModelConfig, build_model
+from latentlab.core.scoring import score_series
+from tests.gui.controller_support import Opened, set_model_and_wait
+
+WINDOW, STRIDE = 16, 4
+SPIKE_AT = 300
+
+
+def stream_model(seed: int = 0):
+    """A tiny untrained stream autoencoder over windows of two channels (a, b)."""
+    config = ModelConfig(family="stream-ae", arch="conv", input_shape=(WINDOW, 2), latent_dim=2, hidden=(8, 16),
+                         feature_names=("a", "b"))
+    torch.manual_seed(seed)
+    return build_model(config).eval()
+
+
+def write_series(path, values: np.ndarray, start: int = 0, header: bool = True, mode: str = "w") -> None:
+    lines = ["time,a,b"] if header else []
+    lines += [f"{start + k},{a:.6f},{b:.6f}" for k, (a, b) in enumerate(values)]
+    with open(path, mode, encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def series_values(length: int = 480, spike: bool = True) -> np.ndarray:
+    values, _ = procedural_stream(length, channels=2, seed=0)
+    values = values.astype(np.float64)
+    if spike:
+        values[SPIKE_AT, 0] += 40.0   # one far-off sample: the windows holding it reconstruct badly
+    return values
+
+
+@pytest.fixture
+def opened(qtbot):
+    made = Opened(qtbot)
+    yield made
+    made.close_all()
+
+
+@pytest.fixture
+def streaming(qtbot, opened, tmp_path):
+    """A window with the tiny model on the series' own windows, and the series opened in the stream view."""
+    csv = tmp_path / "series.csv"
+    write_series(csv, series_values())
+    window, c = opened(items=None)
+    c.set_data(load_series(csv, WINDOW, STRIDE))
+    model = stream_model()
+    set_model_and_wait(qtbot, c, model)
+    errors: list[str] = []
+    c.stream.host = replace(c.stream.host, show_error=lambda title, text: errors.append(text))
+    assert c.stream.open_series(str(csv))
+    qtbot.waitUntil(lambda: len(c.stream.scores) > 0, timeout=10000)
+    return window, c, csv, errors
+
+
+def expected_scores(c, csv):
+    """What the core scores for the file, scaled as the data on screen was."""
+    src = c.data.source
+    raw = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=(1, 2), dtype=np.float64)
+    scaled, _, _ = standardise(raw.astype(np.float32), src["center"], src["scale"])
+    return scaled, score_series(c.model, scaled, STRIDE)
+
+
+def test_the_path_is_the_scored_codes_and_scrubbing_moves_the_head_and_the_decoded_window(streaming, qtbot):
+    window, c, csv, errors = streaming
+    scaled, expected = expected_scores(c, csv)
+    got = c.stream.scores
+    np.testing.assert_array_equal(got.starts, expected.starts)
+    np.testing.assert_allclose(got.codes, expected.codes, atol=1e-5)
+    np.testing.assert_allclose(got.errors, expected.errors, rtol=1e-4, atol=1e-6)
+    # The path on the plane is those codes in time order, projected on the plane on screen.
+    xy = c.scene.plane.project(torch.from_numpy(expected.codes)).numpy()
+    np.testing.assert_allclose(c.stream.overlay.path_xy(), xy, atol=1e-5)
+    panel = window.docks["stream"].widget()
+    assert panel is c.stream.panel and panel.slider.maximum() == len(expected) - 1
+    # Scrubbing: the head, the probe and the decoded view move to that window.
+    panel.slider.setValue(7)
+    assert c.stream.head == 7
+    np.testing.assert_allclose(c.stream.overlay.head_xy(), xy[7], atol=1e-5)
+    np.testing.assert_allclose(c.probe.z, expected.codes[7], atol=1e-5)
+    sequence = window.side.sequence
+    reconstruction = inference.decode(c.model, expected.codes[7])[0].numpy()
+    np.testing.assert_allclose(sequence.current_output(), reconstruction, atol=1e-5)
+    start = int(expected.starts[7])
+    np.testing.assert_allclose(sequence.reference(), scaled[start:start + WINDOW], atol=1e-5)
+    assert "window 8 of" in panel.position_label.text()
+    panel.slider.setValue(2)
+    np.testing.assert_allclose(c.probe.z, expected.codes[2], atol=1e-5)
+    # Moving the probe away leaves the window behind: its drawing goes.
+    c.release_probe(5.0, 5.0)
+    assert sequence.reference() is None
+    assert not errors
+
+
+def test_the_threshold_marks_the_windows_above_it(streaming):
+    window, c, csv, _ = streaming
+    panel = c.stream.panel
+    scores = c.stream.scores
+    spiked = (scores.starts <= SPIKE_AT) & (SPIKE_AT < scores.starts + WINDOW)
+    # The default threshold (far above the typical error) picks out the windows holding the spike.
+    np.testing.assert_array_equal(c.stream.anomalous(), spiked)
+    assert panel.anomaly_label.text() == f"{int(spiked.sum())} anomalies of {len(scores)}"
+    # Dragging the line lower marks every window above it, on the plot and on the path.
+    value = float(np.quantile(scores.errors, 0.7))
+    line = panel.threshold_line
+    line.setValue(value)
+    line.sigPositionChangeFinished.emit(line)
+    above = scores.errors > value
+    assert c.stream.threshold == pytest.approx(value)
+    np.testing.assert_array_equal(np.sort(panel.marked_starts()), scores.starts[above])
+    x, _ = c.stream.overlay.anomalies.getData()
+    assert len(x) == int(above.sum())
+    assert panel.anomaly_label.text() == f"{int(above.sum())} anomalies of {len(scores)}"
+
+
+def test_play_moves_the_head_to_the_end_and_stops(streaming, qtbot):
+    window, c, _, _ = streaming
+    panel = c.stream.panel
+    panel.speed_combo.setCurrentIndex(panel.speed_combo.count() - 1)   # the fastest
+    panel.slider.setValue(len(c.stream.scores) - 6)
+    panel.play_button.click()
+    assert c.stream.is_playing() and panel.play_button.text().endswith("Pause")
+    qtbot.waitUntil(lambda: not c.stream.is_playing(), timeout=5000)
+    assert c.stream.head == len(c.stream.scores) - 1
+    assert panel.play_button.text().endswith("Play")
+    np.testing.assert_allclose(c.probe.z, c.stream.scores.codes[-1], atol=1e-6)
+
+
+def test_following_a_growing_file_adds_its_new_windows(streaming, qtbot):
+    window, c, csv, _ = streaming
+    panel = c.stream.panel
+    before = len(c.stream.scores)
+    panel.follow_check.setChecked(True)
+    assert c.stream.is_following()
+    more, _ = procedural_stream(120, channels=2, seed=5)
+    # Forty whole rows and one half-written row: only the whole ones are read.
+    write_series(csv, more[:40], start=480, header=False, mode="a")
+    with open(csv, "a", encoding="utf-8") as f:
+        f.write("520,0.1")
+    assert c.stream.poll() == 40
+    qtbot.waitUntil(lambda: len(c.stream.scores) == before + 10, timeout=10000)
+    assert len(c.stream.series) == 520
+    # The rest of the half row, and more rows.
+    with open(csv, "a", encoding="utf-8") as f:
+        f.write("5,0.2\n")
+    write_series(csv, more[41:80], start=521, header=False, mode="a")
+    assert c.stream.poll() == 40
+    qtbot.waitUntil(lambda: len(c.stream.scores) == before + 20, timeout=10000)
+    # Every window, old and new, is what the core scores for the whole file now.
+    _, expected = expected_scores(c, csv)
+    got = c.stream.scores
+    np.testing.assert_array_equal(got.starts, expected.starts)
+    np.testing.assert_allclose(got.codes, expected.codes, atol=1e-5)
+    np.testing.assert_allclose(c.stream.overlay.path_xy(),
+                               c.scene.plane.project(torch.from_numpy(expected.codes)).numpy(), atol=1e-5)
+    assert c.stream.head == len(got) - 1   # following: the head is at the newest window
+    assert panel.slider.maximum() == len(got) - 1
+
+
+def test_a_truncated_file_stops_following_with_a_message(streaming, qtbot):
+    window, c, csv, errors = streaming
+    panel = c.stream.panel
+    panel.follow_check.setChecked(True)
+    n = len(c.stream.scores)
+    write_series(csv, series_values(100, spike=False))   # rewritten, shorter
+    assert c.stream.poll() == 0
+    assert not c.stream.is_following() and not panel.follow_check.isChecked()
+    assert "truncated or rewritten" in panel.message.text() and panel.message.isVisible()
+    assert "truncated or rewritten" in window.statusBar().currentMessage()
+    assert len(c.stream.scores) == n   # what was scored stays
+    assert not errors
+
+
+def test_a_series_the_model_cannot_read_is_refused_in_words(qtbot, opened, tmp_path):
+    window, c = opened(items=None)
+    c.set_model(stream_model())
+    errors: list[str] = []
+    c.stream.host = replace(c.stream.host, show_error=lambda title, text: errors.append(text))
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("time,x,y\n0,1,2\n1,3,4\n")
+    assert not c.stream.open_series(str(wrong))
+    assert "columns x, y differ from the model's a, b" in errors[-1]
+    short = tmp_path / "short.csv"
+    write_series(short, series_values(10, spike=False))
+    assert not c.stream.open_series(str(short))
+    assert "fewer than one window of 16 steps" in errors[-1]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,oops\n")
+    assert not c.stream.open_series(str(bad))
+    assert "row 3" in errors[-1] and "not a number" in errors[-1]
+    assert not c.stream.is_open()
+
+
+def test_an_image_model_cannot_open_a_series(qtbot, opened, tmp_path):
+    from tests.gui.controller_support import tiny_model
+
+    window, c = opened(tiny_model())
+    errors: list[str] = []
+    c.stream.host = replace(c.stream.host, show_error=lambda title, text: errors.append(text))
+    csv = tmp_path / "s.csv"
+    write_series(csv, series_values(64, spike=False))
+    assert not c.stream.open_series(str(csv))
+    assert "sequence model" in errors[-1]
+
+
+def test_the_procedural_stream_opens_with_the_models_channels(qtbot, opened):
+    window, c = opened(items=None)
+    c.set_model(stream_model())
+    assert c.stream.open_procedural(length=400, anomalies=3)
+    qtbot.waitUntil(lambda: len(c.stream.scores) > 0, timeout=10000)
+    assert c.stream.series.shape == (400, 2)
+    assert len(c.stream.scores) == (400 - WINDOW) // max(1, WINDOW // 4) + 1
+    assert not c.stream.panel.follow_check.isEnabled()   # nothing to follow
+    # Another model on screen: the series is closed, with a word why.
+    c.set_model(stream_model(seed=3))
+    assert not c.stream.is_open() and len(c.stream.overlay.path_xy()) == 0
+    assert "model on screen changed" in c.stream.panel.message.text()
