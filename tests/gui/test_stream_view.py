@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
 from latentlab.core import inference
 from latentlab.core.data.sequences import procedural_stream
@@ -228,3 +229,86 @@ def test_the_procedural_stream_opens_with_the_models_channels(qtbot, opened):
     c.set_model(stream_model(seed=3))
     assert not c.stream.is_open() and len(c.stream.overlay.path_xy()) == 0
     assert "model on screen changed" in c.stream.panel.message.text()
+
+
+# -- the training panel's sequence sources ---------------------------------------------------------
+def choose_data(panel, kind: str) -> None:
+    row = panel.data_combo.findData(kind)
+    assert row >= 0, kind
+    panel.data_combo.setCurrentIndex(row)
+    panel.data_combo.activated.emit(row)
+
+
+def choose_family(panel, family: str) -> None:
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
+
+
+def test_the_training_panel_trains_a_sequence_vae_on_waves(qtbot, opened):
+    window, c = opened(items=None)
+    panel = window.training_panel
+    choose_data(panel, "waves")
+    # An image family cannot take sequences: Start waits and says why.
+    choose_family(panel, "vae")
+    assert any("models images" in p for p in panel.problems()) and not panel.start_button.isEnabled()
+    choose_family(panel, "seq-vae")
+    assert panel.problems() == [] and panel.start_button.isEnabled()
+    panel.epochs_spin.setValue(1)
+    panel.batch_spin.setValue(256)
+    assert not panel.window_spin.isVisibleTo(panel)   # generated sequences are not cut from a series
+    settings = panel.settings()
+    assert settings.data == "waves" and settings.family == "seq-vae" and settings.arch == "mlp"
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: c.run.status == "idle" and bool(c.run.history), timeout=60000)
+    assert c.model.config.family == "seq-vae" and c.data.source["kind"] == "waves"
+    assert c.model.config.input_shape == (64, 1)
+    assert window.side.output_kind == "sequence"
+
+
+def test_the_training_panel_trains_a_stream_autoencoder_that_scores_a_stream(qtbot, opened):
+    window, c = opened(items=None)
+    panel = window.training_panel
+    choose_data(panel, "stream")
+    choose_family(panel, "stream-ae")
+    assert panel.window_spin.isVisibleTo(panel) and panel.stride_spin.isVisibleTo(panel)
+    # The architectures follow the family: a stream autoencoder is convolutional or recurrent.
+    assert panel.arch_combo.currentData() in ("conv", "gru")
+    assert not panel.arch_combo.model().item(panel.arch_combo.findData("mlp")).isEnabled()
+    panel.window_spin.setValue(32)
+    panel.stride_spin.setValue(8)
+    panel.epochs_spin.setValue(1)
+    settings = panel.settings()
+    assert settings.data == {"kind": "stream", "window": 32, "stride": 8}
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: c.run.status == "idle" and bool(c.run.history), timeout=60000)
+    assert c.model.config.family == "stream-ae" and c.model.config.input_shape == (32, 3)
+    qtbot.waitUntil(lambda: c.scene.codes is not None, timeout=10000)
+    # The trained model scores the procedural stream in the stream view, at its training stride.
+    assert c.stream.open_procedural(length=1000, anomalies=4)
+    qtbot.waitUntil(lambda: len(c.stream.scores) > 0, timeout=10000)
+    assert len(c.stream.scores) == (1000 - 32) // 8 + 1
+
+
+def test_the_csv_series_choice_carries_its_window_and_stride(qtbot, tmp_path, monkeypatch):
+    from latentlab.gui.views.training_panel import TrainingPanel
+
+    csv = tmp_path / "s.csv"
+    write_series(csv, series_values(200, spike=False))
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    monkeypatch.setattr(panel, "_ask_path", lambda kind: str(csv))
+    choose_data(panel, "csv")
+    choose_family(panel, "rvae")
+    panel.window_spin.setValue(16)
+    panel.stride_spin.setValue(4)
+    settings = panel.settings()
+    assert settings.data == {"kind": "series", "path": str(csv), "window": 16, "stride": 4}
+    assert settings.arch == "gru"   # the recurrent VAE's one architecture, whatever was chosen before
+    panel.window_spin.lineEdit().setText("1")
+    assert any(p.startswith("Window must be at least 2") for p in panel.problems())
+    assert panel.settings() is None
+    panel.window_spin.setValue(16)
+    # Remembered between launches: the file and its window.
+    again = TrainingPanel()
+    qtbot.addWidget(again)
+    again.apply_choices(panel.choices())
+    assert again.settings().data == settings.data
