@@ -707,7 +707,7 @@ class AppController(QObject):
     def _show_reference(self, array: np.ndarray | None) -> None:
         """Draw a series window beneath the decoded sequence (the stream view's head), or remove it."""
         if self.window.side.sequence is not None:
-            self.window.side.sequence.set_reference(array)
+            self.window.side.sequence.set_reference(array, "window")
 
     def _on_probe_decoded(self, decoded: Any) -> None:
         self.window.show_decoded(decoded)

@@ -312,3 +312,28 @@ def test_the_csv_series_choice_carries_its_window_and_stride(qtbot, tmp_path, mo
     qtbot.addWidget(again)
     again.apply_choices(panel.choices())
     assert again.settings().data == settings.data
+
+
+def test_the_decoded_view_draws_a_reference_beneath_the_output(qtbot):
+    from latentlab.core.render import OutputSpec
+    from latentlab.gui.views.sequence_view import SequenceView
+
+    view = SequenceView()
+    qtbot.addWidget(view)
+    spec = OutputSpec("sequence", (WINDOW, 2), ("a", "b"))
+    output = np.zeros((WINDOW, 2))
+    view.set_output(output, spec)
+    window = np.zeros((WINDOW, 2))
+    window[5, 1] = 9.0   # a spike the output does not have: the range grows to show it
+    view.set_reference(window, "window")
+    np.testing.assert_allclose(view.reference(), window)
+    assert view.view_range()[3] > 9.0
+    view.set_output(output + 0.5, spec)          # a new output keeps the reference
+    np.testing.assert_allclose(view.reference(), window)
+    with pytest.raises(Exception, match="expected a sequence"):
+        view.set_reference(np.zeros((WINDOW, 3)))
+    view.set_reference(None)
+    assert view.reference() is None
+    view.set_reference(window)
+    view.set_output(np.zeros((WINDOW, 3)), OutputSpec("sequence", (WINDOW, 3), ("x", "y", "pen")))
+    assert view.reference() is None              # another kind of output: the old reference goes

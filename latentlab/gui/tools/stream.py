@@ -322,8 +322,7 @@ class StreamController(QObject):
         xy = _project(plane, self._codes)
         self.overlay.set_path(xy)
         self.overlay.set_anomalies(xy[self.anomalous()])
-        if 0 <= self._head < len(xy):
-            self.overlay.set_head(tuple(xy[self._head]))
+        self.overlay.set_head_index(self._head)
 
     def path_xy(self) -> np.ndarray:
         """The plane coordinates of every window's code ``[N, 2]`` (what the path draws)."""
@@ -364,9 +363,9 @@ class StreamController(QObject):
         start, error = int(self._starts[index]), float(self._errors[index])
         flag = " · anomaly" if self._threshold is not None and error > self._threshold else ""
         self.panel.set_head(index, f"window {index + 1:,} of {n:,} · step {start:,} · error {error:.3g}{flag}")
-        plane = self.host.plane()
-        if plane is not None:
-            self.overlay.set_head(tuple(_project(plane, self._codes[index:index + 1])[0]))
+        if self.host.plane() is not self._plane:
+            self.replot()   # the path must be on the plane on screen before the head moves along it
+        self.overlay.set_head_index(index)
         code = np.array(self._codes[index], np.float32)
         self._head_code = code
         self.host.set_probe_code(code)

@@ -90,10 +90,10 @@ class SequenceView(pg.PlotWidget):
             self._show_signals(seq)
         self._follow(output_extent(seq[None], spec))
 
-    def set_reference(self, array: np.ndarray | None) -> None:
+    def set_reference(self, array: np.ndarray | None, name: str = "input") -> None:
         """Draw ``array`` ``[T, F]`` of the shown spec beneath the output in thin dashed lines
         (e.g. the window a model reconstructs, under its reconstruction); None removes it.
-        The range grows to hold it, as for an output."""
+        The range grows to hold it, as for an output; the legend names it ``name (dashed)``."""
         spec = self._spec
         if array is None or spec is None:
             self._drop_reference()
@@ -112,6 +112,8 @@ class SequenceView(pg.PlotWidget):
                 item.setZValue(-1)
                 self.getPlotItem().addItem(item)
                 self._reference.append(item)
+            if not strokes:
+                self._legend.addItem(self._reference[0], f"{name} (dashed)")
         if strokes:
             xy, down = stroke_points(seq, spec)
             connect = np.zeros(len(xy), dtype=bool)
@@ -134,6 +136,8 @@ class SequenceView(pg.PlotWidget):
         return None if any(c is None for c in columns) else np.stack(columns, axis=1)
 
     def _drop_reference(self) -> None:
+        if self._reference:
+            self._legend.removeItem(self._reference[0])
         for item in self._reference:
             self.getPlotItem().removeItem(item)
         self._reference = []

@@ -29,6 +29,7 @@ HEAD_COLOR = "#ffffff"
 #: Windows per second the head plays at (the speed chooser's choices).
 SPEEDS = (2.0, 5.0, 10.0, 25.0, 50.0)
 DEFAULT_SPEED = 10.0
+TRAIL = 24                  # windows drawn brightly up to the head
 _Z_STREAM = 6               # over the points and the interpolation path, under the probe
 EMPTY_HINT = "File ▸ Open Series… scores a long series (.csv) window by window with the sequence model on screen."
 
@@ -63,7 +64,12 @@ class StreamPanel(QWidget):
         layout.setSpacing(3)
         self.title = QElidingLabel(EMPTY_HINT)
         self.title.setObjectName("streamTitle")
-        layout.addWidget(self.title)
+        self.position_label = QLabel()
+        self.position_label.setObjectName("streamPosition")
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.position_label)
+        layout.addLayout(top)
         layout.addLayout(self._build_controls())
         self.message = QLabel()
         self.message.setObjectName("streamMessage")
@@ -96,10 +102,8 @@ class StreamPanel(QWidget):
         self.slider.setObjectName("streamSlider")
         self.slider.setToolTip("Scrub through the windows.")
         self.slider.valueChanged.connect(self.headRequested)
+        self.slider.setMinimumWidth(120)
         row.addWidget(self.slider, 1)
-        self.position_label = QLabel()
-        self.position_label.setObjectName("streamPosition")
-        row.addWidget(self.position_label)
         self.follow_check = QCheckBox("Follow")
         self.follow_check.setObjectName("streamFollow")
         self.follow_check.setToolTip("Watch the file: rows appended to it are read, their windows encoded and "
@@ -132,7 +136,7 @@ class StreamPanel(QWidget):
         self.threshold_line = pg.InfiniteLine(
             angle=0, movable=True, pen=pg.mkPen(ANOMALY_COLOR, width=1.5, style=Qt.PenStyle.DashLine),
             hoverPen=pg.mkPen(ANOMALY_COLOR, width=3), label="threshold {value:.3g}",
-            labelOpts={"color": ANOMALY_COLOR, "position": 0.05, "anchors": [(0, 1), (0, 1)]})
+            labelOpts={"color": ANOMALY_COLOR, "position": 0.02, "anchors": [(0, 0), (0, 0)]})
         self.threshold_line.setToolTip("Drag to change the anomaly threshold.")
         self.threshold_line.sigPositionChangeFinished.connect(
             lambda line: self.thresholdRequested.emit(float(line.value())))
@@ -185,9 +189,7 @@ class StreamPanel(QWidget):
         """The threshold line at ``value``; ``anomalous`` ``[N]`` marks the windows above it."""
         line = self.threshold_line
         if not line.moving and line.value() != value:
-            line.blockSignals(True)
-            line.setValue(float(value))
-            line.blockSignals(False)
+            line.setValue(float(value))   # only a drag emits the signals that request a threshold
         mask = np.asarray(anomalous, bool)
         self.marks.setData(self._starts[mask], self._errors[mask])
         count, n = int(mask.sum()), len(mask)
@@ -245,22 +247,42 @@ class StreamPanel(QWidget):
 
 
 class StreamOverlay:
-    """The stream's items on the latent plane's plot: the path, the anomalies and the head."""
+    """The stream's items on the latent plane's plot: the path, the anomalies and the head.
+
+    The whole path is drawn faintly (a long series fills the plane) and the last
+    :data:`TRAIL` windows up to the head brightly, so playing shows where the series goes.
+    """
 
     def __init__(self, plot_item: pg.PlotItem) -> None:
-        self.path = pg.PlotCurveItem(pen=pg.mkPen(theme.qcolor(PATH_COLOR, 200), width=1.5))
+        self.path = pg.PlotCurveItem(pen=pg.mkPen(theme.qcolor(PATH_COLOR, 110), width=1.0))
+        self.trail = pg.PlotCurveItem(pen=pg.mkPen(PATH_COLOR, width=2.0))
         self.anomalies = pg.ScatterPlotItem(size=7, pen=None, brush=pg.mkBrush(ANOMALY_COLOR))
         self.head = pg.ScatterPlotItem(size=13, pen=pg.mkPen(HEAD_COLOR, width=2), brush=pg.mkBrush(PATH_COLOR))
-        for z, item in enumerate((self.path, self.anomalies, self.head)):
+        self._xy = np.zeros((0, 2), np.float64)
+        self._head = -1
+        for z, item in enumerate((self.path, self.trail, self.anomalies, self.head)):
             item.setZValue(_Z_STREAM + z * 0.1)
             plot_item.addItem(item)
 
     def set_path(self, xy: np.ndarray | None) -> None:
         """The codes of every window, in time order, on the plane ``[N, 2]`` (None: none)."""
-        if xy is None or len(xy) == 0:
-            self.path.setData([], [])
-        else:
-            self.path.setData(np.asarray(xy[:, 0], np.float64), np.asarray(xy[:, 1], np.float64))
+        self._xy = np.zeros((0, 2), np.float64) if xy is None else np.asarray(xy, np.float64).reshape(-1, 2)
+        self.path.setData(self._xy[:, 0], self._xy[:, 1])
+        self._draw_trail()
+
+    def set_head_index(self, index: int) -> None:
+        """The head is at window ``index`` of the path: the trail leads up to it."""
+        self._head = int(index)
+        self._draw_trail()
+        if 0 <= index < len(self._xy):
+            self.set_head(tuple(self._xy[index]))
+
+    def _draw_trail(self) -> None:
+        if not 0 <= self._head < len(self._xy):
+            self.trail.setData([], [])
+            return
+        part = self._xy[max(0, self._head - TRAIL + 1):self._head + 1]
+        self.trail.setData(part[:, 0], part[:, 1])
 
     def set_anomalies(self, xy: np.ndarray | None) -> None:
         if xy is None or len(xy) == 0:
@@ -284,6 +306,7 @@ class StreamOverlay:
         return None if x is None or len(x) == 0 else (float(x[0]), float(y[0]))
 
     def clear(self) -> None:
+        self._head = -1
         self.set_path(None)
         self.set_anomalies(None)
         self.set_head(None)
