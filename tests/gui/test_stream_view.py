@@ -337,3 +337,18 @@ def test_the_decoded_view_draws_a_reference_beneath_the_output(qtbot):
     view.set_reference(window)
     view.set_output(np.zeros((WINDOW, 3)), OutputSpec("sequence", (WINDOW, 3), ("x", "y", "pen")))
     assert view.reference() is None              # another kind of output: the old reference goes
+
+
+def test_the_data_browser_draws_sequence_items(qtbot, opened):
+    from PySide6.QtGui import QImage
+
+    window, c = opened(items=None)
+    assert c.open_data("strokes", limit=20)
+    browser = window.browser
+    browser.set_index(4)
+    image = browser.preview.pixmap().toImage().convertToFormat(QImage.Format.Format_Grayscale8)
+    width, height = image.width(), image.height()
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(height, image.bytesPerLine())[:, :width]
+    # A pen drawing: dark strokes on a light page, not the raw [T, 3] numbers.
+    assert pixels.mean() > 180 and pixels.min() < 80
+    assert browser.strip.count() > 1
