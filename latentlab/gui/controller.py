@@ -117,6 +117,7 @@ class AppController(QObject):
         self._model_path: str | None = None
         self._model_key = 0
         self._train_config: Any = None
+        self._model_source: Any = None         # the data source recorded in the model's file
         self._data: Dataset | None = None
         self._data_key = 0
         self._plane: Any = None
@@ -144,7 +145,8 @@ class AppController(QObject):
         window.install_tools(self.tools, kl_per_dim=self.kl_per_dim)
         self.stream = StreamController(StreamHost(
             model=lambda: self._model, state=self.latest_state, plane=lambda: self._plane,
-            data_source=lambda: None if self._data is None else self._data.source, set_probe_code=self.set_probe_code,
+            data_source=lambda: self._model_source or (None if self._data is None else self._data.source),
+            set_probe_code=self.set_probe_code,
             submit=self.inference.submit, show_reference=self._show_reference, show_error=window.show_error,
             show_status=window.show_status), *window.install_stream(), parent=self)
         self.scene_model.sceneChanged.connect(self.stream.on_scene)
@@ -433,6 +435,7 @@ class AppController(QObject):
             self._model_key += 1
             self._model_path = path
             self._train_config = meta.get("train")
+            self._model_source = (meta.get("data") or {}).get("source") if isinstance(meta.get("data"), dict) else None
             # Another model has other axes: start again from its PCA view.
             self._plane_kind, self._plane_dims = "pca", (0, 1)
             self._latest_state = None if model is None else cpu_state(self._model)

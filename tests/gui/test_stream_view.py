@@ -190,19 +190,26 @@ def test_a_series_the_model_cannot_read_is_refused_in_words(qtbot, opened, tmp_p
     c.set_model(stream_model())
     errors: list[str] = []
     c.stream.host = replace(c.stream.host, show_error=lambda title, text: errors.append(text))
+
+    def refused(path) -> str:
+        # Read by the worker: the answer comes back as one message, in a dialog and in the panel.
+        count = len(errors)
+        assert c.stream.open_series(str(path))
+        qtbot.waitUntil(lambda: len(errors) > count, timeout=10000)
+        assert not c.stream.is_open() and c.stream.panel.message.text() == errors[-1]
+        return errors[-1]
+
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("time,x,y\n0,1,2\n1,3,4\n")
-    assert not c.stream.open_series(str(wrong))
-    assert "columns x, y differ from the model's a, b" in errors[-1]
+    assert "columns x, y differ from the model's a, b" in refused(wrong)
     short = tmp_path / "short.csv"
     write_series(short, series_values(10, spike=False))
-    assert not c.stream.open_series(str(short))
-    assert "fewer than one window of 16 steps" in errors[-1]
+    assert "fewer than one window of 16 steps" in refused(short)
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n3,oops\n")
-    assert not c.stream.open_series(str(bad))
-    assert "row 3" in errors[-1] and "not a number" in errors[-1]
-    assert not c.stream.is_open()
+    text = refused(bad)
+    assert "row 3" in text and "not a number" in text
+    assert "no such file" in refused(tmp_path / "missing.csv")
 
 
 def test_an_image_model_cannot_open_a_series(qtbot, opened, tmp_path):
@@ -352,3 +359,31 @@ def test_the_data_browser_draws_sequence_items(qtbot, opened):
     # A pen drawing: dark strokes on a light page, not the raw [T, 3] numbers.
     assert pixels.mean() > 180 and pixels.min() < 80
     assert browser.strip.count() > 1
+
+
+def test_a_saved_model_scores_a_series_as_the_score_command_does(qtbot, opened, tmp_path):
+    from latentlab.cli import main as cli
+
+    csv = tmp_path / "series.csv"
+    write_series(csv, series_values())
+    window, c = opened(items=None)
+    c.set_data(load_series(csv, WINDOW, STRIDE))
+    c.set_model(stream_model())
+    folder = tmp_path / "model"
+    assert c.save_model(str(folder))
+    # Another window, with other data on screen that the model can take but scaled otherwise:
+    # the series is scaled as the model's own training series was.
+    other = tmp_path / "other.csv"
+    write_series(other, series_values(480, spike=False) * 3 + 2)
+    window2, c2 = opened(items=None)
+    c2.set_data(load_series(other, WINDOW, STRIDE))
+    assert c2.open_model(str(folder)) and c2.data.source["path"] == str(other.resolve())
+    assert c2.stream.open_series(str(csv))
+    qtbot.waitUntil(lambda: len(c2.stream.scores) > 0, timeout=10000)
+    out = tmp_path / "scores.csv"
+    assert cli(["score", "--model", str(folder), "--data", str(csv), "--out", str(out)]) == 0
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    got = c2.stream.scores
+    np.testing.assert_array_equal(got.starts, table[:, 0].astype(int))
+    np.testing.assert_allclose(got.errors, table[:, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.codes, table[:, 3:], rtol=1e-5, atol=1e-5)

@@ -56,7 +56,7 @@ class SeriesTail:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            raise self._fail("the file is gone (moved or deleted)") from None
+            raise self._fail("the file is gone (moved or deleted)" if self.names else "no such file") from None
         except OSError as exc:
             raise self._fail(f"cannot read the file ({exc.strerror or exc})") from None
         if size > self.max_bytes:

@@ -191,65 +191,97 @@ class StreamController(QObject):
         return stride if ok else max(1, window // 4)
 
     def open_series(self, path: str) -> bool:
-        """Open a ``.csv`` series and score it with the model on screen; False (and a message) if not."""
-        try:
-            model = self._checked_model()
+        """Open a ``.csv`` series and score it with the model on screen.
+
+        The file is read and scored by the inference worker (a long file does not hold up the
+        window); what is wrong with it is said in a dialog and in the panel. False when it
+        cannot even start (no sequence model on screen).
+        """
+        def read(config: Any) -> tuple[np.ndarray, SeriesTail | None]:
             tail = SeriesTail(path)
             values = tail.read()
-            names = tuple(model.config.feature_names)
+            names = tuple(config.feature_names)
             if not tail.names:
                 raise LatentLabError(f"{path}: the file is empty; it needs a header row and one row per time step")
             if names and tail.names != names:
                 raise LatentLabError(f"{path}: columns {', '.join(tail.names)} differ from the model's "
                                      f"{', '.join(names)}")
-            if len(tail.names) != model.config.input_shape[1]:
-                raise LatentLabError(f"{path}: {len(tail.names)} columns; the model reads "
-                                     f"{model.config.input_shape[1]}")
-            self._open(model, Path(path).name, values, tail)
-        except LatentLabError as exc:
-            self.host.show_error("Cannot open the series", str(exc))
-            return False
-        return True
+            if len(tail.names) != config.input_shape[1]:
+                raise LatentLabError(f"{path}: {len(tail.names)} columns; the model reads {config.input_shape[1]}")
+            return values, tail
+
+        return self._open("Cannot open the series", Path(path).name, read)
 
     def open_procedural(self, length: int = DEMO_LENGTH, anomalies: int = DEMO_ANOMALIES,
                         seed: int = DEMO_SEED) -> bool:
-        """Open the procedural stream (with injected anomalies) with as many channels as the model reads."""
+        """Open the procedural stream (with injected anomalies) with as many channels as the model reads.
+
+        A model trained on the ``stream`` source gets a stream of the same system (the same
+        normal behaviour), scaled as its training stream was.
+        """
         from latentlab.core.data.sequences import MAX_CHANNELS, procedural_stream
 
-        try:
-            model = self._checked_model()
-            channels = int(model.config.input_shape[1])
+        source = self.host.data_source() or {}
+        system = source.get("system", 0) if source.get("kind") == "stream" else 0
+
+        def read(config: Any) -> tuple[np.ndarray, SeriesTail | None]:
+            channels = int(config.input_shape[1])
             if channels > MAX_CHANNELS:
                 raise LatentLabError(f"the procedural stream has at most {MAX_CHANNELS} channels; the model reads "
                                      f"{channels}")
-            source = self.host.data_source() or {}
-            system = source.get("system", 0) if source.get("kind") == "stream" else 0
             values, _ = procedural_stream(length, channels, seed=seed, anomalies=anomalies, system=int(system))
-            self._open(model, f"procedural stream ({anomalies} injected anomalies)", values, None)
+            return values, None
+
+        return self._open("Cannot open the stream", f"procedural stream ({anomalies} injected anomalies)", read)
+
+    def _open(self, title: str, name: str, read: Callable[[Any], tuple[np.ndarray, SeriesTail | None]]) -> bool:
+        try:
+            model = self._checked_model()
         except LatentLabError as exc:
-            self.host.show_error("Cannot open the stream", str(exc))
+            self.host.show_error(title, str(exc))
             return False
+        self.close()
+        config, state = model.config, self.host.state()
+        window = int(config.input_shape[0])
+        stride, scaling = self._stride_for(window), self._scaling()
+        self._model, self._name, self._window, self._stride = model, name, window, stride
+        self.panel.set_series(f"{name} · reading…", followable=False)
+        self.panel.show_message("Reading and scoring the windows…")
+
+        def job(should_stop: Callable[[], bool]) -> tuple[Any, ...] | None:
+            # On the worker: nothing here touches a widget or the GUI's model.
+            values, tail = read(config)
+            used = scaling
+            if used is None and tail is None:   # the procedural stream for a model of unscaled data
+                scaled, center, spread = standardise(values)
+                used = (center, spread)
+            else:
+                scaled = self._scaled(values, used, name)
+            if len(scaled) < window:
+                raise LatentLabError(f"{name} has {len(scaled)} rows, fewer than one window of {window} steps")
+            scores = score_job(config, state, scaled, stride, 0)(should_stop)
+            return None if scores is None else (scaled, tail, used, scores)
+
+        generation = self._generation
+
+        def loaded(result: tuple[Any, ...] | None) -> None:
+            self._handles.pop("stream", None)
+            if generation == self._generation and result is not None:
+                self._series, self._tail, self._scale, scores = result
+                self.panel.set_series(self._title(), followable=self._tail is not None)
+                self._on_scored(scores)
+
+        def failed(message: str) -> None:
+            self._handles.pop("stream", None)
+            if generation == self._generation:
+                self.close(message)
+                self.host.show_error(title, message)
+
+        self._handles["stream"] = self.host.submit("stream", job, on_result=loaded, on_error=failed)
         return True
 
-    def _open(self, model: Any, name: str, values: np.ndarray, tail: SeriesTail | None) -> None:
-        window = int(model.config.input_shape[0])
-        scaling = self._scaling()
-        if scaling is None and tail is None:
-            scaled, center, spread = standardise(values)   # the procedural stream: its own scale
-            scaling = (center, spread)
-        else:
-            scaled = self._scaled(values, scaling, name)
-        if len(scaled) < window:
-            raise LatentLabError(f"{name} has {len(scaled)} rows, fewer than one window of {window} steps")
-        self.close()
-        self._model, self._name, self._scale, self._tail = model, name, scaling, tail
-        self._series = scaled
-        self._window, self._stride = window, self._stride_for(window)
-        self.panel.set_series(self._title(), followable=tail is not None)
-        self.panel.show_message("Scoring the windows…")
-        self._submit("stream", 0, self._on_scored)
-
-    def _scaled(self, values: np.ndarray, scaling: tuple[Any, Any] | None, where: str) -> np.ndarray:
+    @staticmethod
+    def _scaled(values: np.ndarray, scaling: tuple[Any, Any] | None, where: str) -> np.ndarray:
         if scaling is None:
             return np.ascontiguousarray(values, np.float32)
         return standardise(values, scaling[0], scaling[1], where)[0]
