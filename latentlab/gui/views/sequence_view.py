@@ -93,7 +93,7 @@ class SequenceView(pg.PlotWidget):
     def set_reference(self, array: np.ndarray | None, name: str = "input") -> None:
         """Draw ``array`` ``[T, F]`` of the shown spec beneath the output in thin dashed lines
         (e.g. the window a model reconstructs, under its reconstruction); None removes it.
-        The range grows to hold it, as for an output; the legend names it ``name (dashed)``."""
+        The range grows to hold it, as for an output; the legend names it ``name``."""
         spec = self._spec
         if array is None or spec is None:
             self._drop_reference()
@@ -113,7 +113,7 @@ class SequenceView(pg.PlotWidget):
                 self.getPlotItem().addItem(item)
                 self._reference.append(item)
             if not strokes:
-                self._legend.addItem(self._reference[0], f"{name} (dashed)")
+                self._legend.addItem(self._reference[0], name)   # its sample is dashed too
         if strokes:
             xy, down = stroke_points(seq, spec)
             connect = np.zeros(len(xy), dtype=bool)

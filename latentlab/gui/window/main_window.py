@@ -56,7 +56,7 @@ LOSS_FLUSH_MS = 1000
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
-DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
+DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
 SERIES_FILTER = "Series (*.csv);;All files (*)"
 
@@ -253,8 +253,7 @@ class MainWindow(QMainWindow):
                                                "openFolderAction")
         self.open_series_action = self._action(file_menu, "Open S&eries…", self._open_series_clicked,
                                                "openSeriesAction")
-        self._action(file_menu, "Open Procedural S&tream", lambda: self._request(self.openStreamRequested),
-                     "openStreamAction")
+        self._action(file_menu, "Open Procedural S&tream", self._open_stream_clicked, "openStreamAction")
         self.recent_menu = file_menu.addMenu("&Recent Models")
         self.recent_menu.setObjectName("recentMenu")
         self.refresh_recent_menu()
@@ -377,6 +376,10 @@ class MainWindow(QMainWindow):
     def _open_series_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a series to score", "", SERIES_FILTER)
         if path and self._request(self.openSeriesRequested, path):
+            self.docks["stream"].raise_()
+
+    def _open_stream_clicked(self) -> None:
+        if self._request(self.openStreamRequested):
             self.docks["stream"].raise_()
 
     def _open_folder_clicked(self) -> None:
