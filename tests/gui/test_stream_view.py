@@ -386,4 +386,5 @@ def test_a_saved_model_scores_a_series_as_the_score_command_does(qtbot, opened, 
     got = c2.stream.scores
     np.testing.assert_array_equal(got.starts, table[:, 0].astype(int))
     np.testing.assert_allclose(got.errors, table[:, 1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.peaks, table[:, 2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got.codes, table[:, 3:], rtol=1e-5, atol=1e-5)

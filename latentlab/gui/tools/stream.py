@@ -112,6 +112,7 @@ class StreamController(QObject):
         self._starts = np.zeros(0, np.int64)
         self._codes = np.zeros((0, 0), np.float32)
         self._errors = np.zeros(0, np.float32)
+        self._peaks = np.zeros(0, np.float32)
         self._threshold: float | None = None
         self._head = 0
         self._head_code: np.ndarray | None = None
@@ -134,7 +135,7 @@ class StreamController(QObject):
     def scores(self) -> WindowScores:
         """Every window scored so far."""
         return WindowScores(starts=self._starts.copy(), codes=self._codes.copy(), errors=self._errors.copy(),
-                            peaks=np.zeros(len(self._starts), np.float32))
+                            peaks=self._peaks.copy())
 
     @property
     def head(self) -> int:
@@ -179,7 +180,8 @@ class StreamController(QObject):
         return model
 
     def _scaling(self) -> tuple[Any, Any] | None:
-        """The scaling of the data on screen when it is a scaled series (else the values stay raw)."""
+        """The scaling of the model's training series (recorded in its file), else of the data on
+        screen, when it is a scaled series (``series`` or ``stream``); else the values stay raw."""
         source = self.host.data_source() or {}
         if source.get("kind") in SCALED_KINDS and source.get("center") is not None:
             return source.get("center"), source.get("scale")
@@ -305,6 +307,7 @@ class StreamController(QObject):
         self._starts = np.zeros(0, np.int64)
         self._codes = np.zeros((0, 0), np.float32)
         self._errors = np.zeros(0, np.float32)
+        self._peaks = np.zeros(0, np.float32)
         self._head, self._more = 0, False
         self.overlay.clear()
         self.panel.clear(message)
@@ -331,7 +334,8 @@ class StreamController(QObject):
         self._handles[kind] = self.host.submit(kind, job, on_result=deliver, on_error=failed)
 
     def _on_scored(self, scores: WindowScores) -> None:
-        self._starts, self._codes, self._errors = scores.starts.astype(np.int64), scores.codes, scores.errors
+        self._starts, self._codes = scores.starts.astype(np.int64), scores.codes
+        self._errors, self._peaks = scores.errors, scores.peaks
         self._threshold = default_threshold(self._errors)
         self.panel.show_message("")
         self.panel.set_scores(self._starts, self._errors)
@@ -497,6 +501,7 @@ class StreamController(QObject):
         self._starts = np.concatenate([self._starts, scores.starts[keep].astype(np.int64)])
         self._codes = np.concatenate([self._codes, scores.codes[keep]])
         self._errors = np.concatenate([self._errors, scores.errors[keep]])
+        self._peaks = np.concatenate([self._peaks, scores.peaks[keep]])
         self.panel.set_scores(self._starts, self._errors)
         self.replot()
         self._show_threshold()
