@@ -125,6 +125,11 @@ def test_the_threshold_marks_the_windows_above_it(streaming):
     x, _ = c.stream.overlay.anomalies.getData()
     assert len(x) == int(above.sum())
     assert panel.anomaly_label.text() == f"{int(above.sum())} anomalies of {len(scores)}"
+    # The head says whether its window is one of them.
+    panel.slider.setValue(int(np.flatnonzero(above)[0]))
+    assert panel.position_label.text().endswith("· anomaly")
+    panel.slider.setValue(int(np.flatnonzero(~above)[0]))
+    assert "anomaly" not in panel.position_label.text()
 
 
 def test_play_moves_the_head_to_the_end_and_stops(streaming, qtbot):

@@ -396,9 +396,7 @@ class StreamController(QObject):
             return
         index = int(min(max(index, 0), n - 1))
         self._head = index
-        start, error = int(self._starts[index]), float(self._errors[index])
-        flag = " · anomaly" if self._threshold is not None and error > self._threshold else ""
-        self.panel.set_head(index, f"window {index + 1:,} of {n:,} · step {start:,} · error {error:.3g}{flag}")
+        self._describe_head()
         if self.host.plane() is not self._plane:
             self.replot()   # the path must be on the plane on screen before the head moves along it
         self.overlay.set_head_index(index)
@@ -406,6 +404,12 @@ class StreamController(QObject):
         self._head_code = code
         self.host.set_probe_code(code)
         self.host.show_reference(self.window(index))
+
+    def _describe_head(self) -> None:
+        index, n = self._head, len(self._starts)
+        start, error = int(self._starts[index]), float(self._errors[index])
+        flag = " · anomaly" if self._threshold is not None and error > self._threshold else ""
+        self.panel.set_head(index, f"window {index + 1:,} of {n:,} · step {start:,} · error {error:.3g}{flag}")
 
     def set_playing(self, playing: bool) -> None:
         """Play (the head moves on at the chosen speed) or pause."""
@@ -437,8 +441,8 @@ class StreamController(QObject):
             return
         self._threshold = float(value)
         self._show_threshold()
-        if len(self._starts):
-            self.set_head(self._head)   # its caption says whether it is an anomaly
+        if 0 <= self._head < len(self._starts):
+            self._describe_head()   # it says whether the head's window is an anomaly
 
     def _show_threshold(self) -> None:
         if self._threshold is None:
