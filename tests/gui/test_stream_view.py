@@ -393,3 +393,26 @@ def test_a_saved_model_scores_a_series_as_the_score_command_does(qtbot, opened, 
     np.testing.assert_allclose(got.errors, table[:, 1], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got.peaks, table[:, 2], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got.codes, table[:, 3:], rtol=1e-5, atol=1e-5)
+
+
+def test_every_sequence_family_can_plan_a_run_on_every_sequence_source_the_panel_offers(qtbot, tmp_path,
+                                                                                         monkeypatch):
+    from latentlab.core.plan import plan_training
+    from latentlab.gui.views.training_panel import TrainingPanel
+
+    csv = tmp_path / "s.csv"
+    write_series(csv, series_values(300, spike=False))
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    monkeypatch.setattr(panel, "_ask_path", lambda kind: str(csv))
+    panel.window_spin.setValue(16)
+    panel.stride_spin.setValue(4)
+    for source in ("strokes", "waves", "stream", "csv"):
+        choose_data(panel, source)
+        for family in ("seq-vae", "rvae", "stream-ae"):
+            choose_family(panel, family)
+            assert panel.problems() == [], (source, family)
+            plan = plan_training(panel.settings().with_changes(limit=40))
+            assert plan.model_config.family == family and plan.data.kind == "sequence"
+            if source in ("stream", "csv"):
+                assert plan.model_config.input_shape[0] == 16
