@@ -416,3 +416,16 @@ def test_every_sequence_family_can_plan_a_run_on_every_sequence_source_the_panel
             assert plan.model_config.family == family and plan.data.kind == "sequence"
             if source in ("stream", "csv"):
                 assert plan.model_config.input_shape[0] == 16
+
+
+def test_the_peak_score_can_be_plotted_and_thresholded_instead(streaming):
+    window, c, csv, _ = streaming
+    panel = c.stream.panel
+    panel.score_combo.setCurrentIndex(panel.score_combo.findData("peak"))
+    scores = c.stream.scores
+    x, y = panel.curve.getData()
+    np.testing.assert_allclose(y, scores.peaks, rtol=1e-6)
+    spiked = (scores.starts <= SPIKE_AT) & (SPIKE_AT < scores.starts + WINDOW)
+    np.testing.assert_array_equal(c.stream.anomalous(), scores.peaks > c.stream.threshold)
+    assert c.stream.anomalous()[spiked].all()   # the spike's windows stand out by their worst step
+    assert "peak" in panel.position_label.text()

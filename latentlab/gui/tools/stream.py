@@ -113,6 +113,7 @@ class StreamController(QObject):
         self._codes = np.zeros((0, 0), np.float32)
         self._errors = np.zeros(0, np.float32)
         self._peaks = np.zeros(0, np.float32)
+        self._score = "error"             # which score the plot and the threshold use: "error" or "peak"
         self._threshold: float | None = None
         self._head = 0
         self._head_code: np.ndarray | None = None
@@ -129,6 +130,7 @@ class StreamController(QObject):
         panel.headRequested.connect(self.set_head)
         panel.thresholdRequested.connect(self.set_threshold)
         panel.followRequested.connect(self.set_following)
+        panel.scoreRequested.connect(self.set_score)
 
     # ---------------------------------------------------------------- what is shown
     @property
@@ -156,11 +158,29 @@ class StreamController(QObject):
     def is_following(self) -> bool:
         return self._follower is not None and self._follower.is_active()
 
+    def values(self) -> np.ndarray:
+        """``[N]``: the score of every window that the plot shows and the threshold applies to."""
+        return self._peaks if self._score == "peak" else self._errors
+
     def anomalous(self) -> np.ndarray:
-        """``[N]``: the windows whose error is above the threshold."""
+        """``[N]``: the windows whose score is above the threshold."""
         if self._threshold is None:
             return np.zeros(len(self._errors), bool)
-        return self._errors > self._threshold
+        return self.values() > self._threshold
+
+    def set_score(self, score: str) -> None:
+        """Plot and threshold the mean squared error of each window (``"error"``) or its worst
+        step (``"peak"``: a short spike that barely moves the mean stands out). The threshold
+        starts again from its default for that score."""
+        if score not in ("error", "peak"):
+            raise ValueError(f"unknown score {score!r}")
+        self._score = score
+        if len(self._starts) == 0:
+            return
+        self._threshold = default_threshold(self.values())
+        self.panel.set_scores(self._starts, self.values())
+        self._show_threshold()
+        self._describe_head()
 
     def window(self, index: int) -> np.ndarray:
         """Window ``index`` of the scaled series ``[T, F]``."""
@@ -336,9 +356,9 @@ class StreamController(QObject):
     def _on_scored(self, scores: WindowScores) -> None:
         self._starts, self._codes = scores.starts.astype(np.int64), scores.codes
         self._errors, self._peaks = scores.errors, scores.peaks
-        self._threshold = default_threshold(self._errors)
+        self._threshold = default_threshold(self.values())
         self.panel.show_message("")
-        self.panel.set_scores(self._starts, self._errors)
+        self.panel.set_scores(self._starts, self.values())
         self.replot()
         self._show_threshold()
         self.set_head(len(self._starts) - 1 if self.is_following() else 0)
@@ -407,9 +427,9 @@ class StreamController(QObject):
 
     def _describe_head(self) -> None:
         index, n = self._head, len(self._starts)
-        start, error = int(self._starts[index]), float(self._errors[index])
-        flag = " · anomaly" if self._threshold is not None and error > self._threshold else ""
-        self.panel.set_head(index, f"window {index + 1:,} of {n:,} · step {start:,} · error {error:.3g}{flag}")
+        start, value = int(self._starts[index]), float(self.values()[index])
+        flag = " · anomaly" if self._threshold is not None and value > self._threshold else ""
+        self.panel.set_head(index, f"window {index + 1:,} of {n:,} · step {start:,} · {self._score} {value:.3g}{flag}")
 
     def set_playing(self, playing: bool) -> None:
         """Play (the head moves on at the chosen speed) or pause."""
@@ -506,7 +526,7 @@ class StreamController(QObject):
         self._codes = np.concatenate([self._codes, scores.codes[keep]])
         self._errors = np.concatenate([self._errors, scores.errors[keep]])
         self._peaks = np.concatenate([self._peaks, scores.peaks[keep]])
-        self.panel.set_scores(self._starts, self._errors)
+        self.panel.set_scores(self._starts, self.values())
         self.replot()
         self._show_threshold()
         if self.is_following():

@@ -44,6 +44,7 @@ class StreamPanel(QWidget):
     headRequested(int): the person moved to window ``i`` (slider, or a click on the plot).
     thresholdRequested(float): the threshold line was dragged to this error.
     followRequested(bool): Follow was ticked or unticked.
+    scoreRequested(str): plot the windows' mean error ("error") or their worst step ("peak").
     """
 
     playRequested = Signal(bool)
@@ -51,6 +52,7 @@ class StreamPanel(QWidget):
     headRequested = Signal(int)
     thresholdRequested = Signal(float)
     followRequested = Signal(bool)
+    scoreRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         theme.ensure_pyqtgraph_config()
@@ -110,6 +112,14 @@ class StreamPanel(QWidget):
                                      "added to the path and the error curve, and the head moves to the newest.")
         self.follow_check.toggled.connect(self.followRequested)
         row.addWidget(self.follow_check)
+        self.score_combo = QComboBox()
+        self.score_combo.setObjectName("streamScore")
+        self.score_combo.addItem("mean error", "error")
+        self.score_combo.addItem("peak error", "peak")
+        self.score_combo.setToolTip("The score of a window: its mean squared reconstruction error, or that of its "
+                                    "worst step (a short spike that barely moves the mean stands out).")
+        self.score_combo.currentIndexChanged.connect(self._on_score_chosen)
+        row.addWidget(self.score_combo)
         self.anomaly_label = QLabel()
         self.anomaly_label.setObjectName("streamAnomalies")
         self.anomaly_label.setToolTip("Windows whose reconstruction error is above the threshold line; drag the "
@@ -124,7 +134,7 @@ class StreamPanel(QWidget):
         item.setMenuEnabled(False)
         item.hideButtons()
         item.setLabel("bottom", "step")
-        item.setLabel("left", "error")
+        item.setLabel("left", "mean error")
         for name in ("bottom", "left"):
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(theme.GRID))
@@ -160,7 +170,7 @@ class StreamPanel(QWidget):
         self.position_label.setText("")
         self.set_playing(False)
         self._set_slider(0, 0)
-        for w in (self.play_button, self.speed_combo, self.slider, self.follow_check):
+        for w in (self.play_button, self.speed_combo, self.slider, self.follow_check, self.score_combo):
             w.setEnabled(False)
         self.show_message(message)
 
@@ -168,7 +178,7 @@ class StreamPanel(QWidget):
         """A series is open: its description; Follow only for a file."""
         self.title.setText(title)
         self.title.setToolTip(title)
-        for w in (self.play_button, self.speed_combo, self.slider):
+        for w in (self.play_button, self.speed_combo, self.slider, self.score_combo):
             w.setEnabled(True)
         self.follow_check.setEnabled(followable)
         if not followable:
@@ -234,6 +244,10 @@ class StreamPanel(QWidget):
         self.slider.setRange(0, max(int(maximum), 0))
         self.slider.setValue(int(value))
         self.slider.blockSignals(False)
+
+    def _on_score_chosen(self, row: int) -> None:
+        self.plot.getPlotItem().setLabel("left", self.score_combo.itemText(row))
+        self.scoreRequested.emit(str(self.score_combo.itemData(row)))
 
     def _on_plot_clicked(self, event) -> None:
         # A click on the plot moves the head to the window starting nearest to it.
