@@ -174,6 +174,10 @@ def test_following_a_growing_file_adds_its_new_windows(streaming, qtbot):
                                c.scene.plane.project(torch.from_numpy(expected.codes)).numpy(), atol=1e-5)
     assert c.stream.head == len(got) - 1   # following: the head is at the newest window
     assert panel.slider.maximum() == len(got) - 1
+    # Opening the file again starts over, not following until asked.
+    assert c.stream.open_series(str(csv))
+    qtbot.waitUntil(lambda: len(c.stream.scores) == len(got) and c.stream.head == 0, timeout=10000)
+    assert not c.stream.is_following() and not panel.follow_check.isChecked()
 
 
 def test_a_truncated_file_stops_following_with_a_message(streaming, qtbot):

@@ -169,6 +169,7 @@ class StreamPanel(QWidget):
         self.anomaly_label.setText("")
         self.position_label.setText("")
         self.set_playing(False)
+        self.set_following(False)
         self._set_slider(0, 0)
         for w in (self.play_button, self.speed_combo, self.slider, self.follow_check, self.score_combo):
             w.setEnabled(False)
