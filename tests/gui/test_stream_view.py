@@ -433,3 +433,18 @@ def test_the_peak_score_can_be_plotted_and_thresholded_instead(streaming):
     np.testing.assert_array_equal(c.stream.anomalous(), scores.peaks > c.stream.threshold)
     assert c.stream.anomalous()[spiked].all()   # the spike's windows stand out by their worst step
     assert "peak" in panel.position_label.text()
+
+
+def test_a_finer_stride_scores_the_series_again_and_keeps_the_head_near_its_step(streaming, qtbot):
+    window, c, csv, _ = streaming
+    panel = c.stream.panel
+    assert panel.stride_spin.value() == STRIDE   # the stride the model's series was cut with
+    panel.slider.setValue(20)
+    step = int(c.stream.scores.starts[20])
+    panel.stride_spin.setValue(1)
+    qtbot.waitUntil(lambda: len(c.stream.scores) == 480 - WINDOW + 1, timeout=10000)
+    scaled, _ = expected_scores(c, csv)
+    expected = score_series(c.model, scaled, 1)
+    np.testing.assert_allclose(c.stream.scores.codes, expected.codes, atol=1e-5)
+    assert int(c.stream.scores.starts[c.stream.head]) == step
+    assert len(c.stream.overlay.path_xy()) == len(expected)

@@ -131,6 +131,7 @@ class StreamController(QObject):
         panel.thresholdRequested.connect(self.set_threshold)
         panel.followRequested.connect(self.set_following)
         panel.scoreRequested.connect(self.set_score)
+        panel.strideRequested.connect(self.set_stride)
 
     # ---------------------------------------------------------------- what is shown
     @property
@@ -268,6 +269,7 @@ class StreamController(QObject):
         stride, scaling = self._stride_for(window), self._scaling()
         self._model, self._name, self._window, self._stride = model, name, window, stride
         self.panel.set_series(f"{name} · reading…", followable=False)
+        self.panel.set_stride(stride, window)
         self.panel.show_message("Reading and scoring the windows…")
 
         def job(should_stop: Callable[[], bool]) -> tuple[Any, ...] | None:
@@ -310,8 +312,7 @@ class StreamController(QObject):
 
     def _title(self) -> str:
         f = self._series.shape[1]
-        return (f"{self._name} · {f} channel{'s' if f != 1 else ''} · windows of {self._window} steps every "
-                f"{self._stride}")
+        return f"{self._name} · {f} channel{'s' if f != 1 else ''} · windows of {self._window} steps"
 
     def close(self, message: str = "") -> None:
         """Forget the series: stop playing and following, clear the plot, the path and the reference."""
@@ -353,7 +354,24 @@ class StreamController(QObject):
         job = score_job(self._model.config, self.host.state(), self._series[start:], self._stride, start)
         self._handles[kind] = self.host.submit(kind, job, on_result=deliver, on_error=failed)
 
-    def _on_scored(self, scores: WindowScores) -> None:
+    def set_stride(self, stride: int) -> None:
+        """Score the series again with windows ``stride`` steps apart; the head stays near its step."""
+        stride = int(stride)
+        if self._model is None or len(self._starts) == 0 or not 1 <= stride <= self._window:
+            self.panel.set_stride(self._stride, max(self._window, 1))   # nothing to score again yet
+            return
+        if stride == self._stride:
+            return
+        near = int(self._starts[self._head])
+        follow = self._handles.pop("stream-follow", None)
+        if follow is not None:
+            follow.cancel()
+        self._stride, self._more = stride, False
+        self.panel.set_stride(stride, self._window)
+        self.panel.show_message("Scoring the windows…")
+        self._submit("stream", 0, lambda scores: self._on_scored(scores, near))
+
+    def _on_scored(self, scores: WindowScores, near: int | None = None) -> None:
         self._starts, self._codes = scores.starts.astype(np.int64), scores.codes
         self._errors, self._peaks = scores.errors, scores.peaks
         self._threshold = default_threshold(self.values())
@@ -361,7 +379,10 @@ class StreamController(QObject):
         self.panel.set_scores(self._starts, self.values())
         self.replot()
         self._show_threshold()
-        self.set_head(len(self._starts) - 1 if self.is_following() else 0)
+        if self.is_following():
+            self.set_head(len(self._starts) - 1)
+        else:
+            self.set_head(0 if near is None else int(np.argmin(np.abs(self._starts - near))))
         self.host.show_status(f"Scored {len(self._starts):,} windows of {self._name}; "
                               f"{int(self.anomalous().sum())} above the threshold.")
         if self._more:

@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt import QElidingLabel
 
@@ -45,6 +45,7 @@ class StreamPanel(QWidget):
     thresholdRequested(float): the threshold line was dragged to this error.
     followRequested(bool): Follow was ticked or unticked.
     scoreRequested(str): plot the windows' mean error ("error") or their worst step ("peak").
+    strideRequested(int): score the series again with windows this many steps apart.
     """
 
     playRequested = Signal(bool)
@@ -53,6 +54,7 @@ class StreamPanel(QWidget):
     thresholdRequested = Signal(float)
     followRequested = Signal(bool)
     scoreRequested = Signal(str)
+    strideRequested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         theme.ensure_pyqtgraph_config()
@@ -68,8 +70,17 @@ class StreamPanel(QWidget):
         self.title.setObjectName("streamTitle")
         self.position_label = QLabel()
         self.position_label.setObjectName("streamPosition")
+        self.stride_spin = QSpinBox()
+        self.stride_spin.setObjectName("streamStride")
+        self.stride_spin.setPrefix("every ")
+        self.stride_spin.setSuffix(" steps")
+        self.stride_spin.setKeyboardTracking(False)   # typed numbers count once complete
+        self.stride_spin.setToolTip("Steps from one window's start to the next; fewer steps give more windows "
+                                    "and a finer path (the series is scored again).")
+        self.stride_spin.valueChanged.connect(self.strideRequested)
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(self.stride_spin)
         top.addWidget(self.position_label)
         layout.addLayout(top)
         layout.addLayout(self._build_controls())
@@ -171,15 +182,23 @@ class StreamPanel(QWidget):
         self.set_playing(False)
         self.set_following(False)
         self._set_slider(0, 0)
-        for w in (self.play_button, self.speed_combo, self.slider, self.follow_check, self.score_combo):
+        for w in (self.play_button, self.speed_combo, self.slider, self.follow_check, self.score_combo,
+                  self.stride_spin):
             w.setEnabled(False)
         self.show_message(message)
+
+    def set_stride(self, stride: int, window: int) -> None:
+        """Windows ``stride`` steps apart (1 to ``window``); the spin box shows it without asking for it."""
+        self.stride_spin.blockSignals(True)
+        self.stride_spin.setRange(1, max(int(window), 1))
+        self.stride_spin.setValue(int(stride))
+        self.stride_spin.blockSignals(False)
 
     def set_series(self, title: str, followable: bool) -> None:
         """A series is open: its description; Follow only for a file."""
         self.title.setText(title)
         self.title.setToolTip(title)
-        for w in (self.play_button, self.speed_combo, self.slider, self.score_combo):
+        for w in (self.play_button, self.speed_combo, self.slider, self.score_combo, self.stride_spin):
             w.setEnabled(True)
         self.follow_check.setEnabled(followable)
         if not followable:
