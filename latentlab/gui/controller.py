@@ -46,6 +46,7 @@ from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
 from latentlab.gui.tools.uses import UsesController
+from latentlab.gui.tools.stream import StreamController, StreamHost
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
 from latentlab.gui.workers import InferenceWorker, JobHandle, describe_exception
@@ -121,6 +122,7 @@ class AppController(QObject):
         self._model_path: str | None = None
         self._model_key = 0
         self._train_config: Any = None
+        self._model_source: Any = None         # the data source recorded in the model's file
         self._data: Dataset | None = None
         self._data_key = 0
         self._plane: Any = None
@@ -159,6 +161,16 @@ class AppController(QObject):
             busy=lambda: self.is_training, submit=self.inference.submit,
             ask_yes_no=lambda title, text: self.ask_yes_no(title, text), parent=self)
         self.scene_model.sceneChanged.connect(self.uses.show_scene)
+        self.stream = StreamController(StreamHost(
+            model=lambda: self._model, state=self.latest_state, plane=lambda: self._plane,
+            data_source=lambda: self._model_source or (None if self._data is None else self._data.source),
+            set_probe_code=self.set_probe_code,
+            submit=self.inference.submit, show_reference=self._show_reference, show_error=window.show_error,
+            show_status=window.show_status), *window.install_stream(), parent=self)
+        self.scene_model.sceneChanged.connect(self.stream.on_scene)
+        self.probe_model.probeChanged.connect(self.stream.on_probe)
+        window.openSeriesRequested.connect(self.stream.open_series)
+        window.openStreamRequested.connect(self.stream.open_procedural)
         window.set_ready(True)
         self._publish_scene()
         self.training.reset()
@@ -454,6 +466,7 @@ class AppController(QObject):
             self._model_key += 1
             self._model_path = path
             self._train_config = meta.get("train")
+            self._model_source = (meta.get("data") or {}).get("source") if isinstance(meta.get("data"), dict) else None
             # Another model has other axes: start again from its PCA view.
             self._plane_kind, self._plane_dims = "pca", (0, 1)
             self._latest_state = None if model is None else cpu_state(self._model)
@@ -755,6 +768,11 @@ class AppController(QObject):
             self.decoder.stop()
             self.decoder.last = None
             self.window.show_decoded(None)
+
+    def _show_reference(self, array: np.ndarray | None) -> None:
+        """Draw a series window beneath the decoded sequence (the stream view's head), or remove it."""
+        if self.window.side.sequence is not None:
+            self.window.side.sequence.set_reference(array, "window")
 
     def _on_probe_decoded(self, decoded: Any) -> None:
         self.window.show_decoded(decoded)
@@ -1065,5 +1083,6 @@ class AppController(QObject):
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
         self.realness.set_enabled(False)
+        self.stream.close()
         clean = self.training.shutdown(timeout_ms)
         return self.inference.shutdown(timeout_ms) and clean

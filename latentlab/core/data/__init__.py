@@ -56,10 +56,10 @@ __all__ = [
     "load_series",
 ]
 
-NAMED_SOURCES = ("mnist", "moons", "shapes", "strokes", "waves", *downloads.NAMES)
+NAMED_SOURCES = ("mnist", "moons", "shapes", "strokes", "waves", "stream", *downloads.NAMES)
 SOURCE_KINDS = (*NAMED_SOURCES, "folder", "arrays", "idx", "sequences", "series")
 #: Sources whose items are sequences ``[N, T, F]``.
-SEQUENCE_KINDS = ("strokes", "waves", "sequences", "series")
+SEQUENCE_KINDS = ("strokes", "waves", "stream", "sequences", "series")
 _PROCEDURAL = {"moons": make_moons, "shapes": make_shapes}
 MAX_PROCEDURAL_COUNT = 1_000_000
 
@@ -69,7 +69,7 @@ def describe_sources() -> str:
     return (
         "mnist (10,000 bundled digits), moons or shapes (generated, with known factors), "
         f"{downloads.describe()}, "
-        "strokes (pen-stroke digits) or waves (signals), "
+        "strokes (pen-stroke digits), waves (signals) or stream (a long multichannel series in windows), "
         "a folder of PNG/JPEG/BMP/WebP images (class subfolders become labels), "
         "a .npz/.npy array file, an IDX images file such as train-images-idx3-ubyte.gz, "
         "or a .csv series (a header row, one column per channel) cut into windows"
@@ -215,6 +215,10 @@ def _sequences(source: dict[str, Any], limit: int | None, window: int | None, st
         if kind == "strokes":
             return make_strokes(n=n, steps=steps, seed=seed)
         return make_waves(n=n, steps=steps, channels=source.get("channels", 1), seed=seed)
+    if kind == "stream":
+        from latentlab.core.data.stream import load_stream
+
+        return load_stream(source, window, stride, limit)
     if kind == "sequences":
         if window is not None or stride is not None:
             raise LatentLabError("--window and --stride apply to a .csv series; an array file's sequences "

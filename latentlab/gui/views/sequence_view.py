@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QWidget
 
 from latentlab.core.errors import LatentLabError
@@ -59,6 +59,7 @@ class SequenceView(pg.PlotWidget):
         self._items: list[pg.GraphicsObject] = []
         self._curves: list[pg.PlotDataItem] = []
         self._dots: pg.ScatterPlotItem | None = None
+        self._reference: list[pg.PlotDataItem] = []   # a sequence drawn beneath the output
         # One legend, made once: it names the signal channels and hides for strokes.
         self._legend = pg.LegendItem(offset=(8, 8), labelTextColor=theme.FOREGROUND,
                                      brush=pg.mkBrush(21, 23, 28, 200), pen=pg.mkPen(60, 64, 72))
@@ -89,6 +90,58 @@ class SequenceView(pg.PlotWidget):
             self._show_signals(seq)
         self._follow(output_extent(seq[None], spec))
 
+    def set_reference(self, array: np.ndarray | None, name: str = "input") -> None:
+        """Draw ``array`` ``[T, F]`` of the shown spec beneath the output in thin dashed lines
+        (e.g. the window a model reconstructs, under its reconstruction); None removes it.
+        The range grows to hold it, as for an output; the legend names it ``name``."""
+        spec = self._spec
+        if array is None or spec is None:
+            self._drop_reference()
+            return
+        seq = np.array(array, dtype=np.float64, copy=True)
+        if seq.ndim != 2 or seq.shape[1] != spec.shape[1] or seq.shape[0] < 1:
+            raise LatentLabError(f"expected a sequence [T, {spec.shape[1]}], got shape {seq.shape}")
+        strokes = spec.style == "strokes"
+        count = 1 if strokes else seq.shape[1]
+        if len(self._reference) != count:
+            self._drop_reference()
+            colors = [theme.MUTED] if strokes else theme.label_colors(count)
+            for color in colors:
+                item = pg.PlotDataItem(pen=pg.mkPen(color, width=1.0, style=Qt.PenStyle.DashLine),
+                                       connect="finite", antialias=True)
+                item.setZValue(-1)
+                self.getPlotItem().addItem(item)
+                self._reference.append(item)
+            if not strokes:
+                self._legend.addItem(self._reference[0], name)   # its sample is dashed too
+        if strokes:
+            xy, down = stroke_points(seq, spec)
+            connect = np.zeros(len(xy), dtype=bool)
+            connect[:-1] = down[:-1] & down[1:]
+            self._reference[0].setData(np.nan_to_num(xy[:, 0]), np.nan_to_num(xy[:, 1]), connect=connect)
+        else:
+            steps = np.arange(seq.shape[0], dtype=np.float64)
+            for k, item in enumerate(self._reference):
+                item.setData(steps, seq[:, k])
+        self._follow(output_extent(seq[None], spec))
+
+    def reference(self) -> np.ndarray | None:
+        """The reference drawn now ``[T, F]`` (signals; strokes give their points), or None."""
+        if not self._reference or self._spec is None:
+            return None
+        if self._spec.style == "strokes":
+            x, y = self._reference[0].getData()
+            return None if x is None else np.stack([x, y], axis=1)
+        columns = [item.getData()[1] for item in self._reference]
+        return None if any(c is None for c in columns) else np.stack(columns, axis=1)
+
+    def _drop_reference(self) -> None:
+        if self._reference:
+            self._legend.removeItem(self._reference[0])
+        for item in self._reference:
+            self.getPlotItem().removeItem(item)
+        self._reference = []
+
     def current_output(self) -> np.ndarray | None:
         """The sequence shown (a copy of what :meth:`set_output` got), or None when cleared."""
         return None if self._array is None else self._array.copy()
@@ -100,6 +153,7 @@ class SequenceView(pg.PlotWidget):
     def clear(self, message: str = "") -> None:
         """Hide the drawing and show ``message`` instead (e.g. a hint what to do)."""
         self._array = None
+        self._drop_reference()
         for curve in self._curves:
             curve.setData([], [])
         if self._dots is not None:
@@ -162,6 +216,7 @@ class SequenceView(pg.PlotWidget):
     # -------------------------------------------------------------------- drawing
     def _build(self, spec: OutputSpec) -> None:
         item = self.getPlotItem()
+        self._drop_reference()
         for old in self._items:
             item.removeItem(old)
         self._legend.clear()

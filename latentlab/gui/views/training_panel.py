@@ -48,9 +48,16 @@ DATA_CHOICES = (
     ("folder", "Image folder…"),
     ("idx", "IDX file…"),
     ("npz", "NumPy array (.npz/.npy)…"),
+    ("strokes", "Pen-stroke digits (procedural)"),
+    ("waves", "Waves (procedural signals)"),
+    ("stream", "Stream (procedural series)"),
+    ("csv", "CSV series…"),
 )
-FILE_KINDS = ("folder", "idx", "npz")
-ARCH_CHOICES = (("mlp", "MLP"), ("conv", "Convolutional"))
+FILE_KINDS = ("folder", "idx", "npz", "csv")
+# Sources of sequences, and those cut into windows of a long series (the window fields show).
+SEQUENCE_CHOICES = ("strokes", "waves", "stream", "csv")
+WINDOWED_CHOICES = ("stream", "csv")
+ARCH_CHOICES = (("mlp", "MLP"), ("conv", "Convolutional"), ("gru", "Recurrent (GRU)"))
 LIKELIHOOD_CHOICES = (("bernoulli", "Bernoulli"), ("gaussian", "Gaussian"))
 COLOR_CHOICES = (("auto", "Auto"), ("gray", "Grayscale"), ("rgb", "RGB"))
 OPTIONAL_DEVICES = (("cuda", "CUDA"), ("mps", "MPS"))
@@ -61,6 +68,7 @@ RESULTS = ("finished", "stopped", "cancelled", "diverged")
 _FILE_FILTERS = {
     "idx": "IDX files (*-ubyte *-ubyte.gz *.idx *.idx.gz);;All files (*)",
     "npz": "NumPy arrays (*.npz *.npy);;All files (*)",
+    "csv": "Series (*.csv);;All files (*)",
 }
 # The limits that have a reason: the model and image loaders refuse anything outside them.
 MAX_LATENT_DIM = 256
@@ -68,7 +76,9 @@ MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 4, 512
 MAX_SEED = 2**63 - 1
 # One sentence per field, shown as its tooltip.
 TIPS = {
-    "spec": "The images to train on: a bundled set, a generated one, or your own files.",
+    "spec": "The data to train on: images or sequences, bundled, generated, or your own files.",
+    "window": "Steps per window cut from the long series; a stream model reads windows of this length.",
+    "stride": "Steps from one window's start to the next (smaller: more, overlapping windows).",
     "image_size": "Images from the folder are resized to this many pixels on each side.",
     "color": "Keep the folder's colours (RGB), convert to grayscale, or decide from the images (Auto).",
     "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
@@ -189,6 +199,11 @@ class TrainingPanel(QWidget):
         self._row(form, "Image &size (px)", self.image_size_spin, "data", "image_size")
         self.color_combo = combo_box(COLOR_CHOICES)
         self._row(form, "&Colour", self.color_combo, "data", "color")
+        self.window_spin = NumberField("Window", int, 64, minimum=2, maximum=4096,
+                                       why_maximum="the longest sequence a model reads")
+        self._row(form, "&Window (steps)", self.window_spin, "data", "window")
+        self.stride_spin = NumberField("Stride", int, 16, minimum=1)
+        self._row(form, "S&tride (steps)", self.stride_spin, "data", "stride")
         self._data_form = form
         return group
 
@@ -304,7 +319,7 @@ class TrainingPanel(QWidget):
         if kind == "folder":
             path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
         else:
-            title = "Choose an IDX file" if kind == "idx" else "Choose a NumPy array"
+            title = {"idx": "Choose an IDX file", "csv": "Choose a series (.csv)"}.get(kind, "Choose a NumPy array")
             path, _ = QFileDialog.getOpenFileName(self, title, start, _FILE_FILTERS[kind])
         return path or None
 
@@ -316,6 +331,8 @@ class TrainingPanel(QWidget):
         self._data_form.setRowVisible(self.path_label, bool(path))
         self._data_form.setRowVisible(self.image_size_spin, kind == "folder")
         self._data_form.setRowVisible(self.color_combo, kind == "folder")
+        self._data_form.setRowVisible(self.window_spin, kind in WINDOWED_CHOICES)
+        self._data_form.setRowVisible(self.stride_spin, kind in WINDOWED_CHOICES)
         self._update_problems()
 
     # ---------------------------------------------------------------- model fields
@@ -347,6 +364,7 @@ class TrainingPanel(QWidget):
         self.arch_combo.setEnabled("arch" in reads)
         self.likelihood_combo.setEnabled("likelihood" in reads)
         self.labelled_spin.set_available(self._classifies())
+        offer_archs(self.arch_combo, self._family())
         self.family_combo.setToolTip(self._family_description())
         self._update_problems()
 
@@ -354,6 +372,8 @@ class TrainingPanel(QWidget):
         """Whether a field's value is used by a run started now."""
         if section == "data" and key in ("image_size", "color"):
             return self._data_kind() == "folder"
+        if section == "data" and key in ("window", "stride"):
+            return self._data_kind() in WINDOWED_CHOICES
         if section == "model":
             if self._resuming():
                 return False
@@ -382,6 +402,9 @@ class TrainingPanel(QWidget):
         problems = [p for p in problems if p]
         if self._data_kind() in FILE_KINDS and not self._paths.get(self._data_kind()):
             problems.append("Choose the data's file or folder.")
+        mismatch = kind_mismatch(self._family(), self._data_kind())
+        if mismatch and not self._resuming():
+            problems.append(mismatch)
         return problems
 
     def _update_problems(self) -> None:
@@ -580,7 +603,12 @@ class TrainingPanel(QWidget):
                 value = _NEUTRAL.get(key, value)
             if value is not None:
                 values[key] = value
-        spec = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        spec: Any = self._paths.get(kind, "") if kind in FILE_KINDS else kind
+        window, stride = values.pop("window", None), values.pop("stride", None)
+        if kind in WINDOWED_CHOICES:
+            spec = {"kind": "series", "path": spec} if kind == "csv" else {"kind": "stream"}
+            spec.update(window=window, stride=stride)
+        values["arch"] = family_arch(values.get("family", ""), values.get("arch", "mlp"))
         return TrainingSettings(data=spec, continue_training=self._resuming(), **values)
 
     def choices(self) -> dict[str, Any]:
@@ -625,6 +653,41 @@ class TrainingPanel(QWidget):
             select_key(self.data_combo, kind)
         self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
+
+
+def family_arch(family: str, arch: str) -> str:
+    """``arch`` when the family offers it, else the family's first (the field is disabled then)."""
+    try:
+        archs = registry.get(family).archs
+    except LatentLabError:
+        return arch
+    return arch if arch in archs else archs[0]
+
+
+def offer_archs(box: Any, family: str) -> None:
+    """Enable only the architectures ``family`` offers; a choice it lacks moves to its first."""
+    try:
+        archs = registry.get(family).archs
+    except LatentLabError:
+        return
+    for row in range(box.count()):
+        box.model().item(row).setEnabled(box.itemData(row) in archs)
+    if box.currentData() not in archs:
+        select_key(box, family_arch(family, str(box.currentData())))
+
+
+def kind_mismatch(family: str, data_kind: str) -> str | None:
+    """Why a family cannot train on a data choice (images vs sequences), or None."""
+    try:
+        fam = registry.get(family)
+    except LatentLabError:
+        return None
+    output = fam.capabilities.output
+    if data_kind in SEQUENCE_CHOICES and output != "sequence":
+        return f"The {fam.title} family models {output}s; choose a sequence family for this data."
+    if data_kind in ("mnist", "moons", "shapes", "folder", "idx") and output == "sequence":
+        return f"The {fam.title} family models sequences; choose sequence data (strokes, waves, a series)."
+    return None
 
 
 def family_choices() -> tuple[tuple[str, str], ...]:
@@ -684,4 +747,6 @@ def _kind_of_path(path: str) -> str | None:
         return None
     if path.lower().endswith((".npz", ".npy")):
         return "npz"
+    if path.lower().endswith(".csv"):
+        return "csv"
     return "idx"

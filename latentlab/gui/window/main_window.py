@@ -57,9 +57,10 @@ LOSS_FLUSH_MS = 1000
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
-DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
+DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
 GENERATED_FILTERS = ("A folder of PNG images (*)", "One NumPy archive (*.npz)")
+SERIES_FILTER = "Series (*.csv);;All files (*)"
 
 # (menu text, object name, export kind the controller knows)
 EXPORT_ENTRIES = (
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
     realnessRequested(bool): View ▸ Discriminator Realness.
     addSelectedRequested(), addProbeRequested(), addClickedRequested(index or -1) (Shift+click),
     bookmarkRequested(), filesDropped(list of paths).
+    openSeriesRequested(str): a .csv series for the stream view; openStreamRequested(): the procedural one.
     closing(): the window is closing now; stop every thread before this returns.
     """
 
@@ -125,6 +127,8 @@ class MainWindow(QMainWindow):
     bookmarkRequested = Signal()
     filesDropped = Signal(object)
     generateRequested = Signal()
+    openSeriesRequested = Signal(str)
+    openStreamRequested = Signal()
     closing = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -261,6 +265,9 @@ class MainWindow(QMainWindow):
                                              "openDataAction")
         self.open_folder_action = self._action(file_menu, "Open Image &Folder…", self._open_folder_clicked,
                                                "openFolderAction")
+        self.open_series_action = self._action(file_menu, "Open S&eries…", self._open_series_clicked,
+                                               "openSeriesAction")
+        self._action(file_menu, "Open Procedural S&tream", self._open_stream_clicked, "openStreamAction")
         self.recent_menu = file_menu.addMenu("&Recent Models")
         self.recent_menu.setObjectName("recentMenu")
         self.refresh_recent_menu()
@@ -332,6 +339,21 @@ class MainWindow(QMainWindow):
         self.loss_dock.raise_()
         return dock
 
+    def install_stream(self) -> tuple[Any, Any]:
+        """The stream view's panel, in a dock tabbed with the loss curves, and its items on the plane."""
+        from latentlab.gui.views.stream_view import StreamOverlay, StreamPanel
+
+        panel = StreamPanel()
+        dock = self.docks["stream"] = self.add_dock("Stream", "streamDock", panel,
+                                                    Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.loss_dock, dock)
+        self.view_menu.addAction(dock.toggleViewAction())
+        self.loss_dock.raise_()
+        _geometry, state = prefs.window_layout()
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+        return panel, StreamOverlay(self.plane.plotItem)
+
     def _on_traversal_shown(self, shown: bool) -> None:
         if shown:
             self.traversal.schedule_refresh()
@@ -384,6 +406,15 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open a data set", "", DATA_FILTER)
         if path:
             self._request(self.openDataRequested, path)
+
+    def _open_series_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a series to score", "", SERIES_FILTER)
+        if path and self._request(self.openSeriesRequested, path):
+            self.docks["stream"].raise_()
+
+    def _open_stream_clicked(self) -> None:
+        if self._request(self.openStreamRequested):
+            self.docks["stream"].raise_()
 
     def _open_folder_clicked(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open an image folder")

@@ -173,4 +173,7 @@ def panel_data_settings(source: dict[str, Any]) -> dict[str, Any]:
         out["image_size"] = source["size"]
     if source.get("color"):
         out["color"] = source["color"]
+    for key in ("window", "stride"):   # a series cut into windows: the panel's window fields follow
+        if source.get("kind") in ("series", "stream") and isinstance(source.get(key), int):
+            out[key] = source[key]
     return out
