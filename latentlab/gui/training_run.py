@@ -71,6 +71,13 @@ class TrainingRun(QObject):
         if unsaved != self.value.unsaved:
             self._set(unsaved=unsaved)
 
+    def annotate_epochs(self, notes: dict[int, dict[str, Any]]) -> None:
+        """Add values measured after an epoch closed (its sample quality) to that epoch's history entry."""
+        old = self.value.history
+        history = tuple({**h, **notes[h["epoch"]]} if h.get("epoch") in notes else h for h in old)
+        if any(a is not b for a, b in zip(history, old)):
+            self._set(history=history)
+
     # -- control ------------------------------------------------------------------------
     def start(self, plan: Any) -> None:
         """Train by ``plan`` (a core TrainingPlan); its new epochs are numbered after its prior history."""
