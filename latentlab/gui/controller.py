@@ -828,7 +828,6 @@ class AppController(QObject):
         elif data is not _KEEP:
             self._replace(data=data)
         self._train_config = plan.train_config
-        self.quality.start(plan)
         self.training.start(plan)
         return True
 

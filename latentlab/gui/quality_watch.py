@@ -31,6 +31,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from latentlab.core.errors import LatentLabError
 from latentlab.gui.workers import InferenceWorker
 
 #: The samples drawn per measurement (``quality.sample_quality``'s bounded default).
@@ -207,10 +208,6 @@ class QualityWatch(QObject):
         return self._in_flight > 0
 
     # -- a run or a model ------------------------------------------------------------------
-    def start(self, plan: Any) -> None:
-        """A run of ``plan`` (a core TrainingPlan) starts now: measure it if its samples can be."""
-        self._start(plan, plan.prior_history)
-
     def _start(self, plan: Any, history: Sequence[Mapping[str, Any]]) -> None:
         from latentlab.core import quality
 
@@ -229,10 +226,17 @@ class QualityWatch(QObject):
         self._active = config is not None and config.capabilities.trainable and quality.measurable(config)
         self._adversarial = config is not None and config.capabilities.adversarial
         self._d_watch = self._discriminator_watch(config) if self._adversarial else None
-        self._real = real_images(plan, self.samples) if self._active else None
+        self._real = None
+        if self._active:
+            try:
+                self._real = real_images(plan, self.samples)
+            except LatentLabError:   # too few images to split: training says so itself
+                self._active = False
         prior = tuple(m for m in map(Measurement.from_history, history) if m is not None)
         if self._active:
             note = "The first measurement comes when an epoch has closed."
+        elif config is not None and not config.capabilities.trainable:
+            note = "Not measured: this model is fitted in one go, not trained epoch by epoch."
         elif plan is not None:
             note = "Not measured: the digit classifier reads 28×28 grey images only."
         elif prior:
@@ -252,7 +256,10 @@ class QualityWatch(QObject):
     def _on_run(self, run: Any) -> None:
         if run.run_id != self._run_id:
             self._run_id = run.run_id
-            if run.status == "idle" and not self._rewinding:
+            plan = self._training.plan
+            if run.status != "idle" and plan is not None:
+                self._start(plan, plan.prior_history)   # a run starts: measure it if its samples can be
+            elif not self._rewinding:
                 # Another model (opened, or a new one): its own saved measurements, if any.
                 self._start(None, run.history)
         progress = run.progress

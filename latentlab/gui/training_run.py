@@ -55,6 +55,11 @@ class TrainingRun(QObject):
         return self._worker is not None
 
     @property
+    def plan(self) -> Any:
+        """The core TrainingPlan of the current (or last) run, None before one."""
+        return self._plan
+
+    @property
     def worker(self) -> TrainingWorker | None:
         """The thread training now, or None."""
         return self._worker

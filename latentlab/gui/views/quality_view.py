@@ -25,7 +25,7 @@ from latentlab.gui.views.formatting import is_number
 
 FD_COLOUR = "#f0c674"
 BEST_COLOUR = "#7ee08a"
-BAR_COLOUR = (91, 139, 214, 110)
+BAR_COLOUR = "#2f4468"   # a muted blue: the bars stay behind the FD curve
 WARNING_STYLE = ("QLabel { background: #fff1c2; color: #4a3500; border: 1px solid #d9a300; "
                  "border-radius: 3px; padding: 4px; }")
 BADGE_WARNING_STYLE = "QToolButton { color: #8a4b00; font-weight: bold; }"
@@ -103,7 +103,7 @@ class QualityView(QWidget):
         self.show_quality(None)
 
     def _build_plot(self) -> pg.PlotWidget:
-        plot = pg.PlotWidget(background=theme.BACKGROUND, axisItems=theme.flat_grid_axes(theme.BACKGROUND))
+        plot = pg.PlotWidget(background=theme.BACKGROUND)
         plot.setObjectName("qualityPlot")
         plot.setMinimumHeight(90)
         plot.setToolTip("Sample FD per epoch (line, left axis; lower is better) and the classes its "
@@ -120,16 +120,16 @@ class QualityView(QWidget):
             axis.setPen(pg.mkPen(theme.FOREGROUND))
             axis.setTextPen(pg.mkPen(theme.FOREGROUND))
             axis.enableAutoSIPrefix(False)
-        theme.use_flat_grid(item, alpha=0.15)
-        # The coverage bars live in a second view box on the right axis (0 to the class count).
+        # No grid: the coverage bars' view box lies beneath the whole plot item, so grid lines
+        # would stripe the bars. They live in that second view box on the right axis (0 to the class count).
         self._bars_box = pg.ViewBox()
         self._bars_box.setMouseEnabled(x=False, y=False)
         item.scene().addItem(self._bars_box)
         item.getAxis("right").linkToView(self._bars_box)
         self._bars_box.setXLink(item)
-        self._bars_box.setZValue(-10)
+        self._bars_box.setZValue(-1)   # beneath the plot item and so beneath the FD curve
         item.getViewBox().sigResized.connect(self._fit_bars_box)
-        self._bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(*BAR_COLOUR), pen=pg.mkPen(None))
+        self._bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=pg.mkBrush(BAR_COLOUR), pen=pg.mkPen(None))
         self._bars_box.addItem(self._bars)
         self._curve = item.plot([], [], pen=pg.mkPen(FD_COLOUR, width=1.5), symbol="o", symbolSize=6,
                                 symbolBrush=FD_COLOUR, symbolPen=pg.mkPen(theme.BACKGROUND))
@@ -177,7 +177,8 @@ class QualityView(QWidget):
         self._bars_box.setYRange(0, classes, padding=0.02)
         item = self.plot.getPlotItem()
         if len(epochs):
-            item.setXRange(min(0.5, epochs.min() - 0.5), max(epochs.max() + 0.5, 2.5), padding=0)
+            low = epochs.min() - 0.5
+            item.setXRange(low, max(epochs.max() + 0.5, low + 2), padding=0)
             item.setYRange(0, max(fds.max() * 1.1, 1.0), padding=0)
         self._fit_bars_box()
 
