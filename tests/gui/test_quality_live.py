@@ -186,3 +186,15 @@ def test_samples_that_keep_to_few_classes_warn_of_mode_collapse(qtbot, opened):
     text = window.quality.warning_text()
     assert "Mode collapse" in text and "at most 3 of 10 classes" in text
     assert f"epochs {first}–{first + COLLAPSE_MEASUREMENTS - 1}" in text
+
+
+@pytest.mark.parametrize(("button", "expected"), [("Use the best snapshot", True), ("Keep the final", False)])
+def test_the_window_asks_without_blocking_and_answers_by_the_button(qtbot, opened, button, expected):
+    window, _c = opened(items=None)
+    answers = []
+    box = window.ask_use_best("Epoch 7 had the best sample FD (41.2) — the final epoch has 63.0.", answers.append)
+    assert box.objectName() == "bestSnapshotDialog" and box.isVisible()
+    assert answers == []   # it returned at once; the answer comes with the click
+    clicked = next(b for b in box.buttons() if b.text() == button)
+    clicked.click()
+    qtbot.waitUntil(lambda: answers == [expected])
