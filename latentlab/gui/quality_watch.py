@@ -111,9 +111,8 @@ def discriminator_warning(streak: int) -> str:
     from latentlab.core.models.adversarial import D_WIN_LOSS
 
     return (f"The discriminator has won outright: its loss stayed below {D_WIN_LOSS} for {streak} epochs, "
-            "so the generator gets almost no signal to learn from. Try a lower learning rate for the "
-            "discriminator, spectral normalisation of the discriminator (option spectral_norm), a larger "
-            "latent size or generator, or a smaller batch.")
+            "so the generator learns almost nothing. Try a lower discriminator learning rate, spectral "
+            "normalisation (option spectral_norm), a larger latent or generator, or a smaller batch.")
 
 
 def collapse_warning(points: Sequence[Measurement], adversarial: bool) -> str:
@@ -123,11 +122,10 @@ def collapse_warning(points: Sequence[Measurement], adversarial: bool) -> str:
     span = f"epoch {first}" if first == last.epoch else f"epochs {first}–{last.epoch}"
     head = (f"Mode collapse: the samples covered at most {max(p.class_coverage for p in points)} of "
             f"{last.num_classes} classes in {len(points)} measurements in a row ({span}); class entropy "
-            f"{last.class_entropy:.2f} (an even spread is {_even_entropy(last.num_classes):.2f}).")
+            f"{last.class_entropy:.2f} (even: {_even_entropy(last.num_classes):.2f}).")
     if adversarial:
-        tips = ("Try a lower learning rate, a larger batch, spectral normalisation of the discriminator "
-                "(option spectral_norm) or sampling from the generator's moving average (option ema); "
-                "when training ends you can keep the snapshot with the best sample FD.")
+        tips = ("Try a lower learning rate, a larger batch, spectral normalisation (option spectral_norm) or "
+                "the generator's moving average (option ema); at the end you can keep the best snapshot.")
     else:
         tips = "Try more epochs, a larger latent size, a larger network or a smaller β."
     return f"{head} {tips}"

@@ -158,7 +158,10 @@ def test_a_discriminator_that_wins_outright_warns_until_a_new_run(qtbot, opened)
     for epoch in (1, 2):
         c.quality.epoch_closed(_won(epoch), epoch)
     assert window.quality.warning_text() == ""   # not yet a sustained stretch
+    window.loss_dock.raise_()
+    assert not window.quality.isVisible()   # behind the loss curves' tab
     c.quality.epoch_closed(_won(3), 3)
+    assert window.quality.isVisible()   # a new warning brings the display forward
     assert "The discriminator has won outright" in window.quality.warning_text()
     assert "spectral normalisation" in window.quality.warning_text()
     assert window.quality.badge.text().startswith("⚠")

@@ -5,8 +5,8 @@ by its fields): a headline with the newest sample FD, the classes covered and th
 entropy, the best epoch so far; a curve of the FD over epochs (lower is better) over bars of
 the classes covered on a right-hand axis, so a collapse shows as shrinking bars; and
 warnings with what to try. Its :attr:`~QualityView.badge` is a small button for the status
-bar that carries the headline (and a warning sign) wherever the dock is;
-clicking it emits ``showRequested``. :func:`ask_use_best` is the window's question at the
+bar that carries the headline (and a warning sign) wherever the dock is; clicking it, or a
+new warning, emits ``showRequested``. :func:`ask_use_best` is the window's question at the
 end of a run.
 """
 
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QMessageBox, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMessageBox, QScrollArea, QToolButton, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.formatting import is_number
@@ -30,6 +31,7 @@ WARNING_STYLE = ("QLabel { background: #fff1c2; color: #4a3500; border: 1px soli
                  "border-radius: 3px; padding: 4px; }")
 BADGE_WARNING_STYLE = "QToolButton { color: #8a4b00; font-weight: bold; }"
 WARNING_SIGN = "⚠"
+WARNING_LINES = 4   # the warnings' height before they scroll
 
 
 def format_fd(fd: float) -> str:
@@ -81,15 +83,23 @@ class QualityView(QWidget):
         self.warning.setObjectName("qualityWarning")
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet(WARNING_STYLE)
+        self.warning.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.warning.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.warning.hide()
-        self.note = QLabel()
+        # In a short dock the curve keeps its room: the warnings scroll beyond a few lines.
+        self.warning_area = QScrollArea()
+        self.warning_area.setObjectName("qualityWarningArea")
+        self.warning_area.setWidget(self.warning)
+        self.warning_area.setWidgetResizable(True)
+        self.warning_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.warning_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.warning_area.setMaximumHeight(self.fontMetrics().lineSpacing() * WARNING_LINES + 12)
+        self.warning_area.hide()
+        self.note = QElidingLabel()
         self.note.setObjectName("qualityNote")
-        self.note.setWordWrap(True)
         self.note.setStyleSheet(f"color: {theme.MUTED};")
         self.plot = self._build_plot()
         layout.addWidget(self.headline)
-        layout.addWidget(self.warning)
+        layout.addWidget(self.warning_area)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.note)
         self.badge = QToolButton()
@@ -100,6 +110,7 @@ class QualityView(QWidget):
         self.badge.clicked.connect(self.showRequested)
         self.badge.hide()
         self._state: Any = None
+        self._warnings: tuple[str, ...] = ()
         self.show_quality(None)
 
     def _build_plot(self) -> pg.PlotWidget:
@@ -175,6 +186,8 @@ class QualityView(QWidget):
         classes = max([p.num_classes for p in points], default=10)
         self._bars.setOpts(x=epochs, height=covered, width=0.6)
         self._bars_box.setYRange(0, classes, padding=0.02)
+        half = classes // 2
+        self.plot.getPlotItem().getAxis("right").setTicks([[(0, "0"), (half, str(half)), (classes, str(classes))]])
         item = self.plot.getPlotItem()
         if len(epochs):
             low = epochs.min() - 0.5
@@ -183,9 +196,13 @@ class QualityView(QWidget):
         self._fit_bars_box()
 
     def _show_warnings(self, warnings: Any) -> None:
+        new = [w for w in warnings if w not in self._warnings]
+        self._warnings = tuple(warnings)
         text = "\n\n".join(f"{WARNING_SIGN} {w}" for w in warnings)
         self.warning.setText(text)
-        self.warning.setVisible(bool(text))
+        self.warning_area.setVisible(bool(text))
+        if new:
+            self.showRequested.emit()   # a new warning brings the display forward, once
 
     # -- for tests and callers ----------------------------------------------------------------
     def headline_text(self) -> str:
@@ -193,7 +210,7 @@ class QualityView(QWidget):
 
     def warning_text(self) -> str:
         """The warnings shown ("" when none)."""
-        return self.warning.text() if not self.warning.isHidden() else ""
+        return self.warning.text() if not self.warning_area.isHidden() else ""
 
     def curve_points(self) -> tuple[np.ndarray, np.ndarray]:
         """The FD curve's epochs and values as drawn."""
