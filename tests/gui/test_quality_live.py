@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QTabBar
 
 from latentlab.core import quality
 from latentlab.core.checkpoint import load_model
@@ -143,6 +144,13 @@ def test_no_offer_when_the_final_weights_are_the_best(qtbot, opened):
     assert [h["epoch"] for h in c.run.history] == [1, 2]
 
 
+def _front_tab(window) -> str:
+    """The title of the dock in front of the tabs the sample quality shares."""
+    bar = next(b for b in window.findChildren(QTabBar)
+               if "Sample Quality" in [b.tabText(i) for i in range(b.count())])
+    return bar.tabText(bar.currentIndex())
+
+
 def _won(epoch: int) -> Progress:
     terms = {"d_loss": 0.01, "g_loss": 6.0, "d_real": 1.0, "d_fake": 0.0}
     return Progress(epoch=epoch, epochs=10, step=epoch * 8, steps_per_epoch=8, terms=terms, images_per_s=1.0,
@@ -159,9 +167,9 @@ def test_a_discriminator_that_wins_outright_warns_until_a_new_run(qtbot, opened)
         c.quality.epoch_closed(_won(epoch), epoch)
     assert window.quality.warning_text() == ""   # not yet a sustained stretch
     window.loss_dock.raise_()
-    assert not window.quality.isVisible()   # behind the loss curves' tab
+    assert _front_tab(window) == "Loss"
     c.quality.epoch_closed(_won(3), 3)
-    assert window.quality.isVisible()   # a new warning brings the display forward
+    assert _front_tab(window) == "Sample Quality"   # a new warning brings the display forward
     assert "The discriminator has won outright" in window.quality.warning_text()
     assert "spectral normalisation" in window.quality.warning_text()
     assert window.quality.badge.text().startswith("⚠")
