@@ -1,13 +1,15 @@
 """Sample quality while a model trains: sample FD and class coverage, about every epoch.
 
 :class:`QualityWatch` follows the :class:`~latentlab.gui.training_run.TrainingRun`. For a
-trainable family whose decoder makes 28×28 grey images (:func:`latentlab.core.quality.measurable`)
-it measures the newest weight snapshot when an epoch closes, and the final weights when the
-run ends, with :func:`latentlab.core.quality.sample_quality` on a thread of its own (a
-one-job :class:`~latentlab.gui.workers.InferenceWorker` that builds its own model from the
-snapshot), never on the GUI thread and never holding training up. An epoch's request is
-skipped while a measurement still runs, or when measuring would take more than about a
-third of the time (the run and the GUI share the cores); the final one always runs.
+trainable family whose decoder makes 28×28 grey images
+(:func:`latentlab.core.quality.measurable`) it measures the newest weight snapshot when an
+epoch closes, and the final weights when the run ends, as
+:func:`latentlab.core.quality.sample_quality` does (in pieces it can stop between), on a
+thread of its own (a one-job :class:`~latentlab.gui.workers.InferenceWorker` that builds its
+own model from the snapshot): never on the GUI thread, never holding training up. An
+epoch's request is skipped while a measurement still runs, or when measuring would take
+more than about a third of the time (the run and the GUI share the cores); the final one
+always runs.
 
 It keeps the snapshot with the best (lowest) FD. When the run has ended and the best is
 clearly better than the final weights, it asks ``ask_use_best(text, answered)`` (the
@@ -47,6 +49,9 @@ COLLAPSE_SHARE = 0.5
 COLLAPSE_MEASUREMENTS = 3
 #: ... none of them in the run's first epochs (an untrained generator draws a few blobs).
 COLLAPSE_SKIP_EPOCHS = 2
+#: Generated images go through the classifier in these pieces (sample_quality's own batches,
+#: so the numbers match it exactly); the job can stop between them.
+CHUNK = 500
 #: The key of the measured values in a history entry.
 HISTORY_KEY = "quality"
 
@@ -137,21 +142,49 @@ def _even_entropy(classes: int) -> float:
     return math.log(max(1, classes))
 
 
-def _measure_job(config: Any, state: Mapping[str, Any], real: Any, samples: int) -> Callable[[Any], Any]:
-    """A job for the inference worker: a model of its own from ``state``, then its sample quality."""
+def _measure_job(config: Any, state: Mapping[str, Any], real: Any, samples: int,
+                 cache: dict[str, Any]) -> Callable[[Any], Any]:
+    """A job for the inference worker: a model of its own from ``state``, then its sample quality.
+
+    The numbers are :func:`latentlab.core.quality.sample_quality`'s, computed from the same
+    public pieces in the same batches, so the job can stop between pieces (closing the
+    window waits for it) and the real images' features are computed once per run (``cache``,
+    touched by the worker's thread alone).
+    """
 
     def job(should_stop: Callable[[], bool]) -> dict[str, Any] | None:
+        import torch
+
         from latentlab.core import inference, quality
         from latentlab.core.classifier import bundled_classifier
 
+        started = time.perf_counter()
+        clf = bundled_classifier()
+        if not quality.measurable(config):
+            raise LatentLabError("sample quality is measured on 28×28 grey images only")
+        if "real" not in cache:
+            parts = []
+            for lo in range(0, len(real), CHUNK):
+                if should_stop():
+                    return None
+                parts.append(quality.classifier_features(real[lo:lo + CHUNK], clf))
+            cache["real"] = torch.cat(parts)
+        model = inference.model_from_state(config, state)
         if should_stop():
             return None
-        model = inference.model_from_state(config, state)
-        started = time.perf_counter()
-        result = dict(quality.sample_quality(model, real, n=samples))
-        result["num_classes"] = bundled_classifier().config.num_classes
-        result["seconds"] = time.perf_counter() - started
-        return result
+        fake = quality.generate(model, samples, seed=0)
+        features, predictions = [], []
+        for lo in range(0, len(fake), CHUNK):
+            if should_stop():
+                return None
+            part = fake[lo:lo + CHUNK]
+            features.append(quality.classifier_features(part, clf))
+            predictions.append(quality.predict_classes(part, clf))
+        coverage = quality.class_coverage(torch.cat(predictions), clf.config.num_classes)
+        return {"sample_fd": quality.frechet_distance(torch.cat(features), cache["real"]),
+                "class_coverage": coverage.covered, "num_classes": coverage.num_classes,
+                "class_entropy": coverage.entropy, "samples": samples,
+                "seconds": time.perf_counter() - started}
 
     return job
 
@@ -225,6 +258,7 @@ class QualityWatch(QObject):
         self._adversarial = config is not None and config.capabilities.adversarial
         self._d_watch = self._discriminator_watch(config) if self._adversarial else None
         self._real = None
+        self._real_cache: dict[str, Any] = {}   # the real images' features, once measured
         if self._active:
             try:
                 self._real = real_images(plan, self.samples)
@@ -301,8 +335,8 @@ class QualityWatch(QObject):
         self._measured_state = state
         self._in_flight += 1
         token = self._token
-        self._worker.submit("final" if final else "epoch", _measure_job(self._plan.model_config, state,
-                                                                          self._real, self.samples),
+        job = _measure_job(self._plan.model_config, state, self._real, self.samples, self._real_cache)
+        self._worker.submit("final" if final else "epoch", job,
                             on_result=functools.partial(self._on_measured, token, epoch, final, state),
                             on_error=functools.partial(self._on_failed, token))
         self._set(measuring=epoch)

@@ -51,13 +51,13 @@ def _gan(epochs: int):
 def test_sample_quality_is_measured_off_the_gui_thread_shown_and_saved(qtbot, opened, monkeypatch, tmp_path,
                                                                        family):
     threads = []
-    real_measure = quality.sample_quality
+    real_generate = quality.generate
 
-    def measure(*args, **kwargs):
+    def generate(*args, **kwargs):
         threads.append(threading.get_ident())
-        return real_measure(*args, **kwargs)
+        return real_generate(*args, **kwargs)
 
-    monkeypatch.setattr(quality, "sample_quality", measure)
+    monkeypatch.setattr(quality, "generate", generate)
     window, c = _window(opened)
     assert window.quality.headline_text() == "Sample quality: not measured yet."
     assert not window.quality.badge.isVisibleTo(window)
@@ -65,9 +65,9 @@ def test_sample_quality_is_measured_off_the_gui_thread_shown_and_saved(qtbot, op
     final = _wait_for_final(qtbot, c)
     assert threads and threading.get_ident() not in threads   # never on the GUI thread
 
-    # The values are those of the final weights, compared with the run's validation images.
+    # The values are core's sample quality of the final weights against the run's validation images.
     _train, val = c.data.split(0.2, 0)
-    expected = real_measure(c.model, c.data.images[val[:SAMPLES]], n=SAMPLES)
+    expected = quality.sample_quality(c.model, c.data.images[val[:SAMPLES]], n=SAMPLES)
     assert final.epoch == 2 and final.samples == SAMPLES
     assert final.sample_fd == pytest.approx(expected["sample_fd"], rel=1e-9)
     assert final.class_coverage == expected["class_coverage"] and final.num_classes == 10
