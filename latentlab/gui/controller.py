@@ -41,6 +41,7 @@ from latentlab.gui.exports import Exports
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
+from latentlab.gui.quality_watch import QualityWatch
 from latentlab.gui.realness import RealnessController
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
@@ -112,6 +113,8 @@ class AppController(QObject):
         self.training = TrainingRun(self)
         self.run_model = self.training.model   # written by the training run alone
         self.inference = InferenceWorker()
+        self.quality = QualityWatch(self.training, use_weights=self.use_weights, parent=self)
+        self.quality.ask_use_best = window.ask_use_best
         self.ask_unsaved: Callable[[str], str] = window.ask_unsaved
         self.ask_save_path: Callable[[str], str | None] = window.ask_model_save_path
         self.ask_session_path: Callable[[bool], str | None] = window.ask_session_path
@@ -193,6 +196,7 @@ class AppController(QObject):
         self.training.snapshotReady.connect(self.realness.refresh)   # after the snapshot is taken in
         self.training.resultReady.connect(self._on_trained)
         self.training.failed.connect(w.show_error)
+        self.quality.changed.connect(w.quality.show_quality)
         tools.pathChanged.connect(self._draw_path)
         tools.arrowChanged.connect(self._draw_arrow)
         tools.arrowCleared.connect(self._clear_arrow)
@@ -929,6 +933,15 @@ class AppController(QObject):
         self._encode_soon()            # the first snapshot at once, then every 1.5 s at most
         self._weights_changed()
 
+    def use_weights(self, state: dict[str, torch.Tensor]) -> bool:
+        """Make ``state`` the current model's weights, unsaved (a kept snapshot of the last run)."""
+        if self._model is None or self.is_training:
+            return False
+        self._model.load_state_dict(state)
+        self._on_trained(self._model)
+        self.training.set_unsaved(True)
+        return True
+
     def _weights_changed(self) -> None:
         self.decoder.request()
         self.tools.refresh()
@@ -1085,4 +1098,5 @@ class AppController(QObject):
         self.realness.set_enabled(False)
         self.stream.close()
         clean = self.training.shutdown(timeout_ms)
+        clean = self.quality.shutdown(timeout_ms) and clean
         return self.inference.shutdown(timeout_ms) and clean

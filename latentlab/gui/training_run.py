@@ -55,6 +55,11 @@ class TrainingRun(QObject):
         return self._worker is not None
 
     @property
+    def plan(self) -> Any:
+        """The core TrainingPlan of the current (or last) run, None before one."""
+        return self._plan
+
+    @property
     def worker(self) -> TrainingWorker | None:
         """The thread training now, or None."""
         return self._worker
@@ -70,6 +75,13 @@ class TrainingRun(QObject):
     def set_unsaved(self, unsaved: bool) -> None:
         if unsaved != self.value.unsaved:
             self._set(unsaved=unsaved)
+
+    def annotate_epochs(self, notes: dict[int, dict[str, Any]]) -> None:
+        """Add values measured after an epoch closed (its sample quality) to that epoch's history entry."""
+        old = self.value.history
+        history = tuple({**h, **notes[h["epoch"]]} if h.get("epoch") in notes else h for h in old)
+        if any(a is not b for a, b in zip(history, old)):
+            self._set(history=history)
 
     # -- control ------------------------------------------------------------------------
     def start(self, plan: Any) -> None:

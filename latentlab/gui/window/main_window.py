@@ -36,6 +36,7 @@ from latentlab.gui.views.colour_by import ColourByBar
 from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
 from latentlab.gui.views.plane_view import LatentPlaneView
+from latentlab.gui.views.quality_view import QualityView, ask_use_best
 from latentlab.gui.views.training_panel import TrainingPanel
 from latentlab.gui.window.window_panels import (
     LatentSidePanel, display_image, empty_xy, panel_data_settings, scrolling,
@@ -188,6 +189,13 @@ class MainWindow(QMainWindow):
         self.training_dock = self.add_dock("Training", "trainingDock", scrolling(self.training_panel),
                                            Qt.DockWidgetArea.LeftDockWidgetArea)
         self.loss_dock = self.add_dock("Loss", "lossDock", self.loss_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.quality = QualityView()   # sample FD and coverage: a tab beside the curves, a badge below
+        self.quality_dock = self.add_dock("Sample Quality", "qualityDock", self.quality,
+                                          Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.loss_dock, self.quality_dock)
+        self.loss_dock.raise_()
+        self.statusBar().addPermanentWidget(self.quality.badge)
+        self.quality.showRequested.connect(lambda: (self.quality_dock.show(), self.quality_dock.raise_()))
         # The training panel runs the full height; the curves and tools sit under the plane only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.apply_training_choices(prefs.training_choices())
@@ -248,6 +256,7 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         view_menu.addAction(self.training_dock.toggleViewAction())
         view_menu.addAction(self.loss_dock.toggleViewAction())
+        view_menu.addAction(self.quality_dock.toggleViewAction())
         tools_menu = self.tools_menu = bar.addMenu("&Tools")
         self._action(tools_menu, "Add &Selected Point to Path", self._add_selected, "addSelectedAction")
         self._action(tools_menu, "Add &Probe to Path", self._add_probe, "addProbeAction")
@@ -529,6 +538,10 @@ class MainWindow(QMainWindow):
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.question(self, title, text, buttons.Yes | buttons.No, buttons.No)
         return answer == buttons.Yes
+
+    def ask_use_best(self, text: str, answered: Callable[[bool], None]) -> Any:
+        """Use the best snapshot or keep the final weights? Answers later through ``answered(bool)``."""
+        return ask_use_best(self, text, answered)
 
     def ask_model_save_path(self, name: str) -> str | None:
         """Where to save the model (a folder); an existing one is replaced only if confirmed."""
