@@ -130,6 +130,10 @@ def attach_startup(window: MainWindow, result: Any) -> None:
     if result.hint:
         window.decoded.clear(result.hint)
         window.set_hint(result.hint)
+    if os.environ.get(SMOKE_ENV) is None:   # a smoke check never waits on a question
+        from latentlab.gui.autosave_watch import offer_interrupted_runs
+
+        QTimer.singleShot(0, lambda: offer_interrupted_runs(window, controller))
 
 
 def launch(args: list[str], default_model: str | None = None) -> MainWindow:

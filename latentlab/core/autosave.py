@@ -34,7 +34,7 @@ from latentlab.core.safe_io import load_json, read_capped
 from latentlab.core.training_types import RunState
 
 __all__ = [
-    "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for", "find_interrupted_runs",
+    "AUTOSAVE_DIR_ENV", "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for", "find_interrupted_runs",
     "new_run_folder", "read_checkpoint", "remove_checkpoint", "write_checkpoint",
 ]
 
@@ -63,9 +63,23 @@ class InterruptedRun:
         return self.epoch >= self.epochs
 
 
+#: A folder that replaces :func:`autosave_root` (tests and benchmarks never touch a person's own).
+AUTOSAVE_DIR_ENV = "LATENTLAB_AUTOSAVE_DIR"
+_SETTINGS_DIR_ENV = "LATENTLAB_SETTINGS_DIR"
+
+
 def autosave_root() -> Path:
-    """The desktop app's checkpoint folder: ``<user data folder>/autosave`` (via platformdirs)."""
+    """The desktop app's checkpoint folder: ``<user data folder>/autosave`` (via platformdirs).
+
+    ``LATENTLAB_AUTOSAVE_DIR`` replaces it; without it, ``LATENTLAB_SETTINGS_DIR`` (the private
+    settings folder of benchmarks and smoke checks) holds it as ``autosave``.
+    """
     import platformdirs
+
+    if os.environ.get(AUTOSAVE_DIR_ENV):
+        return Path(os.environ[AUTOSAVE_DIR_ENV])
+    if os.environ.get(_SETTINGS_DIR_ENV):
+        return Path(os.environ[_SETTINGS_DIR_ENV]) / "autosave"
 
     return Path(platformdirs.user_data_dir("LatentLab", appauthor=False)) / "autosave"
 

@@ -8,6 +8,7 @@ workers        background threads                             (nothing of the GU
 views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
 services       manifold.py, probe_decoder.py, training_run.py state, workers
+               autosave_watch.py
 tools          the latent tools' state and panels             views, tools
 window         the window shell                               views, tools, settings
 controller     controller.py (the one that answers requests)  all of the above
@@ -56,7 +57,7 @@ def _layer(module: str) -> str | None:
     if top in ("views", "state", "tools", "window"):
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
-            "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
+            "training_run": "services", "autosave_watch": "services", "controller": "controller", "exports": "controller"}.get(top)
 
 
 def _imports(module: str) -> set[str]:
