@@ -178,10 +178,11 @@ def describe_run(run: autosave.InterruptedRun) -> str:
         saved = datetime.fromisoformat(run.saved).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         saved = run.saved or "an unknown time"
-    done = "all epochs trained" if run.finished else "it stopped there"
-    return (f"A training run did not end normally: a {family} on {data_text}, saved after epoch "
-            f"{prior + run.epoch} of {prior + run.epochs} ({done}) at {saved}.\n\n"
-            "Restore it as an unsaved model and train on from there, or discard it?")
+    reached = f"epoch {prior + run.epoch} of {prior + run.epochs}" + (" (all trained)" if run.finished else "")
+    then = "" if run.finished else " and train on from there"
+    return (f"A training run did not end normally.\n\nModel: {family}\nData: {data_text}\n"
+            f"Reached: {reached}\nSaved: {saved}\n\n"
+            f"Restore it as an unsaved model{then}, or discard it?")
 
 
 def load_run(run: autosave.InterruptedRun, current_data: Any = None) -> RestoredRun:
