@@ -237,9 +237,7 @@ def offer_interrupted_runs(window: Any, controller: Any, root: str | Path | None
                 window.show_error("Could not discard the training run", str(exc))
         elif answer == RESTORE:
             try:
-                restored = load_run(run, controller.data)
-            except LatentLabError as exc:   # kept: the person may fix the data and try again
+                return bool(controller.restore_run(load_run(run, controller.data)))
+            except (LatentLabError, OSError) as exc:   # kept: the person may fix the data and try again
                 window.show_error("Could not restore the training run", str(exc))
-                continue
-            return bool(controller.restore_run(restored))
     return False
