@@ -3,9 +3,10 @@
 Drives the real main window and its controller (offscreen unless a display is asked for)
 through two phases in one process, so that memory growth is seen:
 
-* **training** (``--train-cycles``, default 200): a new window trains a small VAE on the
-  bundled MNIST digits; start, pause, resume (until a new progress report arrives), stop,
-  start a new model (discarding the stopped one), then close the window while it trains;
+* **training** (``--train-cycles``, default 200): a new window on 1,000 of the bundled MNIST
+  digits; through the training panel's buttons: Start (the default MLP VAE), Pause, Resume
+  (until a new progress report arrives), Stop, Start a new model (discarding the stopped one),
+  then close the window while it trains;
 * **files** (``--file-cycles``, default 100): a new window opens a model folder, a session
   for it (its bookmark comes back), then a ``.latentlab`` model file, and closes.
 
@@ -44,6 +45,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MARK = "@soak "
+# The training panel's choices for every run: the default MLP VAE (512-256, latent 2) on the
+# 1,000 digits each window opens, on the CPU, long enough to be closed while it trains.
+CHOICES = {"data": {"spec": "mnist"}, "model": {"family": "vae", "arch": "mlp", "latent_dim": 2},
+           "train": {"epochs": 100, "batch_size": 64, "lr": 1e-3, "device": "cpu", "seed": 0}}
 FLOOR_GROWTH_MB = 50.0
 
 
@@ -148,21 +153,25 @@ class Driver:
         self.wait(lambda: controller.scene.codes is not None and controller.scene.model_key == key, what)
 
     # -- the cycles -----------------------------------------------------------------------
-    def train_cycle(self, settings: Any) -> None:
+    def train_cycle(self) -> None:
+        """Through the training panel's buttons, as a person would."""
         window, c = self.window()
-        if not c.start_training(settings):
-            raise RuntimeError("training did not start")
+        panel = window.training_panel
+        panel.apply_choices(CHOICES)
+        panel.start_button.click()
+        self.wait(lambda: c.is_training, "the run to start")
         self.wait(self.progressed(c), "the first progress report")
-        c.pause_training()
+        panel.pause_button.click()
         self.wait(lambda: c.run.status == "paused", "the pause")
-        c.resume_training()
+        panel.pause_button.click()            # now "Resume"
+        self.wait(lambda: c.run.status == "running", "the resume")
         self.wait(self.progressed(c), "a report after resuming")
-        c.stop_training()
+        panel.stop_button.click()
         self.wait(lambda: c.run.status == "idle", "the run to stop")
-        if not c.start_training(settings):   # a new model: the stopped one is discarded
-            raise RuntimeError("training did not start again")
+        panel.start_button.click()            # a new model: the stopped one is discarded (asked)
+        self.wait(lambda: c.is_training, "the second run to start")
         self.wait(self.progressed(c), "the second run's first report")
-        self.close(window, c)                # while training
+        self.close(window, c)                 # while training
 
     def prepare_files(self) -> tuple[Path, Path, Path]:
         """A model folder, a session that bookmarks it and a ``.latentlab`` model file."""
@@ -222,13 +231,9 @@ def child(args: argparse.Namespace) -> int:
     qInstallMessageHandler(on_message)
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     from latentlab.core.training import warm_up
-    from latentlab.core.training_settings import TrainingSettings
 
     warm_up()
     driver = Driver(qapp, Path(state["work"]), args.hang_s)
-    settings = TrainingSettings(data="mnist", limit=1000, family="vae", arch="mlp", latent_dim=2, beta=1.0,
-                                kl_warmup_epochs=0, likelihood="bernoulli", hidden=(32,), epochs=100,
-                                batch_size=64, lr=1e-3, device="cpu", seed=0)
     files: tuple[Path, Path, Path] | None = None
     for phase, total in (("train", args.train_cycles), ("files", args.file_cycles)):
         start = state["next"].get(phase, 1)
@@ -239,7 +244,7 @@ def child(args: argparse.Namespace) -> int:
             error = None
             try:
                 if phase == "train":
-                    driver.train_cycle(settings)
+                    driver.train_cycle()
                 else:
                     files = files or driver.prepare_files()
                     driver.deadline = time.monotonic() + args.hang_s
