@@ -219,14 +219,9 @@ def child(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     state = json.loads(args.child)
-    warned: dict[str, int] = {}
-
     def on_message(kind: Any, context: Any, text: str) -> None:
         if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
-            key = f"{kind.name}: {text}"
-            warned[key] = warned.get(key, 0) + 1
-            if warned[key] == 1:   # said at once: a crash right after still shows it
-                say(qt=key)
+            say(qt=f"{kind.name}: {text}")   # at once: a crash right after still shows it
 
     qInstallMessageHandler(on_message)
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
@@ -262,7 +257,7 @@ def child(args: argparse.Namespace) -> int:
                 say(phase=phase, cycle=cycle, rss_mb=round(settled_rss_mb(), 1))
     autosave_root = Path(os.environ["LATENTLAB_AUTOSAVE_DIR"])
     left = [p.name for p in autosave_root.iterdir()] if autosave_root.is_dir() else []
-    say(done=True, qt_warnings=warned, autosave_left=left)
+    say(done=True, autosave_left=left)
     return 0
 
 
@@ -272,27 +267,32 @@ def run_child(args: argparse.Namespace, state: dict[str, Any], env: dict[str, st
     """Run one child from ``state``; returns how it ended ("done", "crash", "hang", "exit N")."""
     cmd = [sys.executable, __file__, "--child", json.dumps(state), "--train-cycles", str(args.train_cycles),
            "--file-cycles", str(args.file_cycles), "--rss-every", str(args.rss_every), "--hang-s", str(args.hang_s)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     chooser = selectors.DefaultSelector()
-    chooser.register(proc.stdout, selectors.EVENT_READ)
+    chooser.register(fd, selectors.EVENT_READ)
     last = None
+    pending = b""
     silent_limit = args.hang_s + 30.0   # a cycle reports at least once per hang limit; start-up is slower
     while True:
         if not chooser.select(timeout=silent_limit):
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return "hang", last
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 1 << 16)   # unbuffered: every line that arrived is seen now
+        if not chunk:
             break
-        if not line.startswith(MARK):
-            sink.append(line.rstrip())
-            continue
-        record = json.loads(line[len(MARK):])
-        if "begin" in record:
-            last = record
-        yield_record(record, state)
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            if not line.startswith(MARK):
+                sink.append(line.rstrip())
+                continue
+            record = json.loads(line[len(MARK):])
+            if "begin" in record:
+                last = record
+            note(record, state)
     code = proc.wait()
     if code < 0:
         return f"crash ({signal.Signals(-code).name})", last
@@ -302,7 +302,8 @@ def run_child(args: argparse.Namespace, state: dict[str, Any], env: dict[str, st
 RECORDS: list[dict[str, Any]] = []
 
 
-def yield_record(record: dict[str, Any], state: dict[str, Any]) -> None:
+def note(record: dict[str, Any], state: dict[str, Any]) -> None:
+    """Keep a child's record; a finished cycle moves where a restarted child begins."""
     RECORDS.append(record)
     if "seconds" in record:
         state["next"][record["phase"]] = record["cycle"] + 1
@@ -377,7 +378,9 @@ def report(args: argparse.Namespace, endings: list[tuple[str, Any]], other: list
                                                     for r in errors[:10]))
     if shown_errors:
         print(f"error dialogs: {len(shown_errors)}" + "".join(f"\n  {r['error']}" for r in shown_errors[:5]))
-    kinds = final.get("qt_warnings") or {r["qt"]: 1 for r in warnings}   # counts, or first sightings
+    kinds: dict[str, int] = {}
+    for r in warnings:
+        kinds[r["qt"]] = kinds.get(r["qt"], 0) + 1
     print(f"Qt warnings: {sum(kinds.values())}" + "".join(f"\n  {n} x {text}" for text, n in kinds.items()))
     if final:
         print(f"autosave folders left: {len(final.get('autosave_left', []))}")
