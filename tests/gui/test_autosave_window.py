@@ -309,17 +309,19 @@ def test_a_killed_training_is_offered_at_the_next_launch_and_goes_on(qtbot, root
     repo = Path(app.__file__).resolve().parents[1]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENTLAB_SETTINGS_DIR=str(tmp_path / "settings"),
                PYTHONPATH=os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p))
-    child = subprocess.Popen([sys.executable, "-c", DRIVER], env=env, cwd=str(tmp_path),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "child.log"   # a file, not a pipe: a full pipe would stall the child
+    with open(log, "wb") as out:
+        child = subprocess.Popen([sys.executable, "-c", DRIVER], env=env, cwd=str(tmp_path), stdout=out,
+                                 stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 90
         while not any(run.epoch >= 2 for run in autosave.find_interrupted_runs(root)):
-            assert child.poll() is None, child.communicate()[1]
+            assert child.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, "no checkpoint within 90 s"
             time.sleep(0.1)
     finally:
         child.send_signal(signal.SIGKILL)
-        child.communicate()
+        child.wait()
     assert child.returncode == -signal.SIGKILL
     [run] = autosave.find_interrupted_runs(root)
     assert (root / f"{run.folder.name}.lock").exists()   # the dead process's lock is left behind
