@@ -34,8 +34,8 @@ from latentlab.core.safe_io import load_json, read_capped
 from latentlab.core.training_types import RunState
 
 __all__ = [
-    "AUTOSAVE_DIR_ENV", "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for", "find_interrupted_runs",
-    "new_run_folder", "read_checkpoint", "remove_checkpoint", "write_checkpoint",
+    "AUTOSAVE_DIR_ENV", "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for",
+    "find_interrupted_runs", "new_run_folder", "read_checkpoint", "remove_checkpoint", "write_checkpoint",
 ]
 
 FORMAT_VERSION = 1
@@ -74,12 +74,11 @@ def autosave_root() -> Path:
     ``LATENTLAB_AUTOSAVE_DIR`` replaces it; without it, ``LATENTLAB_SETTINGS_DIR`` (the private
     settings folder of benchmarks and smoke checks) holds it as ``autosave``.
     """
-    import platformdirs
-
     if os.environ.get(AUTOSAVE_DIR_ENV):
         return Path(os.environ[AUTOSAVE_DIR_ENV])
     if os.environ.get(_SETTINGS_DIR_ENV):
         return Path(os.environ[_SETTINGS_DIR_ENV]) / "autosave"
+    import platformdirs
 
     return Path(platformdirs.user_data_dir("LatentLab", appauthor=False)) / "autosave"
 

@@ -341,3 +341,13 @@ def test_a_killed_training_is_offered_at_the_next_launch_and_goes_on(qtbot, root
     c.ask_unsaved = lambda _text: DISCARD_MODEL
     window.close()
     assert window.closed and list(root.iterdir()) == []   # the checkpoint and the dead process's lock
+
+
+def test_the_autosave_folder_follows_the_private_folders_of_tests_and_benchmarks(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENTLAB_AUTOSAVE_DIR", str(tmp_path / "mine"))
+    monkeypatch.setenv("LATENTLAB_SETTINGS_DIR", str(tmp_path / "settings"))
+    assert autosave.autosave_root() == tmp_path / "mine"
+    monkeypatch.delenv("LATENTLAB_AUTOSAVE_DIR")
+    assert autosave.autosave_root() == tmp_path / "settings" / "autosave"
+    monkeypatch.delenv("LATENTLAB_SETTINGS_DIR")
+    assert tmp_path not in autosave.autosave_root().parents   # the person's own data folder
