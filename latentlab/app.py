@@ -158,6 +158,10 @@ def attach_startup(window: MainWindow, result: Any) -> None:
         window.decoded.clear(result.hint)
         window.set_hint(result.hint)
     warm_up_when_shown(window, controller)
+    if os.environ.get(SMOKE_ENV) is None:   # a smoke check never waits on a question
+        from latentlab.gui.autosave_watch import offer_interrupted_runs
+
+        QTimer.singleShot(0, lambda: offer_interrupted_runs(window, controller))
 
 
 def launch(args: list[str], default_model: str | None = None) -> MainWindow:

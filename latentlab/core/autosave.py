@@ -34,8 +34,8 @@ from latentlab.core.safe_io import load_json, read_capped
 from latentlab.core.training_types import RunState
 
 __all__ = [
-    "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for", "find_interrupted_runs",
-    "new_run_folder", "read_checkpoint", "remove_checkpoint", "write_checkpoint",
+    "AUTOSAVE_DIR_ENV", "FORMAT_VERSION", "InterruptedRun", "autosave_root", "checkpoint_folder_for",
+    "find_interrupted_runs", "new_run_folder", "read_checkpoint", "remove_checkpoint", "write_checkpoint",
 ]
 
 FORMAT_VERSION = 1
@@ -63,8 +63,21 @@ class InterruptedRun:
         return self.epoch >= self.epochs
 
 
+#: A folder that replaces :func:`autosave_root` (tests and benchmarks never touch a person's own).
+AUTOSAVE_DIR_ENV = "LATENTLAB_AUTOSAVE_DIR"
+_SETTINGS_DIR_ENV = "LATENTLAB_SETTINGS_DIR"
+
+
 def autosave_root() -> Path:
-    """The desktop app's checkpoint folder: ``<user data folder>/autosave`` (via platformdirs)."""
+    """The desktop app's checkpoint folder: ``<user data folder>/autosave`` (via platformdirs).
+
+    ``LATENTLAB_AUTOSAVE_DIR`` replaces it; without it, ``LATENTLAB_SETTINGS_DIR`` (the private
+    settings folder of benchmarks and smoke checks) holds it as ``autosave``.
+    """
+    if os.environ.get(AUTOSAVE_DIR_ENV):
+        return Path(os.environ[AUTOSAVE_DIR_ENV])
+    if os.environ.get(_SETTINGS_DIR_ENV):
+        return Path(os.environ[_SETTINGS_DIR_ENV]) / "autosave"
     import platformdirs
 
     return Path(platformdirs.user_data_dir("LatentLab", appauthor=False)) / "autosave"

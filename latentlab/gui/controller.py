@@ -911,6 +911,17 @@ class AppController(QObject):
         self.training.start(plan)
         return True
 
+    def restore_run(self, restored: Any) -> bool:
+        """Make an interrupted run read back from its autosave (an autosave_watch.RestoredRun) the
+        current unsaved model, with its history, and train on where it stopped."""
+        if self.is_training:
+            return False
+        data = restored.plan.data if restored.plan.data is not self._data else _KEEP
+        self._replace(model=restored.model, data=data, meta={"history": restored.history}, unsaved=True)
+        self._train_config = restored.plan.train_config
+        self.training.restore(restored)
+        return True
+
     def pause_training(self) -> None:
         self.training.pause()
 

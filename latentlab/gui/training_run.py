@@ -6,6 +6,8 @@ writer of the :class:`~latentlab.gui.state.RunModel`: the status, the history of
 epochs as they close (numbered after the model's earlier ones), whether the weights are saved
 and how the run ended. The weights themselves go to whoever listens: ``snapshotReady(state)``
 while training, ``resultReady(model)`` at the end. The worker owns the model it trains.
+Its :class:`~latentlab.gui.autosave_watch.RunAutosave` writes a checkpoint of the run from the
+worker's thread; it is removed once the model is saved or let go.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from latentlab.gui.autosave_watch import RunAutosave
 from latentlab.gui.state import Run, RunModel
 from latentlab.gui.workers import TrainingWorker
 
@@ -45,6 +48,7 @@ class TrainingRun(QObject):
         self._plan: Any = None
         self._ids = 0
         self._saved_switch_interval: float | None = None
+        self.autosave = RunAutosave()
 
     @property
     def value(self) -> Run:
@@ -69,10 +73,13 @@ class TrainingRun(QObject):
 
     def reset(self, history: tuple[dict[str, Any], ...] = (), unsaved: bool = False) -> None:
         """Another model is current: its own history, and a new run id (views start over)."""
+        self.autosave.discard()   # the model it belonged to is gone (the person was asked)
         self._ids += 1
         self.model.set(Run(history=tuple(history), unsaved=unsaved, run_id=self._ids))
 
     def set_unsaved(self, unsaved: bool) -> None:
+        if not unsaved and self._worker is None:
+            self.autosave.discard()   # saved, and no run goes on changing it
         if unsaved != self.value.unsaved:
             self._set(unsaved=unsaved)
 
@@ -84,10 +91,13 @@ class TrainingRun(QObject):
             self._set(history=history)
 
     # -- control ------------------------------------------------------------------------
-    def start(self, plan: Any) -> None:
-        """Train by ``plan`` (a core TrainingPlan); its new epochs are numbered after its prior history."""
+    def start(self, plan: Any, resume: Any = None) -> None:
+        """Train by ``plan`` (a core TrainingPlan); its new epochs are numbered after its prior history.
+        ``resume`` (a RunState of the same plan) goes on from there."""
         self._plan = plan
-        worker = TrainingWorker(plan.model_config, plan.data, plan.train_config, plan.initial)
+        worker = TrainingWorker(plan.model_config, plan.data, self.autosave.train_config(plan.train_config),
+                                plan.initial, resume=resume, on_checkpoint=self.autosave.writer(plan))
+        worker.checkpointFailed.connect(self._on_checkpoint_failed)
         worker.progress.connect(self._on_progress)
         worker.snapshotReady.connect(self._on_snapshot)
         worker.resultReady.connect(self._on_result)
@@ -96,7 +106,8 @@ class TrainingRun(QObject):
         self._worker = worker
         self._shorten_switch_interval(True)
         self._ids += 1
-        self.model.set(Run(status="running", history=tuple(plan.prior_history),
+        history = plan.prior_history if resume is None else plan.full_history(resume.history)
+        self.model.set(Run(status="running", history=tuple(history),
                            epoch_offset=plan.first_epoch - 1, unsaved=True, run_id=self._ids))
         worker.start()
 
@@ -121,13 +132,22 @@ class TrainingRun(QObject):
         nothing more is reported from it. True when it ended within ``timeout_ms``."""
         worker, self._worker = self._worker, None
         if worker is None:
+            self.autosave.discard()   # closed or replaced with the person's consent
             return True
-        for signal in (worker.progress, worker.snapshotReady, worker.resultReady, worker.failed):
+        for signal in (worker.progress, worker.snapshotReady, worker.resultReady, worker.failed,
+                       worker.checkpointFailed):
             signal.disconnect()
         clean = worker.stop_and_wait(timeout_ms)
         self._shorten_switch_interval(False)
         self._set(status="idle", progress=None)
+        self.autosave.discard()   # closed or replaced with the person's consent
         return clean
+
+    def restore(self, restored: Any) -> None:
+        """Go on with an interrupted run read back from its autosave (an autosave_watch.RestoredRun)."""
+        self.autosave.adopt(restored.folder)
+        if not restored.finished:
+            self.start(restored.plan, resume=restored.state)
 
     def _shorten_switch_interval(self, on: bool) -> None:
         if on and self._saved_switch_interval is None:
@@ -172,6 +192,10 @@ class TrainingRun(QObject):
         self.resultReady.emit(result.model.to("cpu").eval())
         if result.status == "diverged":
             self.failed.emit("Training diverged", result.message or "The loss became NaN.")
+
+    def _on_checkpoint_failed(self, message: str) -> None:
+        if self.sender() is self._worker:
+            self.failed.emit("Autosave failed", f"{message}\nTraining goes on; save the model to keep it.")
 
     def _on_failed(self, title: str, message: str) -> None:
         if self.sender() is self._worker:

@@ -47,17 +47,23 @@ class TrainingWorker(QThread):
       Snapshots are latest-wins: if the GUI is slow, older ones are dropped instead of
       queueing up;
     * ``resultReady(TrainResult)`` once, when training ends normally or is cancelled;
-    * ``failed(str, str)`` (title, message) if training raised instead.
+    * ``failed(str, str)`` (title, message) if training raised instead;
+    * ``checkpointFailed(str)`` the first time ``on_checkpoint`` could not write a checkpoint
+      (training goes on).
 
-    ``QThread.finished`` follows all of them.
+    ``QThread.finished`` follows all of them. ``resume`` (a RunState) goes on from a saved run;
+    ``on_checkpoint(state)`` is called on this thread with every RunState the trainer yields
+    (``TrainConfig.checkpoint_every``), so writing it never holds up the GUI.
     """
 
     progress = Signal(object)
     snapshotReady = Signal()
     resultReady = Signal(object)
     failed = Signal(str, str)
+    checkpointFailed = Signal(str)
 
-    def __init__(self, model_config: Any, data: Any, train_config: Any, initial: Any = None) -> None:
+    def __init__(self, model_config: Any, data: Any, train_config: Any, initial: Any = None,
+                 resume: Any = None, on_checkpoint: Callable[[Any], None] | None = None) -> None:
         super().__init__()
         from latentlab.core.training import TrainControl
 
@@ -65,6 +71,8 @@ class TrainingWorker(QThread):
         self.data = data
         self.train_config = train_config
         self.initial = initial
+        self.resume_from = resume
+        self.on_checkpoint = on_checkpoint
         self.control = TrainControl()
         self._lock = threading.Lock()
         self._snapshot: Any = None
@@ -103,10 +111,12 @@ class TrainingWorker(QThread):
 
     # -- the thread --------------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - Qt override
-        from latentlab.core.training import Progress, Snapshot, train
+        from latentlab.core.training import Progress, RunState, Snapshot, train
 
+        checkpoint_failed = False
         try:
-            gen = train(self.model_config, self.data, self.train_config, self.control, self.initial)
+            gen = train(self.model_config, self.data, self.train_config, self.control, self.initial,
+                        resume=self.resume_from)
             while True:
                 try:
                     item = next(gen)
@@ -121,6 +131,13 @@ class TrainingWorker(QThread):
                         self.snapshotReady.emit()
                 elif isinstance(item, Progress):
                     self.progress.emit(item)
+                elif isinstance(item, RunState) and self.on_checkpoint is not None:
+                    try:
+                        self.on_checkpoint(item)
+                    except LatentLabError as exc:   # a full disk must not stop the training
+                        if not checkpoint_failed:
+                            checkpoint_failed = True
+                            self.checkpointFailed.emit(str(exc))
         except Exception as exc:  # reported to the user; the thread must end cleanly
             message, user_mistake = describe_exception(exc)
             if not user_mistake:
@@ -130,6 +147,7 @@ class TrainingWorker(QThread):
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
+            self.resume_from = None
 
 
 class JobHandle:

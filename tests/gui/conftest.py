@@ -1,4 +1,4 @@
-"""Every GUI test keeps the user's settings untouched and sees every synthetic mouse move."""
+"""Every GUI test keeps the user's settings and autosaves untouched and sees every synthetic mouse move."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from PySide6.QtCore import QSettings
 
 @pytest.fixture(autouse=True)
 def private_settings(tmp_path, monkeypatch):
-    """Its own INI folder per test; pyqtgraph's 10 ms mouse-move rate limit off (events come faster)."""
+    """Its own INI and autosave folders per test (child processes inherit the latter); pyqtgraph's
+    10 ms mouse-move rate limit off (events come faster)."""
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("LATENTLAB_AUTOSAVE_DIR", str(tmp_path / "autosave"))
     monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)

@@ -26,7 +26,7 @@ def _fake_train(steps: int, step_s: float = 0.0):
     ``step_s`` makes each "step" take a little time, so a run outlasts the test's actions.
     """
 
-    def fake(model_config, data, config, control: TrainControl | None = None, initial=None):
+    def fake(model_config, data, config, control: TrainControl | None = None, initial=None, resume=None):
         status = "finished"
         for step in range(1, steps + 1):
             control.wait_if_paused()
@@ -88,7 +88,7 @@ def test_training_worker_stop_cancels(qtbot, monkeypatch, worker_factory):
 def test_training_worker_pause_reaches_the_trainer(qtbot, monkeypatch, worker_factory):
     saw_pause = threading.Event()
 
-    def fake(model_config, data, config, control=None, initial=None):
+    def fake(model_config, data, config, control=None, initial=None, resume=None):
         for step in range(1, 100000):
             if control.paused:
                 saw_pause.set()

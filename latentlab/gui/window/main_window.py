@@ -533,6 +533,22 @@ class MainWindow(QMainWindow):
         answer = box.exec()
         return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(buttons(answer), CANCEL)
 
+    def ask_restore_run(self, text: str) -> str:
+        """Restore an interrupted training run? Returns "restore", "discard" or "later" (kept)."""
+        box = QMessageBox(self)
+        box.setObjectName("restoreRunDialog")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Restore the interrupted training?")
+        box.setText(text)
+        restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(restore)
+        box.setEscapeButton(later)
+        box.exec()
+        clicked = box.clickedButton()
+        return "restore" if clicked == restore else "discard" if clicked == discard else "later"
+
     def ask_yes_no(self, title: str, text: str) -> bool:
         """A question with Yes and No (No is the default)."""
         buttons = QMessageBox.StandardButton
