@@ -21,8 +21,9 @@ measures that for any code ``z``:
 code's spacing, on a worker thread); the mixture is then summed over the :data:`MIXTURE_K`
 components nearest ``z`` (the rest are many standard deviations away and add nothing
 measurable). A k-d tree degrades towards a full scan in more dimensions, so there a query is
-a scan written as two matrix–vector products over all codes — the whole mixture, exactly — and
-a code's spacing is found the first time a probe comes near it, then kept.
+a scan (one matrix–vector product over all codes, in float32) for the nearest components,
+and the spacing is one number for all the data, the median spacing of a few hundred codes
+(finding each code's own neighbours would cost a scan per code).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ ON_RATIO = 1.0
 NEAR_RATIO = 2.5
 #: Latents up to this size are indexed by a k-d tree; larger ones are scanned.
 TREE_MAX_DIM = 4
+#: Codes whose spacing sets the one spacing of a scanned (high-dimensional) map.
+SPACING_SAMPLE = 256
 #: Most codes a map is built over (a bound on memory and build time, ~100 MB of index at D = 64).
 MAX_CODES = 2_000_000
 
@@ -110,20 +113,18 @@ class ManifoldMap:
         else:
             self._c32 = self.codes.astype(np.float32)
             self._sq = np.sum(self.codes * self.codes, axis=1)
-            # Spacings are found when first needed; a few hundred now give the floor below.
-            rng = np.random.default_rng(0)
-            spacing = np.full(n, np.nan)
-            sample = rng.choice(n, size=min(n, 256), replace=False)
-            spacing[sample] = self._scan_spacing(sample)
+            self._sq32 = self._sq.astype(np.float32)
+            sample = np.random.default_rng(0).choice(n, size=min(n, SPACING_SAMPLE), replace=False)
+            spacing = np.full(n, float(np.median(self._scan_spacing(sample))))
         # Duplicated codes would give a spacing of 0 and an infinite ratio next to them.
-        self._floor = max(float(np.nanmedian(spacing)) * 1e-3, 1e-12)
-        self.spacing = np.where(np.isnan(spacing), np.nan, np.maximum(spacing, self._floor))
+        floor = max(float(np.median(spacing)) * 1e-3, 1e-12)
+        self.spacing = np.maximum(spacing, floor)
         self.variational = logvar is not None
         if self.variational:
             self._var = np.exp(logvar[self._index])
             self._norm = -0.5 * (np.sum(logvar[self._index], axis=1) + self.dim * math.log(2.0 * math.pi))
         else:
-            h2 = float(np.nanmedian(self.spacing)) ** 2
+            h2 = float(np.median(self.spacing)) ** 2
             self._var = np.full(self.codes.shape, h2)
             self._norm = np.full(n, -0.5 * self.dim * (math.log(h2) + math.log(2.0 * math.pi)))
         self._log_n = math.log(self.codes.shape[0])
@@ -171,26 +172,24 @@ class ManifoldMap:
 
     def _scan_scores(self, z: np.ndarray):
         """Scores by a scan over every code (latents above :data:`TREE_MAX_DIM` dimensions)."""
-        if not hasattr(self, "_w"):
-            self._w = 1.0 / self._var                                  # [N, D]
-            self._mw = self.codes * self._w
-            self._const = self._norm - 0.5 * np.sum(self.codes * self._mw, axis=1)
         n = self.codes.shape[0]
-        near = min(NEAR_K, n)
+        k = min(max(NEAR_K, MIXTURE_K), n)
         ratio, distance, spacing, nearest, log_q = (np.empty(z.shape[0]) for _ in range(5))
         for row, code in enumerate(z):
-            d2 = np.maximum(self._sq - 2.0 * (self._c32 @ code.astype(np.float32)) + code @ code, 0.0)
-            idx = np.argpartition(d2, near - 1)[:near] if near < n else np.arange(n)
-            idx = idx[np.argsort(d2[idx])]
-            missing = idx[np.isnan(self.spacing[idx])]
-            if missing.size:
-                self.spacing[missing] = np.maximum(self._scan_spacing(missing), self._floor)
-            distance[row] = math.sqrt(d2[idx[0]])
-            spacing[row] = self.spacing[idx].mean()
+            c32 = code.astype(np.float32)
+            d2 = self._sq32 - 2.0 * (self._c32 @ c32) + float(c32 @ c32)
+            idx = np.argpartition(d2, k - 1)[:k] if k < n else np.arange(n)
+            # The float32 scan picks the candidates; their distances are taken again in float64.
+            diff = code - self.codes[idx]
+            exact = np.sum(diff * diff, axis=1)
+            order = np.argsort(exact)
+            idx, diff = idx[order], diff[order]
+            distance[row] = math.sqrt(float(exact[order[0]]))
+            spacing[row] = self.spacing[idx[:NEAR_K]].mean()
             ratio[row] = distance[row] / spacing[row]
             nearest[row] = idx[0]
-            # sum_d (z - mu)^2 / var = sum_d z^2 w - 2 z (mu w) + mu^2 w, for every component at once.
-            log_terms = self._const - 0.5 * (self._w @ (code * code)) + self._mw @ code
+            # The mixture over the k nearest components, as the tree does.
+            log_terms = self._norm[idx] - 0.5 * np.sum(diff * diff / self._var[idx], axis=1)
             log_q[row] = _log_sum_exp(log_terms[None, :])[0] - self._log_n
         return ratio, distance, spacing, self._index[nearest.astype(np.int64)], log_q
 

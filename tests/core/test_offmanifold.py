@@ -126,10 +126,15 @@ def test_a_large_latent_is_scanned_and_scores_as_the_tree_would(monkeypatch) -> 
     assert scanned.tree is None
     monkeypatch.setattr(offmanifold, "TREE_MAX_DIM", 6)
     indexed = ManifoldMap(mu, logvar)
-    monkeypatch.setattr(offmanifold, "MIXTURE_K", 600)  # the tree then sums every component too
     assert indexed.tree is not None
     z = np.concatenate([mu[:5] + 0.01, rng.normal(size=(5, 6)) * 3])
-    np.testing.assert_allclose(scanned.ratios(z), indexed.ratios(z), rtol=5e-3)  # the scan computes in float32
-    np.testing.assert_allclose(scanned.log_density(z), _exact_log_mixture(z, mu, np.exp(logvar)), rtol=1e-6)
-    np.testing.assert_allclose(indexed.log_density(z), _exact_log_mixture(z, mu, np.exp(logvar)), rtol=1e-6)
+    for row in z:
+        a, b = scanned.score(row), indexed.score(row)
+        assert a.nearest == b.nearest
+        assert a.distance == pytest.approx(b.distance, rel=1e-9)
+        # One spacing for all the data: the median of a sample of codes' own spacings.
+        assert a.ratio == pytest.approx(a.distance / float(np.median(scanned.spacing)))
+        assert a.log_density == pytest.approx(b.log_density, rel=1e-9)
+    monkeypatch.setattr(offmanifold, "MIXTURE_K", 600)  # every component: the exact mixture
+    np.testing.assert_allclose(scanned.log_density(z), _exact_log_mixture(z, mu, np.exp(logvar)), rtol=1e-9)
     assert scanned.score(mu[42] + 1e-4).nearest == 42
