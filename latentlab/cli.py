@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
                    help="samples drawn for sample_fd and class_coverage (28x28 grey models; default 1000)")
 
-    i = sub.add_parser("info", help="describe a saved model")
+    i = sub.add_parser("info", help="describe a saved model, or a live run folder (train --run-dir)")
     i.add_argument("model", metavar="DIR")
 
     s = sub.add_parser("score", help="score every window of a long series: its code and reconstruction error")
@@ -295,7 +295,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None or args.checkpoint_every:
         raise LatentLabError("--resume and --checkpoint-every are not available under torchrun; train with "
                              "one process to checkpoint and resume")
-    distributed.check_supported({}, args.batch_size, dist.world_size)
+    try:
+        distributed.check_supported({}, args.batch_size, dist.world_size)
+    except LatentLabError:
+        if dist.is_main:
+            raise
+        return 2  # every process finds the same mistake in the arguments; the main one says it
     from latentlab.core.device import resolve_device
 
     device = resolve_device(distributed.device_for(dist, args.device))
@@ -309,6 +314,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not isinstance(exc, (OSError, KeyboardInterrupt)) and _collective_failure(exc):
             raise LatentLabError(f"process {dist.rank + 1} of {dist.world_size}: another process of the run "
                                  "stopped; the run stops and no model is saved") from None
+        print(f"latentlab: error: process {dist.rank + 1} of {dist.world_size} failed ({type(exc).__name__}: "
+              f"{exc}); the run stops and no model is saved", file=sys.stderr)
         raise
     finally:
         distributed.stop()
@@ -672,9 +679,40 @@ def _loss_text(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "?"
 
 
+def _run_lines(folder: Path) -> list[str]:
+    """What a live run folder says: status, epoch reached, last update (stalled when silent)."""
+    from latentlab.core.run_folder import STALL_AFTER_S, read_status
+
+    st = read_status(folder)
+    age = st.age_s()
+    state = st.status + (f" (stalled: no update for {_fmt_age(age)})" if st.stalled(after_s=STALL_AFTER_S) else "")
+    lines = [f"run          {folder.resolve()}",
+             f"status       {state}" + (f": {st.message}" if st.message else ""),
+             f"epoch        {st.epoch} of {st.epochs}, step {st.step}"
+             + (f", {st.world_size} processes" if st.world_size > 1 else ""),
+             f"updated      {_fmt_age(age)} ago" + (f" on {st.host}" if st.host else ""),
+             (f"snapshot     number {st.snapshot}, epoch {st.snapshot_epoch}, step {st.snapshot_step}"
+              if st.snapshot else "snapshot     none yet")]
+    return lines
+
+
+def _fmt_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import load_model
+    from latentlab.core.run_folder import is_run_folder, read_snapshot
 
+    folder = Path(args.model)
+    if is_run_folder(folder):  # a live run: its status, then the model as far as it has come
+        print("\n".join(_run_lines(folder)))
+        if read_snapshot(folder) is None:
+            return 0
     loaded = load_model(args.model)
     c, meta = loaded.config, loaded.meta
     family = registry.get(c.family)
