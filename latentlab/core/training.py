@@ -550,6 +550,7 @@ class _SGDRun:
         return left / max(overall, 1e-9) + validations * per_val
 
     def _progress(self, epoch: int, terms: dict[str, float], seen: int, seconds: float) -> Progress:
+        seen *= self.world  # mid-epoch a process knows only its own share; the others keep pace
         rate = seen / max(seconds, 1e-9)
         return Progress(epoch=epoch, epochs=self.config.epochs, step=self.step,
                         steps_per_epoch=self.steps_per_epoch, terms=terms, images_per_s=rate,
