@@ -302,6 +302,15 @@ def check_run_dir(folder: str | os.PathLike[str]) -> None:
         if foreign or (any(folder.iterdir()) and not (folder / STATUS_NAME).is_file()):
             raise LatentLabError(f"--run-dir {folder} exists and is not a LatentLab run folder (it holds "
                                  f"{', '.join(foreign) or 'other files'}); choose an empty or new folder")
+        if (folder / STATUS_NAME).is_file():
+            try:
+                previous = read_status(folder)
+            except LatentLabError:
+                return  # a damaged status of an old run: replaced
+            if previous.status == "running" and not previous.stalled():
+                raise LatentLabError(f"--run-dir {folder} belongs to a run that is still writing to it (updated "
+                                     f"{previous.age_s():.0f} s ago on {previous.host or 'another machine'}); "
+                                     "choose another folder")
 
 
 # ----------------------------------------------------------------------------- following
@@ -341,6 +350,8 @@ class RunFollower:
         except (OSError, LatentLabError):
             status = self.status  # mid-sync on a shared filesystem: keep the last good one
         changed = status != self.status
+        if status.started != self.status.started:  # a new run in the same folder: start over
+            self._seen_snapshot, self._seen_epochs = 0, -1
         if status.updated != self._last_updated:
             self._last_updated = status.updated
             self._changed_at = self.clock()

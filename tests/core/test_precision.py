@@ -38,6 +38,16 @@ def test_fp16_on_a_cpu_is_refused_before_training(digits):
         result_of(digits, precision="fp16")
 
 
+def test_precision_choices_on_a_gpu(monkeypatch):
+    cuda = torch.device("cuda", 0)
+    precision.check_precision("fp16", cuda)  # a GPU takes fp16 (no GPU is touched by the check)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(LatentLabError, match="no bfloat16 support"):
+        precision.check_precision("bf16", cuda)
+    with pytest.raises(LatentLabError, match="not on mps"):
+        precision.check_precision("bf16", torch.device("mps"))
+
+
 def test_an_unknown_precision_is_refused():
     with pytest.raises(LatentLabError, match="unknown precision 'fp8'"):
         TrainConfig(precision="fp8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,23 @@ def test_a_training_run_feeds_its_folder(tmp_path: Path):
     for name, value in result.model.state_dict().items():
         torch.testing.assert_close(loaded.model.state_dict()[name], value)
     assert read_status(tmp_path / "run").status == "finished"
+
+
+def test_a_folder_another_run_is_writing_to_is_refused_and_a_new_run_is_followed(live):
+    writer, clock, reader_clock, folder = live
+    follower = RunFollower(folder, clock=reader_clock)
+    writer.offer(Snapshot(state=weights(1.0), epoch=1, step=2))
+    assert follower.poll().snapshot is not None
+    clock.t = time.time()  # the first run spoke just now
+    writer.offer(progress(1, 3))
+    clock.t += 10.0
+    writer.offer(progress(1, 4))
+    with pytest.raises(LatentLabError, match="still writing to it"):
+        RunFolderWriter(folder, TINY)
+    writer.fail("stopped")  # once it has ended, the folder can take a new run
+    second = RunFolderWriter(folder, TINY, train_config=TrainConfig(epochs=1), clock=lambda: clock.t + 100)
+    second.begin()
+    second.offer(Snapshot(state=weights(5.0), epoch=1, step=1))
+    update = follower.poll()
+    assert update.snapshot is not None  # numbered from 1 again, still seen as new
+    assert all(torch.equal(v, torch.full_like(v, 5.0)) for v in update.snapshot.model.state_dict().values())
