@@ -342,7 +342,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
-    run_dir = _check_run_dir(args.run_dir, out)
+    run_dir = _check_run_dir(args.run_dir, out) if main else None
     if main:
         check_save_target(out)  # before training: a refused destination would lose the run
     from latentlab.cli_export import prefetch
@@ -452,7 +452,9 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
                     timelapse.offer(item)
     except BaseException as exc:
         if live is not None:
-            live.fail(str(exc) if isinstance(exc, LatentLabError) else f"training stopped: {type(exc).__name__}")
+            first = (str(exc).strip().splitlines() or [""])[0]
+            live.fail(str(exc) if isinstance(exc, LatentLabError) else f"training stopped ({type(exc).__name__}"
+                      + (f": {first})" if first else ")"))
         raise
     if not main:
         return 0 if result.status != "diverged" else 1

@@ -314,7 +314,8 @@ class _SGDRun:
         self.rng.set_state(state.rng)
         if self.dist is not None and self.dist.rank:
             # Every process restored rank 0's stream; each goes on with noise of its own.
-            self.rng = PrivateRandom(dist_ops.rank_seed(self.config.seed + state.step, self.dist.rank), self.device)
+            seed = dist_ops.rank_seed(self.config.seed + state.step, self.dist.rank)
+            self.rng = PrivateRandom(seed, self.device)
         self.first_epoch = state.epoch + 1
         self.epoch, self.step = state.epoch, state.step
         self.history = [dict(h) for h in state.history]
@@ -504,7 +505,8 @@ class _SGDRun:
         if not all(map(math.isfinite, terms.values())):
             return self._diverged(epoch, _what_broke(terms))
         if self.dist is not None:
-            dist_ops.broadcast_state(self.model)  # buffers and model-internal optimisers as rank 0 has them
+            # Buffers, and weights trained apart (a GAN's regressor), as rank 0 has them.
+            dist_ops.broadcast_state(self.model)
         val, val_s = self._validate()
         if val is not None and self.dist is not None:  # every process decides on rank 0's numbers
             val = dict(zip(val, dist_ops.broadcast_values(list(val.values()), self.device)))
