@@ -329,14 +329,18 @@ class RunFollower:
     """Polls a run folder for a newer snapshot, history and status.
 
     The stall is judged by this machine's clock from when the status last changed, so a
-    writer whose clock differs still counts as alive while it keeps writing.
+    writer whose clock differs still counts as alive while it keeps writing. A status that
+    cannot be read is taken for a file caught mid-sync; after ``give_up_after_s`` of that,
+    :meth:`poll` raises LatentLabError (the folder was removed or damaged).
     """
 
     def __init__(self, folder: str | os.PathLike[str], *, stall_after_s: float = STALL_AFTER_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 give_up_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.folder = Path(folder)
         self.stall_after_s = stall_after_s
+        self.give_up_after_s = give_up_after_s
         self.clock = clock
+        self._unreadable_since: float | None = None
         self.status = read_status(self.folder)  # fails now for a folder that is not a run
         self._seen_snapshot = 0
         self._seen_epochs = -1
@@ -347,7 +351,14 @@ class RunFollower:
         """Read what is new; a file caught mid-replacement is read again on the next poll."""
         try:
             status = read_status(self.folder)
-        except (OSError, LatentLabError):
+            self._unreadable_since = None
+        except (OSError, LatentLabError) as exc:
+            now = self.clock()
+            if self._unreadable_since is None:
+                self._unreadable_since = now
+            elif now - self._unreadable_since > self.give_up_after_s:
+                detail = str(exc) if isinstance(exc, LatentLabError) else (exc.strerror or str(exc))
+                raise LatentLabError(f"stopped following {self.folder}: {detail}") from None
             status = self.status  # mid-sync on a shared filesystem: keep the last good one
         changed = status != self.status
         if status.started != self.status.started:  # a new run in the same folder: start over

@@ -170,3 +170,20 @@ def test_a_folder_another_run_is_writing_to_is_refused_and_a_new_run_is_followed
     update = follower.poll()
     assert update.snapshot is not None  # numbered from 1 again, still seen as new
     assert all(torch.equal(v, torch.full_like(v, 5.0)) for v in update.snapshot.model.state_dict().values())
+
+
+def test_a_status_unreadable_for_long_ends_the_following(live):
+    writer, _, reader_clock, folder = live
+    follower = RunFollower(folder, give_up_after_s=10.0, clock=reader_clock)
+    (folder / run_folder.STATUS_NAME).write_text("{half a fi")  # caught mid-sync
+    assert follower.poll().status.status == "running"  # the last good status, for now
+    reader_clock.t += 5.0
+    assert follower.poll().status.status == "running"
+    writer.offer(progress(1, 2))  # readable again: the count starts over
+    reader_clock.t += 1.0
+    follower.poll()
+    (folder / run_folder.STATUS_NAME).unlink()
+    follower.poll()
+    reader_clock.t += 11.0
+    with pytest.raises(LatentLabError, match="stopped following"):
+        follower.poll()

@@ -56,7 +56,8 @@ def _layer(module: str) -> str | None:
     if top in ("views", "state", "tools", "window"):
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
-            "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
+            "training_run": "services", "run_follow": "workers", "controller": "controller",
+            "exports": "controller"}.get(top)
 
 
 def _imports(module: str) -> set[str]:
