@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     t.add_argument("--run-dir", metavar="DIR",
                    help="also keep a live run folder while training (latest weights every few seconds, "
-                        "history, status) that `latentlab info DIR` and the window's File > Follow Run read")
+                        "history, status) that `latentlab info DIR` describes and another process can follow")
     t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="fp32 (default); bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")
     t.add_argument("--compile", nargs="?", const="inductor", default="", metavar="BACKEND",
@@ -347,12 +347,12 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
         check_save_target(out)  # before training: a refused destination would lose the run
     from latentlab.cli_export import prefetch
 
-    if main:
+    if dist is None or dist.local_rank == 0:  # one download per machine, not one per process
         prefetch(args.data)  # a standard data set downloads first, with a progress bar
     if dist is not None:
         import torch.distributed as td
 
-        td.barrier()  # the others read the data once the main process has fetched it
+        td.barrier()  # the others read the data once it has been fetched
     run_folder = autosave.checkpoint_folder_for(out)
     resume_run = args.resume == ""
     resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out) if dist is None else (None, {})
