@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every N epochs save a checkpoint beside --out (OUT.checkpoint) that --resume "
                         "continues after a crash; removed once the model is saved")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    t.add_argument("--run-dir", metavar="DIR",
+                   help="also keep a live run folder while training (latest weights every few seconds, "
+                        "history, status) that `latentlab info DIR` describes and another process can follow")
+    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="fp32 (default); bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")
+    t.add_argument("--compile", nargs="?", const="inductor", default="", metavar="BACKEND",
+                   help="opt into torch.compile (backend inductor unless named, e.g. eager, aot_eager)")
     t.add_argument("--timelapse", metavar="FILE.mp4|FILE.gif",
                    help="also write a time-lapse of training: the latent plane and a decoded probe per frame")
     t.add_argument("--timelapse-every", type=_positive_int, metavar="STEPS",
@@ -180,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
                    help="samples drawn for sample_fd and class_coverage (28x28 grey models; default 1000)")
 
-    i = sub.add_parser("info", help="describe a saved model")
+    i = sub.add_parser("info", help="describe a saved model, or a live run folder (train --run-dir)")
     i.add_argument("model", metavar="DIR")
 
     s = sub.add_parser("score", help="score every window of a long series: its code and reconstruction error")
@@ -279,21 +286,76 @@ def _parse_hidden(text: str | None) -> tuple[int, ...] | None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train in this process, or as one process of a torchrun launch (see core/distributed.py)."""
+    from latentlab.core import distributed
+
+    dist = distributed.from_environment()
+    if dist is None:
+        return _train(args, None)
+    if args.resume is not None or args.checkpoint_every:
+        raise LatentLabError("--resume and --checkpoint-every are not available under torchrun; train with "
+                             "one process to checkpoint and resume")
+    try:
+        distributed.check_supported({}, args.batch_size, dist.world_size)
+    except LatentLabError:
+        if dist.is_main:
+            raise
+        return 2  # every process finds the same mistake in the arguments; the main one says it
+    from latentlab.core.device import resolve_device
+
+    device = resolve_device(distributed.device_for(dist, args.device))
+    dist = distributed.start(dist, device)
+    try:
+        return _train(args, dist)
+    except LatentLabError as exc:
+        raise LatentLabError(f"process {dist.rank + 1} of {dist.world_size}: {exc}; the run stops and no "
+                             "model is saved") from None
+    except Exception as exc:
+        if not isinstance(exc, (OSError, KeyboardInterrupt)) and _collective_failure(exc):
+            raise LatentLabError(f"process {dist.rank + 1} of {dist.world_size}: another process of the run "
+                                 "stopped; the run stops and no model is saved") from None
+        print(f"latentlab: error: process {dist.rank + 1} of {dist.world_size} failed ({type(exc).__name__}: "
+              f"{exc}); the run stops and no model is saved", file=sys.stderr)
+        raise
+    finally:
+        distributed.stop()
+
+
+def _collective_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that failed because a peer went away."""
+    import torch.distributed as td
+
+    if isinstance(exc, td.DistError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        word in text for word in ("gloo", "nccl", "connection closed", "connection reset", "broken pipe"))
+
+
+def _train(args: argparse.Namespace, dist: Any) -> int:
     from latentlab.core import autosave
     from latentlab.core.checkpoint import check_save_target, describe_data, load_model, save_model
     from latentlab.core.plan import TrainingSettings, plan_training
     from latentlab.core.training import RunState, TrainControl, train
 
+    main = dist is None or dist.is_main  # only the main process writes, logs and shows progress
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise LatentLabError(f"--out {out} is a file; give a folder name for the model")
-    check_save_target(out)  # before training: a refused destination would lose the run
+    run_dir = _check_run_dir(args.run_dir, out) if main else None
+    if main:
+        check_save_target(out)  # before training: a refused destination would lose the run
     from latentlab.cli_export import prefetch
 
-    prefetch(args.data)  # a standard data set downloads first, with a progress bar
+    if dist is None or dist.local_rank == 0:  # one download per machine, not one per process
+        prefetch(args.data)  # a standard data set downloads first, with a progress bar
+    if dist is not None:
+        import torch.distributed as td
+
+        td.barrier()  # the others read the data once it has been fetched
     run_folder = autosave.checkpoint_folder_for(out)
     resume_run = args.resume == ""
-    resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out)
+    resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out) if dist is None else (None, {})
     # Window options change what a data source means, so such data is loaded here and handed
     # to the plan as its recorded source.
     data = _load_data(args) if _sequence_options(args) else None
@@ -333,38 +395,71 @@ def cmd_train(args: argparse.Namespace) -> int:
     every = args.checkpoint_every or (resumed.train_config.get("checkpoint_every") if resumed else None)
     timelapse_steps = _check_timelapse(args)
     # A frame every N steps needs a snapshot at every step to choose from.
+    snapshot_s = 0.0 if timelapse_steps else None
+    spread: dict[str, Any] = {}
+    if dist is not None:
+        spread = {"world_size": dist.world_size, "backend": dist.backend,
+                  "device": _rank_device(dist, args.device)}
+        if not main:
+            snapshot_s = 1e9  # only the main process has a use for weight copies during the run
     plan = plan_training(settings, data=data, model=model, history=history, checkpoint_every=every,
-                         snapshot_interval_s=0.0 if timelapse_steps else None)
-    timelapse = _start_timelapse(args, plan)
-    for name, reason in plan.data.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
+                         snapshot_interval_s=snapshot_s, precision=args.precision, compile=args.compile or None,
+                         **spread)
+    timelapse = _start_timelapse(args, plan) if main else None
+    if main:
+        for name, reason in plan.data.skipped:
+            print(f"skipped {name}: {reason}", file=sys.stderr)
     control = TrainControl()
-    printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch)
-    watch = _discriminator_watch(plan.model_config)
+    printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch) if main else None
+    watch = _discriminator_watch(plan.model_config) if main else None
     gen = train(plan.model_config, plan.data, plan.train_config, control=control, initial=plan.initial,
-                resume=resumed)
+                resume=resumed, distributed=dist)
     if resumed is not None:
         print(f"resuming after epoch {resumed.epoch + plan.first_epoch - 1} from {run_folder}", file=sys.stderr)
     run_info = {"data": describe_data(plan.data, plan.train_config.val_fraction, plan.train_config.seed),
                 "extra": {"out": str(out.resolve()), "continued": plan.continues,
                           "prior_history": plan.prior_history}}
+    live = None
+    if main and run_dir is not None:
+        from latentlab.core.run_folder import RunFolderWriter
+
+        live = RunFolderWriter(run_dir, plan.model_config, train_config=plan.train_config,
+                               data_info=run_info["data"], prior_history=plan.prior_history,
+                               first_epoch=plan.first_epoch)
+        live.begin()
     # The time-lapse is finished when training ends, and discarded if an error stops it.
-    with _cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
-        while True:
-            try:
-                item = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if isinstance(item, RunState):
-                autosave.write_checkpoint(run_folder, item, **run_info)
-            elif hasattr(item, "epoch_done"):
-                printer.update(item)
-                warning = watch.update(item) if watch is not None else None
-                if warning:
-                    print(f"\nwarning: {warning}", file=sys.stderr)
-            elif timelapse is not None:
-                timelapse.offer(item)
+    try:
+        with _cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
+            while True:
+                try:
+                    item = next(gen)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if not main:
+                    continue
+                if isinstance(item, RunState):
+                    autosave.write_checkpoint(run_folder, item, **run_info)
+                    continue
+                if live is not None:
+                    live.offer(item)
+                if hasattr(item, "epoch_done"):
+                    printer.update(item)
+                    warning = watch.update(item) if watch is not None else None
+                    if warning:
+                        print(f"\nwarning: {warning}", file=sys.stderr)
+                elif timelapse is not None:
+                    timelapse.offer(item)
+    except BaseException as exc:
+        if live is not None:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            live.fail(str(exc) if isinstance(exc, LatentLabError) else f"training stopped ({type(exc).__name__}"
+                      + (f": {first})" if first else ")"))
+        raise
+    if not main:
+        return 0 if result.status != "diverged" else 1
+    if live is not None:
+        live.end(result.status, result.message, result.model.state_dict(), result.history)
     if timelapse is not None:
         print(f"wrote {args.timelapse} ({timelapse.frames} frames)", file=sys.stderr)
     if control.cancelled:
@@ -380,6 +475,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         autosave.remove_checkpoint(run_folder)  # the run is over and its model saved
     print(f"saved {out}")
     return 0 if result.status != "diverged" else 1
+
+
+def _rank_device(dist: Any, choice: str) -> str:
+    from latentlab.core.distributed import device_for
+
+    return device_for(dist, choice)
+
+
+def _check_run_dir(text: str | None, out: Path) -> Path | None:
+    """The live run folder, refused before training when it would clash with the model folder."""
+    if text is None:
+        return None
+    run_dir = Path(text)
+    resolved, model = run_dir.resolve(), out.resolve()
+    if resolved == model or model in resolved.parents or resolved in model.parents:
+        raise LatentLabError(f"--run-dir {run_dir} must be a folder of its own, apart from --out {out}")
+    from latentlab.core.run_folder import check_run_dir
+
+    check_run_dir(run_dir)
+    return run_dir
 
 
 def _interrupted_run(folder: Path, resume: bool, out: Path) -> tuple[Any, dict[str, Any]]:
@@ -566,9 +681,40 @@ def _loss_text(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "?"
 
 
+def _run_lines(folder: Path) -> list[str]:
+    """What a live run folder says: status, epoch reached, last update (stalled when silent)."""
+    from latentlab.core.run_folder import STALL_AFTER_S, read_status
+
+    st = read_status(folder)
+    age = st.age_s()
+    state = st.status + (f" (stalled: no update for {_fmt_age(age)})" if st.stalled(after_s=STALL_AFTER_S) else "")
+    lines = [f"run          {folder.resolve()}",
+             f"status       {state}" + (f": {st.message}" if st.message else ""),
+             f"epoch        {st.epoch} of {st.epochs}, step {st.step}"
+             + (f", {st.world_size} processes" if st.world_size > 1 else ""),
+             f"updated      {_fmt_age(age)} ago" + (f" on {st.host}" if st.host else ""),
+             (f"snapshot     number {st.snapshot}, epoch {st.snapshot_epoch}, step {st.snapshot_step}"
+              if st.snapshot else "snapshot     none yet")]
+    return lines
+
+
+def _fmt_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from latentlab.core.checkpoint import load_model
+    from latentlab.core.run_folder import is_run_folder, read_snapshot
 
+    folder = Path(args.model)
+    if is_run_folder(folder):  # a live run: its status, then the model as far as it has come
+        print("\n".join(_run_lines(folder)))
+        if read_snapshot(folder) is None:
+            return 0
     loaded = load_model(args.model)
     c, meta = loaded.config, loaded.meta
     family = registry.get(c.family)

@@ -49,7 +49,7 @@ from latentlab.core.safe_io import load_json
 __all__ = [
     "CONFIG_NAME", "FORMAT_VERSION", "MAX_CONFIG_BYTES", "MAX_HEADER_BYTES", "MAX_WEIGHTS_BYTES",
     "WEIGHTS_NAME", "ZIP_SUFFIX", "LoadedModel", "check_save_target", "describe_data", "load_model",
-    "model_content_hash", "save_model",
+    "model_content_hash", "model_file_contents", "save_model",
 ]
 
 
@@ -85,13 +85,8 @@ def save_model(
     the write fails (the previous model there is kept).
     """
     target = Path(path)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    # One metadata key only: safetensors writes metadata in hash-map order, and a stable
-    # byte layout keeps model_content_hash equal for equal weights.
-    weights = safetensors.torch.save(tensors, metadata={"format": "pt"})
-    meta = _build_meta(model, tensors, train_config, history, data_info, extra)
-    config_bytes = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
-    files = {CONFIG_NAME: config_bytes, WEIGHTS_NAME: weights}
+    files = model_file_contents(model.config, model.state_dict(), train_config=train_config, history=history,
+                                data_info=data_info, extra=extra)
     try:
         if target.suffix == ZIP_SUFFIX:
             _save_zip(target, files)
@@ -100,6 +95,30 @@ def save_model(
     except OSError as exc:
         raise LatentLabError(f"could not save the model to {target}: {exc.strerror or exc}") from exc
     return target
+
+
+def model_file_contents(
+    config: Any,
+    state: dict[str, torch.Tensor],
+    *,
+    train_config: Any = None,
+    history: list[dict[str, Any]] | None = None,
+    data_info: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, bytes]:
+    """The bytes of a model file's ``config.json`` and ``model.safetensors``, by file name.
+
+    ``config`` is the model's ModelConfig and ``state`` its ``state_dict()``; the other
+    arguments are those of :func:`save_model`. For writers that place the files themselves
+    (a live run folder replaces each file atomically, see :mod:`latentlab.core.run_folder`).
+    """
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    # One metadata key only: safetensors writes metadata in hash-map order, and a stable
+    # byte layout keeps model_content_hash equal for equal weights.
+    weights = safetensors.torch.save(tensors, metadata={"format": "pt"})
+    meta = _build_meta(config, tensors, train_config, history, data_info, extra)
+    config_bytes = (json.dumps(meta, indent=2, allow_nan=False) + "\n").encode("utf-8")
+    return {CONFIG_NAME: config_bytes, WEIGHTS_NAME: weights}
 
 
 def check_save_target(path: str | os.PathLike[str]) -> None:
@@ -115,7 +134,7 @@ def check_save_target(path: str | os.PathLike[str]) -> None:
         _check_replaceable_folder(target)
 
 
-def _build_meta(model: LatentModel, tensors: dict[str, torch.Tensor], train_config: Any,
+def _build_meta(config: Any, tensors: dict[str, torch.Tensor], train_config: Any,
                 history: list[dict[str, Any]] | None, data_info: dict[str, Any] | None,
                 extra: dict[str, Any] | None) -> dict[str, Any]:
     if train_config is not None and hasattr(train_config, "to_dict"):
@@ -124,8 +143,8 @@ def _build_meta(model: LatentModel, tensors: dict[str, torch.Tensor], train_conf
         "format_version": FORMAT_VERSION,
         "app": "latentlab",
         "app_version": __version__,
-        "family": model.config.family,
-        "model": model.config.to_dict(),
+        "family": config.family,
+        "model": config.to_dict(),
         "train": _jsonable(train_config),
         "history": _jsonable(list(history or [])),
         "data": _jsonable(data_info),

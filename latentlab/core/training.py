@@ -38,7 +38,9 @@ from latentlab.core.device import (
     thread_budget,
     warm_up,
 )
-from latentlab.core import partial_labels
+from latentlab.core import distributed as dist_ops
+from latentlab.core import partial_labels, precision
+from latentlab.core.distributed import Distributed
 from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import check_compatible
 from latentlab.core.models import registry
@@ -60,6 +62,8 @@ __all__ = ["Progress", "RunState", "Snapshot", "TrainConfig", "TrainControl", "T
 # Above this size an epoch's shuffled copy of the training images would double too much
 # memory; batches are then gathered one at a time instead.
 _EPOCH_GATHER_MAX_BYTES = 512 * 1024**2
+# A distributed run agrees on a cancel every this many steps (each check is a collective).
+_CANCEL_CHECK_STEPS = 16
 _PAUSE_POLL_S = 0.25
 
 
@@ -81,6 +85,7 @@ def train(
     control: TrainControl | None = None,
     initial: LatentModel | None = None,
     resume: RunState | None = None,
+    distributed: Distributed | None = None,
 ) -> Generator[Progress | Snapshot | RunState, None, TrainResult]:
     """Train a model of ``model_config`` on ``data``; ``initial`` starts from given weights.
 
@@ -101,6 +106,13 @@ def train(
     there and ends exactly as the uninterrupted run would have (bit for bit on a CPU with the
     same thread count); settings that would change the result must be the same
     (:func:`check_resumable`).
+
+    ``distributed`` (a started :class:`~latentlab.core.distributed.Distributed`, one per
+    process of a torchrun launch) makes this process train its share of every global batch
+    of ``config.batch_size`` items, with gradients summed over the processes (see
+    :mod:`latentlab.core.distributed`); every process yields and returns the same history,
+    and the caller lets rank 0 alone write. ``config.precision`` and ``config.compile``
+    are applied as :mod:`latentlab.core.precision` describes.
     """
     control = control if control is not None else TrainControl()
     family = registry.get(model_config.family)
@@ -112,6 +124,12 @@ def train(
         partial_labels.check_labelled(config.labelled, data.labels, data.num_classes, family_name=family.name,
                                       classifies=False)
     device = resolve_device(config.device)
+    precision.check_precision(config.precision, device)
+    if config.compile:
+        precision.check_compile(config.compile)
+    if distributed is not None:
+        dist_ops.check_supported(dict(model_config.options), config.batch_size, distributed.world_size)
+        dist_ops.check_same_data(data.fingerprint, device)
     train_idx, val_idx = data.split(config.val_fraction, config.seed)
     rng = PrivateRandom(config.seed, device)
     with thread_budget(config.threads):
@@ -128,7 +146,9 @@ def train(
             if resume is not None:
                 raise LatentLabError(f"the {family.name} family is fitted in one go; there is no run to resume")
             return (yield from _fit_closed_form(family, model, data, train_idx, val_idx, control))
-        run = _SGDRun(family, model, data, train_idx, val_idx, config, control, device, rng)
+        if distributed is not None and distributed.rank:
+            rng = PrivateRandom(dist_ops.rank_seed(config.seed, distributed.rank), device)  # noise of its own
+        run = _SGDRun(family, model, data, train_idx, val_idx, config, control, device, rng, distributed)
         if resume is not None:
             run.restore(resume)
         return (yield from run.run())
@@ -141,7 +161,8 @@ def check_resumable(state: RunState, model_config: ModelConfig, data: Dataset, c
         saved, now = state.model_config, model_config.to_dict()
         keys = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
         problems += [f"model {k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
-    saved, now = state.train_config, config.to_dict()
+    now = config.to_dict()
+    saved = {**TrainConfig().to_dict(), **state.train_config}  # a setting newer than the file: its default
     keys = sorted(k for k in set(saved) | set(now) if k not in RESUME_FREE_SETTINGS
                   and _plain(saved.get(k)) != _plain(now.get(k)))
     problems += [f"{k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
@@ -213,7 +234,7 @@ def _fit_closed_form(
              **family.schedule_values(model, StepContext(1, 1, 1, 1, 1)),
              "images_per_s": rate, "seconds": time.perf_counter() - start}
     yield Progress(epoch=1, epochs=1, step=1, steps_per_epoch=1, terms=dict(entry["train"]),
-                   images_per_s=rate, eta_s=0.0, val=val, epoch_done=True)
+                   images_per_s=rate, eta_s=0.0, val=val, epoch_done=True, entry=copy.deepcopy(entry))
     yield Snapshot(state=cpu_state(model), epoch=1, step=1)
     return TrainResult(model=model.cpu().eval(), history=[entry])
 
@@ -223,9 +244,19 @@ class _SGDRun:
 
     def __init__(self, family: Family, model: LatentModel, data: Dataset, train_idx: torch.Tensor,
                  val_idx: torch.Tensor, config: TrainConfig, control: TrainControl, device: torch.device,
-                 rng: PrivateRandom) -> None:
+                 rng: PrivateRandom, distributed: Distributed | None = None) -> None:
         self.family = family
         self.model = model.to(device).train()
+        self.dist = distributed
+        self.sync: dist_ops.GradientSync | None = None
+        if distributed is not None:
+            dist_ops.broadcast_state(self.model)  # equal start everywhere, whatever each process built
+            self.sync = dist_ops.GradientSync(self.model, device)
+        if config.compile:
+            precision.compile_model(self.model, config.compile)
+        self.autocast = lambda: precision.autocast(config.precision, device)
+        self.scaler = precision.make_scaler(config.precision, device)
+        self.checked_scaler = self.scaler is None
         self.rng = rng
         self.config, self.control, self.device = config, control, device
         # Moved to the device once; every batch is then a slice of device memory.
@@ -240,7 +271,13 @@ class _SGDRun:
         self.y_val = _to(_labels(family, data, val_idx), device)
         self.n = int(self.x_train.shape[0])
         self.batch = min(config.batch_size, self.n)
-        self.steps_per_epoch = math.ceil(self.n / self.batch)
+        self.world = distributed.world_size if distributed is not None else 1
+        # A distributed run drops an epoch's last batch when it is too small to give every
+        # process an item (as DistributedSampler with drop_last does, for that batch alone).
+        full, tail = divmod(self.n, self.batch)
+        self.steps_per_epoch = full + (1 if tail >= self.world else 0)
+        if self.steps_per_epoch == 0:
+            raise LatentLabError(f"the training split has {self.n} items, fewer than the {self.world} processes")
         self.gather_epoch = 2 * self.x_train.element_size() * self.x_train.nelement() <= _EPOCH_GATHER_MAX_BYTES
         self.terms = family.terms
         self.train_step = family.train_step
@@ -275,6 +312,10 @@ class _SGDRun:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise LatentLabError(f"cannot resume: the saved run does not fit this model ({exc})") from None
         self.rng.set_state(state.rng)
+        if self.dist is not None and self.dist.rank:
+            # Every process restored rank 0's stream; each goes on with noise of its own.
+            seed = dist_ops.rank_seed(self.config.seed + state.step, self.dist.rank)
+            self.rng = PrivateRandom(seed, self.device)
         self.first_epoch = state.epoch + 1
         self.epoch, self.step = state.epoch, state.step
         self.history = [dict(h) for h in state.history]
@@ -316,6 +357,8 @@ class _SGDRun:
                         break
         finally:
             self.rng.leave()
+            if self.sync is not None:
+                self.sync.close()
         final = cpu_state(self.model)
         if status != "diverged" and not all_finite(final):
             status, message = self._diverged(self.epoch, "NaN")
@@ -331,16 +374,18 @@ class _SGDRun:
         seen, paused = 0, 0.0
         start = time.perf_counter()
         next_report = start + cfg.progress_interval_s
-        for i, (xb, yb) in enumerate(self._batches()):
+        for i, (xb, yb, total_items) in enumerate(self._batches()):
             if control.paused:
                 waited = self._wait_while_paused()  # paused time counts neither in rates nor timers
                 paused += waited
                 next_report += waited
                 self.next_snapshot += waited
-            if control.cancelled:
+            if self._cancelled(i):
                 self.images_done += seen
                 self.train_seconds += time.perf_counter() - start - paused
                 return "cancelled", f"Training was cancelled at epoch {epoch}, step {self.step}."
+            if self.sync is not None:
+                self.sync.set_share(xb.shape[0], total_items)
             total.add_(self._step(xb, yb, StepContext(epoch, cfg.epochs, i, self.steps_per_epoch, self.step)),
                        alpha=xb.shape[0])
             seen += xb.shape[0]
@@ -349,55 +394,101 @@ class _SGDRun:
                 continue
             terms = dict(zip(self.terms, (total / seen).tolist()))  # the only read-back: a report is due
             if not all(map(math.isfinite, terms.values())):
-                return self._diverged(epoch, _what_broke(terms))
+                if self.dist is None:
+                    return self._diverged(epoch, _what_broke(terms))
+                continue  # processes report at their own moments: the epoch's end decides together
             if now >= next_report and i + 1 < self.steps_per_epoch:  # the epoch's close reports last
                 next_report = now + cfg.progress_interval_s
                 yield from self._emit(self._progress(epoch, terms, seen, now - start - paused))
             if now >= self.next_snapshot:
                 snapshot = self._snapshot(epoch)
                 if snapshot is None:
-                    return self._diverged(epoch, "NaN")
+                    if self.dist is None:
+                        return self._diverged(epoch, "NaN")
+                    continue
                 self.next_snapshot = time.perf_counter() + cfg.snapshot_interval_s
                 yield from self._emit(snapshot)
         train_s = time.perf_counter() - start - paused
+        if self.dist is not None:  # the epoch's terms over the global batches, as one process would have them
+            summed = dist_ops.sum_all(torch.cat([total, torch.tensor([float(seen)], device=self.device)]))
+            total, seen = summed[:-1], int(summed[-1].item())
         self.images_done += seen
         self.train_seconds += train_s
         return (yield from self._close_epoch(epoch, dict(zip(self.terms, (total / seen).tolist())), seen, train_s))
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """This epoch's batches, each with a few items of the labelled pool when labels are scarce."""
+    def _cancelled(self, i: int) -> bool:
+        """Whether to stop now; processes agree on it every few steps (a collective each time)."""
+        if self.dist is None:
+            return self.control.cancelled
+        if i % _CANCEL_CHECK_STEPS:
+            return False
+        return dist_ops.any_true(self.control.cancelled, self.device)
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, int]]:
+        """This epoch's batches (this process's share, and the global batch's size), each with a
+        few items of the labelled pool when labels are scarce."""
         if self.labelled is None:
             yield from self._shuffled()
             return
         extra = partial_labels.labelled_per_batch(self.batch, len(self.labelled))
         pool = self.labelled[torch.randperm(len(self.labelled), generator=self.shuffle).to(self.device)]
         at = 0
-        for x, y in self._shuffled():
+        for x, y, items in self._shuffled():
             if at + extra > len(pool):
                 pool, at = self.labelled[torch.randperm(len(self.labelled), generator=self.shuffle).to(self.device)], 0
-            idx = pool[at:at + extra]
+            lo, hi = self._share(at, at + extra)
+            idx = pool[lo:hi]
             at += extra
             assert y is not None  # a semi-supervised run always has labels
-            yield torch.cat([x, self.x_train.index_select(0, idx)]), torch.cat([y, self.y_train.index_select(0, idx)])
+            yield (torch.cat([x, self.x_train.index_select(0, idx)]), torch.cat([y, self.y_train.index_select(0, idx)]),
+                   items + extra)
 
-    def _shuffled(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
-        """This epoch's shuffled batches: slices of one gathered copy, or gathered one by one."""
+    def _share(self, lo: int, hi: int) -> tuple[int, int]:
+        """This process's part of the items ``[lo, hi)`` (all of them for one process)."""
+        if self.dist is None:
+            return lo, hi
+        a, b = dist_ops.share(hi - lo, self.dist.rank, self.world)
+        return lo + a, lo + b
+
+    def _shuffled(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, int]]:
+        """This epoch's shuffled batches: slices of one gathered copy, or gathered one by one.
+
+        Every process draws the same permutation (the shuffle is seeded alike) and takes its
+        own contiguous share of each global batch: a distributed sampler over device memory.
+        """
         order = torch.randperm(self.n, generator=self.shuffle).to(self.device)
         x, y = self.x_train, self.y_train
         if self.gather_epoch:
             x = x.index_select(0, order)
             y = None if y is None else y.index_select(0, order)
-        for lo in range(0, self.n, self.batch):
-            hi = min(self.n, lo + self.batch)
+        for start in range(0, self.n, self.batch):
+            items = min(self.n, start + self.batch) - start
+            if items < self.world:
+                continue  # see steps_per_epoch
+            lo, hi = self._share(start, start + items)
             if self.gather_epoch:
-                yield x[lo:hi], (None if y is None else y[lo:hi])
+                yield x[lo:hi], (None if y is None else y[lo:hi]), items
             else:
                 idx = order[lo:hi]
-                yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx))
+                yield x.index_select(0, idx), (None if y is None else y.index_select(0, idx)), items
 
     def _step(self, x: torch.Tensor, y: torch.Tensor | None, ctx: StepContext) -> torch.Tensor:
         """One step of the family's own; returns the batch's terms as a tensor (no read-back)."""
-        out = self.train_step(self.model, x, y, self.optimizers, ctx)
+        try:
+            with self.autocast(), precision.scaling(self.scaler) as lent:
+                out = self.train_step(self.model, x, y, self.optimizers, ctx)
+        except Exception as exc:
+            failure = precision.compile_failure(exc, self.config.compile) if self.config.compile else None
+            if failure is not None:
+                raise failure from None
+            raise
+        if self.scaler is not None:
+            if not self.checked_scaler:
+                if lent is None or not lent.used:
+                    raise LatentLabError(f"the {self.family.name} family's training step backpropagates on its own, "
+                                         "without the loss scaling fp16 needs; use bf16 or fp32")
+                self.checked_scaler = True
+            self.scaler.update()
         self.step += 1
         if not self.checked_terms:
             missing = [k for k in self.terms if k not in out]
@@ -413,7 +504,12 @@ class _SGDRun:
         """Check, validate, keep a last good copy, record history, report the epoch."""
         if not all(map(math.isfinite, terms.values())):
             return self._diverged(epoch, _what_broke(terms))
+        if self.dist is not None:
+            # Buffers, and weights trained apart (a GAN's regressor), as rank 0 has them.
+            dist_ops.broadcast_state(self.model)
         val, val_s = self._validate()
+        if val is not None and self.dist is not None:  # every process decides on rank 0's numbers
+            val = dict(zip(val, dist_ops.broadcast_values(list(val.values()), self.device)))
         if val is not None and not all(map(math.isfinite, val.values())):
             return self._diverged(epoch, _what_broke(val))
         state = cpu_state(self.model)
@@ -428,7 +524,7 @@ class _SGDRun:
         yield from self._emit(Progress(
             epoch=epoch, epochs=self.config.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
             terms=terms, images_per_s=rate, eta_s=self._eta(epoch, 0, rate, after_val=True), val=val,
-            epoch_done=True))
+            epoch_done=True, entry=copy.deepcopy(self.history[-1])))
         if self._checkpoint_due(epoch):
             self.last_checkpoint = time.monotonic()
             yield from self._emit(self._run_state())
@@ -456,6 +552,7 @@ class _SGDRun:
         return left / max(overall, 1e-9) + validations * per_val
 
     def _progress(self, epoch: int, terms: dict[str, float], seen: int, seconds: float) -> Progress:
+        seen *= self.world  # mid-epoch a process knows only its own share; the others keep pace
         rate = seen / max(seconds, 1e-9)
         return Progress(epoch=epoch, epochs=self.config.epochs, step=self.step,
                         steps_per_epoch=self.steps_per_epoch, terms=terms, images_per_s=rate,

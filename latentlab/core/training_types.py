@@ -45,8 +45,18 @@ class TrainConfig:
     # Semi-supervised training: keep this many labels of the training split (balanced over the
     # classes, seeded) and hand the rest to the family as unlabelled (label -1); None keeps all.
     labelled: int | None = None
+    precision: str = "fp32"         # "fp32", "bf16" (autocast) or "fp16" (autocast + loss scaling, CUDA only)
+    compile: str = ""               # a torch.compile backend ("inductor", "eager", ...); "" = not compiled
+    # How the run was distributed (set by the trainer's caller under torchrun; recorded in the
+    # saved settings): processes, and the collective backend ("gloo", "nccl"; "" for one process).
+    world_size: int = 1
+    backend: str = ""
 
     def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise LatentLabError(f"unknown precision '{self.precision}'; use fp32, bf16 or fp16")
+        if isinstance(self.world_size, bool) or not isinstance(self.world_size, int) or self.world_size < 1:
+            raise LatentLabError(f"the number of processes must be at least 1, got {self.world_size!r}")
         if self.labelled is not None and (isinstance(self.labelled, bool) or self.labelled < 1):
             raise LatentLabError(f"the number of labels to keep must be at least 1, got {self.labelled}")
         if self.epochs < 1:
@@ -106,6 +116,7 @@ class Progress:
     eta_s: float
     val: dict[str, float] | None = None   # validation terms, only at the end of an epoch
     epoch_done: bool = False
+    entry: dict[str, Any] | None = None   # the epoch's history entry, on the report closing it
 
 
 @dataclass
@@ -121,7 +132,7 @@ class Snapshot:
 #: may differ from the interrupted one in these (a different thread count can change the
 #: last bits of a CPU result, so keep it for bit-identical resumes).
 RESUME_FREE_SETTINGS = frozenset({"device", "threads", "snapshot_interval_s", "progress_interval_s",
-                                   "checkpoint_every", "checkpoint_interval_s"})
+                                   "checkpoint_every", "checkpoint_interval_s", "compile", "backend"})
 
 
 @dataclass

@@ -59,7 +59,7 @@ def _layer(module: str) -> str | None:
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
             "probe_score": "services", "placement": "services", "realness": "services",
-            "quality_watch": "services", "autosave_watch": "services",
+            "quality_watch": "services", "autosave_watch": "services", "run_follow": "workers",
             "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
 
 

@@ -202,12 +202,24 @@ def adam_optimizer(model: LatentModel, train_config: TrainConfig) -> dict[str, t
 
 
 def minimise(loss: torch.Tensor, *optimizers: torch.optim.Optimizer) -> None:
-    """Clear the optimisers' gradients, backpropagate ``loss`` and step each of them."""
+    """Clear the optimisers' gradients, backpropagate ``loss`` and step each of them.
+
+    Under fp16 training the trainer lends a loss scaler (:mod:`latentlab.core.precision`):
+    the loss is then scaled before the backward pass and each step goes through the scaler.
+    """
+    from latentlab.core.precision import active_scaler
+
     for opt in optimizers:
         opt.zero_grad(set_to_none=True)
-    loss.backward()
+    scaler = active_scaler()
+    if scaler is None:
+        loss.backward()
+        for opt in optimizers:
+            opt.step()
+        return
+    scaler.scale(loss).backward()
     for opt in optimizers:
-        opt.step()
+        scaler.step(opt)
 
 
 def reconstruction_step(model: LatentModel, x: torch.Tensor, y: torch.Tensor | None,

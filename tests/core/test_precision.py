@@ -1,0 +1,101 @@
+"""Mixed precision and torch.compile in training: what runs on a CPU, and clear refusals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from latentlab.core import precision
+from latentlab.core.data import load_dataset
+from latentlab.core.data.dataset import Dataset
+from latentlab.core.errors import LatentLabError
+from latentlab.core.models import ModelConfig
+from latentlab.core.models.registry import minimise
+from latentlab.core.training import TrainConfig, train
+
+TINY = ModelConfig(family="vae", arch="mlp", latent_dim=2, hidden=(32,))
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset("mnist", limit=300)
+
+
+def result_of(data: Dataset, **changes):
+    config = TrainConfig(**{**dict(epochs=1, batch_size=64, seed=0, device="cpu", threads=1), **changes})
+    gen = train(TINY, data, config)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def test_fp16_on_a_cpu_is_refused_before_training(digits):
+    with pytest.raises(LatentLabError, match="fp16 training needs a CUDA GPU.*use bf16 or fp32"):
+        result_of(digits, precision="fp16")
+
+
+def test_precision_choices_on_a_gpu(monkeypatch):
+    cuda = torch.device("cuda", 0)
+    precision.check_precision("fp16", cuda)  # a GPU takes fp16 (no GPU is touched by the check)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(LatentLabError, match="no bfloat16 support"):
+        precision.check_precision("bf16", cuda)
+    with pytest.raises(LatentLabError, match="not on mps"):
+        precision.check_precision("bf16", torch.device("mps"))
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(LatentLabError, match="unknown precision 'fp8'"):
+        TrainConfig(precision="fp8")
+
+
+def test_bf16_trains_on_a_cpu_in_lower_precision(digits):
+    full, half = result_of(digits), result_of(digits, precision="bf16")
+    a, b = full.history[0]["train"]["loss"], half.history[0]["train"]["loss"]
+    assert math.isfinite(b) and half.status == "finished"
+    assert a != b  # the steps really ran in bfloat16 ...
+    assert b == pytest.approx(a, rel=0.01)  # ... and learnt the same thing
+    assert all(v.dtype == torch.float32 for v in half.model.state_dict().values())  # weights stay float32
+
+
+def test_minimise_scales_the_loss_through_a_lent_scaler():
+    """The fp16 path of the reconstruction families: scaled backward, unscaled step."""
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = torch.optim.SGD([w], lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    with precision.scaling(scaler) as lent:
+        minimise((w ** 2).sum(), opt)
+    assert lent is not None and lent.used
+    # The step used the true gradient 2w, not 1024 times it.
+    torch.testing.assert_close(w.detach(), torch.tensor([1.0 - 0.2, -2.0 + 0.4]))
+    assert precision.active_scaler() is None  # lent for the one step only
+
+
+# Graph capture may peek at a non-leaf tensor's .grad inside torch, which warns.
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf:UserWarning")
+def test_compile_gives_the_uncompiled_result_and_keeps_the_weight_names(digits):
+    plain = result_of(digits)
+    compiled = result_of(digits, compile="eager")
+    assert compiled.history[0]["train"] == plain.history[0]["train"]
+    assert list(compiled.model.state_dict()) == list(plain.model.state_dict())
+
+
+def test_an_unknown_compile_backend_is_named(digits):
+    with pytest.raises(LatentLabError, match="unknown torch.compile backend 'nonesuch'.*inductor"):
+        result_of(digits, compile="nonesuch")
+
+
+def test_a_compile_failure_is_one_clear_error(digits):
+    from torch._dynamo import register_backend
+
+    @register_backend(name="latentlab_test_broken")
+    def broken(graph, inputs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("no code generator here")
+
+    with pytest.raises(LatentLabError, match="torch.compile with the latentlab_test_broken backend failed.*"
+                                             "train without --compile"):
+        result_of(digits, compile="latentlab_test_broken")
