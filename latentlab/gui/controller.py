@@ -38,6 +38,7 @@ from latentlab.gui import manifold as planes
 from latentlab.gui import placement
 from latentlab.gui import settings as prefs
 from latentlab.gui.exports import Exports
+from latentlab.gui.following import FollowHost, RunFollowing
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
@@ -152,6 +153,10 @@ class AppController(QObject):
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
         self.probe_score = ProbeScore(self.inference, state=self._encoded_weights, data=lambda: self._data, parent=self)
+        self.following = RunFollowing(FollowHost(
+            adopt=self._adopt_followed, load_weights=self._on_snapshot, set_history=self._followed_history,
+            show_status=lambda text: self.window.show_status(text, 0),
+            show_error=lambda title, text: self.window.show_error(title, text)), self)
         self.realness = RealnessController(self.inference, self._mosaic_inputs, self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
@@ -207,6 +212,7 @@ class AppController(QObject):
         self.probe_model.probeChanged.connect(self.probe_score.on_probe)
         self.probe_score.scoreChanged.connect(w.show_probe_score)
         w.openModelRequested.connect(self._open_model_requested)
+        w.followRunRequested.connect(self.follow_run)
         w.saveModelRequested.connect(self._save_model_requested)
         w.openDataRequested.connect(self._open_data_requested)
         w.openSessionRequested.connect(self.open_session)
@@ -366,7 +372,16 @@ class AppController(QObject):
         except Exception as exc:
             self._report("Could not open the model", exc)
             return False
+        self.following.stop()
         self.training.shutdown(2000)   # a run of the model being replaced is discarded
+        self._show_loaded(loaded, str(path))
+        prefs.add_recent_model(str(path))
+        self.window.refresh_recent_menu()
+        return True
+
+    def _show_loaded(self, loaded: Any, path: str | None) -> None:
+        """Put a loaded model on screen, with its recorded data set when the data on screen
+        does not fit it."""
         data: Any = _KEEP
         if self._data is None or not inference.fits(loaded.config, self._data):
             source = (loaded.meta.get("data") or {}).get("source")
@@ -376,10 +391,25 @@ class AppController(QObject):
                     data = self._load_data(source, None, "auto", None)
                 except Exception as exc:
                     self._report("Could not open the model's data set", exc)
-        self._replace(model=loaded.model, data=data, meta=dict(loaded.meta or {}), path=str(path))
-        prefs.add_recent_model(str(path))
-        self.window.refresh_recent_menu()
-        return True
+        self._replace(model=loaded.model, data=data, meta=dict(loaded.meta or {}), path=path)
+
+    # -- following a run another process trains (File ▸ Follow Run) ---------------------
+    def follow_run(self, folder: str) -> bool:
+        """Follow the live run folder ``folder`` (asking first if unsaved work would be lost)."""
+        if self.is_training:
+            self.window.show_error("Training is running", "Stop the training in this window before "
+                                   "following another run.")
+            return False
+        if not self._confirm_discard("follow a run"):
+            return False
+        return self.following.follow(folder)
+
+    def _adopt_followed(self, loaded: Any, folder: str) -> None:
+        # Shown as a model without a file of its own: Save asks where, never into the run folder.
+        self._show_loaded(loaded, None)
+
+    def _followed_history(self, history: list[dict[str, Any]]) -> None:
+        self.training.reset(history=tuple(history), unsaved=False)
 
     def _save_model_requested(self, path: str) -> None:
         if self.save_model(path):
@@ -889,6 +919,7 @@ class AppController(QObject):
             return False
         if not settings.continue_training and not self._confirm_discard("train a new model"):
             return False
+        self.following.stop()
         try:
             from latentlab.core.plan import plan_training
 
@@ -1106,6 +1137,7 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
+        self.following.stop()
         self.realness.set_enabled(False)
         self.stream.close()
         clean = self.training.shutdown(timeout_ms)

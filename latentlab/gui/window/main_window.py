@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
     addSelectedRequested(), addProbeRequested(), addClickedRequested(index or -1) (Shift+click),
     bookmarkRequested(), filesDropped(list of paths).
     openSeriesRequested(str): a .csv series for the stream view; openStreamRequested(): the procedural one.
+    followRunRequested(str): File ▸ Follow Run, a live run folder (``train --run-dir``).
     closing(): the window is closing now; stop every thread before this returns.
     """
 
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
     bookmarkRequested = Signal()
     filesDropped = Signal(object)
     generateRequested = Signal()
+    followRunRequested = Signal(str)
     openSeriesRequested = Signal(str)
     openStreamRequested = Signal()
     closing = Signal()
@@ -277,6 +279,7 @@ class MainWindow(QMainWindow):
         self.open_series_action = self._action(file_menu, "Open S&eries…", self._open_series_clicked,
                                                "openSeriesAction")
         self._action(file_menu, "Open Procedural S&tream", self._open_stream_clicked, "openStreamAction")
+        self._action(file_menu, "&Follow Run…", self._follow_run_clicked, "followRunAction")
         self.recent_menu = file_menu.addMenu("&Recent Models")
         self.recent_menu.setObjectName("recentMenu")
         self.refresh_recent_menu()
@@ -402,6 +405,16 @@ class MainWindow(QMainWindow):
         if path:
             self._request(self.openModelRequested,
                           os.path.dirname(path) if os.path.basename(path) == "config.json" else path)
+
+    def _follow_run_clicked(self) -> None:
+        folder = self.ask_run_folder()
+        if folder:
+            self._request(self.followRunRequested, folder)
+
+    def ask_run_folder(self) -> str | None:
+        """A live run folder to follow (written by ``latentlab train --run-dir``); None if cancelled."""
+        folder = QFileDialog.getExistingDirectory(self, "Follow a training run (its --run-dir folder)")
+        return folder or None
 
     def _save_model_clicked(self) -> None:
         if self._scene is None or not self._scene.has_model:
