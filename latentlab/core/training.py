@@ -247,6 +247,10 @@ class _SGDRun:
                  rng: PrivateRandom, distributed: Distributed | None = None) -> None:
         self.family = family
         self.model = model.to(device).train()
+        # NHWC for conv models on CUDA; batches sliced from channels-last data keep the layout.
+        layout = precision.memory_format(model.config, device)
+        if layout is not None:
+            self.model = self.model.to(memory_format=layout)
         self.dist = distributed
         self.sync: dist_ops.GradientSync | None = None
         if distributed is not None:
@@ -261,6 +265,8 @@ class _SGDRun:
         self.config, self.control, self.device = config, control, device
         # Moved to the device once; every batch is then a slice of device memory.
         self.x_train = data.images[train_idx].to(device)
+        if layout is not None:
+            self.x_train = self.x_train.contiguous(memory_format=layout)
         y_train = _labels(family, data, train_idx)
         self.labelled: torch.Tensor | None = None  # indices of the labelled pool (semi-supervised)
         if config.labelled is not None:
@@ -268,6 +274,8 @@ class _SGDRun:
             self.labelled = self.labelled.to(device)
         self.y_train = _to(y_train, device)
         self.x_val = data.images[val_idx].to(device)
+        if layout is not None:
+            self.x_val = self.x_val.contiguous(memory_format=layout)
         self.y_val = _to(_labels(family, data, val_idx), device)
         self.n = int(self.x_train.shape[0])
         self.batch = min(config.batch_size, self.n)

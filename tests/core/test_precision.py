@@ -99,3 +99,48 @@ def test_a_compile_failure_is_one_clear_error(digits):
     with pytest.raises(LatentLabError, match="torch.compile with the latentlab_test_broken backend failed.*"
                                              "train without --compile"):
         result_of(digits, compile="latentlab_test_broken")
+
+
+def test_conv_models_use_channels_last_on_cuda_only():
+    conv = ModelConfig(family="vae", arch="conv", latent_dim=2, hidden=(8, 16))
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    assert precision.memory_format(conv, cuda) is torch.channels_last
+    assert precision.memory_format(conv, cpu) is None
+    assert precision.memory_format(TINY, cuda) is None   # an MLP has no image layout to choose
+
+
+def test_channels_last_training_learns_what_the_default_layout_does(digits, monkeypatch):
+    # The CUDA path, exercised on the CPU: the same run with NHWC weights and batches.
+    conv = ModelConfig(family="vae", arch="conv", latent_dim=2, hidden=(8, 16))
+
+    def run():
+        gen = train(conv, digits, TrainConfig(epochs=1, batch_size=64, seed=0, device="cpu", threads=1))
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value, seen
+            layouts = [p.is_contiguous(memory_format=torch.channels_last)
+                       for p in trainer_model[0].parameters() if p.dim() == 4] if trainer_model else []
+            seen.extend(layouts)
+
+    seen: list[bool] = []
+    trainer_model: list = []
+    plain, _ = run()
+    real_to = torch.nn.Module.to
+
+    def remember(self, *args, **kwargs):
+        out = real_to(self, *args, **kwargs)
+        if kwargs.get("memory_format") is torch.channels_last:
+            trainer_model[:] = [out]
+        return out
+
+    monkeypatch.setattr(precision, "memory_format", lambda config, device: torch.channels_last)
+    monkeypatch.setattr(torch.nn.Module, "to", remember)
+    seen = []
+    nhwc, layouts = run()
+    assert layouts and all(layouts)   # the conv weights were NHWC while training ran
+    a, b = plain.history[0]["train"]["loss"], nhwc.history[0]["train"]["loss"]
+    assert b == pytest.approx(a, rel=1e-3)
+    for (name, p), q in zip(plain.model.state_dict().items(), nhwc.model.state_dict().values()):
+        torch.testing.assert_close(p, q.contiguous(), rtol=1e-3, atol=1e-4, msg=name)
