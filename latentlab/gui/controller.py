@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject
 from superqt.utils import qthrottled
 
 from latentlab.core import inference, render
+from latentlab.core.adapters import save_refusal
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import cpu_state
 from latentlab.core.errors import LatentLabError
@@ -185,6 +186,7 @@ class AppController(QObject):
         w.bookmarkRequested.connect(self.bookmark_probe)
         w.filesDropped.connect(self.add_files)
         w.before_close = self.may_close
+        w.save_refusal = lambda: save_refusal(self._model)
         w.closing.connect(self._on_window_closing)
 
     # -- what is current --------------------------------------------------------------
@@ -344,6 +346,9 @@ class AppController(QObject):
         snapshot while training runs) with the history of its finished epochs."""
         if self._model is None:
             self.window.show_error("Nothing to save", "Train or open a model first.")
+            return False
+        if save_refusal(self._model):   # a person's own code: say what can be saved instead
+            self.window.show_error("Cannot save this model", save_refusal(self._model) or "")
             return False
         try:
             from latentlab.core.checkpoint import save_model
@@ -971,7 +976,7 @@ class AppController(QObject):
     # -- exports --------------------------------------------------------------------------
     def export(self, kind: str) -> str | None:
         """File ▸ Export ▸ …: ``kind`` is one of "decoded", "manifold", "strip", "gif",
-        "apng", "codes", "path_codes". Returns the file written, or None."""
+        "apng", "mp4", "codes", "path_codes". Returns the file written, or None."""
         return self.exports.export(kind)
 
     # -- quitting -------------------------------------------------------------------------

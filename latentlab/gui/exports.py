@@ -21,7 +21,7 @@ from latentlab.gui.tools import ToolsController, export_dialogs
 
 NO_PATH_TEXT = ("There is no path yet. Shift+click two or more points on the plane (or use the "
                 "Interpolation panel) to make one.")
-KINDS = ("decoded", "manifold", "strip", "gif", "apng", "codes", "path_codes")
+KINDS = ("decoded", "manifold", "strip", "gif", "apng", "mp4", "codes", "path_codes")
 
 
 class Exports:
@@ -41,6 +41,7 @@ class Exports:
         """Export ``kind`` (one of :data:`KINDS`); the file written, or None."""
         exports = {"decoded": self.export_decoded, "manifold": self.export_manifold_sheet,
                    "strip": self.export_strip, "gif": self.export_gif, "apng": self.export_apng,
+                   "mp4": self.export_mp4,
                    "codes": self.export_data_codes, "path_codes": self.export_path_codes}
         if kind not in exports:
             raise ValueError(f"unknown export {kind!r}; expected one of {KINDS}")
@@ -104,6 +105,10 @@ class Exports:
     def export_apng(self) -> str | None:
         """The path as an animated PNG, with the interpolation panel's playback options."""
         return self._animation(export_dialogs.export_apng)
+
+    def export_mp4(self) -> str | None:
+        """The path as an MP4 video, at the interpolation panel's frame rate."""
+        return self._animation(export_dialogs.export_mp4)
 
     def export_data_codes(self) -> str | None:
         """Every data item's code, with its label."""

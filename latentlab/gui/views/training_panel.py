@@ -190,8 +190,9 @@ class TrainingPanel(QWidget):
 
     def _build_model_group(self) -> QGroupBox:
         group, form = form_group("Model")
-        self.family_combo = combo_box(family_choices())
-        for row, family in enumerate(registry.families()):   # the registry's one-line description
+        offered = [f for f in registry.families() if not _wraps_own_code(f)]
+        self.family_combo = combo_box(tuple((f.name, f.title) for f in offered))
+        for row, family in enumerate(offered):   # the registry's one-line description
             self.family_combo.setItemData(row, family.description, Qt.ItemDataRole.ToolTipRole)
         select_key(self.family_combo, "vae")
         self.family_combo.currentIndexChanged.connect(self._update_model_fields)
@@ -613,6 +614,11 @@ class TrainingPanel(QWidget):
 def family_choices() -> tuple[tuple[str, str], ...]:
     """``(name, title)`` of every registered model family, in the registry's order."""
     return tuple((family.name, family.title) for family in registry.families())
+
+
+def _wraps_own_code(family: Any) -> bool:
+    """A family of wrapped models (a person's own code, an ONNX graph): shown, never trained here."""
+    return tuple(family.archs) == ("external",)
 
 
 def describe_text(desc: Mapping[str, Any]) -> str:

@@ -66,6 +66,7 @@ EXPORT_ENTRIES = (
     ("Interpolation &Strip…", "exportStripAction", "strip"),
     ("Interpolation &GIF…", "exportGifAction", "gif"),
     ("Interpolation &APNG…", "exportApngAction", "apng"),
+    ("Interpolation &MP4…", "exportMp4Action", "mp4"),
     ("&Latent Codes…", "exportCodesAction", "codes"),
     ("&Path Codes…", "exportPathCodesAction", "path_codes"),
 )
@@ -129,6 +130,8 @@ class MainWindow(QMainWindow):
         self.closed = False
         #: Asked before the window closes (a controller sets it); False keeps the window open.
         self.before_close: Callable[[], bool] = lambda: True
+        #: Why the model on screen cannot be saved as a model file (a controller sets it), or None.
+        self.save_refusal: Callable[[], str | None] = lambda: None
         self.startup_thread: QThread | None = None
         self._helper_threads: list[QThread] = []
         self._scene: Any = None
@@ -341,6 +344,10 @@ class MainWindow(QMainWindow):
     def _save_model_clicked(self) -> None:
         if self._scene is None or not self._scene.has_model:
             self.show_error("Nothing to save", "Train or open a model first.")
+            return
+        refusal = self.save_refusal()
+        if refusal:   # before asking where: there is nothing it could write
+            self.show_error("Cannot save this model", refusal)
             return
         path = self.ask_model_save_path(self._scene.model_name)
         if path:
