@@ -315,12 +315,13 @@ class AppController(QObject):
         if not self._confirm_discard("open another model"):
             return False
         try:
-            from latentlab.core.checkpoint import load_model
+            from latentlab.gui.open_model import load_model   # a LatentLab model or ONNX graphs
 
             loaded = load_model(path)
         except Exception as exc:
             self._report("Could not open the model", exc)
             return False
+        path = loaded.path
         self.training.shutdown(2000)   # a run of the model being replaced is discarded
         data: Any = _KEEP
         if self._data is None or not inference.fits(loaded.config, self._data):

@@ -4,14 +4,16 @@ The layers, lowest first (a layer may import its own modules and those listed fo
 
 =============  =====================================================================
 settings       remembered preferences                         (nothing of the GUI)
+files          what a chosen model file stands for (open_model.py) (nothing of the GUI)
 workers        background threads                             (nothing of the GUI)
 views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
 services       manifold.py, probe_decoder.py, training_run.py state, workers
 tools          the latent tools' state and panels             views, tools
-window         the window shell                               views, tools, settings
+window         the window shell                               views, tools, settings, files
 controller     controller.py (the one that answers requests)  all of the above
-               and exports.py, which it owns
+               and the modules it owns (exports.py, the download dialog, the
+               time-lapse recorder); adopt.py, which builds a window and controller
 =============  =====================================================================
 
 So views never see the state models, the window, the workers or the controller; the state
@@ -29,13 +31,14 @@ GUI = REPO / "latentlab" / "gui"
 
 ALLOWED = {
     "settings": set(),
+    "files": set(),
     "workers": set(),
     "views": {"views"},
     "state": {"state"},
     "services": {"state", "workers", "services"},
     "tools": {"views", "tools"},
-    "window": {"views", "tools", "settings", "window"},
-    "controller": {"settings", "workers", "views", "state", "services", "tools", "window", "controller"},
+    "window": {"views", "tools", "settings", "files", "window"},
+    "controller": {"settings", "files", "workers", "views", "state", "services", "tools", "window", "controller"},
 }
 WIDGET_MODULES = ("PySide6.QtWidgets", "PySide6.QtGui", "pyqtgraph", "superqt.qtcompat.QtWidgets")
 
@@ -56,7 +59,9 @@ def _layer(module: str) -> str | None:
     if top in ("views", "state", "tools", "window"):
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
-            "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
+            "training_run": "services", "controller": "controller", "exports": "controller",
+            "open_model": "files", "adopt": "controller", "download_dialog": "controller",
+            "timelapse_recorder": "controller"}.get(top)
 
 
 def _imports(module: str) -> set[str]:

@@ -32,6 +32,8 @@ from superqt.utils import qthrottled
 
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import settings as prefs
+from latentlab.gui.open_model import FILE_FILTER as MODEL_FILTER
+from latentlab.gui.open_model import model_location
 from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
 from latentlab.gui.views.plane_view import LatentPlaneView
@@ -55,7 +57,6 @@ SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 LOSS_FLUSH_MS = 1000
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
-MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy);;All files (*)"
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
 
@@ -337,9 +338,8 @@ class MainWindow(QMainWindow):
 
     def _open_model_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
-        if path:
-            self._request(self.openModelRequested,
-                          os.path.dirname(path) if os.path.basename(path) == "config.json" else path)
+        if path:   # a config.json or an ONNX encoder/decoder stands for its folder
+            self._request(self.openModelRequested, model_location(path))
 
     def _save_model_clicked(self) -> None:
         if self._scene is None or not self._scene.has_model:
