@@ -37,6 +37,7 @@ from latentlab.core.models.base import LatentModel
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
 from latentlab.gui import settings as prefs
+from latentlab.gui.download_dialog import StandardDataFetcher
 from latentlab.gui.exports import Exports
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
 from latentlab.gui.probe_decoder import ProbeDecoder
@@ -138,6 +139,7 @@ class AppController(QObject):
             class_names=self._class_names, probe_z=self._probe_code, set_probe_z=self.set_probe_code,
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
+        self.downloads = StandardDataFetcher(window, self)   # the standard data sets, fetched with a dialog
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -808,6 +810,9 @@ class AppController(QObject):
         first. Continuing (``settings.continue_training``) keeps it and numbers the new epochs on.
         """
         if self.is_training:
+            return False
+        if self.downloads.needs(settings.data):   # fetched off the GUI thread first, then started
+            self.downloads.fetch(settings.data, then=lambda: self.start_training(settings))
             return False
         if not settings.continue_training and not self._confirm_discard("train a new model"):
             return False

@@ -43,6 +43,11 @@ DATA_CHOICES = (
     ("mnist", "MNIST digits (bundled)"),
     ("moons", "Moons (procedural)"),
     ("shapes", "Shapes (procedural)"),
+    ("fashion-mnist", "Fashion-MNIST (download, 31 MB)"),
+    ("kmnist", "Kuzushiji-MNIST (download, 21 MB)"),
+    ("mnist-full", "MNIST, all 60,000 (download, 12 MB)"),
+    ("emnist-letters", "EMNIST letters (download, 562 MB)"),
+    ("cifar10", "CIFAR-10 (download, 170 MB)"),
     ("folder", "Image folder…"),
     ("idx", "IDX file…"),
     ("npz", "NumPy array (.npz/.npy)…"),
@@ -109,6 +114,7 @@ class TrainingPanel(QWidget):
     resumeRequested = Signal()
     stopRequested = Signal()
     problemsChanged = Signal(list)   # the sentences of problems() whenever they change
+    dataChosen = Signal(str)   # a data set chosen by name (a standard one may need downloading first)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +122,7 @@ class TrainingPanel(QWidget):
         self._state = "idle"
         self._paths: dict[str, str] = {}
         self._data_index = 0   # the last data choice that had everything it needs
+        self._previous_data_index = 0   # the one before it (undo_data_choice)
         self._fields: dict[tuple[str, str], QWidget] = {}
         self._problems: list[str] = []
         self._last_progress: tuple[int, int, float] | None = None   # epoch, epochs, fraction
@@ -290,7 +297,15 @@ class TrainingPanel(QWidget):
                 self._update_data_rows()
                 return
             self._paths[kind] = path
-        self._data_index = index
+        self._previous_data_index, self._data_index = self._data_index, index
+        self._update_data_rows()
+        if kind not in FILE_KINDS:
+            self.dataChosen.emit(kind)
+
+    def undo_data_choice(self) -> None:
+        """Go back to the data chosen before (the last choice could not be fetched)."""
+        self.data_combo.setCurrentIndex(self._previous_data_index)
+        self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
 
     def _ask_path(self, kind: str) -> str | None:
