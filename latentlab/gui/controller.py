@@ -42,6 +42,7 @@ from latentlab.gui.exports import Exports
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, encode_job, to_display
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
+from latentlab.gui.timelapse_recorder import TimelapseRecorder
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
@@ -140,6 +141,8 @@ class AppController(QObject):
             selected_index=window.plane.selected, parent=self)
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.downloads = StandardDataFetcher(window, self)   # the standard data sets, fetched with a dialog
+        self.timelapse = TimelapseRecorder(window, self.training, model=lambda: self._model,
+                                           data=lambda: self._data, probe_z=self._probe_code, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -982,7 +985,9 @@ class AppController(QObject):
     # -- exports --------------------------------------------------------------------------
     def export(self, kind: str) -> str | None:
         """File ▸ Export ▸ …: ``kind`` is one of "decoded", "manifold", "strip", "gif",
-        "apng", "mp4", "codes", "path_codes". Returns the file written, or None."""
+        "apng", "mp4", "traversal", "codes", "path_codes" or "timelapse". Returns the file written, or None."""
+        if kind == "timelapse":
+            return self.timelapse.export()
         return self.exports.export(kind)
 
     # -- quitting -------------------------------------------------------------------------

@@ -145,6 +145,11 @@ class TrainingPanel(QWidget):
         self.problems_label.setStyleSheet("color: #d03c3c;")
         layout.addWidget(self.problems_label)
         layout.addLayout(self._build_buttons())
+        self.timelapse_check = QCheckBox("Record time-lapse")
+        self.timelapse_check.setObjectName("timelapseCheckBox")
+        self.timelapse_check.setToolTip("Take a frame of the plane and the decoded probe at every snapshot "
+                                        "while training; saved as MP4 or GIF when the run ends.")
+        layout.addWidget(self.timelapse_check)
         layout.addLayout(self._build_progress())
         self.status = QLabel("Ready.")
         self.status.setObjectName("trainingStatus")

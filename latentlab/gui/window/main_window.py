@@ -68,6 +68,8 @@ EXPORT_ENTRIES = (
     ("Interpolation &GIF…", "exportGifAction", "gif"),
     ("Interpolation &APNG…", "exportApngAction", "apng"),
     ("Interpolation &MP4…", "exportMp4Action", "mp4"),
+    ("&Traversal Animation…", "exportTraversalAction", "traversal"),
+    ("Training &Time-lapse…", "exportTimelapseAction", "timelapse"),
     ("&Latent Codes…", "exportCodesAction", "codes"),
     ("&Path Codes…", "exportPathCodesAction", "path_codes"),
 )
