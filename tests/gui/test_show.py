@@ -73,6 +73,10 @@ def test_a_vae_of_ones_own_opens_and_every_tool_uses_its_code(qtbot, shown, digi
     wait_for_codes(qtbot, controller)
     assert "ConvVAE" in window.windowTitle()
     assert window.plane.point_count() == 120
+    # The training panel describes it as a model of its own code, which cannot be continued here.
+    panel = window.training_panel
+    assert "made outside LatentLab" in panel.model_description() and not panel.resume_check.isEnabled()
+    assert panel.family_combo.findData(controller.model.config.family) < 0   # not offered for training
 
     # The plane shows the model's own means for the data.
     with torch.no_grad():

@@ -542,7 +542,8 @@ class TrainingPanel(QWidget):
         self._desc = dict(desc)
         self.model_label.setText(describe_text(self._desc))
         self._loaded_group.setVisible(True)
-        self.set_resumable(bool(self._desc.get("resumable", True)))
+        # A wrapped model (a person's own code, ONNX graphs) is shown, never trained here.
+        self.set_resumable(bool(self._desc.get("resumable", True)) and not _family_wraps_own_code(desc.get("family")))
 
     def model_description(self) -> str:
         """The text describing the loaded model ("" when there is none)."""
@@ -641,6 +642,10 @@ def _wraps_own_code(family: Any) -> bool:
     return tuple(family.archs) == ("external",)
 
 
+def _family_wraps_own_code(name: object) -> bool:
+    return isinstance(name, str) and name in registry.names() and _wraps_own_code(registry.get(name))
+
+
 def describe_text(desc: Mapping[str, Any]) -> str:
     """One or two lines about a model: "VAE · MLP 512-256 · latent 2" and what it was trained on."""
     names = dict(family_choices())
@@ -667,15 +672,20 @@ def describe_text(desc: Mapping[str, Any]) -> str:
     if is_number(epochs):
         count = int(epochs)
         trained = "not trained yet" if count <= 0 else f"trained {count} epoch{'s' if count != 1 else ''}"
+    own = _family_wraps_own_code(family)
+    if own:
+        trained = "made outside LatentLab"
     data = desc.get("data")
-    if data and trained:
+    if data and trained and not own:
         trained += f" on {data}"
-    elif data:
+    elif data and not own:
         trained = f"from {data}"
     second = ", ".join(p for p in (images, trained) if p)
     if second:
         lines.append(second[0].upper() + second[1:])
-    if desc.get("resumable") is False:
+    if own:
+        lines.append("Explored as it is; its training stays with its own code.")
+    elif desc.get("resumable") is False:
         lines.append("It cannot continue on the data chosen now (its images differ).")
     return "\n".join(lines)
 
