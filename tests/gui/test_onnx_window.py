@@ -96,3 +96,20 @@ def test_the_chosen_file_stands_for_its_model(tmp_path) -> None:
     assert open_model.model_location(str(onnx / "decoder.onnx")) == str(onnx)
     assert open_model.is_onnx(str(onnx)) and open_model.is_onnx(str(tmp_path / "x.onnx"))
     assert open_model.model_location(str(tmp_path / "a.latentlab")) == str(tmp_path / "a.latentlab")
+
+
+def test_the_app_opens_an_onnx_folder_given_on_the_command_line(qtbot, exported) -> None:
+    from latentlab import app
+
+    folder, original = exported
+    window = app.launch([str(folder / "decoder.onnx")], default_model="")
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: app.controller_of(window) is not None
+                        and app.controller_of(window).scene.codes is not None, timeout=20000)
+        controller = app.controller_of(window)
+        assert controller.model_path == str(folder) and controller.model.config.capabilities.encoder
+        np.testing.assert_allclose(controller.scene.codes, inference.encode(original, controller.data.images),
+                                   atol=1e-4)
+    finally:
+        window.close()
