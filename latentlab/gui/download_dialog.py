@@ -20,6 +20,7 @@ ends within the download's own timeout.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from latentlab.core.data import downloads
 from latentlab.core.errors import LatentLabError
 
 __all__ = ["DownloadDialog", "DownloadThread", "StandardDataFetcher"]
+
+PROGRESS_INTERVAL_S = 0.1
 
 
 def _megabytes(n: int) -> str:
@@ -48,6 +51,7 @@ class DownloadThread(QThread):
         super().__init__(parent)
         self.name = name
         self._stop = threading.Event()
+        self._last_report = 0.0
 
     def cancel(self) -> None:
         """Stop after the block being read; the part downloaded so far is kept for next time."""
@@ -57,9 +61,16 @@ class DownloadThread(QThread):
     def cancelled(self) -> bool:
         return self._stop.is_set()
 
+    def _report(self, file: str, done: int, total: int) -> None:
+        # Blocks come as fast as the network gives them: tell the dialog a few times a second.
+        now = time.monotonic()
+        if done >= total or now - self._last_report >= PROGRESS_INTERVAL_S:
+            self._last_report = now
+            self.progressed.emit(file, done, total)
+
     def run(self) -> None:
         try:
-            downloads.ensure(self.name, progress=self.progressed.emit, should_stop=self._stop.is_set)
+            downloads.ensure(self.name, progress=self._report, should_stop=self._stop.is_set)
         except LatentLabError as exc:
             self.failed.emit(str(exc), self._stop.is_set())
         except Exception as exc:  # noqa: BLE001 - reported in the window rather than lost in a thread
