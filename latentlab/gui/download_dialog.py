@@ -90,7 +90,9 @@ class DownloadDialog(QDialog):
         self.setObjectName("downloadDialog")
         self.setWindowTitle(f"Downloading {spec.title.split(' (')[0]}")
         self._files = [f.name for f in spec.files]
-        total = sum(f.size for f in spec.files)
+        total = self._total = sum(f.size for f in spec.files)
+        # Bytes of the files before each one: the bar covers the whole set.
+        self._before = {f.name: sum(g.size for g in spec.files[:k]) for k, f in enumerate(spec.files)}
         layout = QVBoxLayout(self)
         intro = QLabel(f"{spec.title}: {_megabytes(total)}, downloaded once into\n{downloads.cache_folder(name)}"
                        f"\nLicence: {spec.licence}")
@@ -113,8 +115,10 @@ class DownloadDialog(QDialog):
 
     def show_progress(self, file: str, done: int, total: int) -> None:
         k = self._files.index(file) + 1 if file in self._files else 1
-        self.file_label.setText(f"File {k} of {len(self._files)}: {file} — {_megabytes(done)} of {_megabytes(total)}")
-        self.bar.setValue(int(1000 * done / total) if total else 0)
+        so_far = self._before.get(file, 0) + done
+        self.file_label.setText(f"{_megabytes(so_far)} of {_megabytes(self._total)} · file {k} of "
+                                f"{len(self._files)}: {file}")
+        self.bar.setValue(int(1000 * so_far / self._total) if self._total else 0)
 
     def reject(self) -> None:
         # Escape, the close button and Cancel: ask the thread to stop; the fetcher closes the dialog.

@@ -84,7 +84,7 @@ def test_cancel_keeps_the_part_and_the_next_try_resumes(qtbot, opened, server, m
     _choose(window, "fashion-mnist")
     qtbot.waitUntil(first_block.is_set, timeout=10000)
     dialog = _dialog(window)
-    qtbot.waitUntil(lambda: "File 1 of 4" in dialog.file_label.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "file 1 of 4" in dialog.file_label.text(), timeout=5000)
     dialog.cancel_button.click()
     pressed.set()
     qtbot.waitUntil(lambda: controller.downloads.thread is None and _dialog(window) is None, timeout=10000)
