@@ -23,7 +23,7 @@ import os
 import sys
 from typing import Any
 
-from PySide6.QtCore import QThread
+from PySide6.QtCore import QEventLoop, QThread
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -163,7 +163,13 @@ def show_window(model: Any, data: Any, *, title: str | None = None, block: bool 
     already (see the module doc); otherwise returns 0 at once and the window stays open.
     """
     app = _application()
-    open_window(model, data, title=title)
+    window, _controller = open_window(model, data, title=title)
     if not block or event_loop_running(app) or _give_kernel_a_loop():
         return 0
-    return int(app.exec())
+    # A loop of its own that ends with this window, whatever else the process has open (and
+    # whether or not the application quits when its last window closes).
+    if window.closed:   # closed already (while it painted for the first time)
+        return 0
+    loop = QEventLoop()
+    window.closing.connect(loop.quit)
+    return int(loop.exec())

@@ -131,7 +131,8 @@ def test_save_says_what_save_model_says_without_asking_where(qtbot, shown, digit
     assert len(errors) == 2 and not (tmp_path / "mine").exists()
 
 
-def test_a_decoder_alone_opens_with_its_data_placed_by_search(qtbot, shown, digits) -> None:
+def test_a_decoder_alone_opens_with_its_data_placed_by_search(qtbot, shown) -> None:
+    digits = load_dataset("mnist", limit=40)   # placing by search costs more than encoding
     vae = ConvVAE().eval()
     latentlab.show(decoder=vae.decode, latent_dim=2, data=digits, block=False)
     window, controller = _opened(qtbot)
@@ -159,3 +160,55 @@ def test_inside_a_running_event_loop_show_returns_at_once(qtbot, shown, digits) 
     qtbot.waitUntil(lambda: returned == [0], timeout=10000)
     window, _controller = _opened(qtbot)
     assert window.isVisible()
+
+
+def test_in_a_plain_script_show_runs_the_window_until_it_is_closed(qtbot, shown, digits) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from PySide6.QtCore import QThread
+
+    seen = []
+
+    def close_it() -> None:
+        window = adopt.open_windows()[-1]
+        seen.append((window.isVisible(), QThread.currentThread().loopLevel()))   # the loop runs with the window up
+        window.close()
+
+    # Once show's own loop runs (the first timer fires in the window's first paint, the second after).
+    QTimer.singleShot(0, lambda: QTimer.singleShot(300, close_it))
+    QTimer.singleShot(20000, lambda: QApplication.exit(3))   # a loop that never ended fails, not hangs
+    assert latentlab.show(model=ConvVAE().eval(), data=digits) == 0
+    assert seen == [(True, 1)] and adopt.open_windows() == ()
+
+
+class _Shell:
+    """Stands for IPython's shell: ``active_eventloop`` as ``%gui`` sets it; a kernel has ``kernel``."""
+
+    def __init__(self, loop, kernel=None) -> None:
+        self.active_eventloop, self.kernel, self.enabled = loop, kernel, []
+
+    def enable_gui(self, gui: str) -> None:
+        self.enabled.append(gui)
+
+
+def _ipython(monkeypatch, shell: _Shell) -> None:
+    import sys
+    import types
+
+    module = types.ModuleType("IPython")
+    module.get_ipython = lambda: shell
+    monkeypatch.setitem(sys.modules, "IPython", module)
+
+
+def test_with_gui_qt_in_ipython_show_returns_at_once(qtbot, shown, digits, monkeypatch) -> None:
+    _ipython(monkeypatch, _Shell("qt6"))
+    assert latentlab.show(model=ConvVAE().eval(), data=digits) == 0   # no loop was run: it came back
+    window, _controller = _opened(qtbot)
+    assert window.isVisible()
+
+
+def test_a_kernel_without_a_qt_loop_is_given_one_instead_of_being_blocked(qtbot, shown, digits, monkeypatch) -> None:
+    shell = _Shell(None, kernel=object())
+    _ipython(monkeypatch, shell)
+    assert latentlab.show(model=ConvVAE().eval(), data=digits) == 0
+    assert shell.enabled == ["qt"] and adopt.open_windows()
