@@ -19,12 +19,13 @@ ends within the download's own timeout.
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from latentlab.core.data import downloads
@@ -94,8 +95,9 @@ class DownloadDialog(QDialog):
         # Bytes of the files before each one: the bar covers the whole set.
         self._before = {f.name: sum(g.size for g in spec.files[:k]) for k, f in enumerate(spec.files)}
         layout = QVBoxLayout(self)
-        intro = QLabel(f"{spec.title}: {_megabytes(total)}, downloaded once into\n{downloads.cache_folder(name)}"
-                       f"\nLicence: {spec.licence}")
+        intro = QLabel(f"<b>{html.escape(spec.title)}</b><br>{_megabytes(total)}, downloaded once into "
+                       f"{html.escape(str(downloads.cache_folder(name)))}<br>Licence: {html.escape(spec.licence)}")
+        intro.setTextFormat(Qt.TextFormat.RichText)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.file_label = QLabel("Connecting…")
@@ -111,7 +113,7 @@ class DownloadDialog(QDialog):
         self.cancel_button.setToolTip("Stop now; the next try continues where this one stopped")
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(480)
 
     def show_progress(self, file: str, done: int, total: int) -> None:
         k = self._files.index(file) + 1 if file in self._files else 1
