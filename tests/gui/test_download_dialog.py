@@ -137,6 +137,7 @@ def test_start_with_a_set_not_cached_downloads_it_then_trains(qtbot, opened, ser
     assert not controller.start_training(settings)   # not yet: the download comes first
     assert _dialog(window) is not None and not controller.is_training
     qtbot.waitUntil(lambda: controller.data.name == "kmnist", timeout=10000)
-    assert len(controller.data) == 64 and controller.run.status != "idle"   # the Start went on
-    controller.stop_training()
-    qtbot.waitUntil(lambda: not controller.is_training, timeout=20000)
+    assert len(controller.data) == 64
+    # The Start went on once the data was there: the one epoch asked for is trained on it.
+    qtbot.waitUntil(lambda: not controller.is_training and bool(controller.run.history), timeout=30000)
+    assert [h["epoch"] for h in controller.run.history] == [1]
