@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentlab.core.adapters import ExternalModel, grid_search_codes, is_external, save_weights, wrap
+from latentlab.core.adapters import (
+    ExternalModel, grid_search_codes, is_external, save_refusal, save_weights, wrap,
+)
 from latentlab.core.data import Dataset, load_dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
@@ -59,12 +61,9 @@ def save_model(model: LatentModel, path: str | os.PathLike[str], *,
     from latentlab.core.checkpoint import describe_data
     from latentlab.core.checkpoint import save_model as save_checkpoint
 
-    if is_external(model):
-        raise LatentLabError(
-            f"{model.name} wraps code of your own, which LatentLab cannot store in a model file. "
-            "Save its weights with latentlab.save_weights(model, 'weights.safetensors') and keep the "
-            "code that builds it; or, for an ONNX model, keep its .onnx files. Models trained by "
-            "LatentLab (latentlab.train) save normally.")
+    refusal = save_refusal(model)
+    if refusal is not None:
+        raise LatentLabError(refusal)
     if not isinstance(model, LatentModel):
         raise LatentLabError(f"save_model takes a LatentLab model, got {type(model).__name__}")
     meta = getattr(model, "meta", None) or {}

@@ -49,7 +49,7 @@ class StartupResult:
     """What the background start-up produced (plain objects, no Qt)."""
 
     data: Any = None
-    model: Any = None                 # a LoadedModel
+    model: Any = None                 # an OpenedModel (a LatentLab model or ONNX graphs)
     errors: list[tuple[str, str]] = field(default_factory=list)
     hint: str = ""
 
@@ -62,8 +62,8 @@ def load_startup(model_path: str | None, default_model: str | None) -> StartupRe
     """
     import torch  # noqa: F401 - the slow import this thread exists for
 
-    from latentlab.core.checkpoint import load_model
     from latentlab.core.data import load_dataset
+    from latentlab.gui.open_model import load_model   # a LatentLab model or ONNX graphs
     from latentlab.gui import controller  # noqa: F401 - loads the controller's imports here too
 
     out = StartupResult()
@@ -237,7 +237,8 @@ def has_display() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app; ``argv`` may hold one model path (a folder or a ``.latentlab`` file)."""
+    """Run the app; ``argv`` may hold one model path (a folder, a ``.latentlab`` file, or ONNX:
+    a folder holding ``decoder.onnx``, one of its files, or a lone ``.onnx`` decoder)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if any(a.startswith("-") for a in args) or len(args) > 1:
         print("usage: latentlab [MODEL]   (or latentlab --help for the commands)", file=sys.stderr)

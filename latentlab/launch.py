@@ -4,17 +4,21 @@ Everything that can go wrong with the arguments is checked here, before Qt is im
 script gets one clear :class:`~latentlab.core.errors.LatentLabError` instead of a window that
 cannot show anything. The GUI is imported only when the checks pass.
 
-What this asks of the GUI (``latentlab.gui``): a function
-``latentlab.gui.adopt.show_window(model, data, *, title, block) -> int`` that makes (or reuses)
-the ``QApplication``, builds the main window and its controller, hands it the model and data as
-they are (``Session.set_model(model, meta={}, path=None)`` then ``Session.set_data(data)``,
-the same calls the start-up code uses; no file is read), and when ``block`` runs the event loop
-until the window closes and returns its exit status. The model is any
-:class:`~latentlab.core.models.base.LatentModel`, including a wrapped
-:class:`~latentlab.core.adapters.ExternalModel`: a generator's ``config.capabilities.encoder``
-is False, so data is placed with :func:`~latentlab.core.adapters.grid_search_codes` instead of
-encoded; such a model cannot be saved, so "Save model" must say what
-``latentlab.save_model`` says.
+The window's half is :func:`latentlab.gui.adopt.show_window` (``show_window(model, data, *,
+title, block) -> int``): it makes (or reuses) the ``QApplication``, builds the main window and
+its :class:`~latentlab.gui.controller.AppController` and hands them the model and data as they
+are (``set_data(data)``, then ``set_model(model, meta=..., path=None)``, the calls the app's
+start-up makes after reading files; nothing is read here). In a plain script it runs the event
+loop until the window closes and returns its exit status; with ``block=False``, or when a Qt
+loop already runs (IPython or Jupyter with ``%gui qt``), it returns 0 at once and keeps the
+window alive until it closes. A Jupyter kernel without a Qt loop is given one rather than blocked.
+
+The model is any :class:`~latentlab.core.models.base.LatentModel`, including a wrapped
+:class:`~latentlab.core.adapters.ExternalModel`. A generator (``config.capabilities.encoder``
+False) has its data placed by search rather than encoded. A wrapped model cannot be written
+as a LatentLab model file: the window's Save says what :func:`latentlab.save_model` says
+(:func:`latentlab.core.adapters.save_refusal`: its weights as safetensors, its code the
+person's own).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def prepare(model: Any = None, data: Any = None, labels: Any = None, **wrap_opti
         if wrap_options:
             raise LatentLabError("wrapping options apply to a module, not to a saved model's path")
         model = api.load_model(model)
-    elif model is not None:
+    elif model is not None or wrap_options:   # show(decoder=g, latent_dim=2): a generator alone
         model = api.wrap(model, **wrap_options)
     dataset = api.as_dataset(data, labels) if data is not None else None
     if labels is not None and data is None:
@@ -61,18 +65,16 @@ def show(model: Any = None, data: Any = None, labels: Any = None, *, title: str 
          block: bool = True, **wrap_options: Any) -> int:
     """Open LatentLab's window on ``model`` and ``data``; returns when the window closes.
 
-    See :func:`prepare` for what the arguments may be. ``block=False`` returns at once (for an
-    interactive session that runs its own Qt event loop).
+    See :func:`prepare` for what the arguments may be. ``block=False`` returns at once and the
+    window stays open (for an interactive session that runs its own Qt event loop); so does a
+    call made while a Qt event loop runs already (IPython or Jupyter with ``%gui qt``).
+    ``title`` names the model in the window's title.
     """
     model, dataset = prepare(model, data, labels, **wrap_options)
     module_name, function = GUI_ENTRY
     try:
         entry = getattr(importlib.import_module(module_name), function)
     except ImportError as exc:
-        if exc.name == module_name:
-            raise LatentLabError("this version of the LatentLab window cannot open an in-memory model yet") from None
         raise LatentLabError(f"the LatentLab window cannot be opened here: {exc}. Install the app's "
                              "dependencies (PySide6, pyqtgraph, superqt) or use the command line") from None
-    except AttributeError:
-        raise LatentLabError("this version of the LatentLab window cannot open an in-memory model yet") from None
     return int(entry(model, dataset, title=title, block=block) or 0)

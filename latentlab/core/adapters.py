@@ -44,7 +44,7 @@ from latentlab.core.models.registry import Capabilities, Family, Option
 
 __all__ = [
     "MAX_GRID_POINTS", "OUTPUT_RANGES", "ExternalModel", "external_family_name", "grid_search_codes",
-    "is_external", "is_external_family", "save_weights", "wrap",
+    "is_external", "is_external_family", "save_refusal", "save_weights", "wrap",
 ]
 
 OUTPUT_RANGES = ("unit", "tanh", "logits", "raw")
@@ -410,6 +410,19 @@ def grid_search_codes(model: LatentModel, items: torch.Tensor, *, extent: float 
 
 
 # -- saving what can be saved ----------------------------------------------------------------
+def save_refusal(model: Any) -> str | None:
+    """Why ``model`` cannot be saved as a LatentLab model file, or None when it can.
+
+    The one wording for every face: :func:`latentlab.api.save_model` raises it, the app shows it.
+    """
+    if not is_external(model):
+        return None
+    return (f"{model.name} wraps code of your own, which LatentLab cannot store in a model file. "
+            "Save its weights with latentlab.save_weights(model, 'weights.safetensors') and keep the "
+            "code that builds it; or, for an ONNX model, keep its .onnx files. Models trained by "
+            "LatentLab (latentlab.train) save normally.")
+
+
 def save_weights(model: ExternalModel, path: str | os.PathLike[str]) -> None:
     """Write the torch weights of a wrapped model as one safetensors file (atomically).
 

@@ -29,6 +29,7 @@ from PySide6.QtCore import QObject
 from superqt.utils import qthrottled
 
 from latentlab.core import inference, render
+from latentlab.core.adapters import save_refusal
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import cpu_state
 from latentlab.core.errors import LatentLabError
@@ -37,6 +38,7 @@ from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
 from latentlab.gui import placement
 from latentlab.gui import settings as prefs
+from latentlab.gui.download_dialog import StandardDataFetcher
 from latentlab.gui.exports import Exports
 from latentlab.gui.following import FollowHost, RunFollowing
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
@@ -45,6 +47,7 @@ from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.quality_watch import QualityWatch
 from latentlab.gui.realness import RealnessController
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
+from latentlab.gui.timelapse_recorder import TimelapseRecorder
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
 from latentlab.gui.tools.uses import UsesController
@@ -158,6 +161,9 @@ class AppController(QObject):
             show_status=lambda text: self.window.show_status(text, 0),
             show_error=lambda title, text: self.window.show_error(title, text)), self)
         self.realness = RealnessController(self.inference, self._mosaic_inputs, self)
+        self.downloads = StandardDataFetcher(window, self)   # the standard data sets, fetched with a dialog
+        self.timelapse = TimelapseRecorder(window, self.training, model=lambda: self._model,
+                                           data=lambda: self._data, probe_z=self._probe_code, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -237,6 +243,7 @@ class AppController(QObject):
         w.bookmarkRequested.connect(self.bookmark_probe)
         w.filesDropped.connect(self.add_files)
         w.before_close = self.may_close
+        w.save_refusal = lambda: save_refusal(self._model)
         w.closing.connect(self._on_window_closing)
 
     # -- what is current --------------------------------------------------------------
@@ -366,13 +373,14 @@ class AppController(QObject):
         if not self._confirm_discard("open another model"):
             return False
         try:
-            from latentlab.core.checkpoint import load_model
+            from latentlab.gui.open_model import load_model   # a LatentLab model or ONNX graphs
 
             loaded = load_model(path)
         except Exception as exc:
             self._report("Could not open the model", exc)
             return False
         self.following.stop()
+        path = loaded.path
         self.training.shutdown(2000)   # a run of the model being replaced is discarded
         self._show_loaded(loaded, str(path))
         prefs.add_recent_model(str(path))
@@ -421,6 +429,9 @@ class AppController(QObject):
         snapshot while training runs) with the history of its finished epochs."""
         if self._model is None:
             self.window.show_error("Nothing to save", "Train or open a model first.")
+            return False
+        if save_refusal(self._model):   # a person's own code: say what can be saved instead
+            self.window.show_error("Cannot save this model", save_refusal(self._model) or "")
             return False
         try:
             from latentlab.core.checkpoint import save_model
@@ -917,6 +928,9 @@ class AppController(QObject):
         """
         if self.is_training:
             return False
+        if self.downloads.needs(settings.data):   # fetched off the GUI thread first, then started
+            self.downloads.fetch(settings.data, then=lambda: self.start_training(settings))
+            return False
         if not settings.continue_training and not self._confirm_discard("train a new model"):
             return False
         self.following.stop()
@@ -1106,7 +1120,9 @@ class AppController(QObject):
     # -- exports --------------------------------------------------------------------------
     def export(self, kind: str) -> str | None:
         """File ▸ Export ▸ …: ``kind`` is one of "decoded", "manifold", "strip", "gif",
-        "apng", "codes", "path_codes". Returns the file written, or None."""
+        "apng", "mp4", "traversal", "codes", "path_codes" or "timelapse". Returns the file written, or None."""
+        if kind == "timelapse":
+            return self.timelapse.export()
         return self.exports.export(kind)
 
     # -- quitting -------------------------------------------------------------------------

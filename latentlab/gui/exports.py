@@ -17,11 +17,11 @@ from latentlab.core.errors import LatentLabError
 from latentlab.gui import manifold as grids
 from latentlab.gui.probe_decoder import DecodedProbe
 from latentlab.gui.state import Scene
-from latentlab.gui.tools import ToolsController, export_dialogs
+from latentlab.gui.tools import ToolsController, export_dialogs, traversal_export
 
 NO_PATH_TEXT = ("There is no path yet. Shift+click two or more points on the plane (or use the "
                 "Interpolation panel) to make one.")
-KINDS = ("decoded", "manifold", "strip", "gif", "apng", "codes", "path_codes")
+KINDS = ("decoded", "manifold", "strip", "gif", "apng", "mp4", "traversal", "codes", "path_codes")
 
 
 class Exports:
@@ -41,6 +41,7 @@ class Exports:
         """Export ``kind`` (one of :data:`KINDS`); the file written, or None."""
         exports = {"decoded": self.export_decoded, "manifold": self.export_manifold_sheet,
                    "strip": self.export_strip, "gif": self.export_gif, "apng": self.export_apng,
+                   "mp4": self.export_mp4, "traversal": self.export_traversal,
                    "codes": self.export_data_codes, "path_codes": self.export_path_codes}
         if kind not in exports:
             raise ValueError(f"unknown export {kind!r}; expected one of {KINDS}")
@@ -104,6 +105,17 @@ class Exports:
     def export_apng(self) -> str | None:
         """The path as an animated PNG, with the interpolation panel's playback options."""
         return self._animation(export_dialogs.export_apng)
+
+    def export_mp4(self) -> str | None:
+        """The path as an MP4 video, at the interpolation panel's frame rate."""
+        return self._animation(export_dialogs.export_mp4)
+
+    def export_traversal(self) -> str | None:
+        """One latent dimension swept from the probe, as an animation (the plane's x axis by default)."""
+        scene = self._scene()
+        default = scene.plane_dims[0] if scene.plane_kind == "dims" else 0
+        return traversal_export.export_traversal(self.window, self.tools, default_dim=default,
+                                                 fps=self.window.interpolation.fps_spin.value())
 
     def export_data_codes(self) -> str | None:
         """Every data item's code, with its label."""

@@ -109,7 +109,7 @@ def test_show_checks_its_arguments_before_any_window(monkeypatch: pytest.MonkeyP
         latentlab.show()
     with pytest.raises(LatentLabError, match="labels were given without data"):
         latentlab.show(model=tiny, latent_dim=2, labels=[0])
-    with pytest.raises(LatentLabError, match="cannot open an in-memory model yet"):
+    with pytest.raises(LatentLabError, match="window cannot be opened here"):
         latentlab.show(model=tiny, latent_dim=2, data=np.zeros((3, 4, 4), np.uint8))
 
 

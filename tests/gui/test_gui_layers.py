@@ -4,6 +4,7 @@ The layers, lowest first (a layer may import its own modules and those listed fo
 
 =============  =====================================================================
 settings       remembered preferences                         (nothing of the GUI)
+files          what a chosen model file stands for (open_model.py) (nothing of the GUI)
 workers        background threads                             (nothing of the GUI)
 views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
@@ -11,9 +12,10 @@ services       manifold.py, probe_decoder.py, probe_score.py,     state, workers
                training_run.py, placement.py, realness.py,
                quality_watch.py, autosave_watch.py, following.py
 tools          the latent tools' state and panels             views, tools
-window         the window shell                               views, tools, settings
+window         the window shell                               views, tools, settings, files
 controller     controller.py (the one that answers requests)  all of the above
-               and exports.py, which it owns
+               and the modules it owns (exports.py, the download dialog, the
+               time-lapse recorder); adopt.py, which builds a window and controller
 =============  =====================================================================
 
 So views never see the state models, the window, the workers or the controller; the state
@@ -31,13 +33,14 @@ GUI = REPO / "latentlab" / "gui"
 
 ALLOWED = {
     "settings": set(),
+    "files": set(),
     "workers": set(),
     "views": {"views"},
     "state": {"state"},
     "services": {"state", "workers", "services"},
     "tools": {"views", "tools"},
-    "window": {"views", "tools", "settings", "window"},
-    "controller": {"settings", "workers", "views", "state", "services", "tools", "window", "controller"},
+    "window": {"views", "tools", "settings", "files", "window"},
+    "controller": {"settings", "files", "workers", "views", "state", "services", "tools", "window", "controller"},
 }
 WIDGET_MODULES = ("PySide6.QtWidgets", "PySide6.QtGui", "pyqtgraph", "superqt.qtcompat.QtWidgets")
 
@@ -61,7 +64,9 @@ def _layer(module: str) -> str | None:
             "probe_score": "services", "placement": "services", "realness": "services",
             "quality_watch": "services", "autosave_watch": "services", "run_follow": "workers",
             "following": "services",
-            "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
+            "training_run": "services", "controller": "controller", "exports": "controller",
+            "open_model": "files", "adopt": "controller", "download_dialog": "controller",
+            "timelapse_recorder": "controller"}.get(top)
 
 
 def _imports(module: str) -> set[str]:

@@ -269,6 +269,7 @@ def test_gui_modules_do_not_import_torch() -> None:
 
 
 def test_the_family_list_comes_from_the_registry_with_descriptions(qtbot) -> None:
+    from latentlab.core.adapters import is_external_family
     from latentlab.core.models import registry
     from tests.toy_families import NAME, toy_family_registered
 
@@ -277,7 +278,8 @@ def test_the_family_list_comes_from_the_registry_with_descriptions(qtbot) -> Non
         qtbot.addWidget(panel)
         combo = panel.family_combo
         keys = [combo.itemData(i) for i in range(combo.count())]
-        assert keys == list(registry.names()) and NAME in keys
+        # Wrapped models' families (a person's own code) are shown, never offered for training.
+        assert keys == [n for n in registry.names() if not is_external_family(n)] and NAME in keys
         row = keys.index(NAME)
         assert combo.itemText(row) == toy.title
         assert combo.itemData(row, Qt.ItemDataRole.ToolTipRole) == toy.description

@@ -245,7 +245,8 @@ def _download_once(url: str, part: Path, file: RemoteFile, progress: Progress | 
                     raise LatentLabError(f"the download of {file.name} was cancelled; it continues from "
                                          f"{have:,} bytes next time")
                 try:
-                    block = response.read(min(CHUNK, file.size - have + 1))
+                    # read1: what has arrived (up to a block), so progress and Cancel keep up on a slow link
+                    block = response.read1(min(CHUNK, file.size - have + 1))
                 except (http.client.IncompleteRead, ConnectionError, socket.timeout, OSError) as exc:
                     raise _Dropped(str(exc)) from None
                 if not block:

@@ -33,6 +33,7 @@ from latentlab.gui.views import dialogs
 PNG_FILTER = "PNG images (*.png)"
 GIF_FILTER = "GIF animations (*.gif)"
 APNG_FILTER = "Animated PNG (*.png *.apng)"
+MP4_FILTER = "MP4 video (*.mp4)"
 CODES_FILTER = "CSV table (*.csv);;NumPy array (*.npy);;NumPy archive (*.npz)"
 
 
@@ -154,32 +155,47 @@ def export_strip(parent: QWidget | None, frames: np.ndarray, default_scale: int 
 
 
 def _animation(parent: QWidget | None, frames: np.ndarray, fps: int, loop: bool, pingpong: bool,
-               kind: str) -> str | None:
-    opts = _ask_options(parent, f"Export {kind}", {"scale": 4, "fps": fps, "loop": loop, "pingpong": pingpong})
+               kind: str, name: str = "interpolation") -> str | None:
+    # A video has no loop flag: players loop it themselves.
+    options = {"scale": 4, "fps": fps, "pingpong": pingpong} if kind == "MP4" else \
+        {"scale": 4, "fps": fps, "loop": loop, "pingpong": pingpong}
+    opts = _ask_options(parent, f"Export {kind}", options)
     if opts is None:
         return None
-    writer = core_export.save_gif if kind == "GIF" else core_export.save_apng
-    name_filter, suffixes = (GIF_FILTER, (".gif",)) if kind == "GIF" else (APNG_FILTER, (".png", ".apng"))
+    name_filter, suffixes = {"GIF": (GIF_FILTER, (".gif",)), "APNG": (APNG_FILTER, (".png", ".apng")),
+                             "MP4": (MP4_FILTER, (".mp4",))}[kind]
 
     def write(path: str) -> None:
+        if kind == "MP4":
+            from latentlab.core.video import save_mp4   # imageio-ffmpeg only when a video is asked for
+
+            save_mp4(path, _tensor(frames), fps=opts["fps"], pingpong=opts["pingpong"], scale=opts["scale"])
+            return
+        writer = core_export.save_gif if kind == "GIF" else core_export.save_apng
         # 0 loops forever; to play once, a GIF has no loop extension and an APNG plays 1 time.
         once = None if kind == "GIF" else 1
         writer(path, _tensor(frames), fps=opts["fps"], loop=0 if opts["loop"] else once,
                pingpong=opts["pingpong"], scale=opts["scale"])
 
-    return _run(parent, f"Save {kind}", name_filter, f"interpolation{suffixes[0]}", suffixes, write)
+    return _run(parent, f"Save {kind}", name_filter, f"{name}{suffixes[0]}", suffixes, write)
 
 
 def export_gif(parent: QWidget | None, frames: np.ndarray, fps: int = 12, loop: bool = True,
-               pingpong: bool = False) -> str | None:
+               pingpong: bool = False, name: str = "interpolation") -> str | None:
     """Save frames ``[M, C, H, W]`` as an animated GIF."""
-    return _animation(parent, frames, fps, loop, pingpong, "GIF")
+    return _animation(parent, frames, fps, loop, pingpong, "GIF", name)
 
 
 def export_apng(parent: QWidget | None, frames: np.ndarray, fps: int = 12, loop: bool = True,
-                pingpong: bool = False) -> str | None:
+                pingpong: bool = False, name: str = "interpolation") -> str | None:
     """Save frames ``[M, C, H, W]`` as an animated PNG (lossless)."""
-    return _animation(parent, frames, fps, loop, pingpong, "APNG")
+    return _animation(parent, frames, fps, loop, pingpong, "APNG", name)
+
+
+def export_mp4(parent: QWidget | None, frames: np.ndarray, fps: int = 12, loop: bool = True,
+               pingpong: bool = False, name: str = "interpolation") -> str | None:
+    """Save frames ``[M, C, H, W]`` as an MP4 video (H.264; ``loop`` is left to the player)."""
+    return _animation(parent, frames, fps, loop, pingpong, "MP4", name)
 
 
 def export_codes(parent: QWidget | None, codes: np.ndarray, labels: np.ndarray | None = None,

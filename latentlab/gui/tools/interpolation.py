@@ -178,6 +178,8 @@ class InterpolationPanel(QWidget):
         self.export_gif_action = menu.addAction("GIF…", lambda: self._export_animation(export_dialogs.export_gif))
         self.export_apng_action = menu.addAction("APNG…",
                                                  lambda: self._export_animation(export_dialogs.export_apng))
+        self.export_mp4_action = menu.addAction("MP4…", lambda: self._export_animation(export_dialogs.export_mp4))
+        self.export_mp4_action.setToolTip("An H.264 video, for players and slides")
         self.export_codes_action = menu.addAction("Codes…", self._export_codes)
         self.export_codes_action.setToolTip("The path's latent codes as a table")
         menu.setToolTipsVisible(True)
@@ -256,7 +258,8 @@ class InterpolationPanel(QWidget):
         self.scrubber.setRange(0, max(0, n - 1))
         self.scrubber.blockSignals(False)
         for w in (self.scrubber, self.play_button, self.export_button, self.export_strip_action,
-                  self.export_gif_action, self.export_apng_action, self.export_codes_action):
+                  self.export_gif_action, self.export_apng_action, self.export_mp4_action,
+                  self.export_codes_action):
             w.setEnabled(n > 0)
         if n == 0:
             self.play_button.setChecked(False)

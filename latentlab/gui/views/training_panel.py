@@ -45,6 +45,11 @@ DATA_CHOICES = (
     ("mnist", "MNIST digits (bundled)"),
     ("moons", "Moons (procedural)"),
     ("shapes", "Shapes (procedural)"),
+    ("fashion-mnist", "Fashion-MNIST (download, 31 MB)"),
+    ("kmnist", "Kuzushiji-MNIST (download, 21 MB)"),
+    ("mnist-full", "MNIST, all 60,000 (download, 12 MB)"),
+    ("emnist-letters", "EMNIST letters (download, 562 MB)"),
+    ("cifar10", "CIFAR-10 (download, 170 MB)"),
     ("folder", "Image folder…"),
     ("idx", "IDX file…"),
     ("npz", "NumPy array (.npz/.npy)…"),
@@ -123,6 +128,7 @@ class TrainingPanel(QWidget):
     resumeRequested = Signal()
     stopRequested = Signal()
     problemsChanged = Signal(list)   # the sentences of problems() whenever they change
+    dataChosen = Signal(str)   # a data set chosen by name (a standard one may need downloading first)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -130,6 +136,7 @@ class TrainingPanel(QWidget):
         self._state = "idle"
         self._paths: dict[str, str] = {}
         self._data_index = 0   # the last data choice that had everything it needs
+        self._previous_data_index = 0   # the one before it (undo_data_choice)
         self._fields: dict[tuple[str, str], QWidget] = {}
         self._problems: list[str] = []
         self._last_progress: tuple[int, int, float] | None = None   # epoch, epochs, fraction
@@ -152,6 +159,11 @@ class TrainingPanel(QWidget):
         self.problems_label.setStyleSheet("color: #d03c3c;")
         layout.addWidget(self.problems_label)
         layout.addLayout(self._build_buttons())
+        self.timelapse_check = QCheckBox("Record time-lapse")
+        self.timelapse_check.setObjectName("timelapseCheckBox")
+        self.timelapse_check.setToolTip("Take a frame of the plane and the decoded probe at every snapshot "
+                                        "while training; saved as MP4 or GIF when the run ends.")
+        layout.addWidget(self.timelapse_check)
         layout.addLayout(self._build_progress())
         self.status = QLabel("Ready.")
         self.status.setObjectName("trainingStatus")
@@ -209,8 +221,9 @@ class TrainingPanel(QWidget):
 
     def _build_model_group(self) -> QGroupBox:
         group, form = form_group("Model")
-        self.family_combo = combo_box(family_choices())
-        for row, family in enumerate(registry.families()):   # the registry's one-line description
+        offered = [f for f in registry.families() if not _wraps_own_code(f)]
+        self.family_combo = combo_box(tuple((f.name, f.title) for f in offered))
+        for row, family in enumerate(offered):   # the registry's one-line description
             self.family_combo.setItemData(row, family.description, Qt.ItemDataRole.ToolTipRole)
         select_key(self.family_combo, "vae")
         self.family_combo.currentIndexChanged.connect(self._update_model_fields)
@@ -310,7 +323,15 @@ class TrainingPanel(QWidget):
                 self._update_data_rows()
                 return
             self._paths[kind] = path
-        self._data_index = index
+        self._previous_data_index, self._data_index = self._data_index, index
+        self._update_data_rows()
+        if kind not in FILE_KINDS:
+            self.dataChosen.emit(kind)
+
+    def undo_data_choice(self) -> None:
+        """Go back to the data chosen before (the last choice could not be fetched)."""
+        self.data_combo.setCurrentIndex(self._previous_data_index)
+        self._data_index = self.data_combo.currentIndex()
         self._update_data_rows()
 
     def _ask_path(self, kind: str) -> str | None:
@@ -561,7 +582,8 @@ class TrainingPanel(QWidget):
         self._desc = dict(desc)
         self.model_label.setText(describe_text(self._desc))
         self._loaded_group.setVisible(True)
-        self.set_resumable(bool(self._desc.get("resumable", True)))
+        # A wrapped model (a person's own code, ONNX graphs) is shown, never trained here.
+        self.set_resumable(bool(self._desc.get("resumable", True)) and not _family_wraps_own_code(desc.get("family")))
 
     def model_description(self) -> str:
         """The text describing the loaded model ("" when there is none)."""
@@ -695,6 +717,15 @@ def family_choices() -> tuple[tuple[str, str], ...]:
     return tuple((family.name, family.title) for family in registry.families())
 
 
+def _wraps_own_code(family: Any) -> bool:
+    """A family of wrapped models (a person's own code, an ONNX graph): shown, never trained here."""
+    return tuple(family.archs) == ("external",)
+
+
+def _family_wraps_own_code(name: object) -> bool:
+    return isinstance(name, str) and name in registry.names() and _wraps_own_code(registry.get(name))
+
+
 def describe_text(desc: Mapping[str, Any]) -> str:
     """One or two lines about a model: "VAE · MLP 512-256 · latent 2" and what it was trained on."""
     names = dict(family_choices())
@@ -721,15 +752,20 @@ def describe_text(desc: Mapping[str, Any]) -> str:
     if is_number(epochs):
         count = int(epochs)
         trained = "not trained yet" if count <= 0 else f"trained {count} epoch{'s' if count != 1 else ''}"
+    own = _family_wraps_own_code(family)
+    if own:
+        trained = "made outside LatentLab"
     data = desc.get("data")
-    if data and trained:
+    if data and trained and not own:
         trained += f" on {data}"
-    elif data:
+    elif data and not own:
         trained = f"from {data}"
     second = ", ".join(p for p in (images, trained) if p)
     if second:
         lines.append(second[0].upper() + second[1:])
-    if desc.get("resumable") is False:
+    if own:
+        lines.append("Explored as it is; its training stays with its own code.")
+    elif desc.get("resumable") is False:
         lines.append("It cannot continue on the data chosen now (its images differ).")
     return "\n".join(lines)
 

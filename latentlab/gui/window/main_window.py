@@ -33,6 +33,8 @@ from superqt.utils import qthrottled
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import settings as prefs
 from latentlab.gui.views.colour_by import ColourByBar
+from latentlab.gui.open_model import FILE_FILTER as MODEL_FILTER
+from latentlab.gui.open_model import model_location
 from latentlab.gui.views.dialogs import AboutDialog, confirm_overwrite, show_error
 from latentlab.gui.views.loss_plot import LossPlot
 from latentlab.gui.views.plane_view import LatentPlaneView
@@ -57,7 +59,6 @@ SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 LOSS_FLUSH_MS = 1000
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
-MODEL_FILTER = "LatentLab models (config.json *.latentlab);;All files (*)"
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
 SESSION_FILTER = "LatentLab sessions (*.json);;All files (*)"
 GENERATED_FILTERS = ("A folder of PNG images (*)", "One NumPy archive (*.npz)")
@@ -70,6 +71,9 @@ EXPORT_ENTRIES = (
     ("Interpolation &Strip…", "exportStripAction", "strip"),
     ("Interpolation &GIF…", "exportGifAction", "gif"),
     ("Interpolation &APNG…", "exportApngAction", "apng"),
+    ("Interpolation &MP4…", "exportMp4Action", "mp4"),
+    ("&Traversal Animation…", "exportTraversalAction", "traversal"),
+    ("Training &Time-lapse…", "exportTimelapseAction", "timelapse"),
     ("&Latent Codes…", "exportCodesAction", "codes"),
     ("&Path Codes…", "exportPathCodesAction", "path_codes"),
 )
@@ -141,6 +145,8 @@ class MainWindow(QMainWindow):
         self.closed = False
         #: Asked before the window closes (a controller sets it); False keeps the window open.
         self.before_close: Callable[[], bool] = lambda: True
+        #: Why the model on screen cannot be saved as a model file (a controller sets it), or None.
+        self.save_refusal: Callable[[], str | None] = lambda: None
         self.startup_thread: QThread | None = None
         self.warm_up_thread: QThread | None = None   # first-use costs of training, paid after start-up
         self._helper_threads: list[QThread] = []
@@ -402,9 +408,8 @@ class MainWindow(QMainWindow):
 
     def _open_model_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a model", "", MODEL_FILTER)
-        if path:
-            self._request(self.openModelRequested,
-                          os.path.dirname(path) if os.path.basename(path) == "config.json" else path)
+        if path:   # a config.json or an ONNX encoder/decoder stands for its folder
+            self._request(self.openModelRequested, model_location(path))
 
     def _follow_run_clicked(self) -> None:
         folder = self.ask_run_folder()
@@ -419,6 +424,10 @@ class MainWindow(QMainWindow):
     def _save_model_clicked(self) -> None:
         if self._scene is None or not self._scene.has_model:
             self.show_error("Nothing to save", "Train or open a model first.")
+            return
+        refusal = self.save_refusal()
+        if refusal:   # before asking where: there is nothing it could write
+            self.show_error("Cannot save this model", refusal)
             return
         path = self.ask_model_save_path(self._scene.model_name)
         if path:
