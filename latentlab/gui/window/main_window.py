@@ -164,6 +164,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.hint_label, 1)   # shows whenever no message is passing
         self.setAcceptDrops(True)
         self._point_classes: tuple[Any, np.ndarray, tuple[str, ...]] | None = None   # predicted colours
+        self._marks: tuple[Any, np.ndarray] | None = None   # ringed points (labelled images) and their scene key
         self._restore_layout()
         self.setWindowTitle(APP_TITLE)
         self.show_loading("Loading the model…")
@@ -630,6 +631,7 @@ class MainWindow(QMainWindow):
         else:
             self.plane.set_points(scene.xy, *self._point_classes_for(scene))
             self._points_key = key
+            self._apply_marks(scene)
         self.plane.set_point_errors(scene.errors)   # an inverted generator's dots: faint where it fails
         self._shown_xy = scene.xy
 
@@ -640,6 +642,20 @@ class MainWindow(QMainWindow):
         scene = self._scene
         if scene is not None and scene.xy is not None and self.plane.point_count() == len(scene.xy):
             self.plane.set_point_labels(*self._point_classes_for(scene))
+
+    def show_marked_points(self, key: Any, indices: np.ndarray | None, note: str | None = None) -> None:
+        """Ring the points ``indices`` (the images whose labels a model learned from) while the
+        scene's ``(model_key, data_key)`` is ``key``, with ``note`` in the legend; None: no rings."""
+        self._marks = None if indices is None else (key, np.asarray(indices))
+        self.plane.set_legend_note("marked", None if indices is None else note)
+        if self._scene is not None:
+            self._apply_marks(self._scene)
+
+    def _apply_marks(self, scene: Any) -> None:
+        marks = self._marks
+        fits = marks is not None and marks[0] == (scene.model_key, scene.data_key) and scene.xy is not None \
+            and self.plane.point_count() == len(scene.xy) and (not len(marks[1]) or marks[1].max() < len(scene.xy))
+        self.plane.set_marked(marks[1] if fits else None)
 
     def _point_classes_for(self, scene: Any) -> tuple[np.ndarray | None, tuple[str, ...]]:
         chosen = self._point_classes
