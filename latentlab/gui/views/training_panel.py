@@ -84,7 +84,8 @@ TIPS = {
     "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
     "arch": "Fully connected layers (MLP) or convolutions, which suit larger images.",
     "latent_dim": "Number of latent dimensions (1 to 256); 2 can be drawn directly as a plane.",
-    "beta": "Weight of the KL term for a β-VAE; above 1 trades sharpness for a tidier latent space.",
+    "beta": "Weight of the KL term; above 1 trades sharpness for a tidier latent space. Each family starts "
+            "from its own default.",
     "kl_warmup_epochs": "Epochs over which the KL weight ramps up from 0, which helps avoid posterior collapse.",
     "likelihood": "How reconstructions are scored: Bernoulli for near-binary images, Gaussian for photos.",
     "epochs": "Number of passes over the training data.",
@@ -99,6 +100,10 @@ TIPS = {
 }
 _NOT_STARTED = "Not started"
 # What a field that does not apply to the run contributes to settings() (None: the default).
+# The settings a family may not read: their fields are disabled for it, saying so.
+_FAMILY_SETTINGS = ("arch", "likelihood", "beta", "kl_warmup_epochs")
+# Settings whose field starts from the chosen family's default (the command line's default).
+_FAMILY_DEFAULTS = {"beta": 1.0, "kl_warmup_epochs": 0}
 _NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0,
                             "labelled": None}
 
@@ -136,6 +141,8 @@ class TrainingPanel(QWidget):
         self._last_eta_speed: tuple[float, float] = (float("nan"), float("nan"))
         self._result_prefix = ""   # how the last run ended ("Stopped"), shown with its progress
         self._desc: dict[str, Any] | None = None
+        self._defaults_for: str | None = None   # the family whose values the β and warm-up fields show
+        self._typed: dict[str, dict[str, str]] = {}   # per family, what was typed in those fields
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
@@ -346,6 +353,32 @@ class TrainingPanel(QWidget):
         except LatentLabError:
             return ()
 
+    def _show_family_values(self, family: str) -> None:
+        """The β and KL warm-up fields show what was typed for ``family``, else its own default
+        (as on the command line: a β-VAE's β is 4, an RVAE warms its KL up over 2 epochs)."""
+        if self._defaults_for is not None:
+            self._typed[self._defaults_for] = {key: self._fields[("model", key)].text() for key in _FAMILY_DEFAULTS}
+        self._defaults_for = family
+        typed = self._typed.get(family, {})
+        for key, fallback in _FAMILY_DEFAULTS.items():
+            field = self._fields[("model", key)]
+            if key in typed:
+                field.lineEdit().setText(typed[key])
+            else:
+                write_field(field, self._family_default(key, fallback))
+
+    def _family_default(self, key: str, fallback: Any) -> Any:
+        try:
+            return registry.get(self._family()).default(key, fallback)
+        except LatentLabError:
+            return fallback
+
+    def _family_title(self) -> str:
+        try:
+            return registry.get(self._family()).title
+        except LatentLabError:
+            return self._family()
+
     def _family_description(self) -> str:
         try:
             return registry.get(self._family()).description
@@ -358,11 +391,18 @@ class TrainingPanel(QWidget):
         self._model_group.setEnabled(self._state == "idle" and not resuming)
         self._model_group.setTitle("Model — for a new model only" if resuming else "Model")
         reads = self._family_settings()
-        # Only the fields that mean something for this family stay editable.
-        self.beta_spin.setEnabled("beta" in reads)
-        self.warmup_spin.setEnabled("kl_warmup_epochs" in reads)
-        self.arch_combo.setEnabled("arch" in reads)
-        self.likelihood_combo.setEnabled("likelihood" in reads)
+        family = self._family()
+        if family != self._defaults_for:
+            self._show_family_values(family)
+        # Only the fields that mean something for this family stay editable; the others say why not.
+        for key in _FAMILY_SETTINGS:
+            field = self._fields[("model", key)]
+            field.setEnabled(key in reads)
+            tip = TIPS[key] if key in reads else f"The {self._family_title()} family does not use this setting."
+            if isinstance(field, NumberField):
+                field.set_tip(tip)
+            else:
+                field.setToolTip(tip)
         self.labelled_spin.set_available(self._classifies())
         offer_archs(self.arch_combo, self._family())
         self.family_combo.setToolTip(self._family_description())
