@@ -381,6 +381,8 @@ class AppController(QObject):
                 except Exception as exc:
                     self._report("Could not open the model's data set", exc)
         self._replace(model=loaded.model, data=data, meta=dict(loaded.meta or {}), path=str(path))
+        if isinstance(self._model_source, dict):   # the panel's data follows the model's, if it offers it
+            self.window.choose_data_in_panel(self._model_source)
         prefs.add_recent_model(str(path))
         self.window.refresh_recent_menu()
         return True
@@ -914,6 +916,7 @@ class AppController(QObject):
             self._replace(data=data)
         self._train_config = plan.train_config
         self._model_data = self._data_info()   # the data this run trains on (plan.data is on screen now)
+        self._publish_scene()
         self.training.start(plan)
         return True
 

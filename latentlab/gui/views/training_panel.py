@@ -150,14 +150,12 @@ class TrainingPanel(QWidget):
         self._data_group = self._build_data_group()
         self._model_group = self._build_model_group()
         self._train_group = self._build_train_group()
-        for group in (self._loaded_group, self._data_group, self._model_group, self._train_group):
-            layout.addWidget(group)
-        self._align_label_columns()
         self.problems_label = QLabel()
         self.problems_label.setObjectName("trainingProblems")
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #d03c3c;")
-        layout.addWidget(self.problems_label)
+        # The controls come first: nothing above them changes height (the loaded-model box
+        # grows and shrinks with its description), so Start, Pause and Stop never move.
         layout.addLayout(self._build_buttons())
         layout.addLayout(self._build_progress())
         self.status = QLabel("Ready.")
@@ -165,6 +163,10 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
+        layout.addWidget(self.problems_label)
+        for group in (self._loaded_group, self._data_group, self._model_group, self._train_group):
+            layout.addWidget(group)
+        self._align_label_columns()
         layout.addStretch(1)
         self._update_data_rows()
         self.describe_model(None)
@@ -589,7 +591,7 @@ class TrainingPanel(QWidget):
 
         ``desc`` may hold a ModelConfig dict's keys (``family``, ``arch``, ``hidden``,
         ``latent_dim``, ``input_shape``) and ``epochs`` (epochs trained so far), ``data``
-        (the name of the data it was trained on) and ``resumable`` (whether it can continue
+        (the name of the data it was trained on), ``training`` (a run is training it now) and ``resumable`` (whether it can continue
         on the data now chosen; default True). The choices in the form are not touched.
         """
         if not desc:
@@ -756,16 +758,17 @@ def describe_text(desc: Mapping[str, Any]) -> str:
     if _int_list(shape) and len(shape) == 3:
         c, h, w = (int(v) for v in shape)
         images = f"{w}×{h} {'grey' if c == 1 else 'colour'} images"
-    epochs = desc.get("epochs")
-    trained = ""
+    epochs, data, training = desc.get("epochs"), desc.get("data"), bool(desc.get("training"))
+    on = f" on {data}" if data else ""
+    trained = f"trained on {data}" if data else ""
     if is_number(epochs):
         count = int(epochs)
-        trained = "not trained yet" if count <= 0 else f"trained {count} epoch{'s' if count != 1 else ''}"
-    data = desc.get("data")
-    if data and trained:
-        trained += f" on {data}"
-    elif data:
-        trained = f"from {data}"
+        if count > 0:
+            trained = f"trained {count} epoch{'s' if count != 1 else ''}{on}" + (", training now" if training else "")
+        else:
+            trained = f"training now{on}" if training else "not trained yet"
+    elif training:
+        trained = f"training now{on}"
     second = ", ".join(p for p in (images, trained) if p)
     if second:
         lines.append(second[0].upper() + second[1:])

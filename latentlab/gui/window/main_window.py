@@ -791,9 +791,10 @@ class MainWindow(QMainWindow):
 
     def _update_resumable(self) -> None:
         scene, run = self._scene, self._run
-        if scene is None or (run is not None and run.training):
-            return   # the panel is disabled while training; it keeps its state
-        self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
+        if scene is None:
+            return
+        if run is None or not run.training:   # the panel is disabled while training; it keeps its state
+            self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
         self.describe_model_in_panel(scene)
 
     # -- the training panel's choices ---------------------------------------------------
@@ -816,9 +817,11 @@ class MainWindow(QMainWindow):
             self.training_panel.describe_model(None)
             return
         history = self._run.history if self._run is not None else ()
+        training = self._run is not None and self._run.training
+        # The data it was trained on (from its file or its run), not the data on screen.
         self.training_panel.describe_model({
-            **scene.model_config.to_dict(), "epochs": len(history), "data": scene.data_name,
-            "resumable": bool(scene.fits_data)})
+            **scene.model_config.to_dict(), "epochs": len(history), "data": scene.trained_on,
+            "training": training, "resumable": bool(scene.fits_data) or training})
 
     def show_final_status(self, run: Any) -> None:
         """How the last run ended, under the training controls."""
