@@ -86,6 +86,16 @@ def _item_picture(data: Dataset, index: int) -> np.ndarray:
     return render.as_images(item[None], spec, size=THUMBNAIL_PX)[0].numpy()
 
 
+def _trained_on(record: dict[str, Any] | None, data: Dataset | None) -> str:
+    """The name of the data a model was trained on: its record's, else the data on screen's
+    when the fingerprints agree (older files record none), else "" (unknown)."""
+    record = record or {}
+    if record.get("name"):
+        return str(record["name"])
+    same = data is not None and record.get("fingerprint") is not None and record.get("fingerprint") == data.fingerprint
+    return data.name if same else ""
+
+
 def _config_value(config: Any, key: str) -> Any:
     """A field of a TrainConfig or of its dict (a loaded model keeps the dict)."""
     return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
@@ -321,7 +331,7 @@ class AppController(QObject):
             model_ready=self.model_ready(), fits_data=self.model_fits_data(),
             data_key=self._data_key if data is not None else 0,
             data_name="" if data is None else data.name,
-            trained_on=str((self._model_data or {}).get("name") or ""),
+            trained_on=_trained_on(self._model_data, data),
             data_source=None if data is None else dict(data.source or {}),
             data_size=0 if data is None else len(data),
             item_image=None if data is None else functools.partial(_item_picture, data),

@@ -89,3 +89,12 @@ def test_start_pause_and_stop_stay_put_when_the_loaded_model_box_changes(qtbot):
     assert places() == before
     panel.describe_model(None)
     assert places() == before
+
+
+def test_a_file_that_records_no_data_name_is_named_by_matching_fingerprint(qtbot, opened):
+    window, c = opened()
+    record = {k: v for k, v in describe_data(c.data, 0.2, 0).items() if k != "name"}
+    c.set_model(tiny_model(), meta={"history": _history(4), "data": record})
+    assert f"trained 4 epochs on {c.data.name}" in window.training_panel.model_description()
+    c.set_model(tiny_model(), meta={"history": _history(4), "data": {**record, "fingerprint": "0" * 16}})
+    assert " on " not in window.training_panel.model_description()

@@ -39,7 +39,7 @@ from latentlab.gui.views.plane_view import LatentPlaneView
 from latentlab.gui.views.quality_view import QualityView, ask_use_best
 from latentlab.gui.views.training_panel import TrainingPanel
 from latentlab.gui.window.window_panels import (
-    LatentSidePanel, display_image, empty_xy, panel_data_settings, scrolling,
+    LatentSidePanel, ReadableDockTabs, display_image, empty_xy, panel_data_settings, scrolling,
 )
 
 APP_TITLE = "LatentLab"
@@ -157,6 +157,7 @@ class MainWindow(QMainWindow):
         self._shift_click = False
         self.tools: Any = None
         self.docks: dict[str, QDockWidget] = {}
+        self.dock_tabs = ReadableDockTabs(self)   # whole tab titles under the plane, never "Lo…"
         self._build_widgets()
         self._build_menus()
         self.hint_label = QLabel()
