@@ -39,7 +39,7 @@ def test_a_trained_ssvae_rings_the_images_whose_labels_it_kept_also_after_reopen
     expected = kept_items(c.data, 20, 0.2, 4).numpy()
     qtbot.waitUntil(lambda: len(window.plane.marked()) == 20, timeout=5000)
     np.testing.assert_array_equal(np.sort(window.plane.marked()), expected)
-    assert "20 images whose labels it learned from" in window.plane.legend_notes()["marked"]
+    assert "one of the 20 labelled" in window.plane.legend_notes()["marked"]
     # Found again from the saved training settings and data record when the model is reopened.
     path = str(tmp_path / "few-labels")
     assert c.save_model(path)

@@ -64,7 +64,8 @@ def labelled_marks(train_config: Any, model_data: Any, data: Any) -> tuple[np.nd
         kept = kept_items(data, n, fraction, seed)
     except LatentLabError:   # settings the data cannot satisfy: it was not this run's data
         return None, ""
-    return kept.numpy(), f"○ ring: one of the {len(kept):,} images whose labels it learned from"
+    # Two short lines, like the legend's other notes: one long line would widen the legend.
+    return kept.numpy(), f"○ = one of the {len(kept):,} labelled<br>images it learned from"
 
 
 def probe_class_text(probabilities: np.ndarray, names: tuple[str, ...]) -> tuple[str, str]:
