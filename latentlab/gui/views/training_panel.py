@@ -600,6 +600,8 @@ class TrainingPanel(QWidget):
             self._loaded_group.setVisible(False)
             self.set_resumable(False)
             return
+        if self._desc == dict(desc) and self._loaded_group.isVisibleTo(self):
+            return   # the same again (a running model is described at every progress report)
         self._desc = dict(desc)
         self.model_label.setText(describe_text(self._desc))
         self._loaded_group.setVisible(True)
