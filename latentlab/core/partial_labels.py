@@ -14,11 +14,13 @@ in a shuffled batch (100 of 8,000 is one or two a batch), the trainer adds
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from latentlab.core.errors import LatentLabError
 
-__all__ = ["UNLABELLED", "check_labelled", "keep_labels", "labelled_per_batch"]
+__all__ = ["UNLABELLED", "check_labelled", "keep_labels", "kept_items", "labelled_per_batch"]
 
 #: The label of an item whose label a semi-supervised run does not use.
 UNLABELLED = -1
@@ -60,6 +62,21 @@ def keep_labels(labels: torch.Tensor, n: int, num_classes: int, seed: int) -> to
         chosen = where[torch.randperm(len(where), generator=gen)[:take]]
         out[chosen] = c
     return out
+
+
+def kept_items(data: Any, n: int, val_fraction: float, seed: int) -> torch.Tensor:
+    """Indices (into ``data``, ascending) of the items whose labels a run kept.
+
+    The trainer's own choice: ``data.split(val_fraction, seed)``, then :func:`keep_labels` over
+    the training split's labels with the run's seed. It is exact for the data the run trained
+    on (same items, same order), so a saved model's training settings (``labelled``,
+    ``val_fraction``, ``seed``) and its data's fingerprint are enough to find them again.
+    """
+    if data.labels is None:
+        raise LatentLabError("keeping some labels needs labelled data; this data set has no labels")
+    train_idx, _ = data.split(val_fraction, seed)
+    kept = keep_labels(data.labels[train_idx], n, data.num_classes, seed)
+    return torch.sort(train_idx[kept != UNLABELLED]).values
 
 
 def labelled_per_batch(batch: int, pool: int) -> int:

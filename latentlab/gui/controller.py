@@ -90,6 +90,16 @@ def _item_picture(data: Dataset, index: int) -> np.ndarray:
     return render.as_images(item[None], spec, size=THUMBNAIL_PX)[0].numpy()
 
 
+def _trained_on(record: dict[str, Any] | None, data: Dataset | None) -> str:
+    """The name of the data a model was trained on: its record's, else the data on screen's
+    when the fingerprints agree (older files record none), else "" (unknown)."""
+    record = record or {}
+    if record.get("name"):
+        return str(record["name"])
+    same = data is not None and record.get("fingerprint") is not None and record.get("fingerprint") == data.fingerprint
+    return data.name if same else ""
+
+
 def _config_value(config: Any, key: str) -> Any:
     """A field of a TrainConfig or of its dict (a loaded model keeps the dict)."""
     return config.get(key) if isinstance(config, dict) else getattr(config, key, None)
@@ -130,6 +140,7 @@ class AppController(QObject):
         self._model_key = 0
         self._train_config: Any = None
         self._model_source: Any = None         # the data source recorded in the model's file
+        self._model_data: dict[str, Any] | None = None   # the "data" record of what it was trained on
         self._data: Dataset | None = None
         self._data_key = 0
         self._plane: Any = None
@@ -173,8 +184,10 @@ class AppController(QObject):
             data=lambda: self._data, train_config=lambda: self._train_config,
             model_file=lambda: None if self.run.unsaved else self._model_path, model_name=lambda: self.model_name,
             busy=lambda: self.is_training, submit=self.inference.submit,
-            ask_yes_no=lambda title, text: self.ask_yes_no(title, text), parent=self)
+            ask_yes_no=lambda title, text: self.ask_yes_no(title, text),
+            model_data=lambda: self._model_data, parent=self)
         self.scene_model.sceneChanged.connect(self.uses.show_scene)
+        self.decoder.decoded.connect(self.uses.show_decoded)   # the classifier under the probe
         self.stream = StreamController(StreamHost(
             model=lambda: self._model, state=self.latest_state, plane=lambda: self._plane,
             data_source=lambda: self._model_source or (None if self._data is None else self._data.source),
@@ -331,6 +344,7 @@ class AppController(QObject):
             model_ready=self.model_ready(), fits_data=self.model_fits_data(),
             data_key=self._data_key if data is not None else 0,
             data_name="" if data is None else data.name,
+            trained_on=_trained_on(self._model_data, data),
             data_source=None if data is None else dict(data.source or {}),
             data_size=0 if data is None else len(data),
             item_image=None if data is None else functools.partial(_item_picture, data),
@@ -383,6 +397,8 @@ class AppController(QObject):
         path = loaded.path
         self.training.shutdown(2000)   # a run of the model being replaced is discarded
         self._show_loaded(loaded, str(path))
+        if isinstance(self._model_source, dict):   # the panel's data follows the model's, if it offers it
+            self.window.choose_data_in_panel(self._model_source)
         prefs.add_recent_model(str(path))
         self.window.refresh_recent_menu()
         return True
@@ -437,7 +453,7 @@ class AppController(QObject):
             from latentlab.core.checkpoint import save_model
 
             save_model(path, self._model, train_config=self._train_config, history=list(self.run.history),
-                       data_info=self._data_info())
+                       data_info=self._model_data or self._data_info())
         except Exception as exc:
             self._report("Could not save the model", exc)
             return False
@@ -512,6 +528,7 @@ class AppController(QObject):
             self._model_path = path
             self._train_config = meta.get("train")
             self._model_source = (meta.get("data") or {}).get("source") if isinstance(meta.get("data"), dict) else None
+            self._model_data = dict(meta["data"]) if isinstance(meta.get("data"), dict) else None
             # Another model has other axes: start again from its PCA view.
             self._plane_kind, self._plane_dims = "pca", (0, 1)
             self._latest_state = None if model is None else cpu_state(self._model)
@@ -953,6 +970,8 @@ class AppController(QObject):
         elif data is not _KEEP:
             self._replace(data=data)
         self._train_config = plan.train_config
+        self._model_data = self._data_info()   # the data this run trains on (plan.data is on screen now)
+        self._publish_scene()
         self.training.start(plan)
         return True
 

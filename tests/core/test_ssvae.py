@@ -12,7 +12,7 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.metrics import accuracy, class_probabilities, evaluate
 from latentlab.core.models import ModelConfig, build_model, registry
-from latentlab.core.partial_labels import UNLABELLED, check_labelled, keep_labels, labelled_per_batch
+from latentlab.core.partial_labels import UNLABELLED, check_labelled, keep_labels, kept_items, labelled_per_batch
 from latentlab.core.plan import TrainingSettings, plan_training
 from latentlab.core.training import TrainConfig, train
 
@@ -119,6 +119,34 @@ def test_the_trainer_hands_the_step_only_the_kept_labels() -> None:
     # 90 training items, batches of 16 plus 4 labelled ones: every batch carries labelled items.
     assert all(int((y != UNLABELLED).sum()) >= 4 for y in seen)
     assert "accuracy" in result.history[-1]["val"]
+
+
+def test_kept_items_are_exactly_the_images_the_trainer_labels() -> None:
+    data = _data()
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    family = registry.get("ssvae")
+    original = family.train_step
+
+    def spy(model, x, y, optimizers, ctx):
+        seen.append((x.clone(), y.clone()))
+        return original(model, x, y, optimizers, ctx)
+
+    registry.register(dataclasses.replace(family, train_step=spy), replace=True)
+    try:
+        for _ in train(_config(), data, TrainConfig(epochs=1, batch_size=16, labelled=7, val_fraction=0.25, seed=3)):
+            pass
+    finally:
+        registry.register(family, replace=True)
+    flat = data.images.flatten(1)
+    labelled: dict[int, int] = {}
+    for x, y in seen:
+        for row, label in zip(x.flatten(1)[y != UNLABELLED], y[y != UNLABELLED].tolist()):
+            item = int(torch.nonzero((flat == row).all(1)).flatten()[0])
+            labelled[item] = label
+    kept = kept_items(data, 7, 0.25, 3)
+    assert sorted(labelled) == kept.tolist() and len(kept) == 7
+    assert all(labelled[i] == int(data.labels[i]) for i in labelled)
+    assert not torch.equal(kept, kept_items(data, 7, 0.25, 4))   # the seed decides
 
 
 def test_few_labels_learn_easy_classes_and_evaluate_reports_accuracy() -> None:

@@ -114,17 +114,45 @@ def test_a_field_that_does_not_apply_does_not_block_start(qtbot, panel) -> None:
     assert panel.problems() and "β" in panel.problems()[0]
     panel.family_combo.setCurrentIndex(panel.family_combo.findData("vae"))   # β is not used by a VAE
     assert panel.problems() == [] and panel.start_button.isEnabled()
-    assert panel.beta_spin.text() == "-2"   # still what was typed, for when β-VAE is chosen again
     assert panel.settings().beta == 1.0
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("beta-vae"))
+    assert panel.beta_spin.text() == "-2" and panel.problems()   # what was typed for the β-VAE comes back
 
 
 def test_only_families_that_read_beta_take_it_from_the_field(panel) -> None:
-    panel.beta_spin.setValue(4.0)
     # The registry says which families read β (the β-VAE and the CVAE's KL weight).
-    for family, beta in (("vae", 1.0), ("cvae", 4.0), ("ae", 1.0), ("beta-vae", 4.0)):
+    for family in ("cvae", "beta-vae"):
+        panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
+        panel.beta_spin.setValue(3.0)
+    for family, beta in (("vae", 1.0), ("cvae", 3.0), ("ae", 1.0), ("beta-vae", 3.0)):
         panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
         assert panel.settings().beta == beta, family
-    assert panel.choices()["model"]["beta"] == 4.0
+    assert panel.choices()["model"]["beta"] == 3.0
+
+
+@pytest.mark.parametrize("family", ["beta-vae", "ssvae", "cvae", "seq-vae", "rvae", "stream-ae"])
+def test_a_family_that_reads_beta_starts_from_its_own_default(panel, family) -> None:
+    from latentlab.core.models import registry
+
+    fam = registry.get(family)
+    if fam.capabilities.output == "sequence":
+        panel.apply_choices({"data": {"spec": "waves"}})
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData(family))
+    assert panel.beta_spin.isEnabled()
+    assert panel.beta_spin.value() == fam.default("beta", 1.0)            # as the command line would use
+    assert panel.warmup_spin.value() == fam.default("kl_warmup_epochs", 0)
+    settings = panel.settings()
+    assert settings.beta == fam.default("beta", 1.0) and settings.kl_warmup_epochs == fam.default("kl_warmup_epochs", 0)
+
+
+def test_a_field_a_family_does_not_use_is_disabled_and_says_so(panel) -> None:
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("ae"))
+    for field in (panel.beta_spin, panel.warmup_spin):
+        assert not field.isEnabled() and "The Autoencoder family does not use this setting" in field.toolTip()
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("gan"))
+    assert not panel.likelihood_combo.isEnabled() and "does not use" in panel.likelihood_combo.toolTip()
+    panel.family_combo.setCurrentIndex(panel.family_combo.findData("beta-vae"))
+    assert panel.beta_spin.isEnabled() and "does not use" not in panel.beta_spin.toolTip()
 
 
 def test_fields_that_do_not_apply_give_their_neutral_value(panel) -> None:

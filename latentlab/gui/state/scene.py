@@ -40,6 +40,7 @@ class Scene:
     fits_data: bool = False            # the model can take the current data set
     data_key: int = 0
     data_name: str = ""
+    trained_on: str = ""               # the name of the data the model was trained on ("" unknown)
     data_source: dict[str, Any] | None = None
     data_size: int = 0
     item_image: Callable[[int], np.ndarray] | None = None

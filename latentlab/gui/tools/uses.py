@@ -10,7 +10,11 @@
 * **predicted-class colouring** for a model whose family classifies
   (``capabilities.classifies``): the window's "Colour by" choice; the classes come from
   ``model.classify`` (:func:`latentlab.core.metrics.class_probabilities`) in the inference
-  worker, and the accuracy against the data's labels is shown beside the choice.
+  worker, and the accuracy against the data's labels is shown beside the choice; the images
+  whose labels a semi-supervised run kept are ringed on the plane
+  (:func:`latentlab.core.partial_labels.kept_items`, found again from the model's training
+  settings when the data on screen is the data it trained on), and the classifier's answer for
+  the image decoded under the probe is shown under the choice.
 
 It reads the controller's state through plain callables and talks to the window through
 its public methods, so it can be tested with the real window and a tiny model.
@@ -27,6 +31,7 @@ from PySide6.QtCore import QObject, Signal
 
 from latentlab.core import inference
 from latentlab.core.errors import LatentLabError
+from latentlab.core.partial_labels import kept_items
 from latentlab.gui.tools.compression import CompressionPanel, CompressionTool
 from latentlab.gui.tools.generate_dialog import GenerateDialog
 from latentlab.gui.views.colour_by import PREDICTED, TRUE_LABEL
@@ -43,6 +48,45 @@ def _classifies(config: Any) -> bool:
         return bool(config.capabilities.classifies)
     except LatentLabError:   # its family was unregistered (a plug-in gone) while on screen
         return False
+
+
+def labelled_marks(train_config: Any, model_data: Any, data: Any) -> tuple[np.ndarray | None, str]:
+    """The items whose labels the model's last run kept and a legend line for their rings;
+    ``(None, "")`` when the run kept every label or the data on screen is not the data it
+    trained on (its fingerprint, from the model's ``"data"`` record, differs)."""
+    n = _config_value(train_config, "labelled")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1 or data is None or data.labels is None:
+        return None, ""
+    if not isinstance(model_data, dict) or model_data.get("fingerprint") != data.fingerprint:
+        return None, ""
+    fraction, seed = _split_settings(train_config)
+    try:
+        kept = kept_items(data, n, fraction, seed)
+    except LatentLabError:   # settings the data cannot satisfy: it was not this run's data
+        return None, ""
+    # Two short lines, like the legend's other notes: one long line would widen the legend.
+    return kept.numpy(), f"○ = one of the {len(kept):,} labelled<br>images it learned from"
+
+
+def probe_class_text(probabilities: np.ndarray, names: tuple[str, ...]) -> tuple[str, str]:
+    """"Classifier: 7 (93%)" for class probabilities ``[K]``, and a tooltip with the top three."""
+    def name(k: int) -> str:
+        return names[k] if k < len(names) else str(k)
+
+    order = np.argsort(-probabilities)
+    best = int(order[0])
+    top = ", ".join(f"{name(int(k))} {probabilities[k]:.0%}" for k in order[:3])
+    return (f"Classifier: {name(best)} ({probabilities[best]:.0%})",
+            f"What the model's classifier q(y|x) makes of the image decoded under the probe: {top}.")
+
+
+def _split_settings(config: Any) -> tuple[float, int]:
+    """The validation fraction and seed a run recorded (the reference split's when it recorded none)."""
+    fraction = _config_value(config, "val_fraction")
+    seed = _config_value(config, "seed")
+    fraction = DEFAULT_VAL_FRACTION if not isinstance(fraction, (int, float)) else float(fraction)
+    seed = DEFAULT_SEED if not isinstance(seed, int) or isinstance(seed, bool) else seed
+    return fraction, seed
 
 
 def predict_job(config: Any, state: dict[str, torch.Tensor], images: torch.Tensor):
@@ -82,12 +126,14 @@ class UsesController(QObject):
     ``model()`` is the GUI's inference copy when ready (else None), ``state()`` a detached copy
     of its weights, ``data()`` the data set, ``train_config()`` its training settings (a
     TrainConfig or its dict; for the validation split), ``model_file()`` the saved file that
-    holds exactly these weights (None when unsaved), ``model_name()``, ``busy()`` whether
+    holds exactly these weights (None when unsaved), ``model_data()`` the ``"data"`` record of
+    the data the model was trained on (None when unknown), ``model_name()``, ``busy()`` whether
     training runs, ``submit`` the inference worker's, ``ask_yes_no(title, text)`` the
     controller's question.
 
     From the window it uses the requests ``generateRequested``, ``pointSelected`` and
     ``closing``, its ``colour_by`` bar and plane, ``add_tool_dock``, ``show_point_classes``,
+    ``show_marked_points``,
     ``ask_generated_set_path``, ``show_status``, ``show_error`` and (to open a written set)
     ``openDataRequested``.
     """
@@ -97,12 +143,15 @@ class UsesController(QObject):
     def __init__(self, window: Any, *, model: Callable[[], Any], state: Callable[[], Any], data: Callable[[], Any],
                  train_config: Callable[[], Any], model_file: Callable[[], str | None],
                  model_name: Callable[[], str], busy: Callable[[], bool], submit: Callable[..., Any],
-                 ask_yes_no: Callable[[str, str], bool], parent: QObject | None = None) -> None:
+                 ask_yes_no: Callable[[str, str], bool], model_data: Callable[[], Any] = lambda: None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.window = window
         self._model, self._state, self._data = model, state, data
         self._train_config, self._model_file, self._model_name = train_config, model_file, model_name
         self._busy, self._submit, self._ask_yes_no = busy, submit, ask_yes_no
+        self._model_data = model_data
+        self._marks_for: Any = None         # (scene key, training settings) the rings were found for
         self.dialog: GenerateDialog | None = None
         self._scene: Any = None
         self._predicted_for: Any = None     # the codes the shown predictions belong to
@@ -126,11 +175,7 @@ class UsesController(QObject):
         data = self._data()
         if data is None or len(data) == 0:
             return np.zeros(0, np.int64)
-        config = self._train_config()
-        fraction = _config_value(config, "val_fraction")
-        seed = _config_value(config, "seed")
-        fraction = DEFAULT_VAL_FRACTION if not isinstance(fraction, (int, float)) else float(fraction)
-        seed = DEFAULT_SEED if not isinstance(seed, int) or isinstance(seed, bool) else seed
+        fraction, seed = _split_settings(self._train_config())
         try:
             _, val = data.split(fraction, seed)
         except LatentLabError:
@@ -146,13 +191,41 @@ class UsesController(QObject):
         classifies = config is not None and scene.model_ready and _classifies(config)
         bar = self.window.colour_by
         bar.setVisible(classifies)
+        self._mark_labelled(scene, classifies)
         if not classifies:
+            bar.show_probe_class("")
             if bar.choice() == PREDICTED:
                 bar.set_choice(TRUE_LABEL)
                 self._show_true_labels()
         elif bar.choice() == PREDICTED and scene.codes is not None and scene.codes is not self._predicted_for:
             self._predict(scene)
         self.compression.schedule()
+
+    def _mark_labelled(self, scene: Any, classifies: bool) -> None:
+        """Ring the images whose labels the model learned from (found once per model, data and run)."""
+        config = self._train_config()
+        key = (scene.model_key, scene.data_key)
+        if self._marks_for is not None and self._marks_for[0] == key and self._marks_for[1] is config:
+            return
+        self._marks_for = (key, config)
+        indices, note = labelled_marks(config, self._model_data(), self._data()) if classifies else (None, "")
+        self.window.show_marked_points(key, indices, note)
+
+    def show_decoded(self, decoded: Any) -> None:
+        """The probe was decoded (a ``DecodedProbe``; None: nothing): what the model's classifier
+        makes of that image, under the colour choice."""
+        from latentlab.core.metrics import class_probabilities
+
+        model, scene, bar = self._model(), self._scene, self.window.colour_by
+        if decoded is None or model is None or scene is None or not _classifies(model.config) \
+                or scene.output is None or scene.output.kind != "image":
+            bar.show_probe_class("")
+            return
+        image = np.asarray(decoded.image, dtype=np.float32)
+        # The display image is the decoder's output as H x W (grey) or H x W x 3: back to [1, C, H, W].
+        x = torch.from_numpy(image[None, None] if image.ndim == 2 else image.transpose(2, 0, 1)[None].copy())
+        probabilities = class_probabilities(model, x)[0].numpy()
+        bar.show_probe_class(*probe_class_text(probabilities, scene.condition_names or scene.class_names))
 
     def _on_colour_choice(self, choice: str) -> None:
         scene = self._scene

@@ -1,7 +1,8 @@
 """The plane's "Colour by" choice: the data's true labels or a classifying model's predictions.
 
 Shown under the plane chooser for a model whose family classifies (e.g. ``ssvae``); the
-accuracy of the predictions stands beside it. A plain widget: it emits the choice and shows
+accuracy of the predictions stands beside it, and under that what the classifier makes of the
+image decoded under the probe ("Classifier: 7 (93 %)"). A plain widget: it emits the choice and shows
 the values it is given.
 """
 
@@ -42,6 +43,10 @@ class ColourByBar(QWidget):
         self.accuracy.setObjectName("predictionAccuracy")
         self.accuracy.setVisible(False)
         column.addWidget(self.accuracy)
+        self.probe_class = QElidingLabel()
+        self.probe_class.setObjectName("probeClass")
+        self.probe_class.setVisible(False)
+        column.addWidget(self.probe_class)
         self.setVisible(False)
 
     def choice(self) -> str:
@@ -61,3 +66,9 @@ class ColourByBar(QWidget):
         self.accuracy.setText(text)
         self.accuracy.setToolTip(tip or text)
         self.accuracy.setVisible(bool(text))
+
+    def show_probe_class(self, text: str, tip: str = "") -> None:
+        """What the classifier says of the decoded probe image ("" hides the line)."""
+        self.probe_class.setText(text)
+        self.probe_class.setToolTip(tip or text)
+        self.probe_class.setVisible(bool(text))

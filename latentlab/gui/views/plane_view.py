@@ -29,6 +29,9 @@ MOSAIC_POINT_OPACITY = 0.35
 # The denoise panel's arrow (clean image's code → noisy image's code) is white like the selection
 # ring it starts from, apart from the warm attribute arrow.
 NOISE_ARROW_COLOR = theme.SELECTION
+# Rings around marked points (the images whose labels a semi-supervised run kept): light and
+# thin, apart from the thicker white selection ring.
+MARK_COLOR, MARK_SIZE_PX = theme.FOREGROUND, 10
 
 
 def check_xy(xy: np.ndarray) -> np.ndarray:
@@ -80,6 +83,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._user_moved_view = False
         self._hovered = -1
         self._selected: int | None = None
+        self._marked = np.zeros(0, dtype=np.int64)   # points drawn with a ring (set_marked)
         self._thumbnail_source: ThumbnailSource | None = None
         self._legend_notes: dict[str, str] = {}   # text lines under the classes, by topic
         self._note_items: list[pg.ScatterPlotItem] = []
@@ -130,6 +134,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._selection = pg.ScatterPlotItem(size=14, pen=pg.mkPen(theme.SELECTION, width=2),
                                              brush=None)
         self._selection.setZValue(_Z_SELECTION)
+        self._marks = pg.ScatterPlotItem(size=MARK_SIZE_PX, pen=pg.mkPen(MARK_COLOR, width=1.2), brush=None)
+        self._marks.setZValue(_Z_POINTS + 1)
         self._probe = ProbeItem(
             pos=(0.0, 0.0), size=theme.PROBE_SIZE_PX, symbol=target_path(),
             pen=pg.mkPen(theme.PROBE_COLOR, width=2),
@@ -144,7 +150,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._probe.sigPositionChangeFinished.connect(self._on_probe_drag_finished)
         for item in (self._mosaic, self._realness.item, self._points, self._path, self._waypoints,
                      self._arrow.line, self._arrow.head, self._noise_arrow.line, self._noise_arrow.head,
-                     self._selection, self._probe):
+                     self._marks, self._selection, self._probe):
             self.plotItem.addItem(item)
         self.clear_arrow()
 
@@ -167,6 +173,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._set_hovered(-1)
         self._selected = None
         self._selection.setData([], [])
+        self._marked = np.zeros(0, dtype=np.int64)   # marks belong to the old points
+        self._draw_marks()
         groups, colors, legend = self._colors_for(labels, class_names)
         self._points.set_points(xy[:, 0], xy[:, 1], groups, colors)
         self._rebuild_legend(legend)
@@ -185,6 +193,7 @@ class LatentPlaneView(pg.PlotWidget):
         groups, colors, legend = self._colors_for(labels, class_names)
         self._points.set_points(self._xy[:, 0], self._xy[:, 1], groups, colors)
         self._rebuild_legend(legend)
+        self._draw_marks()
 
     def point_labels(self) -> np.ndarray | None:
         """The labels the points are coloured by (None: all unlabelled)."""
@@ -204,6 +213,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._points.move_points(xy[:, 0], xy[:, 1])
         if self._selected is not None:
             self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
+        self._draw_marks()
         if not self._user_moved_view:
             self.auto_range()
         self._settle_view()
@@ -325,6 +335,7 @@ class LatentPlaneView(pg.PlotWidget):
             self._hidden_classes.add(int(label))
         self._points.set_visible_points(self._visible_mask())
         self._index = None
+        self._draw_marks()
         for sample, _label in self._legend.items:  # keep the legend's eye icons in step
             if getattr(sample.item, "class_index", None) == label:
                 sample.item.setVisible(visible)
@@ -422,6 +433,24 @@ class LatentPlaneView(pg.PlotWidget):
         # Last, so that whatever the selection shows wins over the probe's decode.
         if index >= 0:
             self.pointSelected.emit(index)
+
+    # ------------------------------------------------------------------- marks
+    def set_marked(self, indices: np.ndarray | Sequence[int] | None) -> None:
+        """Ring the points ``indices`` (e.g. the images a model learned its labels from);
+        None or empty removes the rings. They follow the points until :meth:`set_points`."""
+        marked = np.zeros(0, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if marked.size and (marked.min() < 0 or marked.max() >= self._xy.shape[0]):
+            raise IndexError(f"marked points must lie in 0..{self._xy.shape[0] - 1}")
+        self._marked = marked
+        self._draw_marks()
+
+    def marked(self) -> np.ndarray:
+        """Indices of the ringed points."""
+        return self._marked.copy()
+
+    def _draw_marks(self) -> None:
+        shown = self._marked[self._visible_mask()[self._marked]] if self._marked.size else self._marked
+        self._marks.setData(self._xy[shown, 0], self._xy[shown, 1])
 
     # --------------------------------------------------------------- selection
     def set_selected(self, index: int | None) -> None:

@@ -89,7 +89,8 @@ TIPS = {
     "family": "The kind of autoencoder: plain, variational, β-weighted, conditional, or a PCA baseline.",
     "arch": "Fully connected layers (MLP) or convolutions, which suit larger images.",
     "latent_dim": "Number of latent dimensions (1 to 256); 2 can be drawn directly as a plane.",
-    "beta": "Weight of the KL term for a β-VAE; above 1 trades sharpness for a tidier latent space.",
+    "beta": "Weight of the KL term; above 1 trades sharpness for a tidier latent space. Each family starts "
+            "from its own default.",
     "kl_warmup_epochs": "Epochs over which the KL weight ramps up from 0, which helps avoid posterior collapse.",
     "likelihood": "How reconstructions are scored: Bernoulli for near-binary images, Gaussian for photos.",
     "epochs": "Number of passes over the training data.",
@@ -104,6 +105,10 @@ TIPS = {
 }
 _NOT_STARTED = "Not started"
 # What a field that does not apply to the run contributes to settings() (None: the default).
+# The settings a family may not read: their fields are disabled for it, saying so.
+_FAMILY_SETTINGS = ("arch", "likelihood", "beta", "kl_warmup_epochs")
+# Settings whose field starts from the chosen family's default (the command line's default).
+_FAMILY_DEFAULTS = {"beta": 1.0, "kl_warmup_epochs": 0}
 _NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0,
                             "labelled": None}
 
@@ -143,6 +148,8 @@ class TrainingPanel(QWidget):
         self._last_eta_speed: tuple[float, float] = (float("nan"), float("nan"))
         self._result_prefix = ""   # how the last run ended ("Stopped"), shown with its progress
         self._desc: dict[str, Any] | None = None
+        self._defaults_for: str | None = None   # the family whose values the β and warm-up fields show
+        self._typed: dict[str, dict[str, str]] = {}   # per family, what was typed in those fields
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
@@ -150,14 +157,12 @@ class TrainingPanel(QWidget):
         self._data_group = self._build_data_group()
         self._model_group = self._build_model_group()
         self._train_group = self._build_train_group()
-        for group in (self._loaded_group, self._data_group, self._model_group, self._train_group):
-            layout.addWidget(group)
-        self._align_label_columns()
         self.problems_label = QLabel()
         self.problems_label.setObjectName("trainingProblems")
         self.problems_label.setWordWrap(True)
         self.problems_label.setStyleSheet("color: #d03c3c;")
-        layout.addWidget(self.problems_label)
+        # The controls come first: nothing above them changes height (the loaded-model box
+        # grows and shrinks with its description), so Start, Pause and Stop never move.
         layout.addLayout(self._build_buttons())
         self.timelapse_check = QCheckBox("Record time-lapse")
         self.timelapse_check.setObjectName("timelapseCheckBox")
@@ -170,6 +175,10 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.status)
+        layout.addWidget(self.problems_label)
+        for group in (self._loaded_group, self._data_group, self._model_group, self._train_group):
+            layout.addWidget(group)
+        self._align_label_columns()
         layout.addStretch(1)
         self._update_data_rows()
         self.describe_model(None)
@@ -367,6 +376,32 @@ class TrainingPanel(QWidget):
         except LatentLabError:
             return ()
 
+    def _show_family_values(self, family: str) -> None:
+        """The β and KL warm-up fields show what was typed for ``family``, else its own default
+        (as on the command line: a β-VAE's β is 4, an RVAE warms its KL up over 2 epochs)."""
+        if self._defaults_for is not None:
+            self._typed[self._defaults_for] = {key: self._fields[("model", key)].text() for key in _FAMILY_DEFAULTS}
+        self._defaults_for = family
+        typed = self._typed.get(family, {})
+        for key, fallback in _FAMILY_DEFAULTS.items():
+            field = self._fields[("model", key)]
+            if key in typed:
+                field.lineEdit().setText(typed[key])
+            else:
+                write_field(field, self._family_default(key, fallback))
+
+    def _family_default(self, key: str, fallback: Any) -> Any:
+        try:
+            return registry.get(self._family()).default(key, fallback)
+        except LatentLabError:
+            return fallback
+
+    def _family_title(self) -> str:
+        try:
+            return registry.get(self._family()).title
+        except LatentLabError:
+            return self._family()
+
     def _family_description(self) -> str:
         try:
             return registry.get(self._family()).description
@@ -379,11 +414,18 @@ class TrainingPanel(QWidget):
         self._model_group.setEnabled(self._state == "idle" and not resuming)
         self._model_group.setTitle("Model — for a new model only" if resuming else "Model")
         reads = self._family_settings()
-        # Only the fields that mean something for this family stay editable.
-        self.beta_spin.setEnabled("beta" in reads)
-        self.warmup_spin.setEnabled("kl_warmup_epochs" in reads)
-        self.arch_combo.setEnabled("arch" in reads)
-        self.likelihood_combo.setEnabled("likelihood" in reads)
+        family = self._family()
+        if family != self._defaults_for:
+            self._show_family_values(family)
+        # Only the fields that mean something for this family stay editable; the others say why not.
+        for key in _FAMILY_SETTINGS:
+            field = self._fields[("model", key)]
+            field.setEnabled(key in reads)
+            tip = TIPS[key] if key in reads else f"The {self._family_title()} family does not use this setting."
+            if isinstance(field, NumberField):
+                field.set_tip(tip)
+            else:
+                field.setToolTip(tip)
         self.labelled_spin.set_available(self._classifies())
         offer_archs(self.arch_combo, self._family())
         self.family_combo.setToolTip(self._family_description())
@@ -570,7 +612,7 @@ class TrainingPanel(QWidget):
 
         ``desc`` may hold a ModelConfig dict's keys (``family``, ``arch``, ``hidden``,
         ``latent_dim``, ``input_shape``) and ``epochs`` (epochs trained so far), ``data``
-        (the name of the data it was trained on) and ``resumable`` (whether it can continue
+        (the name of the data it was trained on), ``training`` (a run is training it now) and ``resumable`` (whether it can continue
         on the data now chosen; default True). The choices in the form are not touched.
         """
         if not desc:
@@ -579,6 +621,8 @@ class TrainingPanel(QWidget):
             self._loaded_group.setVisible(False)
             self.set_resumable(False)
             return
+        if self._desc == dict(desc) and self._loaded_group.isVisibleTo(self):
+            return   # the same again (a running model is described at every progress report)
         self._desc = dict(desc)
         self.model_label.setText(describe_text(self._desc))
         self._loaded_group.setVisible(True)
@@ -595,6 +639,8 @@ class TrainingPanel(QWidget):
         if model:
             self.describe_model({**model, "resumable": available})
             return
+        # A wrapped model (a person's own code, ONNX graphs) is shown, never trained here.
+        available = available and not _family_wraps_own_code((self._desc or {}).get("family"))
         self.resume_check.setEnabled(available)
         if not available:
             self.resume_check.setChecked(False)
@@ -747,19 +793,20 @@ def describe_text(desc: Mapping[str, Any]) -> str:
     if _int_list(shape) and len(shape) == 3:
         c, h, w = (int(v) for v in shape)
         images = f"{w}×{h} {'grey' if c == 1 else 'colour'} images"
-    epochs = desc.get("epochs")
-    trained = ""
+    epochs, data, training = desc.get("epochs"), desc.get("data"), bool(desc.get("training"))
+    on = f" on {data}" if data else ""
+    trained = f"trained on {data}" if data else ""
     if is_number(epochs):
         count = int(epochs)
-        trained = "not trained yet" if count <= 0 else f"trained {count} epoch{'s' if count != 1 else ''}"
+        if count > 0:
+            trained = f"trained {count} epoch{'s' if count != 1 else ''}{on}" + (", training now" if training else "")
+        else:
+            trained = f"training now{on}" if training else "not trained yet"
+    elif training:
+        trained = f"training now{on}"
     own = _family_wraps_own_code(family)
     if own:
         trained = "made outside LatentLab"
-    data = desc.get("data")
-    if data and trained and not own:
-        trained += f" on {data}"
-    elif data and not own:
-        trained = f"from {data}"
     second = ", ".join(p for p in (images, trained) if p)
     if second:
         lines.append(second[0].upper() + second[1:])

@@ -41,7 +41,7 @@ from latentlab.gui.views.plane_view import LatentPlaneView
 from latentlab.gui.views.quality_view import QualityView, ask_use_best
 from latentlab.gui.views.training_panel import TrainingPanel
 from latentlab.gui.window.window_panels import (
-    LatentSidePanel, display_image, empty_xy, panel_data_settings, scrolling,
+    LatentSidePanel, ReadableDockTabs, display_image, empty_xy, panel_data_settings, scrolling,
 )
 
 APP_TITLE = "LatentLab"
@@ -165,6 +165,7 @@ class MainWindow(QMainWindow):
         self._shift_click = False
         self.tools: Any = None
         self.docks: dict[str, QDockWidget] = {}
+        self.dock_tabs = ReadableDockTabs(self)   # whole tab titles under the plane, never "Lo…"
         self._build_widgets()
         self._build_menus()
         self.hint_label = QLabel()
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.hint_label, 1)   # shows whenever no message is passing
         self.setAcceptDrops(True)
         self._point_classes: tuple[Any, np.ndarray, tuple[str, ...]] | None = None   # predicted colours
+        self._marks: tuple[Any, np.ndarray] | None = None   # ringed points (labelled images) and their scene key
         self._restore_layout()
         self.setWindowTitle(APP_TITLE)
         self.show_loading("Loading the model…")
@@ -668,6 +670,7 @@ class MainWindow(QMainWindow):
         else:
             self.plane.set_points(scene.xy, *self._point_classes_for(scene))
             self._points_key = key
+            self._apply_marks(scene)
         self.plane.set_point_errors(scene.errors)   # an inverted generator's dots: faint where it fails
         self._shown_xy = scene.xy
 
@@ -678,6 +681,20 @@ class MainWindow(QMainWindow):
         scene = self._scene
         if scene is not None and scene.xy is not None and self.plane.point_count() == len(scene.xy):
             self.plane.set_point_labels(*self._point_classes_for(scene))
+
+    def show_marked_points(self, key: Any, indices: np.ndarray | None, note: str | None = None) -> None:
+        """Ring the points ``indices`` (the images whose labels a model learned from) while the
+        scene's ``(model_key, data_key)`` is ``key``, with ``note`` in the legend; None: no rings."""
+        self._marks = None if indices is None else (key, np.asarray(indices))
+        self.plane.set_legend_note("marked", None if indices is None else note)
+        if self._scene is not None:
+            self._apply_marks(self._scene)
+
+    def _apply_marks(self, scene: Any) -> None:
+        marks = self._marks
+        fits = marks is not None and marks[0] == (scene.model_key, scene.data_key) and scene.xy is not None \
+            and self.plane.point_count() == len(scene.xy) and (not len(marks[1]) or marks[1].max() < len(scene.xy))
+        self.plane.set_marked(marks[1] if fits else None)
 
     def _point_classes_for(self, scene: Any) -> tuple[np.ndarray | None, tuple[str, ...]]:
         chosen = self._point_classes
@@ -813,9 +830,10 @@ class MainWindow(QMainWindow):
 
     def _update_resumable(self) -> None:
         scene, run = self._scene, self._run
-        if scene is None or (run is not None and run.training):
-            return   # the panel is disabled while training; it keeps its state
-        self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
+        if scene is None:
+            return
+        if run is None or not run.training:   # the panel is disabled while training; it keeps its state
+            self.training_panel.set_resumable(bool(scene.has_model and scene.fits_data))
         self.describe_model_in_panel(scene)
 
     # -- the training panel's choices ---------------------------------------------------
@@ -838,9 +856,11 @@ class MainWindow(QMainWindow):
             self.training_panel.describe_model(None)
             return
         history = self._run.history if self._run is not None else ()
+        training = self._run is not None and self._run.training
+        # The data it was trained on (from its file or its run), not the data on screen.
         self.training_panel.describe_model({
-            **scene.model_config.to_dict(), "epochs": len(history), "data": scene.data_name,
-            "resumable": bool(scene.fits_data)})
+            **scene.model_config.to_dict(), "epochs": len(history), "data": scene.trained_on,
+            "training": training, "resumable": bool(scene.fits_data) or training})
 
     def show_final_status(self, run: Any) -> None:
         """How the last run ended, under the training controls."""

@@ -1,8 +1,8 @@
 """Widgets and small helpers of the main window that need no torch.
 
 :class:`LatentSidePanel` sits right of the plane: a title, the decoded image, the z
-bars, the CVAE class chooser and the plane chooser. The helpers turn values into what
-widgets show.
+bars, the CVAE class chooser and the plane chooser. :class:`ReadableDockTabs` keeps the
+titles of tabbed docks whole. The helpers turn values into what widgets show.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
-    QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget, QVBoxLayout, QWidget,
+    QComboBox, QFrame, QHBoxLayout, QLabel, QScrollArea, QSpinBox, QStackedWidget, QTabBar, QVBoxLayout, QWidget,
 )
 
 from latentlab.gui.views.nearest_view import NearestView
@@ -177,3 +178,30 @@ def panel_data_settings(source: dict[str, Any]) -> dict[str, Any]:
         if source.get("kind") in ("series", "stream") and isinstance(source.get(key), int):
             out[key] = source[key]
     return out
+
+
+class ReadableDockTabs(QObject):
+    """Keeps the titles of a window's tabbed docks whole: never "Lo…" or "Interpolat…".
+
+    Qt elides the titles of docks tabbed together once they do not fit, and with ten tools
+    under the plane a 1024-pixel window shows only their first letters. Each tab bar the
+    window makes (it makes them as docks are tabbed, and again when a dock is moved) gets
+    whole titles and scroll arrows instead, as it is polished.
+    """
+
+    def __init__(self, window: QWidget) -> None:
+        super().__init__(window)
+        window.installEventFilter(self)
+        for bar in window.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            readable_tabs(bar)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
+            readable_tabs(event.child())
+        return False
+
+
+def readable_tabs(bar: QTabBar) -> None:
+    """Whole titles on ``bar``, scrolled with its arrows when they do not all fit."""
+    bar.setElideMode(Qt.TextElideMode.ElideNone)
+    bar.setUsesScrollButtons(True)
