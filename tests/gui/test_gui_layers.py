@@ -9,7 +9,7 @@ views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
 services       manifold.py, probe_decoder.py, probe_score.py,     state, workers
                training_run.py, placement.py, realness.py,
-               quality_watch.py
+               quality_watch.py, encode_pacing.py
 tools          the latent tools' state and panels             views, tools
 window         the window shell                               views, tools, settings
 controller     controller.py (the one that answers requests)  all of the above
@@ -59,7 +59,7 @@ def _layer(module: str) -> str | None:
         return top
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
             "probe_score": "services", "placement": "services", "realness": "services",
-            "quality_watch": "services",
+            "quality_watch": "services", "encode_pacing": "services",
             "training_run": "services", "controller": "controller", "exports": "controller"}.get(top)
 
 
