@@ -73,6 +73,7 @@ class ProbeScore(QObject):
         self._probe: Any = None
         self._handle: Any = None
         self._posterior: tuple[np.ndarray, np.ndarray] | None = None   # (codes, their log-variances)
+        self._nearest: tuple[Any, Any] | None = None   # ((item_image, index), that item's picture)
 
     def use_posterior(self, codes: np.ndarray, logvars: np.ndarray | None) -> None:
         """The log-variances placed with ``codes`` (None: none came): a scene with exactly these
@@ -130,5 +131,9 @@ class ProbeScore(QObject):
             return
         image = None
         if scene.item_image is not None and 0 <= score.nearest < scene.data_size:
-            image = scene.item_image(score.nearest)
+            # A drag stays near one item for many frames: its picture is fetched once.
+            key = (scene.item_image, score.nearest)
+            if self._nearest is None or self._nearest[0] != key:
+                self._nearest = (key, scene.item_image(score.nearest))
+            image = self._nearest[1]
         self.scoreChanged.emit(ScoreView(score, image, built.variational))
