@@ -10,6 +10,7 @@ signals; only the GUI thread turns them into pictures.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,14 @@ log = logging.getLogger(__name__)
 # down) and returns a plain object; it should check ``should_stop`` between chunks of work.
 # A job submitted with ``on_progress`` is also given ``progress(done, total)`` to call.
 Job = Callable[..., Any]
+
+
+#: While training runs, a thread waiting for the GIL asks for it after this long (Python's
+#: default is 5 ms). The trainer lets the GIL go inside every torch op and needs it back
+#: between ops; while the GUI thread runs Python (a probe drag costs a few milliseconds a
+#: frame) it waited up to 5 ms each time, about a fifth of its time during a drag. The GUI
+#: thread, waiting on a worker, gains the same way; the price is a few more thread switches.
+TRAINING_SWITCH_INTERVAL_S = 0.0005
 
 
 def describe_exception(exc: BaseException) -> tuple[str, bool]:
@@ -105,6 +114,8 @@ class TrainingWorker(QThread):
     def run(self) -> None:  # noqa: D401 - Qt override
         from latentlab.core.training import Progress, Snapshot, train
 
+        previous_switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(previous_switch, TRAINING_SWITCH_INTERVAL_S))
         try:
             gen = train(self.model_config, self.data, self.train_config, self.control, self.initial)
             while True:
@@ -127,6 +138,7 @@ class TrainingWorker(QThread):
                 log.exception("training failed")
             self.failed.emit("Training stopped", message)
         finally:
+            sys.setswitchinterval(previous_switch)
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None

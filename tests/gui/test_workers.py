@@ -198,3 +198,26 @@ def test_inference_worker_survives_a_failing_job(qtbot):
         assert results == ["fine"] and len(errors) == 1
     finally:
         worker.shutdown()
+
+
+def test_training_hands_the_gil_over_quickly_and_restores_the_interval(qtbot, monkeypatch, worker_factory):
+    import sys
+
+    from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S
+
+    seen: list[float] = []
+
+    def fake(model_config, data, config, control=None, initial=None):
+        seen.append(sys.getswitchinterval())   # what every thread lives with while training runs
+        yield _progress(1)
+        return TrainResult(model=torch.nn.Linear(1, 1), history=[{"epoch": 1}], status="finished")
+
+    monkeypatch.setattr(training, "train", fake)
+    before = sys.getswitchinterval()
+    assert before > TRAINING_SWITCH_INTERVAL_S   # Python's default, 5 ms
+    worker = worker_factory()
+    with qtbot.waitSignal(worker.resultReady, timeout=5000):
+        worker.start()
+    qtbot.waitUntil(lambda: worker.isFinished(), timeout=5000)
+    assert seen == [TRAINING_SWITCH_INTERVAL_S]
+    assert sys.getswitchinterval() == before
