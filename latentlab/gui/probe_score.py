@@ -4,8 +4,8 @@ The controller feeds :class:`ProbeScore` every Scene and Probe. When the scene's
 the map of the data (:class:`~latentlab.core.offmanifold.ManifoldMap`, with the encoder's
 variances for a variational model, as the placement that made the codes gave them) is built on
 the inference worker — latest wins, so a training run re-encoding every few seconds never
-queues builds. Each probe move is then scored
-on the GUI thread (well under a millisecond for 70,000 codes in two dimensions) and sent as a
+queues builds. Each probe move is then scored on the GUI thread (well under a millisecond for
+70,000 codes in two dimensions; a drag at most every other frame) and sent as a
 :class:`ScoreView` with the nearest data item's picture, or None when there is nothing to say.
 """
 
@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from superqt.utils import qthrottled
 
 from latentlab.core import inference
 from latentlab.core.errors import LatentLabError
@@ -23,6 +24,8 @@ from latentlab.core.offmanifold import ManifoldMap, ManifoldScore
 
 #: Fewer data codes than this give no meaningful local spacing.
 MIN_CODES = 20
+#: A dragged probe is scored at most this often (ms): every other frame at 60 Hz.
+SCORE_INTERVAL_MS = 33
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,10 @@ class ProbeScore(QObject):
         self._handle: Any = None
         self._posterior: tuple[np.ndarray, np.ndarray] | None = None   # (codes, their log-variances)
         self._nearest: tuple[Any, Any] | None = None   # ((item_image, index), that item's picture)
+        # A drag moves the probe every frame; the words and the ring's colour follow at most
+        # every other frame (the first move at once, the last position always), which halves
+        # the GUI thread's scoring while training shares the processor.
+        self._rescore_soon = qthrottled(self._rescore, timeout=SCORE_INTERVAL_MS, leading=True, parent=self)
 
     def use_posterior(self, codes: np.ndarray, logvars: np.ndarray | None) -> None:
         """The log-variances placed with ``codes`` (None: none came): a scene with exactly these
@@ -116,7 +123,7 @@ class ProbeScore(QObject):
 
     def on_probe(self, probe: Any) -> None:
         self._probe = probe
-        self._rescore()
+        self._rescore_soon()
 
     def _rescore(self) -> None:
         probe, scene, built = self._probe, self._scene, self._map
