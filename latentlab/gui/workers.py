@@ -37,6 +37,32 @@ Job = Callable[..., Any]
 TRAINING_SWITCH_INTERVAL_S = 0.0005
 
 
+class _QuickGilHandover:
+    """Holds the short switch interval while any training thread runs (runs may overlap as one
+    ends and the next starts); the last one out puts back the interval found by the first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = sys.getswitchinterval()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, TRAINING_SWITCH_INTERVAL_S))
+            self._running += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_QUICK_GIL = _QuickGilHandover()
+
+
 def describe_exception(exc: BaseException) -> tuple[str, bool]:
     """A one-line message for a dialog and whether it is a user mistake."""
     if isinstance(exc, LatentLabError):
@@ -114,8 +140,7 @@ class TrainingWorker(QThread):
     def run(self) -> None:  # noqa: D401 - Qt override
         from latentlab.core.training import Progress, Snapshot, train
 
-        previous_switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(previous_switch, TRAINING_SWITCH_INTERVAL_S))
+        _QUICK_GIL.__enter__()
         try:
             gen = train(self.model_config, self.data, self.train_config, self.control, self.initial)
             while True:
@@ -138,7 +163,7 @@ class TrainingWorker(QThread):
                 log.exception("training failed")
             self.failed.emit("Training stopped", message)
         finally:
-            sys.setswitchinterval(previous_switch)
+            _QUICK_GIL.__exit__()
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
