@@ -155,17 +155,19 @@ def encode_dataset(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHU
 
 
 def encode_dataset_posterior(model: LatentModel, data: Dataset, *, chunk: int = ENCODE_CHUNK,
-                             should_stop: Callable[[], bool] | None = None
+                             should_stop: Callable[[], bool] | None = None,
+                             progress: Callable[[int, int], None] | None = None
                              ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """Latent means and log-variances ``([N, D], [N, D] or None)`` of every item, in chunks.
 
     The log-variances are None for a model without them (an autoencoder, PCA) and for a model
     without an encoder, whose means are found by inversion. None when ``should_stop()`` says so.
+    ``progress(done, total)`` is called after each chunk, as in :func:`encode_dataset`.
     """
     if not model.config.capabilities.encoder:
-        codes = encode_dataset(model, data, chunk=chunk, should_stop=should_stop)
+        codes = encode_dataset(model, data, chunk=chunk, should_stop=should_stop, progress=progress)
         return None if codes is None else (codes, None)
-    return _encode_chunks(model, data, chunk, should_stop, None, with_logvar=True)
+    return _encode_chunks(model, data, chunk, should_stop, progress, with_logvar=True)
 
 
 def _encode_chunks(model: LatentModel, data: Dataset, chunk: int, should_stop: Callable[[], bool] | None,

@@ -42,6 +42,7 @@ from latentlab.gui.download_dialog import StandardDataFetcher
 from latentlab.gui.exports import Exports
 from latentlab.gui.following import FollowHost, RunFollowing
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
+from latentlab.gui.encode_pacing import EncodePacing
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.quality_watch import QualityWatch
@@ -158,6 +159,7 @@ class AppController(QObject):
         self._pending_session: Any = None
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
+        self._encode_pacing = EncodePacing(self._encode_soon.setTimeout)   # slower for big data or a drag
         self.decoder = ProbeDecoder(self.probe_model, self._decode_display, self._caption, self)
         self.tools = ToolsController(
             encode=self.encode_images, decode=self.decode_z, plane=lambda: self._plane,
@@ -604,6 +606,8 @@ class AppController(QObject):
                 or len(placed.codes) != len(self._data):
             return
         self._codes, self._errors = placed.codes, placed.errors
+        self.probe_score.use_posterior(placed.codes, placed.logvars)
+        self._encode_pacing.placed(placed.cpu_s)
         if placed.errors is not None:
             self._placed_by_inversion(placed)
         self._refit_plane()
@@ -750,6 +754,7 @@ class AppController(QObject):
         """The probe is being dragged to ``(x, y)``: decode now or by the frame's end."""
         self._probe_at(x, y)
         self.decoder.request()
+        self._encode_pacing.probe_moved()
 
     def release_probe(self, x: float, y: float) -> None:
         """The probe was let go (or clicked) at ``(x, y)``: decode there at once."""

@@ -16,6 +16,8 @@ regressor to the next placements of the same model, so it is not trained again e
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,11 +36,16 @@ PLACING_TEXT = "Placing data by inverting the generator…"
 @dataclass(frozen=True)
 class Placed:
     """Codes ``[N, D]``; for an inverted model each item's RMS pixel error ``[N]`` (else None)
-    and the latent regressor it used (``regressor``: its tensors, or None)."""
+    and the latent regressor it used (``regressor``: its tensors, or None). An encoder that
+    has variances gives its log-variances ``[N, D]`` too (``logvars``: the off-manifold map
+    reads them instead of encoding the data a second time). ``cpu_s`` is the processor time
+    the placement took on its thread (what the next one will cost, for pacing them)."""
 
     codes: np.ndarray
     errors: np.ndarray | None = None
     regressor: dict[str, torch.Tensor] | None = None
+    logvars: np.ndarray | None = None
+    cpu_s: float = 0.0
 
 
 def by_inversion(config: ModelConfig | None) -> bool:
@@ -89,10 +96,16 @@ def placement_job(config: ModelConfig, state: dict[str, torch.Tensor], data: Dat
     snapshot's. None when stopped.
     """
     def job(should_stop: Callable[[], bool], progress: Callable[[int, int], None] | None = None) -> Placed | None:
+        started = time.thread_time()
+        found = _place(should_stop, progress)
+        return None if found is None else dataclasses.replace(found, cpu_s=time.thread_time() - started)
+
+    def _place(should_stop: Callable[[], bool], progress: Callable[[int, int], None] | None) -> Placed | None:
         model = inference.model_from_state(config, state)
         if not by_inversion(config):
-            codes = inference.encode_dataset(model, data, should_stop=should_stop, progress=progress)
-            return None if codes is None else Placed(codes)
+            # The log-variances come with the same pass (the encoder computes them anyway).
+            found = inference.encode_dataset_posterior(model, data, should_stop=should_stop, progress=progress)
+            return None if found is None else Placed(found[0], logvars=found[1])
         inference.check_compatible(config, data)
         adopt_regressor(model, regressor)
         if progress is not None:

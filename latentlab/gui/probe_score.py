@@ -2,9 +2,10 @@
 
 The controller feeds :class:`ProbeScore` every Scene and Probe. When the scene's codes change,
 the map of the data (:class:`~latentlab.core.offmanifold.ManifoldMap`, with the encoder's
-variances for a variational model) is built on the inference worker — latest wins, so a
-training run re-encoding every few seconds never queues builds. Each probe move is then scored
-on the GUI thread (well under a millisecond for 70,000 codes in two dimensions) and sent as a
+variances for a variational model, as the placement that made the codes gave them) is built on
+the inference worker — latest wins, so a training run re-encoding every few seconds never
+queues builds. Each probe move is then scored on the GUI thread (well under a millisecond for
+70,000 codes in two dimensions; a drag at most every other frame) and sent as a
 :class:`ScoreView` with the nearest data item's picture, or None when there is nothing to say.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
+from superqt.utils import qthrottled
 
 from latentlab.core import inference
 from latentlab.core.errors import LatentLabError
@@ -22,6 +24,8 @@ from latentlab.core.offmanifold import ManifoldMap, ManifoldScore
 
 #: Fewer data codes than this give no meaningful local spacing.
 MIN_CODES = 20
+#: A dragged probe is scored at most this often (ms): every other frame at 60 Hz.
+SCORE_INTERVAL_MS = 33
 
 
 @dataclass(frozen=True)
@@ -33,20 +37,24 @@ class ScoreView:
     variational: bool
 
 
-def map_job(model_config: Any, state: dict[str, Any] | None, data: Any, codes: np.ndarray):
-    """A worker job: the manifold map of ``codes``, with log-variances when the model has them."""
+def map_job(model_config: Any, state: dict[str, Any] | None, data: Any, codes: np.ndarray,
+            logvar: np.ndarray | None = None):
+    """A worker job: the manifold map of ``codes``, with log-variances when the model has them
+    (``logvar``: those the placement of ``codes`` gave; else the data are encoded for them)."""
     def job(should_stop: Callable[[], bool]) -> ManifoldMap | None:
-        logvar = None
+        if logvar is not None and logvar.shape == codes.shape:
+            return None if should_stop() else ManifoldMap(codes, logvar)
+        found_logvar = None
         if state is not None and model_config.capabilities.variational and data is not None:
             model = inference.model_from_state(model_config, state)
             found = inference.encode_dataset_posterior(model, data, should_stop=should_stop)
             if found is None:
                 return None
             if found[1] is not None and found[1].shape == codes.shape:
-                logvar = found[1]
+                found_logvar = found[1]
         if should_stop():
             return None
-        return ManifoldMap(codes, logvar)
+        return ManifoldMap(codes, found_logvar)
 
     return job
 
@@ -67,6 +75,18 @@ class ProbeScore(QObject):
         self._scene: Any = None
         self._probe: Any = None
         self._handle: Any = None
+        self._posterior: tuple[np.ndarray, np.ndarray] | None = None   # (codes, their log-variances)
+        self._nearest: tuple[Any, Any] | None = None   # ((item_image, index), that item's picture)
+        # A drag moves the probe every frame; the words and the ring's colour follow at most
+        # every other frame (the first move at once, the last position always), which halves
+        # the GUI thread's scoring while training shares the processor.
+        self._rescore_soon = qthrottled(self._rescore, timeout=SCORE_INTERVAL_MS, leading=True, parent=self)
+
+    def use_posterior(self, codes: np.ndarray, logvars: np.ndarray | None) -> None:
+        """The log-variances placed with ``codes`` (None: none came): a scene with exactly these
+        codes is mapped from them, without encoding the data again (a training run re-encodes
+        every few seconds; a second pass would double the worker's share of the processor)."""
+        self._posterior = None if logvars is None else (codes, logvars)
 
     @property
     def map(self) -> ManifoldMap | None:
@@ -89,8 +109,10 @@ class ProbeScore(QObject):
         if self._map is not None and self._map.dim != codes.shape[1]:
             self._map = None   # another latent size: an old map cannot score the new probe
             self.scoreChanged.emit(None)
+        known = self._posterior
+        logvar = known[1] if known is not None and known[0] is codes else None
         self._handle = self._worker.submit(
-            "offmanifold", map_job(scene.model_config, self._state(), self._data(), np.asarray(codes)),
+            "offmanifold", map_job(scene.model_config, self._state(), self._data(), np.asarray(codes), logvar),
             on_result=self._on_map, on_error=lambda _message: None)
 
     def _on_map(self, built: ManifoldMap | None) -> None:
@@ -101,7 +123,7 @@ class ProbeScore(QObject):
 
     def on_probe(self, probe: Any) -> None:
         self._probe = probe
-        self._rescore()
+        self._rescore_soon()
 
     def _rescore(self) -> None:
         probe, scene, built = self._probe, self._scene, self._map
@@ -116,5 +138,9 @@ class ProbeScore(QObject):
             return
         image = None
         if scene.item_image is not None and 0 <= score.nearest < scene.data_size:
-            image = scene.item_image(score.nearest)
+            # A drag stays near one item for many frames: its picture is fetched once.
+            key = (scene.item_image, score.nearest)
+            if self._nearest is None or self._nearest[0] != key:
+                self._nearest = (key, scene.item_image(score.nearest))
+            image = self._nearest[1]
         self.scoreChanged.emit(ScoreView(score, image, built.variational))

@@ -10,6 +10,7 @@ signals; only the GUI thread turns them into pictures.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,40 @@ log = logging.getLogger(__name__)
 # down) and returns a plain object; it should check ``should_stop`` between chunks of work.
 # A job submitted with ``on_progress`` is also given ``progress(done, total)`` to call.
 Job = Callable[..., Any]
+
+
+#: While training runs, a thread waiting for the GIL asks for it after this long (Python's
+#: default is 5 ms). The trainer lets the GIL go inside every torch op and needs it back
+#: between ops; while the GUI thread runs Python (a probe drag costs a few milliseconds a
+#: frame) it waited up to 5 ms each time, about a fifth of its time during a drag. The GUI
+#: thread, waiting on a worker, gains the same way; the price is a few more thread switches.
+TRAINING_SWITCH_INTERVAL_S = 0.0005
+
+
+class _QuickGilHandover:
+    """Holds the short switch interval while any training thread runs (runs may overlap as one
+    ends and the next starts); the last one out puts back the interval found by the first."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._saved = sys.getswitchinterval()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._running == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, TRAINING_SWITCH_INTERVAL_S))
+            self._running += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self._running -= 1
+            if self._running == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_QUICK_GIL = _QuickGilHandover()
 
 
 def describe_exception(exc: BaseException) -> tuple[str, bool]:
@@ -114,6 +149,7 @@ class TrainingWorker(QThread):
         from latentlab.core.training import Progress, RunState, Snapshot, train
 
         checkpoint_failed = False
+        _QUICK_GIL.__enter__()
         try:
             gen = train(self.model_config, self.data, self.train_config, self.control, self.initial,
                         resume=self.resume_from)
@@ -144,6 +180,7 @@ class TrainingWorker(QThread):
                 log.exception("training failed")
             self.failed.emit("Training stopped", message)
         finally:
+            _QUICK_GIL.__exit__()
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None

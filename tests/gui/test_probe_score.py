@@ -67,3 +67,43 @@ def test_an_autoencoder_gets_a_kernel_density_not_a_posterior(qtbot, opened):
     qtbot.waitUntil(lambda: window.side.nearest.level is not None, timeout=3000)
     text = window.side.nearest.text.text()
     assert "log density" in text and "log p(z)" not in text
+
+
+def test_the_map_takes_the_placements_variances_without_encoding_the_data_again(qtbot, opened, monkeypatch):
+    from latentlab.core import inference
+
+    passes = []
+    real = inference._encode_chunks
+
+    def counted(*args, **kwargs):
+        passes.append(kwargs.get("with_logvar"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "_encode_chunks", counted)
+    model = tiny_model()
+    window, c = opened(model, items=ITEMS)
+    wait_for_codes(qtbot, c)
+    built = _wait_for_map(qtbot, c)
+    qtbot.wait(50)   # a second pass, had one been asked for, would have been queued by now
+    assert passes == [True]   # one pass over the data gave both the codes and their variances
+    assert built.variational
+    _mu, logvar = real(model, c.data, 256, None, None, with_logvar=True)
+    np.testing.assert_allclose(built._var, np.exp(logvar), rtol=1e-5)
+
+
+def test_a_drag_is_scored_at_most_every_other_frame_and_ends_on_the_last_position(qtbot, opened):
+    window, c = opened(tiny_model(), items=ITEMS)
+    wait_for_codes(qtbot, c)
+    _wait_for_map(qtbot, c)
+    c.set_probe_code(c.scene.codes[0])
+    qtbot.wait(60)
+    scored = []
+    c.probe_score.scoreChanged.connect(scored.append)
+    xy = c.scene.xy   # the plane of a 2-D model: every code has its place
+    far = xy.max(axis=0) + 50 * (xy.max(axis=0) - xy.min(axis=0))
+    for k in range(6):   # six moves within one scoring interval: the first is scored at once
+        c.move_probe(*(xy[5] + 1e-4 * k if k < 5 else far))
+    assert len(scored) == 1 and scored[0].score.level == "on"
+    qtbot.waitUntil(lambda: len(scored) == 2, timeout=2000)
+    assert scored[-1].score.level == "off"   # the position the drag ended on
+    assert window.side.nearest.level == "off"

@@ -198,3 +198,58 @@ def test_inference_worker_survives_a_failing_job(qtbot):
         assert results == ["fine"] and len(errors) == 1
     finally:
         worker.shutdown()
+
+
+def test_training_hands_the_gil_over_quickly_and_restores_the_interval(qtbot, monkeypatch, worker_factory):
+    import sys
+
+    from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S
+
+    seen: list[float] = []
+
+    def fake(model_config, data, config, control=None, initial=None, resume=None):
+        seen.append(sys.getswitchinterval())   # what every thread lives with while training runs
+        yield _progress(1)
+        return TrainResult(model=torch.nn.Linear(1, 1), history=[{"epoch": 1}], status="finished")
+
+    monkeypatch.setattr(training, "train", fake)
+    before = sys.getswitchinterval()
+    assert before > TRAINING_SWITCH_INTERVAL_S   # Python's default, 5 ms
+    worker = worker_factory()
+    with qtbot.waitSignal(worker.resultReady, timeout=5000):
+        worker.start()
+    qtbot.waitUntil(lambda: worker.isFinished(), timeout=5000)
+    assert seen == [TRAINING_SWITCH_INTERVAL_S]
+    assert sys.getswitchinterval() == before
+
+
+def test_overlapping_training_threads_put_back_the_interval_found_before_the_first(qtbot, monkeypatch, worker_factory):
+    import sys
+
+    from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S
+
+    release = {1: threading.Event(), 2: threading.Event()}
+    started: list[int] = []
+
+    def fake_for(n):
+        def fake(model_config, data, config, control=None, initial=None, resume=None):
+            started.append(n)
+            release[n].wait(5)
+            yield _progress(1)
+            return TrainResult(model=torch.nn.Linear(1, 1), history=[{"epoch": 1}], status="finished")
+        return fake
+
+    before = sys.getswitchinterval()
+    first, second = worker_factory(), worker_factory()
+    monkeypatch.setattr(training, "train", fake_for(1))
+    first.start()
+    qtbot.waitUntil(lambda: started == [1], timeout=5000)
+    monkeypatch.setattr(training, "train", fake_for(2))
+    second.start()   # the next run starts while the last one is still ending
+    qtbot.waitUntil(lambda: started == [1, 2], timeout=5000)
+    release[1].set()
+    qtbot.waitUntil(lambda: first.isFinished(), timeout=5000)
+    assert sys.getswitchinterval() == TRAINING_SWITCH_INTERVAL_S   # the second still trains
+    release[2].set()
+    qtbot.waitUntil(lambda: second.isFinished(), timeout=5000)
+    assert sys.getswitchinterval() == before

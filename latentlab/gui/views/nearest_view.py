@@ -52,7 +52,10 @@ class NearestView(QWidget):
         self.level = level
         self.text.setText(describe(level, ratio, nearest, log_density, log_prior))
         self.thumb.setVisible(image is not None)
-        if image is not None:
+        shown = self.thumb.current_image()
+        # A dragged probe keeps the same nearest item for many frames: repaint only on a change.
+        if image is not None and not (shown is not None and shown.shape == np.shape(image)
+                                      and np.array_equal(shown, image)):
             self.thumb.set_image(image)
         self.setVisible(True)
 

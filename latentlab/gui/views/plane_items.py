@@ -384,12 +384,22 @@ class ProbeItem(pg.TargetItem):
         p.drawPath(self.shape())
 
     def boundingRect(self) -> QRectF:
-        # The halo pen reaches past the symbol's outline; pad so it is not clipped.
-        rect = self.shape().boundingRect()
+        # The halo pen reaches past the symbol's outline; pad so it is not clipped. The shape
+        # is made anew whenever the zoom changes (pyqtgraph's cache), and so are the pixel
+        # lengths: the padded rectangle is kept with the shape it was made from, because a
+        # drag asks for it several times a frame and pixelLength() is costly in Python.
+        shape = self.shape()
+        cached = getattr(self, "_padded", None)
+        if cached is not None and cached[0] is shape:
+            return QRectF(cached[1])
+        rect = shape.boundingRect()
         px = self.pixelLength(pg.Point(1, 0)) or 0.0
         py = self.pixelLength(pg.Point(0, 1)) or 0.0
         pad = self._HALO_PX + 2
-        return rect.adjusted(-pad * px, -pad * py, pad * px, pad * py)
+        padded = rect.adjusted(-pad * px, -pad * py, pad * px, pad * py)
+        if self._shape is shape:   # a shape made without a view yet is not kept by pyqtgraph
+            self._padded = (shape, QRectF(padded))
+        return padded
 
 
 class ArrowOverlay:

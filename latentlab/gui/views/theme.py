@@ -10,7 +10,8 @@ from __future__ import annotations
 import colorsys
 
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QPen, QPixmapCache
+from PySide6.QtWidgets import QGraphicsItem
 
 RGB = tuple[int, int, int]
 
@@ -101,6 +102,8 @@ def qcolor(rgb: RGB | str, alpha: int = 255) -> QColor:
 
 # Grid lines sit beneath a plot's contents (the view box is at z = -100).
 _GRID_Z = -150.0
+# Room for the cached axes of a few full-screen plots (Qt's default of 10 MB holds one or two).
+_PIXMAP_CACHE_KB = 64 * 1024
 
 
 class FlatGridAxis(pg.AxisItem):
@@ -154,6 +157,12 @@ def flat_grid_axes(background: str = BACKGROUND) -> dict[str, FlatGridAxis]:
 def use_flat_grid(plot_item: pg.PlotItem, alpha: float) -> None:
     """Show the grid of ``plot_item``'s :class:`FlatGridAxis` axes beneath its contents."""
     plot_item.showGrid(x=True, y=True, alpha=alpha)
+    # An axis with its grid spans the whole plot, so every repaint, however small (the probe
+    # moving a few pixels), painted it again through Python. Cached as a pixmap it is only
+    # redrawn when it changes (a pan, a zoom, a resize); small repaints copy the pixels.
+    QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), _PIXMAP_CACHE_KB))
     for name in ("left", "bottom"):
+        axis = plot_item.getAxis(name)
         # PlotItem puts axes at z = 0.5, above the view box; the labels never overlap it.
-        plot_item.getAxis(name).setZValue(_GRID_Z)
+        axis.setZValue(_GRID_Z)
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
