@@ -39,7 +39,7 @@ from latentlab.core.models import registry
 
 __all__ = [
     "DEFAULT_FAMILIES", "MAX_FAMILIES", "FamilyResult", "check_families", "choose_pair", "compare",
-    "family_result", "parse_families", "plane_xy", "render_sheet", "save_metrics", "save_sheet",
+    "family_result", "lift", "parse_families", "plane_xy", "project", "render_sheet", "save_metrics", "save_sheet",
     "training_settings",
 ]
 
@@ -203,28 +203,29 @@ def choose_pair(data: Dataset, classes: Sequence[str | int] | None = None,
 
 # -- one family ------------------------------------------------------------------------------
 
-def plane_xy(codes: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-    """Plane coordinates ``[N, 2]`` of codes and the projection that made them.
+def plane_xy(codes: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Plane coordinates ``[N, 2]`` of codes and the :class:`latent_plane.Plane` that made them.
 
-    A 2-D latent is its own plane; a 1-D one gets a zero y; a larger one is projected on its
-    two main directions of spread (:func:`latent_plane.pca_plane`).
+    The plane of :func:`latent_plane.pca_plane`: a 2-D latent is its own plane, a 1-D one
+    an axis through the mean with a zero y, a larger one its two main directions of spread.
     """
     from latentlab.core.latent_plane import pca_plane
 
     codes = np.asarray(codes, dtype=np.float32)
-    dim = codes.shape[1]
-    if dim == 2:
-        return codes.copy(), lambda z: np.asarray(z, dtype=np.float32).copy()
-    if dim == 1:
-        return (np.concatenate([codes, np.zeros_like(codes)], axis=1),
-                lambda z: np.concatenate([np.asarray(z, np.float32), np.zeros((len(z), 1), np.float32)], axis=1))
     plane = pca_plane(torch.from_numpy(codes))
+    return project(plane, codes), plane
+
+
+def project(plane: Any, codes: np.ndarray) -> np.ndarray:
+    """Plane coordinates ``[M, 2]`` of codes ``[M, D]`` on ``plane``."""
     origin, basis = plane.origin.numpy(), plane.basis.numpy()
+    return ((np.asarray(codes, np.float32) - origin) @ basis.T).astype(np.float32)
 
-    def project(z: np.ndarray) -> np.ndarray:
-        return ((np.asarray(z, np.float32) - origin) @ basis.T).astype(np.float32)
 
-    return project(codes), project
+def lift(plane: Any, xy: np.ndarray) -> np.ndarray:
+    """Codes ``[M, D]`` of plane points ``[M, 2]`` (the point of the latent space on the plane)."""
+    origin, basis = plane.origin.numpy(), plane.basis.numpy()
+    return (origin[None] + np.asarray(xy, np.float32) @ basis).astype(np.float32)
 
 
 def path_codes(za: np.ndarray, zb: np.ndarray, steps: int) -> np.ndarray:
@@ -256,10 +257,10 @@ def family_result(model: Any, data: Dataset, pair: tuple[int, int], *,
     outputs = decode(model, strip_codes)
     spec = render.output_spec(model.config)
     strip = outputs.numpy() if spec.kind == "image" else render.as_images(outputs, spec, 64).numpy()
-    xy, project = plane_xy(codes)
+    xy, plane = plane_xy(codes)
     family = registry.get(model.config.family)
     return FamilyResult(family=family.name, title=family.title, codes=codes, xy=xy,
-                        path_xy=project(strip_codes), strip=np.asarray(strip, dtype=np.float32),
+                        path_xy=project(plane, strip_codes), strip=np.asarray(strip, dtype=np.float32),
                         path_ratio=float(finite.mean()) if finite.size else float("inf"),
                         metrics=dict(metrics or {}), status=status)
 

@@ -155,10 +155,14 @@ def test_plane_of_a_larger_latent_is_its_main_directions() -> None:
     codes = np.zeros((100, 3), np.float32)
     codes[:, 2] = rng.normal(size=100) * 5
     codes[:, 0] = rng.normal(size=100)
-    xy, project = compare.plane_xy(codes)
+    xy, plane = compare.plane_xy(codes)
     assert xy.shape == (100, 2)
     # The widest spread (axis 2) becomes the plane's first axis.
     assert np.std(xy[:, 0]) == pytest.approx(np.std(codes[:, 2]), rel=1e-3)
-    np.testing.assert_allclose(project(codes[:5]), xy[:5], atol=1e-5)
+    np.testing.assert_allclose(compare.project(plane, codes[:5]), xy[:5], atol=1e-5)
+    # A point of the plane lifted into the latent space projects back onto itself.
+    np.testing.assert_allclose(compare.project(plane, compare.lift(plane, xy[:5])), xy[:5], atol=1e-4)
+    two, flat = compare.plane_xy(codes[:, :2])
+    np.testing.assert_allclose(two, codes[:, :2], atol=1e-6)   # a 2-D latent is its own plane
     one, _ = compare.plane_xy(codes[:, :1])
     assert one.shape == (100, 2) and not one[:, 1].any()
