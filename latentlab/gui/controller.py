@@ -202,6 +202,7 @@ class AppController(QObject):
         w.addClickedRequested.connect(self.add_clicked)
         w.bookmarkRequested.connect(self.bookmark_probe)
         w.filesDropped.connect(self.add_files)
+        w.compareRequested.connect(self.open_compare)
         w.before_close = self.may_close
         w.closing.connect(self._on_window_closing)
 
@@ -1012,6 +1013,28 @@ class AppController(QObject):
         if running:
             self.resume_training()
         return False
+
+    def open_compare(self) -> Any:
+        """View ▸ Compare Families…: a window that trains families side by side on the current data."""
+        from latentlab.gui.tools.compare_window import CompareWindow
+        from latentlab.gui.workers import TrainingWorker
+
+        if self._data is None:
+            self.window.show_status("Open a data set first: the families are compared on the current data.")
+            return None
+        old = getattr(self, "compare_window", None)
+        if old is not None and old.data is self._data and old.isVisible():
+            old.raise_()
+            old.activateWindow()
+            return old
+        if old is not None:
+            old.close()
+        self.compare_window = CompareWindow(   # a child window: it closes, and stops, with this one
+            self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial),
+            submit=self.inference.submit, threads=self.training_threads, parent=self.window)
+        self.window.closing.connect(self.compare_window.shutdown)
+        self.compare_window.show()
+        return self.compare_window
 
     def _on_window_closing(self) -> None:
         self.decoder.stop()

@@ -162,7 +162,7 @@ def test_plane_of_a_larger_latent_is_its_main_directions() -> None:
     np.testing.assert_allclose(compare.project(plane, codes[:5]), xy[:5], atol=1e-5)
     # A point of the plane lifted into the latent space projects back onto itself.
     np.testing.assert_allclose(compare.project(plane, compare.lift(plane, xy[:5])), xy[:5], atol=1e-4)
-    two, flat = compare.plane_xy(codes[:, :2])
+    two, _ = compare.plane_xy(codes[:, :2])
     np.testing.assert_allclose(two, codes[:, :2], atol=1e-6)   # a 2-D latent is its own plane
     one, _ = compare.plane_xy(codes[:, :1])
     assert one.shape == (100, 2) and not one[:, 1].any()

@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
     bookmarkRequested = Signal()
     filesDropped = Signal(object)
     generateRequested = Signal()
+    compareRequested = Signal()
     closing = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -234,6 +235,8 @@ class MainWindow(QMainWindow):
                                          "manifoldPriorAction")
         self.prior_action.setCheckable(True)
         self._action(view_menu, "&Reset View", self.reset_view, "resetViewAction", "Ctrl+0")
+        self._action(view_menu, "Compare &Families…", functools.partial(self._request, self.compareRequested),
+                     "compareFamiliesAction")
         view_menu.addSeparator()
         view_menu.addAction(self.training_dock.toggleViewAction())
         view_menu.addAction(self.loss_dock.toggleViewAction())

@@ -1,0 +1,180 @@
+"""View ▸ Compare Families…: planes that train one after another, brushing, the shared probe, cancel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from latentlab.core import compare as core
+from latentlab.core.data import load_dataset
+from latentlab.core.offmanifold import ManifoldMap
+from latentlab.gui.tools.compare import CANCELLED, FINISHED, SKIPPED
+from latentlab.gui.tools.compare_window import NONE, CompareWindow
+from latentlab.gui.workers import InferenceWorker, TrainingWorker
+from tests.gui.controller_support import Opened
+
+ITEMS = 200
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", limit=ITEMS)
+
+
+@pytest.fixture
+def make_window(qtbot, moons):
+    made: list[tuple[CompareWindow, InferenceWorker]] = []
+
+    def make(families=("pca", "ae"), epochs=1) -> CompareWindow:
+        worker = InferenceWorker()
+        win = CompareWindow(moons, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config,
+                                                                         p.initial),
+                            submit=worker.submit, threads=1)
+        made.append((win, worker))
+        for k, box in enumerate(win.family_boxes):
+            box.setCurrentText(families[k] if k < len(families) else NONE)
+        win.epochs_spin.setValue(epochs)
+        win.resize(1024, 700)
+        win.show()
+        qtbot.waitExposed(win)
+        return win
+
+    yield make
+    for win, worker in made:
+        assert win.shutdown(5000)
+        worker.shutdown(5000)
+        win.close()
+        win.deleteLater()
+
+
+def _train(qtbot, win: CompareWindow) -> None:
+    win.train_button.click()
+    n = len(win.chosen_families())
+    qtbot.waitUntil(lambda: not win.session.running and len(win.panels) == n
+                    and all(win.session.ready(k) and win.panels[k].has_points() for k in range(n)), timeout=60000)
+
+
+def test_defaults_are_the_story_families(make_window):
+    win = make_window(families=("pca", "ae", "vae", "beta-vae"))
+    assert win.chosen_families() == list(core.DEFAULT_FAMILIES)
+    # Families that cannot take part (a conditional one, one without an encoder) are not offered.
+    offered = {win.family_boxes[0].itemText(i) for i in range(win.family_boxes[0].count())}
+    assert "cvae" not in offered and "gan" not in offered and "vae" in offered
+
+
+def test_planes_appear_and_strips_are_decoded_for_every_family(qtbot, make_window, moons):
+    win = make_window(families=("pca", "ae", "vae"))
+    _train(qtbot, win)
+    assert [p.title.text() for p in win.panels] == ["PCA baseline", "Autoencoder", "VAE"]
+    a, b = core.choose_pair(moons)
+    assert win.session.pair == (a, b)
+    for k, panel in enumerate(win.panels):
+        slot = win.session.slots[k]
+        assert slot.status == FINISHED and panel.status.text().startswith("finished")
+        assert panel.plane.point_count() == ITEMS
+        np.testing.assert_allclose(panel.plane._xy, slot.encoded.xy)
+        # The strip shows this model's decodes along its own path from item a to item b.
+        _, frames = win.session.interpolation(k)
+        assert win.strips.strip(k).shape == (28, 8 * 28 + 7)
+        np.testing.assert_allclose(win.strips.strip(k)[:, :28], frames[0], atol=1e-6)
+        assert panel.decoded.current_image() is not None
+    # Each family made its own codes: the planes differ.
+    assert not np.allclose(win.session.slots[0].encoded.xy, win.session.slots[1].encoded.xy)
+
+
+def test_brushing_and_selection_reach_every_plane(qtbot, make_window):
+    win = make_window()
+    _train(qtbot, win)
+    win.panels[1].plane.pointHovered.emit(7)
+    assert [p.highlighted() for p in win.panels] == [7, 7]
+    win.panels[0].plane.pointHovered.emit(-1)
+    assert [p.highlighted() for p in win.panels] == [None, None]
+    before = [win.strips.strip(k).copy() for k in range(2)]
+    win.panels[0].plane.pointSelected.emit(12)
+    win.panels[1].plane.pointSelected.emit(40)
+    assert [p.plane.selected() for p in win.panels] == [40, 40]
+    assert win.session.pair == (12, 40)
+    assert "items 12" in win.strips.caption.text()
+    for k in range(2):
+        _, frames = win.session.interpolation(k)
+        np.testing.assert_allclose(win.strips.strip(k)[:, :28], frames[0], atol=1e-6)
+        assert not np.array_equal(win.strips.strip(k), before[k])
+        # The path starts at item 12 and ends at item 40 on each plane.
+        enc = win.session.slots[k].encoded
+        np.testing.assert_allclose(win.session.interpolation(k)[0][[0, -1]], enc.xy[[12, 40]], atol=1e-5)
+
+
+def test_the_shared_probe_shows_each_models_reconstruction_of_the_nearest_item(qtbot, make_window):
+    win = make_window()
+    _train(qtbot, win)
+    enc0, enc1 = (win.session.slots[k].encoded for k in range(2))
+    # Near item 30 in the first plane (a little off it).
+    x, y = enc0.xy[30] + 1e-3
+    win.panels[0].plane.probeMoved.emit(float(x), float(y))
+    expected = ManifoldMap(enc0.codes).score(np.array([x, y])).nearest
+    qtbot.waitUntil(lambda: win.panels[1].decoded.caption() == f"item {expected}, reconstructed", timeout=3000)
+    np.testing.assert_allclose(win.panels[1].decoded.current_image(), win.session.reconstruction(1, expected))
+    np.testing.assert_allclose(win.panels[0].decoded.current_image(), win.session.decode_at(0, x, y))
+    assert win.panels[1].plane.probe_position() == pytest.approx(tuple(enc1.xy[expected]), abs=1e-5)
+    assert [p.highlighted() for p in win.panels] == [expected, expected]
+    assert win.panels[0].decoded.caption().startswith("probe: on the data")
+    # Dragged in the second plane instead: the first shows its reconstruction of the item nearest there.
+    x2, y2 = enc1.xy[150]
+    win.panels[1].plane.probeMoved.emit(float(x2), float(y2))
+    near = ManifoldMap(enc1.codes).score(np.array([x2, y2])).nearest
+    qtbot.waitUntil(lambda: win.panels[0].decoded.caption() == f"item {near}, reconstructed", timeout=3000)
+    np.testing.assert_allclose(win.panels[0].decoded.current_image(), win.session.reconstruction(0, near))
+
+
+def test_cancel_stops_training_and_skips_the_rest(qtbot, make_window):
+    win = make_window(families=("ae", "vae", "beta-vae"), epochs=500)
+    win.train_button.click()
+    qtbot.waitUntil(lambda: win.session.slots and win.session.slots[0].status == "training", timeout=10000)
+    assert win.cancel_button.isEnabled() and not win.train_button.isEnabled()
+    win.cancel_button.click()
+    qtbot.waitUntil(lambda: not win.session.running, timeout=20000)
+    assert [s.status for s in win.session.slots] == [CANCELLED, SKIPPED, SKIPPED]
+    assert win.train_button.isEnabled() and not win.cancel_button.isEnabled()
+    assert win.panels[1].status.text() == SKIPPED
+
+
+def test_a_bad_choice_is_said_and_nothing_trains(make_window):
+    win = make_window(families=("ae", "ae"))
+    win.train_button.click()
+    assert "named twice" in win.message.text()
+    assert not win.session.running and win.panels == []
+
+
+def test_export_writes_the_sheet_of_every_trained_family(qtbot, make_window, tmp_path):
+    win = make_window()
+    target = tmp_path / "sheet.png"
+    win.ask_sheet_path = lambda: None
+    win.export_sheet()   # nothing trained yet and no path chosen: nothing written
+    assert not target.exists()
+    win.ask_sheet_path = lambda: str(target)
+    win.export_sheet()
+    assert "train first" in win.message.text() and not target.exists()
+    _train(qtbot, win)
+    win.export_sheet()
+    from PIL import Image
+
+    with Image.open(target) as sheet:
+        assert sheet.size[0] == 2 * 320 + 3 * 10
+    assert str(target) in win.message.text()
+
+
+def test_view_menu_opens_it_on_the_current_data(qtbot):
+    opened = Opened(qtbot)
+    try:
+        window, c = opened(items=120)
+        action = window.findChild(type(window.menuBar().actions()[0]), "compareFamiliesAction")
+        assert action is not None and action.text() == "Compare &Families…"
+        action.trigger()
+        win = c.compare_window
+        qtbot.waitExposed(win)
+        assert win.data is c.data and win.isVisible()
+        action.trigger()   # a second time: the same window comes forward
+        assert c.compare_window is win
+    finally:
+        opened.close_all()
+    assert not win.session.running
