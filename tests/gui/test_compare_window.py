@@ -178,3 +178,47 @@ def test_view_menu_opens_it_on_the_current_data(qtbot):
     finally:
         opened.close_all()
     assert not win.session.running
+
+
+def test_real_clicks_and_drags_link_the_planes(qtbot, make_window):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from tests.gui.controller_support import drag, to_px
+
+    win = make_window()
+    _train(qtbot, win)
+    QApplication.processEvents()
+    first, second = win.panels
+    # A click on item 12 in the first plane selects it in both.
+    x, y = win.session.slots[0].encoded.xy[12]
+    qtbot.mouseClick(first.plane.viewport(), Qt.MouseButton.LeftButton, pos=to_px(first, float(x), float(y)))
+    qtbot.waitUntil(lambda: second.plane.selected() is not None, timeout=3000)
+    assert first.plane.selected() == second.plane.selected() == first.plane.point_at(float(x), float(y))
+    # Dragging the second plane's probe onto item 60: the first shows its reconstruction of item 60's neighbour.
+    px, py = second.plane.probe_position()
+    x2, y2 = win.session.slots[1].encoded.xy[60]
+    start, end = to_px(second, px, py), to_px(second, float(x2), float(y2))
+    drag(second, [start, *(start + (end - start) * (k / 8) for k in range(1, 9))])
+    near = int(win.session.slots[1].encoded.map.score(win.session.code_at(1, *second.plane.probe_position())).nearest)
+    qtbot.waitUntil(lambda: first.decoded.caption() == f"item {near}, reconstructed", timeout=3000)
+    np.testing.assert_allclose(first.decoded.current_image(), win.session.reconstruction(0, near))
+    assert second.plane.probe_position() == pytest.approx(tuple(win.session.slots[1].encoded.xy[60]), abs=0.05)
+
+
+def test_a_click_on_a_hovered_item_selects_it_through_the_ring(qtbot, make_window):
+    from PySide6.QtCore import Qt
+
+    from tests.gui.controller_support import to_px
+
+    win = make_window()
+    _train(qtbot, win)
+    first, second = win.panels
+    x, y = win.session.slots[0].encoded.xy[70]
+    index = first.plane.point_at(float(x), float(y))
+    pos = to_px(first, float(x), float(y))
+    qtbot.mouseMove(first.plane.viewport(), pos)
+    qtbot.waitUntil(lambda: second.highlighted() == index, timeout=3000)   # hovered: ringed everywhere
+    qtbot.mouseClick(first.plane.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.waitUntil(lambda: second.plane.selected() == index, timeout=3000)
+    assert first.plane.selected() == index

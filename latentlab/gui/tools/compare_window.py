@@ -64,7 +64,15 @@ class CompareWindow(QWidget):
         self.session.runningChanged.connect(self._running_changed)
         self.session.failed.connect(self.show_message)
         self._update_probe = qthrottled(self._show_probe, timeout=PROBE_INTERVAL_MS, leading=True, parent=self)
-        self.resize(1100, 720)
+        self._fit_to_screen()
+
+    def _fit_to_screen(self) -> None:
+        """Open at a comfortable size that never exceeds the screen (a 1024×700 one included)."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width, height = 1280, 800
+        if screen is not None:
+            width, height = min(width, screen.width()), min(height, screen.height() - 40)
+        self.resize(width, height)
 
     # -- building -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -194,6 +202,13 @@ class CompareWindow(QWidget):
             self._update_probe()
 
     def _running_changed(self, running: bool) -> None:
+        if running:
+            self.show_message(f"Training {len(self.session.slots)} families on {self.data.name}, one after "
+                              "another; each plane organises itself as its model learns.")
+        elif self.session.slots:
+            self.show_message("Hover or click an item to find it in every plane; drag a probe to compare "
+                              "each model's reconstruction of the item nearest to it; click two items to "
+                              "interpolate between them.")
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         for box in self.family_boxes:

@@ -48,6 +48,9 @@ class FamilyPanel(QWidget):
         self.decoded.clear("training…")
         self._highlight = pg.ScatterPlotItem(size=16, pen=pg.mkPen(theme.ACCENT, width=2.5), brush=None)
         self._highlight.setZValue(_Z_HIGHLIGHT)
+        # Only drawn: the ring sits under the cursor while hovering, and must not take the click
+        # that selects the item (pyqtgraph sends clicks to enabled items only).
+        self._highlight.setEnabled(False)
         self.plane.plotItem.addItem(self._highlight)
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
