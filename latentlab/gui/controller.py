@@ -43,6 +43,7 @@ from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
+from latentlab.gui.tools.density import DensityOverlay
 from latentlab.gui.tools.uses import UsesController
 from latentlab.gui.training_run import TrainingRun
 from latentlab.gui.window.main_window import CANCEL, SAVE, MainWindow
@@ -142,6 +143,8 @@ class AppController(QObject):
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
         self.probe_score = ProbeScore(self.inference, state=self._encoded_weights, data=lambda: self._data, parent=self)
+        self.density = DensityOverlay(window.plane, scene=lambda: self.scene, manifold_map=lambda: self.probe_score.map,
+                                      submit=self.inference.submit, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -203,6 +206,10 @@ class AppController(QObject):
         w.bookmarkRequested.connect(self.bookmark_probe)
         w.filesDropped.connect(self.add_files)
         w.compareRequested.connect(self.open_compare)
+        w.densityRequested.connect(self.density.set_enabled)
+        w.viewChanged.connect(self.density.schedule)
+        self.probe_score.scoreChanged.connect(self.density.on_score)
+        self.scene_model.sceneChanged.connect(self.density.on_scene)
         w.before_close = self.may_close
         w.closing.connect(self._on_window_closing)
 
