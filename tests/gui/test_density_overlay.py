@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from latentlab.gui.tools.density import GRID, colour
+from latentlab.gui.tools.density import GRID, UPSAMPLE, colour, upsample
 from tests.gui.controller_support import Opened, show_region, tiny_model, wait_for_codes
 
 ITEMS = 200
@@ -49,9 +49,17 @@ def test_the_overlay_shows_the_maps_density_over_the_visible_plane(qtbot, opened
     # Row r of the grid is drawn at height ys[r]: row 0 at the bottom of the view, as computed.
     from PySide6.QtCore import QPointF
 
-    for row, col in [(0, 0), (GRID - 1, 5)]:
+    fine_x, fine_y = _cell_centres(rect, GRID * UPSAMPLE)
+    for row, col in [(0, 0), (GRID * UPSAMPLE - 1, 5)]:
         at = overlay.item.mapToParent(QPointF(col + 0.5, row + 0.5))
-        assert (at.x(), at.y()) == pytest.approx((xs[col], ys[row]), rel=1e-6, abs=1e-9)
+        assert (at.x(), at.y()) == pytest.approx((fine_x[col], fine_y[row]), rel=1e-6, abs=1e-9)
+    # The densest cell is drawn in the brightest colour, the least dense in a darker one.
+    shown = overlay.item.image.astype(np.int64).sum(axis=2)
+    peak = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    low = np.unravel_index(int(np.argmin(grid)), grid.shape)
+    centre = UPSAMPLE // 2
+    assert shown[peak[0] * UPSAMPLE + centre, peak[1] * UPSAMPLE + centre] >= shown.max() - 3   # rounding
+    assert shown[low[0] * UPSAMPLE + centre, low[1] * UPSAMPLE + centre] < shown.max()
     # Dense where the codes are, empty far from them: the brightest cell holds codes.
     r, k = np.unravel_index(int(np.argmax(grid)), grid.shape)
     cell_w, cell_h = rect[2] / GRID, rect[3] / GRID
@@ -69,6 +77,17 @@ def test_the_overlay_shows_the_maps_density_over_the_visible_plane(qtbot, opened
     window.density_action.trigger()
     QApplication.processEvents()
     assert not overlay.item.isVisible() and overlay.last is None
+
+
+def test_upsampling_keeps_the_extent_and_interpolates():
+    grid = np.array([[0.0, 4.0], [8.0, 12.0]])
+    fine = upsample(grid, 2)
+    assert fine.shape == (4, 4)
+    # Corner pixels hold the edge values; inner ones lie between their neighbours.
+    assert fine[0, 0] == 0.0 and fine[-1, -1] == 12.0
+    assert fine[1, 1] == pytest.approx(3.0) and fine[0, 1] == pytest.approx(1.0)
+    with_hole = upsample(np.array([[0.0, -np.inf]]), 2)
+    assert np.isfinite(with_hole).all()
 
 
 def test_colours_run_from_empty_to_dense():
