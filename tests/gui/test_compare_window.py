@@ -207,9 +207,9 @@ def test_real_clicks_and_drags_link_the_planes(qtbot, make_window):
 
 
 def test_a_click_on_a_hovered_item_selects_it_through_the_ring(qtbot, make_window):
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QEvent
 
-    from tests.gui.controller_support import to_px
+    from tests.gui.controller_support import LEFT, NONE, send, to_px
 
     win = make_window()
     _train(qtbot, win)
@@ -217,8 +217,28 @@ def test_a_click_on_a_hovered_item_selects_it_through_the_ring(qtbot, make_windo
     x, y = win.session.slots[0].encoded.xy[70]
     index = first.plane.point_at(float(x), float(y))
     pos = to_px(first, float(x), float(y))
-    qtbot.mouseMove(first.plane.viewport(), pos)
+    send(first, QEvent.Type.MouseMove, pos, NONE, NONE)
     qtbot.waitUntil(lambda: second.highlighted() == index, timeout=3000)   # hovered: ringed everywhere
-    qtbot.mouseClick(first.plane.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert first.highlighted() == index
+    send(first, QEvent.Type.MouseButtonPress, pos, LEFT, LEFT)
+    send(first, QEvent.Type.MouseButtonRelease, pos, LEFT, NONE)
     qtbot.waitUntil(lambda: second.plane.selected() == index, timeout=3000)
     assert first.plane.selected() == index
+
+
+def test_density_under_every_plane_follows_its_own_map(qtbot, make_window):
+    win = make_window(families=("ae", "vae"))
+    _train(qtbot, win)
+    win.density_box.setChecked(True)
+    qtbot.waitUntil(lambda: all(d.last is not None and d.item.isVisible() for d in win.densities), timeout=20000)
+    for k, overlay in enumerate(win.densities):
+        enc = win.session.slots[k].encoded
+        x0, y0, w, h = win.panels[k].plane.visible_rect()
+        size = overlay.last.shape[0]
+        # The middle cell's value is that family's own map's density there.
+        cx, cy = x0 + (size // 2 + 0.5) * w / size, y0 + (size // 2 + 0.5) * h / size
+        z = enc.plane.origin.numpy() + np.array([cx, cy]) @ enc.plane.basis.numpy()
+        assert overlay.last[size // 2, size // 2] == pytest.approx(float(enc.map.log_density(z[None])[0]), abs=1e-6)
+    assert not np.allclose(win.densities[0].last, win.densities[1].last)
+    win.density_box.setChecked(False)
+    assert not any(d.item.isVisible() for d in win.densities)

@@ -24,13 +24,14 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 from superqt.utils import qthrottled
 
 from latentlab.core import compare as core
 from latentlab.core.errors import LatentLabError
 from latentlab.gui.tools.compare import FINISHED, CompareSession, eligible_families
+from latentlab.gui.tools.density import DensityOverlay
 from latentlab.gui.views import theme
 from latentlab.gui.views.compare_view import FamilyPanel, StripsView
 
@@ -54,6 +55,8 @@ class CompareWindow(QWidget):
         self.data = data
         self.session = CompareSession(data, make_trainer=make_trainer, submit=submit, threads=threads, parent=self)
         self.panels: list[FamilyPanel] = []
+        self.densities: list[DensityOverlay] = []
+        self._submit = submit
         self._selected: list[int] = []
         self._probe: tuple[int, float, float] | None = None
         self._build()
@@ -106,7 +109,12 @@ class CompareWindow(QWidget):
         self.export_button = QPushButton("Export Sheet…")
         self.export_button.setObjectName("compareExportButton")
         self.export_button.clicked.connect(self.export_sheet)
-        for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button, self.export_button):
+        self.density_box = QCheckBox("Data density")
+        self.density_box.setObjectName("compareDensityBox")
+        self.density_box.setToolTip("Shade each plane by how dense its codes are: the holes between codes show dark.")
+        self.density_box.toggled.connect(self._density_toggled)
+        for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button, self.export_button,
+                  self.density_box):
             bar.addWidget(w)
         bar.addStretch(1)
         self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train.")
@@ -151,6 +159,9 @@ class CompareWindow(QWidget):
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Stop training (bounded wait); called when this window or the main window closes."""
         self._update_probe.cancel()
+        for overlay in self.densities:
+            overlay.schedule.cancel()
+            overlay.clear()
         return self.session.shutdown(timeout_ms)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -159,10 +170,14 @@ class CompareWindow(QWidget):
 
     # -- what the session says --------------------------------------------------------------
     def _rebuild_panels(self) -> None:
+        for overlay in self.densities:
+            overlay.schedule.cancel()
+            overlay.clear()
+            overlay.deleteLater()
         for panel in self.panels:
             self.panel_row.removeWidget(panel)
             panel.deleteLater()
-        self.panels, self._selected, self._probe = [], [], None
+        self.panels, self.densities, self._selected, self._probe = [], [], [], None
         for k, slot in enumerate(self.session.slots):
             panel = FamilyPanel(slot.title)
             panel.setObjectName(f"comparePanel{k}")
@@ -172,6 +187,13 @@ class CompareWindow(QWidget):
             panel.plane.probeReleased.connect(lambda x, y, k=k: self.move_probe(k, x, y))
             self.panel_row.addWidget(panel, 1)
             self.panels.append(panel)
+            overlay = DensityOverlay(panel.plane, scene=lambda k=k: self.session.slots[k].encoded,
+                                     manifold_map=lambda k=k: self._map_of(k), submit=self._submit,
+                                     kind=f"compare-density-{k}", parent=self)
+            panel.plane.viewChanged.connect(overlay.schedule)
+            self.densities.append(overlay)
+            if self.density_box.isChecked():
+                overlay.set_enabled(True)
         self.strips.set_rows([s.title for s in self.session.slots])
         self._caption_pair()
 
@@ -191,11 +213,21 @@ class CompareWindow(QWidget):
             a = self.session.pair[0]
             panel.plane.set_probe(float(enc.xy[a, 0]), float(enc.xy[a, 1]))
         self._show_interpolation(k)
+        if k < len(self.densities):
+            self.densities[k].on_score()   # a new map: the density follows
         if self._probe is not None:
             self._show_probe()
         elif self.session.ready(k):
             panel.decoded.set_image(self.session.decode_at(k, *panel.plane.probe_position()))
             panel.decoded.set_caption("probe")
+
+    def _map_of(self, k: int) -> Any:
+        enc = self.session.slots[k].encoded if k < len(self.session.slots) else None
+        return None if enc is None else enc.map
+
+    def _density_toggled(self, on: bool) -> None:
+        for overlay in self.densities:
+            overlay.set_enabled(on)
 
     def _weights_changed(self, k: int) -> None:
         if self.session.ready(k) and self._probe is not None:

@@ -9,7 +9,8 @@ a pan or zoom and when the map is rebuilt for new codes. Bright is dense, dark i
 holes an autoencoder leaves between its codes show as dark gaps, which the probe's ring calls
 "off the data".
 
-It hears the host through plain callables: ``scene()`` (the plane and its latent size),
+The Compare Families window gives each family's plane one too. It hears the host through plain
+callables: ``scene()`` (anything with the ``plane`` the codes are drawn on),
 ``manifold_map()`` (the probe score's current map) and ``submit`` (the inference worker's).
 """
 
@@ -108,9 +109,10 @@ class DensityOverlay(QObject):
     densityShown = Signal(bool)
 
     def __init__(self, plane_view: Any, *, scene: Callable[[], Any], manifold_map: Callable[[], Any],
-                 submit: Callable[..., Any], parent: QObject | None = None) -> None:
+                 submit: Callable[..., Any], kind: str = "density", parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._view, self._scene, self._map, self._submit = plane_view, scene, manifold_map, submit
+        self._kind = kind   # the worker's latest-wins key: one per overlay
         self.enabled = False
         self._drawn_for: Any = None      # the map the current image was computed from
         self._handle: Any = None
@@ -170,7 +172,7 @@ class DensityOverlay(QObject):
         if not (rect[2] > 0 and rect[3] > 0):
             return
         size = GRID if built.tree is not None else SCAN_GRID
-        self._handle = self._submit("density", density_job(built, origin, basis, rect, size),
+        self._handle = self._submit(self._kind, density_job(built, origin, basis, rect, size),
                                     lambda found: self._show(built, found), lambda _message: None)
 
     def _show(self, built: Any, found: tuple[np.ndarray, tuple[float, float, float, float]] | None) -> None:
