@@ -59,6 +59,7 @@ class CompareWindow(QWidget):
         self._submit = submit
         self._selected: list[int] = []
         self._probe: tuple[int, float, float] | None = None
+        self._shown_nearest: tuple[int, int] | None = None   # (dragged panel, item) the others show
         self._build()
         self.session.slotsChanged.connect(self._rebuild_panels)
         self.session.statusChanged.connect(self._show_status)
@@ -178,6 +179,7 @@ class CompareWindow(QWidget):
             self.panel_row.removeWidget(panel)
             panel.deleteLater()
         self.panels, self.densities, self._selected, self._probe = [], [], [], None
+        self._shown_nearest = None
         for k, slot in enumerate(self.session.slots):
             panel = FamilyPanel(slot.title)
             panel.setObjectName(f"comparePanel{k}")
@@ -213,6 +215,7 @@ class CompareWindow(QWidget):
             a = self.session.pair[0]
             panel.plane.set_probe(float(enc.xy[a, 0]), float(enc.xy[a, 1]))
         self._show_interpolation(k)
+        self._shown_nearest = None
         if k < len(self.densities):
             self.densities[k].on_score()   # a new map: the density follows
         if self._probe is not None:
@@ -230,6 +233,7 @@ class CompareWindow(QWidget):
             overlay.set_enabled(on)
 
     def _weights_changed(self, k: int) -> None:
+        self._shown_nearest = None
         if self.session.ready(k) and self._probe is not None:
             self._update_probe()
 
@@ -288,6 +292,9 @@ class CompareWindow(QWidget):
         panel.decoded.set_caption(f"probe: {score.level} the data (ratio {score.ratio:.2f})")
         panel.plane.set_probe_level(score.level)
         near = int(score.nearest)
+        if (k, near) == self._shown_nearest:
+            return   # the others already show this item: redrawing three planes per move costs frames
+        self._shown_nearest = (k, near)
         for j, other in enumerate(self.panels):
             other.set_highlight(near)
             if j == k or not self.session.ready(j):

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.decoded_view import DecodedView
@@ -46,11 +46,16 @@ class FamilyPanel(QWidget):
         self.decoded.setMinimumSize(80, 80)
         self.decoded.setMaximumHeight(150)
         self.decoded.clear("training…")
-        self._highlight = pg.ScatterPlotItem(size=16, pen=pg.mkPen(theme.ACCENT, width=2.5), brush=None)
+        # A plain ellipse a fixed 16 pixels across: pyqtgraph asks every item under the mouse
+        # for its bounds on each move, and a scatter item's bounds cost a millisecond or more.
+        self._highlight = QGraphicsEllipseItem(-8.0, -8.0, 16.0, 16.0)
+        self._highlight.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._highlight.setPen(pg.mkPen(theme.ACCENT, width=2.5))
         self._highlight.setZValue(_Z_HIGHLIGHT)
-        # Only drawn: the ring sits under the cursor while hovering, and must not take the click
+        # Only drawn: the ring sits under the cursor while hovering and must never take the click
         # that selects the item (pyqtgraph sends clicks to enabled items only).
         self._highlight.setEnabled(False)
+        self._highlight.setVisible(False)
         self.plane.plotItem.addItem(self._highlight)
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
@@ -81,13 +86,14 @@ class FamilyPanel(QWidget):
         """Ring data item ``index`` (None: no ring)."""
         self._highlighted = index
         if index is None or index < 0 or self._xy is None or index >= len(self._xy):
-            self._highlight.setData([], [])
+            self._highlight.setVisible(False)
             return
-        self._highlight.setData([float(self._xy[index, 0])], [float(self._xy[index, 1])])
+        self._highlight.setPos(float(self._xy[index, 0]), float(self._xy[index, 1]))
+        self._highlight.setVisible(True)
 
     def highlighted(self) -> int | None:
         """The data item ringed now, or None."""
-        return self._highlighted if self._highlight.points().size else None
+        return self._highlighted if self._highlight.isVisible() else None
 
 
 def strip_picture(frames: Sequence[np.ndarray]) -> np.ndarray:
