@@ -2,8 +2,9 @@
 
 A thin argparse wrapper over :mod:`latentlab.core.compare`: it trains the families one after
 another, then writes ``compare.png`` (one column per family: its plane and the interpolation
-strip between the same two items) and ``metrics.json`` (what ``evaluate`` reports per family,
-plus the mean off-manifold distance ratio along the interpolation).
+strip between the same two items), ``metrics.json`` (what ``evaluate`` reports per family,
+plus the mean off-manifold distance ratio along the interpolation) and, with ``--gif``,
+``compare.gif`` (the families walking the path side by side).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from latentlab.core.errors import LatentLabError
 
 SHEET_NAME = "compare.png"
 METRICS_NAME = "metrics.json"
+ANIMATION_NAME = "compare.gif"
 
 
 def add_commands(sub: Any) -> None:
@@ -42,6 +44,8 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
                    help="samples for the sample-quality metrics of 28x28 grey images (default 1000)")
     c.add_argument("--out", required=True, metavar="DIR", help=f"folder for {SHEET_NAME} and {METRICS_NAME}")
+    c.add_argument("--gif", action="store_true",
+                   help=f"also write {ANIMATION_NAME}: every family walking the interpolation side by side")
     c.add_argument("--force", action="store_true", help="write into a folder that is not empty")
 
 
@@ -89,11 +93,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     caption=f"{data.name}, latent {args.latent_dim}, {args.epochs} epochs; items {a} -> {b}")
     report = core.metrics_report(results, data, pair, latent_dim=args.latent_dim, epochs=args.epochs)
     core.save_metrics(out / METRICS_NAME, report)
+    if args.gif:
+        core.save_animation(out / ANIMATION_NAME, results, labels)
     if control.cancelled or len(results) < len(families):
         print(f"interrupted: wrote the {len(results)} of {len(families)} families trained so far", file=sys.stderr)
     for r in results:
         print(f"{r.family:<10} interpolation off-data ratio {r.path_ratio:.2f}  ({r.status})")
-    print(f"wrote {out / SHEET_NAME} and {out / METRICS_NAME}")
+    print(f"wrote {out / SHEET_NAME}{(', ' + str(out / ANIMATION_NAME)) if args.gif else ''} and {out / METRICS_NAME}")
     return 0
 
 

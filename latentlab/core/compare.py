@@ -39,7 +39,8 @@ from latentlab.core.models import registry
 
 __all__ = [
     "DEFAULT_FAMILIES", "MAX_FAMILIES", "FamilyResult", "check_families", "choose_pair", "compare",
-    "family_result", "lift", "parse_families", "plane_xy", "project", "render_sheet", "save_metrics", "save_sheet",
+    "family_result", "lift", "parse_families", "plane_xy", "project", "render_frames", "render_sheet",
+    "save_animation", "save_metrics", "save_sheet",
     "training_settings",
 ]
 
@@ -353,6 +354,50 @@ def _frame_pixels(image: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(px)).convert("RGB").resize((size, size), Image.Resampling.NEAREST)
 
 
+def _draw_plane(sheet: Image.Image, r: FamilyResult, labels: np.ndarray | None, x_left: int, y_top: int,
+                panel: int) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Draw family ``r``'s plane (codes by class, the path, its ends) in a ``panel`` square.
+
+    Returns the mapping from plane coordinates ``[M, 2]`` to picture pixels.
+    """
+    draw = ImageDraw.Draw(sheet)
+    x0, x1, y0, y1 = _view(np.concatenate([r.xy, r.path_xy]))
+
+    def to_px(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # y grows upwards on the plane and downwards on the picture.
+        return (x_left + (p[:, 0] - x0) / (x1 - x0) * (panel - 1),
+                y_top + (1 - (p[:, 1] - y0) / (y1 - y0)) * (panel - 1))
+
+    draw.rectangle((x_left, y_top, x_left + panel - 1, y_top + panel - 1), fill=(248, 248, 248),
+                   outline=(200, 200, 200))
+    keep = np.arange(len(r.xy))
+    if len(keep) > SHEET_POINTS:
+        keep = np.sort(np.random.default_rng(0).choice(keep, SHEET_POINTS, replace=False))
+    px, py = to_px(r.xy[keep])
+    inside = (px >= x_left) & (px < x_left + panel) & (py >= y_top) & (py < y_top + panel)
+    for k in np.flatnonzero(inside):
+        lab = labels[keep[k]] if labels is not None else None
+        colour = PALETTE[int(lab) % len(PALETTE)] if lab is not None and lab >= 0 else _GREY
+        draw.ellipse((px[k] - 1.5, py[k] - 1.5, px[k] + 1.5, py[k] + 1.5), fill=colour)
+    qx, qy = to_px(r.path_xy)
+    draw.line(list(zip(qx.tolist(), qy.tolist())), fill=(0, 0, 0), width=2)
+    for k in (0, len(qx) - 1):
+        draw.ellipse((qx[k] - 4, qy[k] - 4, qx[k] + 4, qy[k] + 4), outline=(0, 0, 0), fill=(255, 255, 255), width=2)
+    return to_px
+
+
+def _title(r: FamilyResult) -> str:
+    # Pillow's built-in font has no Greek letters: "β-VAE" is written "beta-VAE".
+    return r.title.replace("β", "beta") + ("" if r.status == "finished" else f" ({r.status})")
+
+
+def _check_drawable(results: Sequence[FamilyResult], panel: int) -> None:
+    if not results:
+        raise LatentLabError("there is nothing to draw: no family finished training")
+    if not 128 <= panel <= 1024:
+        raise LatentLabError(f"a sheet panel is 128 to 1024 pixels wide, got {panel}")
+
+
 def render_sheet(results: Sequence[FamilyResult], labels: np.ndarray | None = None, *,
                  panel: int = 320, caption: str = "") -> np.ndarray:
     """The comparison as one picture ``[H, W, 3]`` uint8.
@@ -361,10 +406,7 @@ def render_sheet(results: Sequence[FamilyResult], labels: np.ndarray | None = No
     ``labels``, the interpolation path in black with its ends marked) and, underneath, the
     strip decoded along that path, wrapped to the column's width.
     """
-    if not results:
-        raise LatentLabError("there is nothing to draw: no family finished training")
-    if not 128 <= panel <= 1024:
-        raise LatentLabError(f"a sheet panel is 128 to 1024 pixels wide, got {panel}")
+    _check_drawable(results, panel)
     steps = max(len(r.strip) for r in results)
     per_row = min(steps, 8)
     cell = panel // per_row
@@ -378,39 +420,51 @@ def render_sheet(results: Sequence[FamilyResult], labels: np.ndarray | None = No
         draw.text((gap, 3), caption, fill=(0, 0, 0))
     for col, r in enumerate(results):
         x_left = gap + col * (panel + gap)
-        y_top = top + head
-        # Pillow's built-in font has no Greek letters: "β-VAE" is written "beta-VAE".
-        title = r.title.replace("β", "beta") + ("" if r.status == "finished" else f" ({r.status})")
-        draw.text((x_left, top + 3), title, fill=(0, 0, 0))
+        draw.text((x_left, top + 3), _title(r), fill=(0, 0, 0))
         draw.text((x_left, top + 18), f"path off-data ratio {r.path_ratio:.2f}", fill=(90, 90, 90))
-        x0, x1, y0, y1 = _view(np.concatenate([r.xy, r.path_xy]))
-
-        def to_px(p: np.ndarray, x_left: int = x_left, y_top: int = y_top,
-                  x0: float = x0, x1: float = x1, y0: float = y0, y1: float = y1) -> tuple[np.ndarray, np.ndarray]:
-            # y grows upwards on the plane and downwards on the picture.
-            return (x_left + (p[:, 0] - x0) / (x1 - x0) * (panel - 1),
-                    y_top + (1 - (p[:, 1] - y0) / (y1 - y0)) * (panel - 1))
-
-        draw.rectangle((x_left, y_top, x_left + panel - 1, y_top + panel - 1), fill=(248, 248, 248),
-                       outline=(200, 200, 200))
-        keep = np.arange(len(r.xy))
-        if len(keep) > SHEET_POINTS:
-            keep = np.sort(np.random.default_rng(0).choice(keep, SHEET_POINTS, replace=False))
-        px, py = to_px(r.xy[keep])
-        inside = (px >= x_left) & (px < x_left + panel) & (py >= y_top) & (py < y_top + panel)
-        for k in np.flatnonzero(inside):
-            lab = labels[keep[k]] if labels is not None else None
-            colour = PALETTE[int(lab) % len(PALETTE)] if lab is not None and lab >= 0 else _GREY
-            draw.ellipse((px[k] - 1.5, py[k] - 1.5, px[k] + 1.5, py[k] + 1.5), fill=colour)
-        qx, qy = to_px(r.path_xy)
-        draw.line(list(zip(qx.tolist(), qy.tolist())), fill=(0, 0, 0), width=2)
-        for k in (0, len(qx) - 1):
-            draw.ellipse((qx[k] - 4, qy[k] - 4, qx[k] + 4, qy[k] + 4), outline=(0, 0, 0), fill=(255, 255, 255),
-                         width=2)
-        y_strip = y_top + panel + gap
+        _draw_plane(sheet, r, labels, x_left, top + head, panel)
+        y_strip = top + head + panel + gap
         for k, image in enumerate(r.strip):
             sheet.paste(_frame_pixels(image, cell), (x_left + (k % per_row) * cell, y_strip + (k // per_row) * cell))
     return np.asarray(sheet)
+
+
+def render_frames(results: Sequence[FamilyResult], labels: np.ndarray | None = None, *,
+                  panel: int = 200) -> list[np.ndarray]:
+    """The interpolation as animation frames ``[H, W, 3]`` uint8, one per step of the strips.
+
+    Each frame has one column per family: its plane with a marker where the path is at that
+    step, and that step's decode underneath, so the families walk the same path side by side.
+    """
+    _check_drawable(results, panel)
+    steps = min(len(r.strip) for r in results)
+    head, gap = 18, 10
+    width = len(results) * panel + (len(results) + 1) * gap
+    height = head + 2 * panel + 2 * gap
+    base = Image.new("RGB", (width, height), (255, 255, 255))
+    mappers = []
+    for col, r in enumerate(results):
+        x_left = gap + col * (panel + gap)
+        ImageDraw.Draw(base).text((x_left, 3), _title(r), fill=(0, 0, 0))
+        mappers.append((x_left, _draw_plane(base, r, labels, x_left, head, panel)))
+    frames = []
+    for t in range(steps):
+        frame = base.copy()
+        draw = ImageDraw.Draw(frame)
+        for (x_left, to_px), r in zip(mappers, results):
+            qx, qy = (float(v[0]) for v in to_px(r.path_xy[t:t + 1]))
+            draw.ellipse((qx - 6, qy - 6, qx + 6, qy + 6), outline=(214, 39, 40), width=3)
+            frame.paste(_frame_pixels(r.strip[t], panel), (x_left, head + panel + gap))
+        frames.append(np.asarray(frame))
+    return frames
+
+
+def save_animation(path: str | os.PathLike[str], results: Sequence[FamilyResult],
+                   labels: np.ndarray | None = None, *, fps: float = 4.0, **options: Any) -> None:
+    """Write :func:`render_frames` as a looping GIF (forwards, then back), atomically."""
+    from latentlab.core.export import save_gif
+
+    save_gif(path, render_frames(results, labels, **options), fps=fps, pingpong=True)
 
 
 def save_sheet(path: str | os.PathLike[str], results: Sequence[FamilyResult],

@@ -26,15 +26,18 @@ def test_compare_writes_a_sheet_and_metrics_per_family(tmp_path: Path) -> None:
     with Image.open(out / "compare.png") as sheet:
         width = sheet.size[0]
     assert width == 2 * 320 + 3 * 10   # two columns of 320 pixels with their gutters
+    assert sorted(p.name for p in out.iterdir()) == ["compare.png", "metrics.json"]   # no GIF unasked
     # A second run into the same folder is refused before any training, then allowed with --force.
     again = run_cli("compare", "--data", "moons", "--limit", "200", "--families", "pca", "--epochs", "1",
                     "--out", str(out), block_qt=True)
     assert again.returncode == 2 and "--force" in again.stderr and "Traceback" not in again.stderr
     forced = run_cli("compare", "--data", "moons", "--limit", "200", "--families", "pca", "--epochs", "1",
-                     "--threads", "1", "--samples", "20", "--out", str(out), "--force", block_qt=True)
+                     "--threads", "1", "--samples", "20", "--out", str(out), "--force", "--gif", block_qt=True)
     assert forced.returncode == 0, forced.stderr
     assert list(json.loads((out / "metrics.json").read_text())["families"]) == ["pca"]
-    assert not list(out.glob("*.tmp*")) and sorted(p.name for p in out.iterdir()) == ["compare.png", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["compare.gif", "compare.png", "metrics.json"]
+    with Image.open(out / "compare.gif") as gif:
+        assert gif.n_frames == 14 and gif.size[0] == 200 + 2 * 10   # one family walking 8 steps and back
 
 
 def test_compare_mistakes_are_one_line(tmp_path: Path) -> None:

@@ -166,3 +166,24 @@ def test_plane_of_a_larger_latent_is_its_main_directions() -> None:
     np.testing.assert_allclose(two, codes[:, :2], atol=1e-6)   # a 2-D latent is its own plane
     one, _ = compare.plane_xy(codes[:, :1])
     assert one.shape == (100, 2) and not one[:, 1].any()
+
+
+def test_animation_walks_every_family_along_its_path(moons: Dataset, compared, tmp_path) -> None:
+    results, _ = compared
+    frames = compare.render_frames(results, moons.labels.numpy(), panel=200)
+    assert len(frames) == compare.STRIP_STEPS
+    assert all(f.shape == frames[0].shape and f.dtype == np.uint8 for f in frames)
+    assert frames[0].shape[1] == 2 * 200 + 3 * 10
+    # The lower half of each column is that step's decode: the first frame shows the first decode.
+    head, gap = 18, 10
+    first = frames[0][head + 200 + gap: head + 400 + gap, 10:210]
+    step0 = compare._frame_pixels(results[0].strip[0], 200)
+    np.testing.assert_array_equal(first, np.asarray(step0))
+    # The marker moves: consecutive frames differ on the plane too.
+    assert not np.array_equal(frames[0][head:head + 200], frames[-1][head:head + 200])
+    path = tmp_path / "walk.gif"
+    compare.save_animation(path, results, moons.labels.numpy())
+    from PIL import Image
+
+    with Image.open(path) as gif:
+        assert gif.n_frames == 2 * compare.STRIP_STEPS - 2   # forwards, then back without the ends twice

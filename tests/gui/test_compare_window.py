@@ -161,6 +161,15 @@ def test_export_writes_the_sheet_of_every_trained_family(qtbot, make_window, tmp
     with Image.open(target) as sheet:
         assert sheet.size[0] == 2 * 320 + 3 * 10
     assert str(target) in win.message.text()
+    gif = tmp_path / "walk.gif"
+    win.ask_gif_path = lambda: str(gif)
+    win.gif_button.click()
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 2 * core.STRIP_STEPS - 2 and animation.size[0] == 2 * 200 + 3 * 10
+    assert str(gif) in win.message.text()
+    win.ask_gif_path = lambda: str(tmp_path / "missing-folder" / "x.gif")
+    win.gif_button.click()
+    assert "missing-folder" in win.message.text() or "No such file" in win.message.text()
 
 
 def test_view_menu_opens_it_on_the_current_data(qtbot):

@@ -314,6 +314,13 @@ class CompareSession(QObject):
                     out.append(found)
         return out
 
+    def save_animation(self, path: str) -> None:
+        """Write the families walking the interpolation side by side as a GIF."""
+        results = self.results()
+        if not results:
+            raise LatentLabError("No family has finished a snapshot yet; train first, then export the GIF.")
+        core.save_animation(path, results, self.labels)
+
     def save_sheet(self, path: str) -> None:
         """Write the side-by-side sheet of the families trained so far (a LatentLabError if none)."""
         results = self.results()

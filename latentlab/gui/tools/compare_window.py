@@ -13,7 +13,8 @@ another (:class:`~latentlab.gui.tools.compare.CompareSession`) and Cancel stops 
 * **Linked interpolation**: the path between two data items (the data set's story by default,
   e.g. a full and a half moon; the last two items clicked otherwise) is drawn in every plane and
   decoded by every model into strips one above another; Export Sheet… writes them as one PNG
-  (:func:`latentlab.core.compare.save_sheet`).
+  (:func:`latentlab.core.compare.save_sheet`), Export GIF… as an animation
+  (:func:`latentlab.core.compare.save_animation`).
 """
 
 from __future__ import annotations
@@ -110,12 +111,15 @@ class CompareWindow(QWidget):
         self.export_button = QPushButton("Export Sheet…")
         self.export_button.setObjectName("compareExportButton")
         self.export_button.clicked.connect(self.export_sheet)
+        self.gif_button = QPushButton("Export GIF…")
+        self.gif_button.setObjectName("compareGifButton")
+        self.gif_button.clicked.connect(self.export_gif)
         self.density_box = QCheckBox("Data density")
         self.density_box.setObjectName("compareDensityBox")
         self.density_box.setToolTip("Shade each plane by how dense its codes are: the holes between codes show dark.")
         self.density_box.toggled.connect(self._density_toggled)
         for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button, self.export_button,
-                  self.density_box):
+                  self.gif_button, self.density_box):
             bar.addWidget(w)
         bar.addStretch(1)
         self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train.")
@@ -143,13 +147,24 @@ class CompareWindow(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison sheet", "compare.png", "PNG images (*.png)")
         return path or None
 
+    def ask_gif_path(self) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison as a GIF", "compare.gif", "GIF images (*.gif)")
+        return path or None
+
     def export_sheet(self) -> None:
-        path = self.ask_sheet_path()
+        """Export Sheet…: the planes and strips of every family as one PNG."""
+        self._export(self.ask_sheet_path(), self.session.save_sheet)
+
+    def export_gif(self) -> None:
+        """Export GIF…: every family walking the interpolation side by side."""
+        self._export(self.ask_gif_path(), self.session.save_animation)
+
+    def _export(self, path: str | None, write: Callable[[str], None]) -> None:
         if not path:
             return
         try:
-            self.session.save_sheet(path)
-        except LatentLabError as exc:
+            write(path)
+        except (LatentLabError, OSError) as exc:
             self.show_message(str(exc))
             return
         self.show_message(f"Wrote {path}")
