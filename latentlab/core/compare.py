@@ -453,7 +453,9 @@ def render_frames(results: Sequence[FamilyResult], labels: np.ndarray | None = N
         draw = ImageDraw.Draw(frame)
         for (x_left, to_px), r in zip(mappers, results):
             qx, qy = (float(v[0]) for v in to_px(r.path_xy[t:t + 1]))
-            draw.ellipse((qx - 6, qy - 6, qx + 6, qy + 6), outline=(214, 39, 40), width=3)
+            # Black around white: apart from every class colour on the plane.
+            draw.ellipse((qx - 8, qy - 8, qx + 8, qy + 8), outline=(0, 0, 0), width=3)
+            draw.ellipse((qx - 5, qy - 5, qx + 5, qy + 5), outline=(255, 255, 255), width=2)
             frame.paste(_frame_pixels(r.strip[t], panel), (x_left, head + panel + gap))
         frames.append(np.asarray(frame))
     return frames
