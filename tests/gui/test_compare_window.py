@@ -251,3 +251,23 @@ def test_density_under_every_plane_follows_its_own_map(qtbot, make_window):
     assert not np.allclose(win.densities[0].last, win.densities[1].last)
     win.density_box.setChecked(False)
     assert not any(d.item.isVisible() for d in win.densities)
+
+
+def test_a_class_chosen_in_one_legend_is_chosen_in_every_plane(qtbot, make_window, moons):
+    win = make_window()
+    _train(qtbot, win)
+    first, second = win.panels
+    legend = first.plane.plotItem.legend
+    sample = next(s for s, _label in legend.items if getattr(s.item, "class_index", None) == 2)
+    # A click on the legend entry: the plane hides class 2 (as in the main window), then says so.
+    sample.item.setVisible(False)
+    legend.sigSampleClicked.emit(sample.item)
+    assert first.plane.hidden_classes() == {2} and second.plane.hidden_classes() == {2}
+    labels = moons.labels.numpy()
+    # A hidden class can be neither hovered nor picked in the other plane.
+    x, y = win.session.slots[1].encoded.xy[int(np.flatnonzero(labels == 2)[0])]
+    assert second.plane.point_at(float(x), float(y), radius_px=0.5) == -1
+    sample.item.setVisible(True)
+    legend.sigSampleClicked.emit(sample.item)
+    assert second.plane.hidden_classes() == set()
+    assert second.plane.point_at(float(x), float(y), radius_px=0.5) >= 0

@@ -5,7 +5,7 @@ plane and a decoded view) organises itself as that family trains; the families t
 another (:class:`~latentlab.gui.tools.compare.CompareSession`) and Cancel stops them.
 
 * **Linked brushing**: hovering a data item in any plane rings it in every plane; clicking one
-  selects it everywhere.
+  selects it everywhere; a class hidden or shown through one plane's legend is in every plane.
 * **One shared probe**: dragging the probe in a plane decodes that model there; every other
   panel shows its own reconstruction of the data item nearest the probe (the off-manifold
   map's ``nearest``), and its probe moves onto that item, so the same image is compared across
@@ -61,6 +61,7 @@ class CompareWindow(QWidget):
         self._selected: list[int] = []
         self._probe: tuple[int, float, float] | None = None
         self._shown_nearest: tuple[int, int] | None = None   # (dragged panel, item) the others show
+        self._hidden: set[int] = set()   # classes hidden through a legend, in every plane
         self._build()
         self.session.slotsChanged.connect(self._rebuild_panels)
         self.session.statusChanged.connect(self._show_status)
@@ -194,12 +195,13 @@ class CompareWindow(QWidget):
             self.panel_row.removeWidget(panel)
             panel.deleteLater()
         self.panels, self.densities, self._selected, self._probe = [], [], [], None
-        self._shown_nearest = None
+        self._shown_nearest, self._hidden = None, set()
         for k, slot in enumerate(self.session.slots):
             panel = FamilyPanel(slot.title)
             panel.setObjectName(f"comparePanel{k}")
             panel.plane.pointHovered.connect(self._brush)
             panel.plane.pointSelected.connect(self.select_item)
+            panel.classesChanged.connect(self.show_classes)
             panel.plane.probeMoved.connect(lambda x, y, k=k: self.move_probe(k, x, y))
             panel.plane.probeReleased.connect(lambda x, y, k=k: self.move_probe(k, x, y))
             self.panel_row.addWidget(panel, 1)
@@ -226,6 +228,8 @@ class CompareWindow(QWidget):
         panel = self.panels[k]
         first = not panel.has_points()
         panel.set_points(enc.xy, self.session.labels, tuple(self.data.class_names))
+        if first and self._hidden:
+            panel.set_hidden_classes(self._hidden)
         if first:
             a = self.session.pair[0]
             panel.plane.set_probe(float(enc.xy[a, 0]), float(enc.xy[a, 1]))
@@ -273,6 +277,13 @@ class CompareWindow(QWidget):
         shown = index if index >= 0 else (self._selected[-1] if self._selected else None)
         for panel in self.panels:
             panel.set_highlight(shown)
+
+    def show_classes(self, hidden: set[int]) -> None:
+        """A legend click in one plane: the same classes are hidden in every plane."""
+        self._hidden = set(hidden)
+        for panel in self.panels:
+            if panel.has_points():
+                panel.set_hidden_classes(self._hidden)
 
     def select_item(self, index: int) -> None:
         """Select data item ``index`` in every plane; the last two selected items are the path's ends."""

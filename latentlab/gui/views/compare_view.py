@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from latentlab.gui.views import theme
@@ -27,8 +27,11 @@ class FamilyPanel(QWidget):
     """One family: its title and status, a small latent plane and one decoded view.
 
     ``plane`` is a :class:`LatentPlaneView` (its signals are the panel's); a ring drawn by
-    :meth:`set_highlight` marks the data item brushed in any panel.
+    :meth:`set_highlight` marks the data item brushed in any panel. ``classesChanged(set)``
+    says which classes are hidden after a click on this plane's legend.
     """
+
+    classesChanged = Signal(object)
 
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +60,9 @@ class FamilyPanel(QWidget):
         self._highlight.setEnabled(False)
         self._highlight.setVisible(False)
         self.plane.plotItem.addItem(self._highlight)
+        # After the plane's own handler (connected first) has shown or hidden the class.
+        self.plane.plotItem.legend.sigSampleClicked.connect(lambda _item: self.classesChanged.emit(
+            self.plane.hidden_classes()))
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
         layout = QVBoxLayout(self)
@@ -81,6 +87,15 @@ class FamilyPanel(QWidget):
             self.plane.update_points(xy)
         self._xy = np.asarray(xy)
         self.set_highlight(self._highlighted)
+
+    def set_hidden_classes(self, hidden: set[int]) -> None:
+        """Hide exactly the classes in ``hidden`` (a class chosen in another panel)."""
+        labels = self.plane.point_labels()
+        if labels is None:
+            return
+        for k in set(np.unique(labels[labels >= 0]).tolist()) | set(hidden) | self.plane.hidden_classes():
+            if (k in hidden) != (k in self.plane.hidden_classes()):
+                self.plane.set_class_visible(int(k), k not in hidden)
 
     def set_highlight(self, index: int | None) -> None:
         """Ring data item ``index`` (None: no ring)."""
