@@ -1035,7 +1035,8 @@ class AppController(QObject):
             old.activateWindow()
             return old
         if old is not None:
-            old.close()
+            old.close()   # stops its training
+            old.deleteLater()
         self.compare_window = CompareWindow(   # a child window: it closes, and stops, with this one
             self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial),
             submit=self.inference.submit, threads=self.training_threads, parent=self.window)

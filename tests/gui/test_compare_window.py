@@ -271,3 +271,26 @@ def test_a_class_chosen_in_one_legend_is_chosen_in_every_plane(qtbot, make_windo
     legend.sigSampleClicked.emit(sample.item)
     assert second.plane.hidden_classes() == set()
     assert second.plane.point_at(float(x), float(y), radius_px=0.5) >= 0
+
+
+def test_closing_the_window_while_training_stops_the_trainer(qtbot, make_window):
+    win = make_window(families=("ae", "vae"), epochs=500)
+    win.train_button.click()
+    qtbot.waitUntil(lambda: win.session.slots and win.session.slots[0].status == "training", timeout=10000)
+    trainer = win.session._worker
+    win.close()
+    assert not win.session.running and not trainer.isRunning()
+
+
+def test_reopening_after_closing_makes_a_window_on_the_current_data(qtbot):
+    opened = Opened(qtbot)
+    try:
+        window, c = opened(items=120)
+        first = c.open_compare()
+        qtbot.waitExposed(first)
+        first.close()
+        assert c.open_data("mnist", limit=60)
+        second = c.open_compare()
+        assert second is not first and second.data is c.data and len(second.data) == 60
+    finally:
+        opened.close_all()
