@@ -294,3 +294,17 @@ def test_reopening_after_closing_makes_a_window_on_the_current_data(qtbot):
         assert second is not first and second.data is c.data and len(second.data) == 60
     finally:
         opened.close_all()
+
+
+def test_the_sheet_draws_what_the_window_shows_and_scores_it_as_the_cli(qtbot, make_window, moons):
+    win = make_window()
+    _train(qtbot, win)
+    shown = win.session.results()
+    for k, r in enumerate(shown):
+        slot = win.session.slots[k]
+        # The same numbers as the command line's for the same model, data and pair.
+        expected = core.family_result(slot.model, moons, win.session.pair, status=slot.status)
+        np.testing.assert_allclose(r.codes, expected.codes, atol=1e-5)
+        np.testing.assert_allclose(r.strip, expected.strip, atol=1e-5)
+        assert r.path_ratio == pytest.approx(expected.path_ratio, rel=1e-4)
+        np.testing.assert_allclose(r.path_xy, expected.path_xy, atol=1e-4)

@@ -305,13 +305,27 @@ class CompareSession(QObject):
         return core.project(enc.plane, codes), list(self._picture(k, codes))
 
     def results(self) -> list[core.FamilyResult]:
-        """What the sheet draws, for every family with a model."""
+        """What the sheet draws, for every family with a model: the codes and plane shown now
+        (no re-encoding on the GUI thread), the path decoded and scored as the CLI does."""
+        from latentlab.core import render
+        from latentlab.core.inference import decode
+
         out = []
+        a, b = self.pair
         for k, slot in enumerate(self.slots):
-            if self.ready(k):
-                found = core.family_result(slot.model, self.data, self.pair, status=slot.status)
-                if found is not None:
-                    out.append(found)
+            if not self.ready(k):
+                continue
+            enc = slot.encoded
+            ratios = enc.map.ratios(core.path_codes(enc.codes[a], enc.codes[b], core.SCORE_STEPS))
+            finite = ratios[np.isfinite(ratios)]
+            codes = core.path_codes(enc.codes[a], enc.codes[b], core.STRIP_STEPS)
+            outputs = decode(slot.model, codes)
+            spec = render.output_spec(slot.model.config)
+            strip = outputs.numpy() if spec.kind == "image" else render.as_images(outputs, spec, 64).numpy()
+            out.append(core.FamilyResult(
+                family=slot.name, title=slot.title, codes=enc.codes, xy=enc.xy,
+                path_xy=core.project(enc.plane, codes), strip=np.asarray(strip, np.float32),
+                path_ratio=float(finite.mean()) if finite.size else float("inf"), status=slot.status))
         return out
 
     def save_animation(self, path: str) -> None:
