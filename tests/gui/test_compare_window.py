@@ -63,9 +63,12 @@ def test_defaults_are_the_story_families(make_window):
 
 
 def test_planes_appear_and_strips_are_decoded_for_every_family(qtbot, make_window, moons):
-    win = make_window(families=("pca", "ae", "vae"))
+    win = make_window(families=("pca", "ae", "vae", "beta-vae"))
     _train(qtbot, win)
-    assert [p.title.text() for p in win.panels] == ["PCA baseline", "Autoencoder", "VAE"]
+    # Four panels and their strips still fit a 1024 x 700 screen.
+    hint = win.minimumSizeHint()
+    assert hint.width() <= 1024 and hint.height() <= 660
+    assert [p.title.text() for p in win.panels] == ["PCA baseline", "Autoencoder", "VAE", "β-VAE"]
     a, b = core.choose_pair(moons)
     assert win.session.pair == (a, b)
     for k, panel in enumerate(win.panels):

@@ -119,20 +119,24 @@ class CompareWindow(QWidget):
         self.density_box.setObjectName("compareDensityBox")
         self.density_box.setToolTip("Shade each plane by how dense its codes are: the holes between codes show dark.")
         self.density_box.toggled.connect(self._density_toggled)
-        for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button, self.export_button,
-                  self.gif_button, self.density_box):
+        for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button):
             bar.addWidget(w)
         bar.addStretch(1)
+        # A second row, so the window fits a 1024-pixel-wide screen.
+        outputs = QHBoxLayout()
+        for w in (self.density_box, self.export_button, self.gif_button):
+            outputs.addWidget(w)
         self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train.")
         self.message.setObjectName("compareMessage")
         self.message.setWordWrap(True)
+        outputs.addWidget(self.message, 1)
         self.panel_row = QHBoxLayout()
         self.panel_row.setSpacing(4)
         self.strips = StripsView()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
-        layout.addWidget(self.message)
+        layout.addLayout(outputs)
         layout.addLayout(self.panel_row, 1)
         layout.addWidget(self.strips)
 
