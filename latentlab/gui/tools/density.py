@@ -122,6 +122,8 @@ class DensityOverlay(QObject):
         self.item.setVisible(False)
         plane_view.plotItem.addItem(self.item)
         self.schedule = qdebounced(self.refresh, timeout=SETTLE_MS, parent=self)
+        # A resized plane shows more (or less) of the plane without a range change of its own.
+        plane_view.plotItem.vb.sigResized.connect(self.schedule)
 
     def set_enabled(self, on: bool) -> None:
         """Show (and keep current) or remove the overlay."""
@@ -185,3 +187,7 @@ class DensityOverlay(QObject):
         self.item.setVisible(True)
         self._drawn_for = built
         self.densityShown.emit(True)
+        # The view moved while the grid was computed: follow it once it settles.
+        now = self._view.visible_rect()
+        if any(abs(a - b) > 0.01 * max(w, h) for a, b, w, h in zip(now, (x0, y0, w, h), (w,) * 4, (h,) * 4)):
+            self.schedule()
