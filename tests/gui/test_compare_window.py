@@ -311,3 +311,4 @@ def test_the_sheet_draws_what_the_window_shows_and_scores_it_as_the_cli(qtbot, m
         np.testing.assert_allclose(r.strip, expected.strip, atol=1e-5)
         assert r.path_ratio == pytest.approx(expected.path_ratio, rel=1e-4)
         np.testing.assert_allclose(r.path_xy, expected.path_xy, atol=1e-4)
+

@@ -98,16 +98,3 @@ def test_colours_run_from_empty_to_dense():
     assert rgb[0, 0].sum() < rgb[0, 1].sum() < rgb[0, 2].sum()
     assert tuple(rgb[0, 0]) == tuple(rgb[0, 3]) == (21, 23, 28)
 
-
-def test_a_resized_plane_gets_a_grid_over_what_it_now_shows(qtbot, opened):
-    window, c = opened(tiny_model(), items=ITEMS)
-    wait_for_codes(qtbot, c)
-    qtbot.waitUntil(lambda: c.probe_score.map is not None and len(c.probe_score.map) == ITEMS, timeout=10000)
-    window.density_action.trigger()
-    overlay = c.density
-    qtbot.waitUntil(lambda: overlay.last is not None, timeout=10000)
-    first = overlay.last
-    window.resize(window.width() + 300, window.height())
-    qtbot.waitUntil(lambda: overlay.last is not first, timeout=10000)
-    qtbot.waitUntil(lambda: overlay.item.mapRectToParent(overlay.item.boundingRect()).width()
-                    == pytest.approx(window.plane.visible_rect()[2], rel=0.01), timeout=10000)
