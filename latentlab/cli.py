@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_export.add_commands(sub)
     cli_uses.add_commands(sub)
+    from latentlab import cli_compare
+
+    cli_compare.add_commands(sub)
     return parser
 
 
@@ -771,9 +774,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 2
-    from latentlab import cli_export, cli_uses
+    from latentlab import cli_compare, cli_export, cli_uses
 
-    handler = COMMANDS.get(args.command) or cli_export.COMMANDS.get(args.command) or cli_uses.COMMANDS[args.command]
+    handler = (COMMANDS.get(args.command) or cli_export.COMMANDS.get(args.command)
+               or cli_compare.COMMANDS.get(args.command) or cli_uses.COMMANDS[args.command])
     try:
         return handler(args)
     except LatentLabError as exc:

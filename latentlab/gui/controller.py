@@ -51,6 +51,7 @@ from latentlab.gui.state import Probe, ProbeModel, Run, Scene, SceneModel
 from latentlab.gui.timelapse_recorder import TimelapseRecorder
 from latentlab.gui.tools import ToolsController, apply_session, collect_session
 from latentlab.gui.tools.denoise import DenoiseTool
+from latentlab.gui.tools.density import DensityOverlay
 from latentlab.gui.tools.uses import UsesController
 from latentlab.gui.tools.stream import StreamController, StreamHost
 from latentlab.gui.training_run import TrainingRun
@@ -177,6 +178,8 @@ class AppController(QObject):
         self.downloads = StandardDataFetcher(window, self)   # the standard data sets, fetched with a dialog
         self.timelapse = TimelapseRecorder(window, self.training, model=lambda: self._model,
                                            data=lambda: self._data, probe_z=self._probe_code, parent=self)
+        self.density = DensityOverlay(window.plane, scene=lambda: self.scene, manifold_map=lambda: self.probe_score.map,
+                                      submit=self.inference.submit, parent=self)
         self.exports = Exports(window, self.tools, scene=lambda: self.scene, decoded=lambda: self.decoder.last,
                                manifold_mode=lambda: self.manifold.mode)
         self._connect()
@@ -257,6 +260,11 @@ class AppController(QObject):
         w.addClickedRequested.connect(self.add_clicked)
         w.bookmarkRequested.connect(self.bookmark_probe)
         w.filesDropped.connect(self.add_files)
+        w.compareRequested.connect(self.open_compare)
+        w.densityRequested.connect(self.density.set_enabled)
+        w.viewChanged.connect(self.density.schedule)
+        self.probe_score.scoreChanged.connect(self.density.on_score)
+        self.scene_model.sceneChanged.connect(self.density.on_scene)
         w.before_close = self.may_close
         w.save_refusal = lambda: save_refusal(self._model)
         w.closing.connect(self._on_window_closing)
@@ -1165,6 +1173,29 @@ class AppController(QObject):
         if running:
             self.resume_training()
         return False
+
+    def open_compare(self) -> Any:
+        """View ▸ Compare Families…: a window that trains families side by side on the current data."""
+        from latentlab.gui.tools.compare_window import CompareWindow
+        from latentlab.gui.workers import TrainingWorker
+
+        if self._data is None:
+            self.window.show_status("Open a data set first: the families are compared on the current data.")
+            return None
+        old = getattr(self, "compare_window", None)
+        if old is not None and old.data is self._data and old.isVisible():
+            old.raise_()
+            old.activateWindow()
+            return old
+        if old is not None:
+            old.close()   # stops its training
+            old.deleteLater()
+        self.compare_window = CompareWindow(   # a child window: it closes, and stops, with this one
+            self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial),
+            submit=self.inference.submit, threads=self.training_threads, parent=self.window)
+        self.window.closing.connect(self.compare_window.shutdown)
+        self.compare_window.show()
+        return self.compare_window
 
     def _on_window_closing(self) -> None:
         self.decoder.stop()

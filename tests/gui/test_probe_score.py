@@ -32,7 +32,9 @@ def test_the_probe_ring_and_the_panel_follow_the_score(qtbot, opened):
     codes = c.scene.codes
     # On a data item: on the data, that item nearest, its picture beside the decoded one.
     c.set_probe_code(codes[5] + 1e-5)
-    qtbot.waitUntil(lambda: window.side.nearest.isVisible() and window.side.nearest.level == "on", timeout=3000)
+    # Wait for this position's own score (the previous one may also have been "on").
+    qtbot.waitUntil(lambda: window.side.nearest.isVisible() and window.side.nearest.level == "on"
+                    and "item 5" in window.side.nearest.text.text(), timeout=3000)
     assert window.plane.probe_color() == theme.LEVEL_COLORS["on"]
     np.testing.assert_allclose(window.side.nearest.thumb.current_image(), c.data.images[5, 0].numpy())
     text = window.side.nearest.text.text()

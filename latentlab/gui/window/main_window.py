@@ -136,6 +136,8 @@ class MainWindow(QMainWindow):
     followRunRequested = Signal(str)
     openSeriesRequested = Signal(str)
     openStreamRequested = Signal()
+    compareRequested = Signal()
+    densityRequested = Signal(bool)
     closing = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -263,6 +265,13 @@ class MainWindow(QMainWindow):
         self.realness_action.setEnabled(False)   # until a model with a discriminator is shown
         self.realness_action.setToolTip("Shade the plane by how real the discriminator finds G(z) there.")
         self._action(view_menu, "&Reset View", self.reset_view, "resetViewAction", "Ctrl+0")
+        self._action(view_menu, "Compare &Families…", functools.partial(self._request, self.compareRequested),
+                     "compareFamiliesAction")
+        self.density_action = self._action(
+            view_menu, "Data &Density", lambda: self._request(self.densityRequested, self.density_action.isChecked()),
+            "densityAction")
+        self.density_action.setCheckable(True)
+        self.density_action.setToolTip("Shade the plane by how dense the data's codes are: the holes show dark.")
         view_menu.addSeparator()
         view_menu.addAction(self.training_dock.toggleViewAction())
         view_menu.addAction(self.loss_dock.toggleViewAction())

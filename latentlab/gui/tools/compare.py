@@ -1,0 +1,353 @@
+"""Compare Families: several families trained one after another on the window's data, live.
+
+:class:`CompareSession` holds no widgets. It trains the chosen families in turn through a
+training worker the host makes (``make_trainer(plan)``, a :class:`~latentlab.gui.workers.TrainingWorker`
+in the app), keeps a GUI-thread inference copy of each model from its snapshots, and has each
+model's data re-encoded through the host's inference worker (``submit``, latest wins per
+family), with the codes' plane and off-manifold map (:mod:`latentlab.core.offmanifold`) built
+there too. The window (:mod:`latentlab.gui.tools.compare_window`) asks it for decodes,
+reconstructions, the data item nearest a probe, the interpolation between two items and the
+sheet (:mod:`latentlab.core.compare`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from latentlab.core import compare as core
+from latentlab.core.errors import LatentLabError
+
+#: Statuses of a family in a comparison.
+WAITING, TRAINING, FINISHED, CANCELLED, FAILED, SKIPPED = (
+    "waiting", "training", "finished", "cancelled", "failed", "not trained")
+
+
+def eligible_families(data: Any) -> tuple[str, ...]:
+    """The registered families that can take part in a comparison on ``data``."""
+    from latentlab.core.models import registry
+
+    out = []
+    for family in registry.families():
+        try:
+            core.check_families([family.name], data)
+        except LatentLabError:
+            continue
+        out.append(family.name)
+    return tuple(out)
+
+
+def encode_job(config: Any, state: dict[str, Any], data: Any):
+    """An inference-worker job: codes, plane, plane coordinates and off-manifold map of the data."""
+
+    def job(should_stop: Callable[[], bool]) -> Encoded | None:
+        from latentlab.core.inference import encode_dataset_posterior, model_from_state
+        from latentlab.core.offmanifold import ManifoldMap
+
+        model = model_from_state(config, state)
+        found = encode_dataset_posterior(model, data, should_stop=should_stop)
+        if found is None:
+            return None
+        codes, logvar = found
+        xy, plane = core.plane_xy(codes)
+        return Encoded(codes=codes, xy=xy, plane=plane, map=ManifoldMap(codes, logvar))
+
+    return job
+
+
+@dataclass
+class Encoded:
+    """One model's view of the data: codes ``[N, D]``, plane coordinates ``[N, 2]``, plane, map."""
+
+    codes: np.ndarray
+    xy: np.ndarray
+    plane: Any
+    map: Any
+
+
+@dataclass
+class FamilySlot:
+    """One family of the comparison: its status, GUI-thread model copy and encoded data."""
+
+    name: str
+    title: str
+    status: str = WAITING
+    model: Any = None
+    encoded: Encoded | None = None
+    epoch: str = ""
+    message: str = ""
+
+
+class CompareSession(QObject):
+    """Trains and serves the families of one comparison (see the module docstring).
+
+    Signals: ``slotsChanged()`` when a new comparison starts (the window rebuilds its panels);
+    ``statusChanged(int)`` when family ``k``'s status or epoch changes; ``codesChanged(int)``
+    when its data was re-encoded; ``weightsChanged(int)`` when its model copy changed;
+    ``runningChanged(bool)``; ``failed(str)`` with a message for the person.
+    """
+
+    slotsChanged = Signal()
+    statusChanged = Signal(int)
+    codesChanged = Signal(int)
+    weightsChanged = Signal(int)
+    runningChanged = Signal(bool)
+    failed = Signal(str)
+
+    def __init__(self, data: Any, *, make_trainer: Callable[[Any], Any], submit: Callable[..., Any],
+                 threads: int | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.data = data
+        self._make_trainer, self._submit, self._threads = make_trainer, submit, threads
+        self.slots: list[FamilySlot] = []
+        self.latent_dim = 2
+        self.epochs = 5
+        self._worker: Any = None
+        self._current = -1
+        self._handles: dict[int, Any] = {}
+        self._pair: tuple[int, int] | None = None
+        self._cancelled = False
+        self.labels = data.labels.numpy() if data.labels is not None else None
+
+    # -- running ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._worker is not None
+
+    def start(self, families: Sequence[str], latent_dim: int, epochs: int) -> None:
+        """Train ``families`` one after another (a mistake: ``failed`` and nothing starts)."""
+        if self.running:
+            self.failed.emit("The families are still training; cancel first to start again.")
+            return
+        try:
+            names = core.check_families(list(families), self.data)
+            if epochs < 1 or latent_dim < 1:
+                raise LatentLabError("epochs and the latent size must be at least 1")
+        except LatentLabError as exc:
+            self.failed.emit(str(exc))
+            return
+        from latentlab.core.models import registry
+
+        self._forget_handles()
+        self.latent_dim, self.epochs, self._cancelled = latent_dim, epochs, False
+        self.slots = [FamilySlot(n, registry.get(n).title) for n in names]
+        self.slotsChanged.emit()
+        self.runningChanged.emit(True)
+        self._train_next()
+
+    def cancel(self) -> None:
+        """Stop the family in training; the ones after it are not trained."""
+        if not self.running:
+            return
+        self._cancelled = True
+        self._worker.cancel()
+        for k, slot in enumerate(self.slots):
+            if slot.status == WAITING:
+                slot.status = SKIPPED
+                self.statusChanged.emit(k)
+
+    def shutdown(self, timeout_ms: int = 1000) -> bool:
+        """Stop training and drop pending encodes (bounded wait); True when it ended in time."""
+        self._forget_handles()
+        worker, self._worker = self._worker, None
+        if worker is None:
+            return True
+        for signal in (worker.snapshotReady, worker.progress, worker.resultReady, worker.failed, worker.finished):
+            try:
+                signal.disconnect()
+            except (RuntimeError, TypeError):
+                pass
+        return bool(worker.stop_and_wait(timeout_ms))
+
+    def _forget_handles(self) -> None:
+        for handle in self._handles.values():
+            handle.cancel()
+        self._handles.clear()
+
+    def _train_next(self) -> None:
+        from latentlab.core.plan import plan_training
+
+        k = next((i for i, s in enumerate(self.slots) if s.status == WAITING), -1)
+        if k < 0 or self._cancelled:
+            self._worker, self._current = None, -1
+            self.runningChanged.emit(False)
+            return
+        slot = self.slots[k]
+        try:
+            plan = plan_training(core.training_settings(slot.name, self.latent_dim, self.epochs,
+                                                        threads=self._threads), data=self.data)
+        except LatentLabError as exc:
+            slot.status, slot.message = FAILED, str(exc)
+            self.statusChanged.emit(k)
+            self.failed.emit(f"{slot.title}: {exc}")
+            self._train_next()
+            return
+        worker = self._make_trainer(plan)
+        self._worker, self._current = worker, k
+        slot.status = TRAINING
+        worker.snapshotReady.connect(lambda: self._on_snapshot(k, plan.model_config))
+        worker.progress.connect(lambda p: self._on_progress(k, p))
+        worker.resultReady.connect(lambda r: self._on_result(k, r))
+        worker.failed.connect(lambda title, message: self._on_failed(k, message))
+        worker.finished.connect(lambda: self._on_worker_finished(worker))
+        self.statusChanged.emit(k)
+        worker.start()
+
+    def _on_snapshot(self, k: int, config: Any) -> None:
+        from latentlab.core.inference import model_from_state
+
+        if self._worker is None or self._current != k:
+            return
+        snap = self._worker.take_snapshot()
+        if snap is None:
+            return
+        self.slots[k].model = model_from_state(config, snap.state)
+        self.weightsChanged.emit(k)
+        self._encode(k, config, snap.state)
+
+    def _encode(self, k: int, config: Any, state: dict[str, Any]) -> None:
+        self._handles[k] = self._submit(f"compare-{k}", encode_job(config, state, self.data),
+                                        lambda found: self._on_encoded(k, found),
+                                        lambda message: self._on_encode_failed(k, message))
+
+    def _on_encoded(self, k: int, found: Encoded | None) -> None:
+        if found is None or k >= len(self.slots):
+            return
+        self.slots[k].encoded = found
+        self.codesChanged.emit(k)
+
+    def _on_encode_failed(self, k: int, message: str) -> None:
+        self.failed.emit(f"{self.slots[k].title}: the data could not be encoded: {message}")
+
+    def _on_progress(self, k: int, p: Any) -> None:
+        self.slots[k].epoch = f"epoch {p.epoch}/{p.epochs}"
+        self.statusChanged.emit(k)
+
+    def _on_result(self, k: int, result: Any) -> None:
+        slot = self.slots[k]
+        model = result.model.to("cpu").eval()
+        slot.model, slot.status = model, (FINISHED if result.status == "finished" else result.status)
+        slot.message = result.message
+        self.weightsChanged.emit(k)
+        self.statusChanged.emit(k)
+        state = {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+        self._encode(k, model.config, state)
+
+    def _on_failed(self, k: int, message: str) -> None:
+        slot = self.slots[k]
+        slot.status, slot.message = FAILED, message
+        self.statusChanged.emit(k)
+        self.failed.emit(f"{slot.title}: {message}")
+
+    def _on_worker_finished(self, worker: Any) -> None:
+        if worker is not self._worker:
+            return
+        worker.deleteLater()
+        self._train_next()
+
+    # -- questions from the window --------------------------------------------------------
+    def ready(self, k: int) -> bool:
+        """True when family ``k`` has a model and its encoded data."""
+        return 0 <= k < len(self.slots) and self.slots[k].model is not None and self.slots[k].encoded is not None
+
+    def code_at(self, k: int, x: float, y: float) -> np.ndarray:
+        """The latent code ``[D]`` of plane point (x, y) of family ``k``."""
+        return core.lift(self.slots[k].encoded.plane, np.array([[x, y]], np.float32))[0]
+
+    def decode_at(self, k: int, x: float, y: float) -> np.ndarray:
+        """Family ``k``'s decode of plane point (x, y), as a picture ``[H, W]`` or ``[H, W, 3]``."""
+        return self._picture(k, self.code_at(k, x, y)[None])[0]
+
+    def nearest(self, k: int, x: float, y: float) -> Any:
+        """The off-manifold score of plane point (x, y) in family ``k`` (``.nearest``, ``.level``)."""
+        return self.slots[k].encoded.map.score(self.code_at(k, x, y))
+
+    def reconstruction(self, k: int, index: int) -> np.ndarray:
+        """Family ``k``'s reconstruction of data item ``index`` (decoded from its code)."""
+        return self._picture(k, self.slots[k].encoded.codes[index][None])[0]
+
+    def item_picture(self, index: int) -> np.ndarray:
+        """Data item ``index`` itself, as a picture."""
+        return _pictures(self.data.images[index:index + 1].numpy())[0]
+
+    def _picture(self, k: int, codes: np.ndarray) -> np.ndarray:
+        from latentlab.core import render
+        from latentlab.core.inference import decode
+
+        model = self.slots[k].model
+        out = decode(model, codes)
+        spec = render.output_spec(model.config)
+        images = out.numpy() if spec.kind == "image" else render.as_images(out, spec, 96).numpy()
+        return _pictures(images)
+
+    # -- interpolation ----------------------------------------------------------------------
+    @property
+    def pair(self) -> tuple[int, int]:
+        """The two items the interpolation joins (by default the data set's story, see core)."""
+        if self._pair is None:
+            self._pair = core.choose_pair(self.data)
+        return self._pair
+
+    def set_pair(self, a: int, b: int) -> None:
+        if a == b or not (0 <= a < len(self.data) and 0 <= b < len(self.data)):
+            raise LatentLabError("an interpolation needs two different data items")
+        self._pair = (int(a), int(b))
+
+    def interpolation(self, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Family ``k``'s path between the pair on its plane ``[S, 2]`` and its decodes."""
+        enc = self.slots[k].encoded
+        a, b = self.pair
+        codes = core.path_codes(enc.codes[a], enc.codes[b], core.STRIP_STEPS)
+        return core.project(enc.plane, codes), list(self._picture(k, codes))
+
+    def results(self) -> list[core.FamilyResult]:
+        """What the sheet draws, for every family with a model: the codes and plane shown now
+        (no re-encoding on the GUI thread), the path decoded and scored as the CLI does."""
+        from latentlab.core import render
+        from latentlab.core.inference import decode
+
+        out = []
+        a, b = self.pair
+        for k, slot in enumerate(self.slots):
+            if not self.ready(k):
+                continue
+            enc = slot.encoded
+            ratios = enc.map.ratios(core.path_codes(enc.codes[a], enc.codes[b], core.SCORE_STEPS))
+            finite = ratios[np.isfinite(ratios)]
+            codes = core.path_codes(enc.codes[a], enc.codes[b], core.STRIP_STEPS)
+            outputs = decode(slot.model, codes)
+            spec = render.output_spec(slot.model.config)
+            strip = outputs.numpy() if spec.kind == "image" else render.as_images(outputs, spec, 64).numpy()
+            out.append(core.FamilyResult(
+                family=slot.name, title=slot.title, codes=enc.codes, xy=enc.xy,
+                path_xy=core.project(enc.plane, codes), strip=np.asarray(strip, np.float32),
+                path_ratio=float(finite.mean()) if finite.size else float("inf"), status=slot.status))
+        return out
+
+    def save_animation(self, path: str) -> None:
+        """Write the families walking the interpolation side by side as a GIF."""
+        results = self.results()
+        if not results:
+            raise LatentLabError("No family has finished a snapshot yet; train first, then export the GIF.")
+        core.save_animation(path, results, self.labels)
+
+    def save_sheet(self, path: str) -> None:
+        """Write the side-by-side sheet of the families trained so far (a LatentLabError if none)."""
+        results = self.results()
+        if not results:
+            raise LatentLabError("No family has finished a snapshot yet; train first, then export the sheet.")
+        a, b = self.pair
+        core.save_sheet(path, results, self.labels,
+                        caption=f"{self.data.name}, latent {self.latent_dim}; items {a} -> {b}")
+
+
+def _pictures(images: np.ndarray) -> list[np.ndarray]:
+    """``[N, C, H, W]`` floats as pictures ``[H, W]`` (grey) or ``[H, W, 3]``."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    if images.shape[1] == 1:
+        return [im[0] for im in images]
+    return [np.ascontiguousarray(np.transpose(im[:3], (1, 2, 0))) for im in images]

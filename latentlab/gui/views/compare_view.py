@@ -1,0 +1,172 @@
+"""Widgets of the Compare Families window: one small-multiple panel per family, and the strips.
+
+Plain views: they show the values they are given and re-emit what the person does; the
+logic lives in :mod:`latentlab.gui.tools.compare_window`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from latentlab.gui.views import theme
+from latentlab.gui.views.decoded_view import DecodedView
+from latentlab.gui.views.plane_view import LatentPlaneView
+
+#: Above the selection ring, below the probe.
+_Z_HIGHLIGHT = 45
+#: Height of one interpolation strip in pixels.
+STRIP_HEIGHT = 52
+
+
+class FamilyPanel(QWidget):
+    """One family: its title and status, a small latent plane and one decoded view.
+
+    ``plane`` is a :class:`LatentPlaneView` (its signals are the panel's); a ring drawn by
+    :meth:`set_highlight` marks the data item brushed in any panel. ``classesChanged(set)``
+    says which classes are hidden after a click on this plane's legend.
+    """
+
+    classesChanged = Signal(object)
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("comparePanel")
+        self.title = QLabel(title)
+        self.title.setObjectName("comparePanelTitle")
+        self.title.setStyleSheet("font-weight: bold;")
+        self.status = QLabel("waiting")
+        self.status.setObjectName("comparePanelStatus")
+        self.status.setStyleSheet(f"color: {theme.MUTED};")
+        self.plane = LatentPlaneView()
+        self.plane.setMinimumSize(160, 140)
+        self.plane.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.decoded = DecodedView()
+        self.decoded.setMinimumSize(80, 80)
+        self.decoded.setMaximumHeight(150)
+        self.decoded.clear("training…")
+        # A plain ellipse a fixed 16 pixels across: pyqtgraph asks every item under the mouse
+        # for its bounds on each move, and a scatter item's bounds cost a millisecond or more.
+        self._highlight = QGraphicsEllipseItem(-8.0, -8.0, 16.0, 16.0)
+        self._highlight.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._highlight.setPen(pg.mkPen(theme.ACCENT, width=2.5))
+        self._highlight.setZValue(_Z_HIGHLIGHT)
+        # Only drawn: the ring sits under the cursor while hovering and must never take the click
+        # that selects the item (pyqtgraph sends clicks to enabled items only).
+        self._highlight.setEnabled(False)
+        self._highlight.setVisible(False)
+        self.plane.plotItem.addItem(self._highlight)
+        # After the plane's own handler (connected first) has shown or hidden the class.
+        self.plane.plotItem.legend.sigSampleClicked.connect(lambda _item: self.classesChanged.emit(
+            self.plane.hidden_classes()))
+        self._xy: np.ndarray | None = None
+        self._highlighted: int | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plane, 3)
+        layout.addWidget(self.decoded, 1)
+
+    def set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def has_points(self) -> bool:
+        return self._xy is not None
+
+    def set_points(self, xy: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
+        """Show the codes ``xy`` ``[N, 2]``: the first time as a new scatter, then moving the points."""
+        if self._xy is None or len(self._xy) != len(xy):
+            self.plane.set_points(xy, labels, class_names)
+        else:
+            self.plane.update_points(xy)
+        self._xy = np.asarray(xy)
+        self.set_highlight(self._highlighted)
+
+    def set_hidden_classes(self, hidden: set[int]) -> None:
+        """Hide exactly the classes in ``hidden`` (a class chosen in another panel)."""
+        labels = self.plane.point_labels()
+        if labels is None:
+            return
+        for k in set(np.unique(labels[labels >= 0]).tolist()) | set(hidden) | self.plane.hidden_classes():
+            if (k in hidden) != (k in self.plane.hidden_classes()):
+                self.plane.set_class_visible(int(k), k not in hidden)
+
+    def set_highlight(self, index: int | None) -> None:
+        """Ring data item ``index`` (None: no ring)."""
+        self._highlighted = index
+        if index is None or index < 0 or self._xy is None or index >= len(self._xy):
+            self._highlight.setVisible(False)
+            return
+        self._highlight.setPos(float(self._xy[index, 0]), float(self._xy[index, 1]))
+        self._highlight.setVisible(True)
+
+    def highlighted(self) -> int | None:
+        """The data item ringed now, or None."""
+        return self._highlighted if self._highlight.isVisible() else None
+
+
+def strip_picture(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Pictures of one size side by side with a 1-pixel white gutter."""
+    rows = [np.asarray(f, np.float32) for f in frames]
+    gutter = np.ones((rows[0].shape[0], 1, *rows[0].shape[2:]), np.float32)
+    parts: list[np.ndarray] = []
+    for k, f in enumerate(rows):
+        if k:
+            parts.append(gutter)
+        parts.append(f)
+    return np.concatenate(parts, axis=1)
+
+
+class StripsView(QWidget):
+    """The interpolation strips of every family, one above another, each with its family's name."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareStrips")
+        self._layout = QGridLayout(self)
+        self._layout.setContentsMargins(2, 2, 2, 2)
+        self._layout.setVerticalSpacing(2)
+        self._rows: list[tuple[QLabel, DecodedView]] = []
+        self.caption = QLabel("")
+        self.caption.setStyleSheet(f"color: {theme.MUTED};")
+        self._layout.addWidget(self.caption, 0, 0, 1, 2)
+
+    def set_rows(self, titles: Sequence[str]) -> None:
+        """One empty row per family."""
+        for label, view in self._rows:
+            label.deleteLater()
+            view.deleteLater()
+        self._rows = []
+        for k, title in enumerate(titles):
+            label = QLabel(title)
+            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            label.setMinimumWidth(90)
+            view = DecodedView()
+            view.setObjectName(f"compareStrip{k}")
+            view.setFixedHeight(STRIP_HEIGHT)
+            view.setMinimumWidth(120)
+            view.clear("")
+            self._layout.addWidget(label, k + 1, 0)
+            self._layout.addWidget(view, k + 1, 1)
+            self._rows.append((label, view))
+
+    def set_strip(self, k: int, frames: Sequence[np.ndarray] | None) -> None:
+        """Show family ``k``'s decodes along the path (None: nothing yet)."""
+        view = self._rows[k][1]
+        if frames:
+            view.set_image(strip_picture(frames))
+        else:
+            view.clear("")
+
+    def strip(self, k: int) -> np.ndarray | None:
+        """The picture shown in row ``k`` (None when empty)."""
+        return self._rows[k][1].current_image()
+
+    def row_count(self) -> int:
+        return len(self._rows)
