@@ -12,6 +12,7 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.metrics import accuracy, class_probabilities, evaluate
 from latentlab.core.models import ModelConfig, build_model, registry
+from latentlab.core.models.ssvae_model import jitter
 from latentlab.core.partial_labels import UNLABELLED, check_labelled, keep_labels, kept_items, labelled_per_batch
 from latentlab.core.plan import TrainingSettings, plan_training
 from latentlab.core.training import TrainConfig, train
@@ -79,7 +80,7 @@ def test_loss_with_unlabelled_items_sums_over_classes() -> None:
     x = _data(6).images
     y = torch.tensor([0, 1, UNLABELLED, UNLABELLED, 2, UNLABELLED])
     out = model.loss(x, y)
-    assert set(out) == {"loss", "recon", "kl", "classify"}
+    assert set(out) == {"loss", "recon", "kl", "classify", "consistency"}
     # The classification term is the cross-entropy over the three labelled items only.
     logits = model.class_logits(x)
     expected = torch.nn.functional.cross_entropy(logits[[0, 1, 4]], y[[0, 1, 4]])
@@ -173,3 +174,74 @@ def test_few_labels_learn_easy_classes_and_evaluate_reports_accuracy() -> None:
 def test_plan_refuses_too_many_labels_before_training() -> None:
     with pytest.raises(LatentLabError, match="training split has only 96"):
         plan_training(TrainingSettings(family="ssvae", labelled=500), data=_data())
+
+
+# -- the classifier's network and the consistency term on unlabelled images ------------------
+def test_the_classifier_option_picks_the_network() -> None:
+    def convs(model) -> int:
+        return sum(isinstance(m, torch.nn.Conv2d) for m in model.classifier.modules())
+
+    assert convs(build_model(_config())) == 2                       # the default: a small conv net
+    mlp = build_model(_config(classifier="mlp"))
+    assert convs(mlp) == 0 and mlp.classifier.input.in_features == 36
+    assert convs(build_model(_config(classifier="arch"))) == 0      # follows arch "mlp"
+    with pytest.raises(LatentLabError, match="classifier"):
+        build_model(_config(classifier="resnet"))
+
+
+def test_jitter_moves_a_shape_a_little_and_zero_leaves_it() -> None:
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 11:17, 11:17] = 1.0
+    assert jitter(x, 0.0) is x
+    torch.manual_seed(0)
+    moved = jitter(x, 2.0)
+    assert moved.shape == x.shape and not torch.equal(moved, x)
+    mass = moved.sum((1, 2, 3))
+    assert bool(((mass > 36 * 0.75) & (mass < 36 * 1.3)).all())   # scaled by at most 10 % a side
+    rows = torch.arange(28.0).view(1, 1, 28, 1)
+    centre = (moved * rows).sum((1, 2, 3)) / mass
+    shift = (centre - 13.5).abs()
+    assert float(shift.max()) <= 2.0 + 0.5 and float(shift.max()) > 0.5   # up to 2 pixels, and some move
+
+
+def _batch() -> tuple[torch.Tensor, torch.Tensor]:
+    x = _data(12).images
+    return x, torch.tensor([0, 1, 2] + [UNLABELLED] * 9)
+
+
+@pytest.mark.parametrize("options", [{"vat": 2.0}, {"vat": 0.0, "jitter": 1.0, "confidence": 0.0}])
+def test_the_consistency_term_trains_only_the_classifier_on_unlabelled_images(options) -> None:
+    torch.manual_seed(0)
+    model = build_model(_config(consistency=10.0, **options)).train()
+    x, y = _batch()
+    out = model.loss(x, y)
+    assert float(out["consistency"].detach()) > 0
+    assert model.classifier.training                                  # dropout is back on after the term
+    model.zero_grad()
+    out["consistency"].backward()
+    assert any(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.classifier.parameters())
+    assert all(p.grad is None or not p.grad.any() for p in (*model.encoder.parameters(), *model.decoder.parameters()))
+    # Nothing unlabelled, or evaluation: no term.
+    assert float(model.loss(x[:3], y[:3])["consistency"].detach()) == 0.0
+    with torch.no_grad():
+        assert float(model.eval().loss(x, y)["consistency"]) == 0.0
+
+
+def test_the_consistency_weight_enters_the_loss_and_zero_turns_it_off() -> None:
+    x, y = _batch()
+    results = {}
+    for weight in (0.0, 10.0):
+        torch.manual_seed(0)
+        model = build_model(_config(consistency=weight, dropout=0.0)).train()
+        torch.manual_seed(1)
+        results[weight] = model.loss(x, y)
+    off, on = results[0.0], results[10.0]
+    assert float(off["consistency"].detach()) == 0.0 and float(on["consistency"].detach()) > 0
+    torch.testing.assert_close(on["loss"] - off["loss"], 10.0 * on["consistency"], rtol=1e-4, atol=1e-4)
+
+
+def test_pseudo_labels_below_the_confidence_are_not_trained_on() -> None:
+    torch.manual_seed(0)
+    model = build_model(_config(consistency=10.0, vat=0.0, jitter=1.0, confidence=1.0)).train()
+    x, y = _batch()
+    assert float(model.loss(x, y)["consistency"].detach()) == 0.0   # an untrained classifier is never sure

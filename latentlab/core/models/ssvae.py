@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from latentlab.core.models.config import ModelConfig
     from latentlab.core.models.ssvae_model import SSVAE
 
-TERMS = ("loss", "recon", "kl", "classify")
+TERMS = ("loss", "recon", "kl", "classify", "consistency")
 
 
 def build(config: ModelConfig) -> SSVAE:
@@ -49,7 +49,17 @@ FAMILY = Family(
     defaults={"beta": 5.0},
     options=(Option("alpha", 30.0, help="weight of the classification loss on labelled images",
                     minimum=0.0),
-             Option("dropout", 0.5, help="dropout before the classifier's read-out", minimum=0.0, maximum=0.9)),
+             Option("dropout", 0.5, help="dropout before the classifier's read-out", minimum=0.0, maximum=0.9),
+             Option("classifier", "conv", choices=("arch", "mlp", "conv"),
+                    help="the classifier's network: a small conv net, an MLP, or as the encoder's architecture"),
+             Option("consistency", 30.0, help="weight of the consistency term on unlabelled images (0: off)",
+                    minimum=0.0),
+             Option("vat", 2.0, help="radius of the virtual adversarial perturbation of the consistency term "
+                    "(0: confident guesses under jitter instead)", minimum=0.0),
+             Option("jitter", 2.0, help="largest shift in pixels of the random affine jitter (with vat 0)",
+                    minimum=0.0),
+             Option("confidence", 0.7, help="least confidence of a guess the jitter consistency trains on "
+                    "(with vat 0)", minimum=0.0, maximum=1.0)),
     terms=TERMS,
     train_step=kl_weighted_step,
     validate=validate,
