@@ -59,7 +59,7 @@ def test_exports_are_one_menu_enabled_with_frames(qtbot) -> None:
     panel = InterpolationPanel(host.controller())
     qtbot.addWidget(panel)
     assert not panel.export_button.isEnabled()
-    assert [a.text() for a in panel.export_button.menu().actions()] == ["Strip PNG…", "GIF…", "APNG…", "Codes…"]
+    assert [a.text() for a in panel.export_button.menu().actions()] == ["Strip PNG…", "GIF…", "APNG…", "MP4…", "Codes…"]
     for k in range(2):
         host.z = host.codes_[k].copy()
         panel.add_probe_button.click()
