@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode", "export-onnx", "generate",
-               "compress", "compare")
+               "compress", "compare", "score")
 
 
 def main(argv: list[str] | None = None) -> int:

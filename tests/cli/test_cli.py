@@ -266,3 +266,15 @@ def test_a_registered_family_trains_saves_and_loads_from_the_command_line(tmp_pa
     assert cli.main(["info", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"unknown model family '{NAME}'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_every_command_of_the_cli_reaches_it_from_the_entry_point():
+    # `latentlab COMMAND` goes to the CLI only for names in __main__.SUBCOMMANDS; any other
+    # first argument opens the app (which then refuses the options).
+    import argparse
+
+    from latentlab import __main__ as entry
+    from latentlab.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) <= set(entry.SUBCOMMANDS)
