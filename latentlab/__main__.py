@@ -5,6 +5,7 @@ Both halves are imported lazily so the CLI never loads Qt and ``--version`` load
 
 from __future__ import annotations
 
+import os
 import sys
 
 SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encode", "export-onnx", "generate",
@@ -12,6 +13,11 @@ SUBCOMMANDS = ("train", "evaluate", "info", "export-grid", "interpolate", "encod
 
 
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get("LATENTLAB_TRAINING_CHILD") == "1" and getattr(sys, "frozen", False):
+        # The bundled app started itself as the process that trains (core.train_process).
+        from latentlab.core.train_process import child_main
+
+        return child_main()
     args = list(sys.argv[1:] if argv is None else argv)
     if args and (args[0] in SUBCOMMANDS or args[0] in ("-h", "--help", "--version", "help")):
         from latentlab import cli

@@ -4,8 +4,10 @@ Importing torch takes a second or more, so :func:`main` shows the window shell (
 that need no torch) at once and does the heavy part on a background thread: import
 torch, read the data set and the model. The controller is then built on the GUI thread over
 the window (it becomes the window's child; :func:`controller_of` finds it). Only once the
-points are on the plane does a second thread pay what only training needs (the optimiser's
-first use imports ``torch._dynamo``, over a second): the probe and the points come first.
+points are on the plane is what only training needs paid for: the process that will train
+(:mod:`latentlab.core.train_process`) starts and warms up then, or, when training stays in this
+process, a second thread pays the optimiser's first use (it imports ``torch._dynamo``, over a
+second): the probe and the points come first.
 """
 
 from __future__ import annotations
@@ -101,12 +103,20 @@ def _warm_up() -> None:
 
 
 def warm_up_when_shown(window: MainWindow, controller: Any) -> None:
-    """Start :func:`_warm_up` on a thread once the plane shows points (or at once without any).
+    """Start :func:`_warm_up` on a thread once the plane shows points (or at once without any);
+    when training runs in a child process, start that child instead.
 
     Run earlier, its imports would compete for the interpreter with the first encode.
     """
     def start() -> None:
         if window.closed:
+            return
+        if getattr(controller, "isolate_training", False):
+            # Training happens in a child process: start it now (it imports torch and warms
+            # up there, on the other core); this process needs no optimiser at all.
+            from latentlab.core import train_process
+
+            train_process.prepare()
             return
         thread = WarmUpThread(_warm_up)
         window.adopt_thread(thread)

@@ -28,7 +28,7 @@ import torch
 from PySide6.QtCore import QObject
 from superqt.utils import qthrottled
 
-from latentlab.core import inference, render
+from latentlab.core import inference, render, train_process
 from latentlab.core.adapters import save_refusal
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.device import cpu_state
@@ -116,7 +116,8 @@ class AppController(QObject):
     (tests answer them).
     """
 
-    def __init__(self, window: MainWindow, training_threads: int | None = None) -> None:
+    def __init__(self, window: MainWindow, training_threads: int | None = None,
+                 isolate_training: bool | None = None) -> None:
         super().__init__(window)
         # Torch's thread count is per thread (OpenMP). The GUI thread only decodes single
         # points; a team of threads here would fight the trainer for the cores and, after
@@ -126,7 +127,9 @@ class AppController(QObject):
         self.training_threads = training_threads or default_training_threads()
         self.scene_model = SceneModel(self)
         self.probe_model = ProbeModel(self)
-        self.training = TrainingRun(self)
+        # Training runs in a child process (core.train_process) unless told otherwise.
+        self.isolate_training = train_process.wanted() if isolate_training is None else bool(isolate_training)
+        self.training = TrainingRun(self, isolated=self.isolate_training)
         self.run_model = self.training.model   # written by the training run alone
         self.inference = InferenceWorker()
         self.quality = QualityWatch(self.training, use_weights=self.use_weights, parent=self)
@@ -1191,7 +1194,8 @@ class AppController(QObject):
             old.close()   # stops its training
             old.deleteLater()
         self.compare_window = CompareWindow(   # a child window: it closes, and stops, with this one
-            self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial),
+            self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial,
+                                                             isolated=self.isolate_training),
             submit=self.inference.submit, threads=self.training_threads, parent=self.window)
         self.window.closing.connect(self.compare_window.shutdown)
         self.compare_window.show()
@@ -1212,5 +1216,7 @@ class AppController(QObject):
         self.realness.set_enabled(False)
         self.stream.close()
         clean = self.training.shutdown(timeout_ms)
+        if self.isolate_training:
+            train_process.discard()   # the process waiting for a next run
         clean = self.quality.shutdown(timeout_ms) and clean
         return self.inference.shutdown(timeout_ms) and clean

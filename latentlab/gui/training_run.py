@@ -17,6 +17,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from latentlab.core import train_process
 from latentlab.gui.autosave_watch import RunAutosave
 from latentlab.gui.state import Run, RunModel
 from latentlab.gui.workers import TrainingWorker
@@ -41,8 +42,9 @@ class TrainingRun(QObject):
     resultReady = Signal(object)
     failed = Signal(str, str)
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None, isolated: bool = False) -> None:
         super().__init__(parent)
+        self.isolated = isolated   # train in a child process where the run allows it
         self.model = RunModel(self)
         self._worker: TrainingWorker | None = None
         self._plan: Any = None
@@ -96,7 +98,8 @@ class TrainingRun(QObject):
         ``resume`` (a RunState of the same plan) goes on from there."""
         self._plan = plan
         worker = TrainingWorker(plan.model_config, plan.data, self.autosave.train_config(plan.train_config),
-                                plan.initial, resume=resume, on_checkpoint=self.autosave.writer(plan))
+                                plan.initial, resume=resume, on_checkpoint=self.autosave.writer(plan),
+                                isolated=self.isolated)
         worker.checkpointFailed.connect(self._on_checkpoint_failed)
         worker.progress.connect(self._on_progress)
         worker.snapshotReady.connect(self._on_snapshot)
@@ -104,7 +107,8 @@ class TrainingRun(QObject):
         worker.failed.connect(self._on_failed)
         worker.finished.connect(self._on_finished)
         self._worker = worker
-        self._shorten_switch_interval(True)
+        if not worker.isolated:   # a trainer in this process shares the interpreter lock
+            self._shorten_switch_interval(True)
         self._ids += 1
         history = plan.prior_history if resume is None else plan.full_history(resume.history)
         self.model.set(Run(status="running", history=tuple(history),
@@ -208,6 +212,8 @@ class TrainingRun(QObject):
             self._worker = None
             self._shorten_switch_interval(False)
             self._set(status="idle", progress=None)
+            if worker is not None and worker.isolated:   # the next run's process, ready as at launch
+                train_process.prepare()
         if worker is not None:
             worker.deleteLater()
 

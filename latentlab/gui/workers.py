@@ -89,6 +89,12 @@ class TrainingWorker(QThread):
     ``QThread.finished`` follows all of them. ``resume`` (a RunState) goes on from a saved run;
     ``on_checkpoint(state)`` is called on this thread with every RunState the trainer yields
     (``TrainConfig.checkpoint_every``), so writing it never holds up the GUI.
+
+    With ``isolated`` (and when :func:`latentlab.core.train_process.isolatable` allows it) the
+    training itself runs in a child process (:mod:`latentlab.core.train_process`) and this
+    thread only relays what it reports: the window and the trainer then never wait on each
+    other's interpreter lock, and a crash in the trainer ends the child, not the app.
+    :attr:`isolated` says which way this run went.
     """
 
     progress = Signal(object)
@@ -98,8 +104,10 @@ class TrainingWorker(QThread):
     checkpointFailed = Signal(str)
 
     def __init__(self, model_config: Any, data: Any, train_config: Any, initial: Any = None,
-                 resume: Any = None, on_checkpoint: Callable[[Any], None] | None = None) -> None:
+                 resume: Any = None, on_checkpoint: Callable[[Any], None] | None = None,
+                 isolated: bool = False) -> None:
         super().__init__()
+        from latentlab.core import train_process
         from latentlab.core.training import TrainControl
 
         self.model_config = model_config
@@ -111,16 +119,31 @@ class TrainingWorker(QThread):
         self.control = TrainControl()
         self._lock = threading.Lock()
         self._snapshot: Any = None
+        self._checkpoint_failed = False
+        job = train_process.Job(model_config, data, train_config, initial, resume)
+        self._process = train_process.take() if isolated and train_process.isolatable(job) else None
+        self._job = job if self._process is not None else None
+
+    @property
+    def isolated(self) -> bool:
+        """True when this run trains in a child process."""
+        return self._process is not None
 
     # -- control, from the GUI thread ------------------------------------------------
     def pause(self) -> None:
         self.control.pause()
+        if self._process is not None:
+            self._process.pause()
 
     def resume(self) -> None:
         self.control.resume()
+        if self._process is not None:
+            self._process.resume()
 
     def cancel(self) -> None:
         self.control.cancel()
+        if self._process is not None:
+            self._process.cancel()
 
     def take_snapshot(self) -> Any:
         """The newest snapshot not yet taken, or None."""
@@ -135,56 +158,82 @@ class TrainingWorker(QThread):
         If the thread is somehow still busy afterwards we keep waiting (with a log
         line) rather than destroy a running QThread, which would crash the process.
         """
-        self.control.cancel()
+        self.cancel()
         if not self.isRunning():
+            if self._process is not None and self._job is not None:   # never started: end the child
+                self._process.kill()
             return True
         if self.wait(timeout_ms):
             return True
-        log.warning("training did not stop within %d ms; waiting for the current step", timeout_ms)
+        if self._process is not None:   # a child that does not stop is ended; its thread then returns
+            log.warning("the training process did not stop within %d ms; ending it", timeout_ms)
+            self._process.kill()
+        else:
+            log.warning("training did not stop within %d ms; waiting for the current step", timeout_ms)
         self.wait()
         return False
 
     # -- the thread --------------------------------------------------------------------
     def run(self) -> None:  # noqa: D401 - Qt override
-        from latentlab.core.training import Progress, RunState, Snapshot, train
+        from latentlab.core.train_process import TrainingFailed
 
-        checkpoint_failed = False
-        _QUICK_GIL.__enter__()
+        in_thread = self._process is None
+        if in_thread:
+            _QUICK_GIL.__enter__()
         try:
-            gen = train(self.model_config, self.data, self.train_config, self.control, self.initial,
-                        resume=self.resume_from)
-            while True:
-                try:
-                    item = next(gen)
-                except StopIteration as stop:
-                    self.resultReady.emit(stop.value)
-                    return
-                if isinstance(item, Snapshot):
-                    with self._lock:
-                        fresh = self._snapshot is None
-                        self._snapshot = item
-                    if fresh:
-                        self.snapshotReady.emit()
-                elif isinstance(item, Progress):
-                    self.progress.emit(item)
-                elif isinstance(item, RunState) and self.on_checkpoint is not None:
-                    try:
-                        self.on_checkpoint(item)
-                    except LatentLabError as exc:   # a full disk must not stop the training
-                        if not checkpoint_failed:
-                            checkpoint_failed = True
-                            self.checkpointFailed.emit(str(exc))
+            if in_thread:
+                result = self._train_here()
+            else:
+                job, self._job = self._job, None
+                result = self._process.run(job, self._relay)
+            self.resultReady.emit(result)
+        except TrainingFailed as exc:   # the child reported it (its traceback went to stderr)
+            self.failed.emit("Training stopped", str(exc))
         except Exception as exc:  # reported to the user; the thread must end cleanly
             message, user_mistake = describe_exception(exc)
             if not user_mistake:
                 log.exception("training failed")
             self.failed.emit("Training stopped", message)
         finally:
-            _QUICK_GIL.__exit__()
+            if in_thread:
+                _QUICK_GIL.__exit__()
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
             self.resume_from = None
+            self._job = None
+
+    def _train_here(self) -> Any:
+        from latentlab.core.training import train
+
+        gen = train(self.model_config, self.data, self.train_config, self.control, self.initial,
+                    resume=self.resume_from)
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            self._relay(item)
+
+    def _relay(self, item: Any) -> None:
+        """Hand one yielded item on: snapshots latest-wins, progress queued, checkpoints written here."""
+        from latentlab.core.training import Progress, RunState, Snapshot
+
+        if isinstance(item, Snapshot):
+            with self._lock:
+                fresh = self._snapshot is None
+                self._snapshot = item
+            if fresh:
+                self.snapshotReady.emit()
+        elif isinstance(item, Progress):
+            self.progress.emit(item)
+        elif isinstance(item, RunState) and self.on_checkpoint is not None:
+            try:
+                self.on_checkpoint(item)
+            except LatentLabError as exc:   # a full disk must not stop the training
+                if not self._checkpoint_failed:
+                    self._checkpoint_failed = True
+                    self.checkpointFailed.emit(str(exc))
 
 
 class JobHandle:

@@ -391,6 +391,7 @@ class Family:
 _lock = threading.RLock()
 _families: dict[str, Family] = {}
 _builtins_loaded = False
+_builtin: dict[str, Family] = {}
 
 
 def _load_builtins() -> None:
@@ -403,6 +404,7 @@ def _load_builtins() -> None:
             family = importlib.import_module(f"latentlab.core.models.{module}").FAMILY
             loaded[family.name] = family
         _families.update(loaded)
+        _builtin.update(loaded)
         _builtins_loaded = True
 
 
@@ -423,6 +425,15 @@ def unregister(name: str) -> None:
     _load_builtins()
     with _lock:
         _families.pop(name, None)
+
+
+def is_builtin(name: str) -> bool:
+    """Whether ``name`` is one of LatentLab's own families (not one registered at run time,
+    nor a built-in replaced by one)."""
+    _load_builtins()
+    with _lock:
+        family = _families.get(name) if isinstance(name, str) else None
+        return family is not None and _builtin.get(name) is family
 
 
 def get(name: str) -> Family:

@@ -1,0 +1,356 @@
+"""Training in a process of its own: the app trains there, the window stays in its process.
+
+Trained on a thread of the app's process, the trainer shares Python's interpreter lock with the
+GUI thread: every torch op lets the lock go and needs it back, and while the window draws a
+dragged probe or a re-encoded plane the trainer waits (measured: in-app training at 0.6–0.8× a
+headless run, and the GUI's frames late by the trainer's turns). A child process has its own
+interpreter, so neither waits on the other, and a crash inside a native kernel ends the child,
+not the window: the run reports one line and its autosave is kept.
+
+The parent side is :class:`TrainingProcess`: ``run(job, on_item)`` sends a :class:`Job` (the
+arguments of :func:`latentlab.core.training.train`) to a child and calls ``on_item`` with every
+``Progress``, ``Snapshot`` and ``RunState`` it yields, then returns its ``TrainResult``. It
+raises :class:`TrainingFailed` when training raised (``user_mistake`` says whether it was a
+:class:`~latentlab.core.errors.LatentLabError`) and when the child died. ``pause()``,
+``resume()`` and ``cancel()`` work from any thread, as on a
+:class:`~latentlab.core.training.TrainControl`.
+
+A child is started ahead of time and waits, with torch imported and warmed up
+(:func:`prepare`, called by the app once its window shows points), so Start does not pay the
+import; :func:`take` hands it out (or starts one) and the next is prepared when a run ends.
+
+The two processes talk over the child's standard input and output: frames of an 8-byte
+length and a pickle, between the app and the child it started (no file and nothing a user
+gives is ever unpickled here). The child writes its logging to standard error.
+
+:func:`isolatable` says whether a job can go to a child: its family is one of LatentLab's own
+(a family registered at run time, and its model's class, exist only in the app's process) and
+the job pickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+#: Set in the environment of a frozen app's child, whose program is the app itself.
+CHILD_ENV = "LATENTLAB_TRAINING_CHILD"
+_HEADER = struct.Struct("<Q")
+#: A frame from the parent is at most this big (a job carries the data set).
+MAX_JOB_BYTES = 1 << 36
+
+
+@dataclass
+class Job:
+    """The arguments of one ``train(...)`` call in a child."""
+
+    model_config: Any
+    data: Any
+    train_config: Any
+    initial: Any = None
+    resume: Any = None
+
+
+class TrainingFailed(Exception):
+    """Training in the child raised, or the child died. ``str()`` is one line for a person."""
+
+    def __init__(self, message: str, user_mistake: bool = False) -> None:
+        super().__init__(message)
+        self.user_mistake = user_mistake
+
+
+# -- framing ----------------------------------------------------------------------------------
+def _write(stream: IO[bytes], message: Any) -> None:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(body)))
+    stream.write(body)
+    stream.flush()
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    parts, left = [], n
+    while left:
+        chunk = stream.read(min(left, 1 << 24))
+        if not chunk:
+            raise EOFError
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _read(stream: IO[bytes], limit: int) -> Any:
+    (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
+    if size > limit:
+        raise EOFError   # not our peer speaking
+    return pickle.loads(_read_exactly(stream, size))
+
+
+# -- which jobs may go to a child ---------------------------------------------------------------
+#: ``LATENTLAB_TRAINING_PROCESS=0`` in the environment makes :func:`wanted` False: the app then
+#: trains on a thread of its own process (for troubleshooting, and for the test suite's speed).
+WANTED_ENV = "LATENTLAB_TRAINING_PROCESS"
+
+
+def supported() -> bool:
+    """Whether this app can start training children at all (it knows its interpreter)."""
+    return bool(sys.executable)
+
+
+def wanted() -> bool:
+    """The app's default: train in a child process unless the environment says otherwise."""
+    return supported() and os.environ.get(WANTED_ENV, "1") != "0"
+
+
+def isolatable(job: Job) -> bool:
+    """True when ``job`` can train in a child: a built-in family, and starting weights (if any)
+    of one of LatentLab's own model classes (a wrapped module exists only in this process)."""
+    from latentlab.core.models import registry
+
+    if not supported() or not registry.is_builtin(job.model_config.family):
+        return False
+    return job.initial is None or type(job.initial).__module__.startswith("latentlab.core.models.")
+
+
+# -- the parent's side ------------------------------------------------------------------------
+def _command() -> list[str]:
+    if getattr(sys, "frozen", False):   # the bundled app's program starts the child (CHILD_ENV)
+        return [sys.executable]
+    return [sys.executable, "-m", "latentlab.core.train_process"]
+
+
+class TrainingProcess:
+    """One child process that trains one job. Start it early (:meth:`start`); :meth:`run` once."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._send_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._sending_job = False
+        self._held: list[tuple[str, ...]] = []   # control sent while the job is being written
+        self._ended = False
+
+    def start(self) -> TrainingProcess:
+        """Start the child (it imports torch and warms up, then waits for a job)."""
+        if self._proc is None:
+            env = dict(os.environ, **{CHILD_ENV: "1"})
+            self._proc = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          env=env, close_fds=True)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None and not self._ended
+
+    def _send(self, message: Any) -> None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return
+        with self._send_lock:
+            try:
+                _write(proc.stdin, message)
+            except (BrokenPipeError, OSError, ValueError):   # the child has gone; run() reports it
+                pass
+
+    def _control(self, message: tuple[str, ...]) -> None:
+        # While the job (the whole data set) is written, the child may still be importing torch:
+        # the GUI thread must not wait for that, so the message follows the job.
+        with self._state_lock:
+            if self._sending_job:
+                self._held.append(message)
+                return
+        self._send(message)
+
+    # Control, from any thread (as TrainControl's).
+    def pause(self) -> None:
+        self._control(("pause",))
+
+    def resume(self) -> None:
+        self._control(("resume",))
+
+    def cancel(self) -> None:
+        self._control(("cancel",))
+
+    def kill(self) -> None:
+        """End the child at once (a run that would not stop; closing the app)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self._ended = True
+
+    def run(self, job: Job, on_item: Callable[[Any], None]) -> Any:
+        """Train ``job`` in the child; ``on_item`` gets every yielded item. Returns the TrainResult."""
+        self.start()
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            with self._state_lock:
+                self._sending_job = True
+            self._send(("job", job))
+            with self._state_lock:
+                self._sending_job, held, self._held = False, self._held, []
+            for message in held:
+                self._send(message)
+            while True:
+                try:
+                    message = _read(proc.stdout, MAX_JOB_BYTES)
+                except (EOFError, OSError, pickle.UnpicklingError):
+                    raise TrainingFailed(self._death_message()) from None
+                kind = message[0]
+                if kind == "item":
+                    on_item(message[1])
+                elif kind == "result":
+                    return message[1]
+                elif kind == "error":
+                    raise TrainingFailed(message[1], bool(message[2]))
+        finally:
+            self._ended = True
+            self._close()
+
+    def _death_message(self) -> str:
+        proc = self._proc
+        code = proc.wait(timeout=5) if proc is not None else None
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return (f"the training process crashed ({name}); the model trained up to the last "
+                    "autosave can be restored")
+        return f"the training process ended unexpectedly (exit status {code})"
+
+    def _close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+_pool_lock = threading.Lock()
+_waiting: TrainingProcess | None = None
+
+
+def prepare() -> None:
+    """Start a child now, so the next :func:`take` finds it ready (no-op if one waits)."""
+    global _waiting
+    if not supported():
+        return
+    with _pool_lock:
+        if _waiting is None or not _waiting.alive:
+            _waiting = TrainingProcess().start()
+
+
+def take() -> TrainingProcess:
+    """The waiting child (started by :func:`prepare`) or a new one; it is the caller's now."""
+    global _waiting
+    with _pool_lock:
+        child, _waiting = _waiting, None
+    if child is None or not child.alive:
+        child = TrainingProcess().start()
+    return child
+
+
+def discard() -> None:
+    """End a waiting child (the app is closing)."""
+    global _waiting
+    with _pool_lock:
+        child, _waiting = _waiting, None
+    if child is not None:
+        child.kill()
+        child._close()
+
+
+# -- the child's side ---------------------------------------------------------------------------
+def child_main() -> int:
+    """Run in the child: warm up, wait for one job, train it, report everything, exit."""
+    import io
+
+    # The protocol owns the real standard output; anything printed goes to standard error.
+    out = io.open(os.dup(1), "wb", buffering=1 << 16)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    inp = io.open(os.dup(0), "rb", buffering=1 << 16)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (training process): %(message)s")
+
+    import torch  # noqa: F401 - the slow import this child exists to pay early
+
+    from latentlab.core.errors import LatentLabError
+    from latentlab.core.training import TrainControl, train, warm_up
+
+    warm_up()
+    try:
+        first = _read(inp, MAX_JOB_BYTES)
+    except (EOFError, OSError):
+        return 0   # the app closed without a job for this child
+    control = TrainControl()
+    pending: list[tuple[str, ...]] = []
+    while first[0] != "job":   # a control message can come before the job: keep its effect
+        pending.append(first)
+        first = _read(inp, MAX_JOB_BYTES)
+    job: Job = first[1]
+    for message in pending:
+        _apply(control, message)
+
+    def listen() -> None:
+        while True:
+            try:
+                message = _read(inp, 1 << 20)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                control.cancel()   # the app is gone: stop; nobody is left to report to
+                os._exit(0)
+            _apply(control, message)
+
+    threading.Thread(target=listen, name="control", daemon=True).start()
+    _write(out, ("ready",))
+    try:
+        gen = train(job.model_config, job.data, job.train_config, control, job.initial, resume=job.resume)
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                _write(out, ("result", stop.value))
+                break
+            _write(out, ("item", item))
+    except LatentLabError as exc:
+        _write(out, ("error", str(exc), True))
+    except Exception as exc:  # reported to the app as one line; the traceback goes to stderr
+        log.exception("training failed")
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        name = type(exc).__name__
+        _write(out, ("error", f"{name}: {text}" if text else name, False))
+    out.close()
+    return 0
+
+
+def _apply(control: Any, message: tuple[str, ...]) -> None:
+    kind = message[0] if message else ""
+    if kind == "pause":
+        control.pause()
+    elif kind == "resume":
+        control.resume()
+    elif kind == "cancel":
+        control.cancel()
+
+
+if __name__ == "__main__":
+    sys.exit(child_main())
