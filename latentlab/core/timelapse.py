@@ -197,7 +197,8 @@ class Timelapse:
             return
         if not self._gif:
             raise LatentLabError("a time-lapse needs at least one frame")
-        from latentlab.core.export import _durations, atomic_write
+        from latentlab.core.atomic_file import atomic_write
+        from latentlab.core.export import _durations
 
         first, rest = self._gif[0], self._gif[1:]
         atomic_write(self.path, lambda f: first.save(f, format="GIF", save_all=True, append_images=rest,

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentlab.core.atomic_file import check_destination
 from latentlab.core.errors import LatentLabError
 from latentlab.core.render import OutputSpec
 
@@ -71,12 +72,7 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike[str], fps: float = 12.0) -> None:
         self._ffmpeg = _ffmpeg()
         self.fps = _check_fps(fps)
-        self.path = os.path.abspath(os.fspath(path))
-        folder, name = os.path.split(self.path)
-        if not os.path.isdir(folder):
-            raise LatentLabError(f"cannot save '{os.fspath(path)}': the folder '{folder}' does not exist")
-        if os.path.isdir(self.path):
-            raise LatentLabError(f"cannot save '{os.fspath(path)}': it is a folder, give a file name")
+        self.path, folder, name = check_destination(path)
         # ffmpeg picks the container from the suffix, so the temporary name keeps ".mp4".
         self._tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp.mp4")
         self._gen: Any = None

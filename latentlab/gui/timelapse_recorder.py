@@ -10,7 +10,7 @@ so the whole run stays evenly sampled.
 
 When the run ends the person is asked where to save it (MP4 or GIF, chosen by the name);
 cancelling keeps the frames, and File ▸ Export ▸ Training Time-lapse… saves them later (until
-the next recorded run). Writing is atomic (:mod:`latentlab.core.video`, :func:`latentlab.core.export.atomic_write`).
+the next recorded run). Writing is atomic (:mod:`latentlab.core.video`, :func:`latentlab.core.atomic_file.atomic_write`).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def write_timelapse(path: str | os.PathLike[str], frames: list[bytes], fps: floa
         from latentlab.core.video import write_mp4
 
         return write_mp4(path, (pixels(f) for f in frames), fps)
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
 
     stride = max(1, math.ceil(len(frames) / MAX_GIF_FRAMES))
     chosen = [Image.fromarray(pixels(f)).quantize(colors=64) for f in frames[::stride]]
