@@ -9,6 +9,10 @@ that does not exist or cannot be written is one :class:`LatentLabError` naming t
 Two writers place their files themselves: a model folder is swapped in whole by
 :mod:`latentlab.core.checkpoint`, and an MP4 is written by its encoder to a temporary path
 (:mod:`latentlab.core.video`, which checks its destination with :func:`check_destination`).
+
+A file built up over many calls (a video frame by frame, a time-lapse snapshot by snapshot) is
+an :class:`AllOrNothing`: used as a context manager it is finished when the block ends and
+discarded when the block raises.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any, TypeVar
 
 from latentlab.core.errors import LatentLabError
 
-__all__ = ["atomic_write", "check_destination"]
+__all__ = ["AllOrNothing", "atomic_write", "check_destination"]
+
+_Self = TypeVar("_Self", bound="AllOrNothing")
 
 
 def check_destination(path: str | os.PathLike[str]) -> tuple[str, str, str]:
@@ -97,3 +103,27 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None
             raise LatentLabError(f"could not write '{os.fspath(path)}': {exc.strerror or exc}") from None
         raise
     _fsync_folder(folder)
+
+
+class AllOrNothing:
+    """A file written over many calls: :meth:`close` finishes it, :meth:`abort` discards it.
+
+    ``with writer: ...`` closes it when the block ends and aborts it when the block raises, so
+    an error never leaves a half-written file and the previous file at the target stays.
+    Subclasses define both methods.
+    """
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Self) -> _Self:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

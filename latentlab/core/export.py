@@ -170,10 +170,18 @@ def save_gif(
     ``pingpong`` plays the frames forwards then backwards, without repeating the ends.
     Identical consecutive frames are merged into one longer frame by the GIF encoder.
     """
-    imgs = _frames(frames, pingpong, scale, spec, size)
+    write_gif(path, _frames(frames, pingpong, scale, spec, size), fps, loop)
+
+
+def write_gif(path: str | os.PathLike[str], images: Sequence[Image.Image], fps: float = 12,
+              loop: int | None = 0) -> None:
+    """Write pictures already drawn (PIL images) as an animated GIF; ``loop`` as in :func:`save_gif`."""
+    if not images:
+        raise LatentLabError("an animation needs at least one frame")
     # GIF: no loop extension at all plays once; loop=N asks for N extra plays.
     extra = {} if loop is None else {"loop": int(loop)}
-    _save_pil(path, imgs[0], "GIF", save_all=True, append_images=imgs[1:], duration=_durations(fps), **extra)
+    _save_pil(path, images[0], "GIF", save_all=True, append_images=list(images[1:]), duration=_durations(fps),
+              **extra)
 
 
 def save_apng(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentlab.core.atomic_file import check_destination
+from latentlab.core.atomic_file import AllOrNothing, check_destination
 from latentlab.core.errors import LatentLabError
 from latentlab.core.render import OutputSpec
 
@@ -60,7 +60,7 @@ def _rgb(frame: np.ndarray) -> np.ndarray:
     raise LatentLabError(f"a video frame is H x W or H x W x 3 pixels, got shape {frame.shape}")
 
 
-class VideoWriter:
+class VideoWriter(AllOrNothing):
     """Stream uint8 frames into an MP4 file, all or nothing.
 
     Use as a context manager: ``with VideoWriter(path, fps) as w: w.append(frame)``. The first
@@ -78,15 +78,6 @@ class VideoWriter:
         self._gen: Any = None
         self.size: tuple[int, int] | None = None   # (width, height) as written
         self.frames = 0
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def append(self, frame: np.ndarray) -> None:
         """Add one uint8 frame ``H x W`` (grey) or ``H x W x 3`` (RGB)."""
