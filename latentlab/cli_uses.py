@@ -109,7 +109,7 @@ def cmd_compress(args: argparse.Namespace) -> int:
     from latentlab.cli import validation_data
     from latentlab.core.checkpoint_read import load_model
     from latentlab.core.compress import compression_report, parse_bits
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
     from latentlab.core.inference import check_compatible
 
     bits = parse_bits(args.bits)

@@ -431,7 +431,7 @@ def save_weights(model: ExternalModel, path: str | os.PathLike[str]) -> None:
     """
     import safetensors.torch
 
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
 
     if not isinstance(model, ExternalModel):
         raise LatentLabError("save_weights is for wrapped models; save a LatentLab model with save_model")

@@ -29,6 +29,7 @@ import safetensors.torch
 import torch
 
 from latentlab import __version__
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.errors import LatentLabError
 from latentlab.core.safe_io import load_json, read_capped
 from latentlab.core.training_types import RunState
@@ -147,11 +148,14 @@ def write_checkpoint(folder: str | os.PathLike[str], state: RunState, *,
     text = _to_json(_jsonable(meta))
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(folder / tensor_name, blob)
-        _atomic_bytes(folder / STATE_NAME, text)
     except OSError as exc:
-        (folder / tensor_name).unlink(missing_ok=True)
         raise LatentLabError(f"could not write the training checkpoint to {folder}: {exc.strerror or exc}") from None
+    try:
+        atomic_write(folder / tensor_name, lambda f: f.write(blob))
+        atomic_write(folder / STATE_NAME, lambda f: f.write(text))
+    except LatentLabError:  # names the file and the reason; the previous checkpoint stays whole
+        (folder / tensor_name).unlink(missing_ok=True)
+        raise
     for old in folder.iterdir():
         if _TENSORS.match(old.name) and old.name != tensor_name:
             old.unlink(missing_ok=True)
@@ -169,24 +173,6 @@ def _next_generation(folder: Path) -> int:
         return 1
     found = [int(m.group(1)) for p in folder.iterdir() if (m := _TENSORS.match(p.name))]
     return max(found, default=0) + 1
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    if os.name == "posix":  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -177,7 +177,7 @@ def save_classifier(model: Classifier, folder: str | os.PathLike[str], *, meta: 
     """Write ``config.json`` and ``model.safetensors`` into ``folder`` (created), each atomically."""
     import safetensors.torch
 
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
 
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)

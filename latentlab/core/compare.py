@@ -498,7 +498,7 @@ def metrics_report(results: Sequence[FamilyResult], data: Dataset, pair: tuple[i
 
 def save_metrics(path: str | os.PathLike[str], report: dict[str, Any]) -> None:
     """Write a report as JSON, atomically (infinities as JSON's ``Infinity``)."""
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
 
     text = json.dumps(report, indent=2, allow_nan=True) + "\n"
     atomic_write(path, lambda f: f.write(text.encode("utf-8")))

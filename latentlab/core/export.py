@@ -3,10 +3,10 @@
 Picture writers take outputs of every kind (see :mod:`latentlab.core.render`): images are
 written as their pixels, sequences are rendered first, so every export works headless.
 
-Every writer is atomic (:func:`atomic_write`): the bytes go to a temporary file in the
-target's folder, are flushed to disk, and only then replace the target, so a failed save
-never leaves a half-written file or damages the previous one. A folder that does not
-exist or cannot be written raises :class:`LatentLabError` naming the path.
+Every writer is atomic (:func:`latentlab.core.atomic_file.atomic_write`): the bytes go to a
+temporary file in the target's folder, are flushed to disk, and only then replace the target,
+so a failed save never leaves a half-written file or damages the previous one. A folder that
+does not exist or cannot be written raises :class:`LatentLabError` naming the path.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import csv
 import io
 import math
 import os
-import secrets
-from collections.abc import Callable, Sequence
-from typing import IO, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.errors import LatentLabError
 from latentlab.core.latent import tile
 from latentlab.core.render import OutputSpec, as_images, render, render_batch, to_uint8
@@ -32,70 +32,6 @@ CODE_FORMATS = (".csv", ".npy", ".npz")
 SEQUENCE_FORMATS = (".csv", ".npy")
 #: Grey of the gutters between rendered sequences in a sheet (1.0 is white).
 SEQUENCE_GUTTER = 0.75
-
-
-# -- atomic files ----------------------------------------------------------------------
-
-
-def _open_temp(folder: str, name: str) -> tuple[int, str]:
-    # os.open with mode 0o666 lets the umask decide the final permissions, unlike mkstemp's 0o600.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise LatentLabError(f"cannot create a temporary file in '{folder}'")
-
-
-def _fsync_folder(folder: str) -> None:
-    # Makes the rename itself durable on POSIX; folders cannot be opened this way on Windows.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> None:
-    """Create or replace ``path`` with what ``write(binary_file)`` writes, all or nothing.
-
-    Raises
-    ------
-    LatentLabError
-        The folder is missing, ``path`` is a folder, or the disk refuses the write.
-    """
-    target = os.path.abspath(os.fspath(path))
-    folder, name = os.path.split(target)
-    if not os.path.isdir(folder):
-        raise LatentLabError(f"cannot save '{os.fspath(path)}': the folder '{folder}' does not exist")
-    if os.path.isdir(target):
-        raise LatentLabError(f"cannot save '{os.fspath(path)}': it is a folder, give a file name")
-    try:
-        fd, tmp = _open_temp(folder, name)
-    except OSError as exc:
-        raise LatentLabError(f"cannot save '{os.fspath(path)}': {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise LatentLabError(f"could not write '{os.fspath(path)}': {exc.strerror or exc}") from None
-        raise
-    _fsync_folder(folder)
 
 
 # -- images and other outputs ----------------------------------------------------------
@@ -234,10 +170,18 @@ def save_gif(
     ``pingpong`` plays the frames forwards then backwards, without repeating the ends.
     Identical consecutive frames are merged into one longer frame by the GIF encoder.
     """
-    imgs = _frames(frames, pingpong, scale, spec, size)
+    write_gif(path, _frames(frames, pingpong, scale, spec, size), fps, loop)
+
+
+def write_gif(path: str | os.PathLike[str], images: Sequence[Image.Image], fps: float = 12,
+              loop: int | None = 0) -> None:
+    """Write pictures already drawn (PIL images) as an animated GIF; ``loop`` as in :func:`save_gif`."""
+    if not images:
+        raise LatentLabError("an animation needs at least one frame")
     # GIF: no loop extension at all plays once; loop=N asks for N extra plays.
     extra = {} if loop is None else {"loop": int(loop)}
-    _save_pil(path, imgs[0], "GIF", save_all=True, append_images=imgs[1:], duration=_durations(fps), **extra)
+    _save_pil(path, images[0], "GIF", save_all=True, append_images=list(images[1:]), duration=_durations(fps),
+              **extra)
 
 
 def save_apng(

@@ -296,7 +296,7 @@ def _write_folder(generated: GeneratedSet, folder: Path, progress: Callable[[int
 
 
 def _write_npz(generated: GeneratedSet, target: Path) -> None:
-    from latentlab.core.export import atomic_write
+    from latentlab.core.atomic_file import atomic_write
 
     arrays: dict[str, np.ndarray] = {"codes": generated.codes.astype(np.float32)}
     extra: dict[str, Any] = {"layout": "npz", "codes": "codes"}

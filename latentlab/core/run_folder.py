@@ -13,7 +13,9 @@ loadable LatentLab model plus a status file:
     the latest snapshot's number, epoch and step, and when the writer last spoke (it does so
     at least every ``heartbeat_s`` while it trains).
 
-Every file is written to a temporary name, synced and renamed over the old one, so a reader
+Every file is written to a temporary name, synced and renamed over the old one
+(:func:`latentlab.core.atomic_file.atomic_write`; a file that cannot be written is a
+:class:`LatentLabError`), so a reader
 on a shared or synced filesystem sees either the old or the new file, never half of one; a
 reader that still catches a file mid-sync simply tries again on its next poll. Reading goes
 through the bounded readers (:func:`latentlab.core.safe_io.read_capped`,
@@ -32,7 +34,6 @@ import math
 import os
 import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,7 @@ from typing import Any
 
 import torch
 
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.checkpoint import CONFIG_NAME, WEIGHTS_NAME, LoadedModel, load_model, model_file_contents
 from latentlab.core.errors import LatentLabError
 from latentlab.core.safe_io import load_json, read_capped
@@ -60,19 +62,6 @@ _OWN_FILES = frozenset({STATUS_NAME, CONFIG_NAME, WEIGHTS_NAME})
 
 def _now_iso(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 # ----------------------------------------------------------------------------- status
@@ -258,7 +247,7 @@ class RunFolderWriter:
         self.status = _replace(self.status, status="failed", message=message)
         try:
             self._write_status(force=True)
-        except OSError:
+        except (OSError, LatentLabError):
             pass  # the failure being reported may be this very folder
 
     # -- files -------------------------------------------------------------------------
@@ -267,8 +256,8 @@ class RunFolderWriter:
                                     history=self.prior + self.history, data_info=self.data_info,
                                     extra={"run_folder": True})
         # Weights first: a reader that sees the new status finds weights at least that new.
-        _atomic_write(self.folder / WEIGHTS_NAME, files[WEIGHTS_NAME])
-        _atomic_write(self.folder / CONFIG_NAME, files[CONFIG_NAME])
+        atomic_write(self.folder / WEIGHTS_NAME, lambda f: f.write(files[WEIGHTS_NAME]))
+        atomic_write(self.folder / CONFIG_NAME, lambda f: f.write(files[CONFIG_NAME]))
         self._last_weights = self.clock()
         self._dirty = False
         self.status = _replace(self.status, snapshot=self.status.snapshot + 1, snapshot_epoch=epoch + self.offset,
@@ -282,7 +271,7 @@ class RunFolderWriter:
         self.status = _replace(self.status, updated=now)
         self._written = self.status
         data = (json.dumps(self.status.to_dict(), indent=2, allow_nan=False) + "\n").encode("utf-8")
-        _atomic_write(self.folder / STATUS_NAME, data)
+        atomic_write(self.folder / STATUS_NAME, lambda f: f.write(data))
         self._last_status = now
 
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.data.series import cut_windows
 from latentlab.core.errors import LatentLabError
-from latentlab.core.export import atomic_write
 from latentlab.core.models.base import LatentModel
 
 #: Windows encoded and decoded at once. Small chunks keep each layer's activations in the CPU's

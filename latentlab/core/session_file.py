@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.errors import LatentLabError
-from latentlab.core.export import atomic_write
 from latentlab.core.latent import PATH_METHODS, Plane
 from latentlab.core.safe_io import load_json, read_capped
 

@@ -23,11 +23,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from latentlab.core.atomic_file import AllOrNothing
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.config import ModelConfig
 
-__all__ = ["FORMATS", "MAX_GIF_FRAMES", "MAX_POINTS", "PALETTE", "Timelapse", "render_frame"]
+__all__ = ["FORMATS", "MAX_GIF_FRAMES", "MAX_POINTS", "PALETTE", "Timelapse", "TimelapseRecorder", "gif_frame",
+           "render_frame"]
 
 FORMATS = (".mp4", ".gif")
 MAX_GIF_FRAMES = 600
@@ -98,7 +100,12 @@ def render_frame(xy: np.ndarray, labels: np.ndarray | None, probe_xy: np.ndarray
     return np.asarray(frame)
 
 
-class Timelapse:
+def gif_frame(px: np.ndarray) -> Image.Image:
+    """A frame ``[H, W, 3]`` uint8 as a time-lapse GIF keeps it: 64 colours (plenty for flat dots)."""
+    return Image.fromarray(px).quantize(colors=64)
+
+
+class Timelapse(AllOrNothing):
     """Turn training snapshots into a video or GIF, one frame per :meth:`add`.
 
     Parameters
@@ -153,15 +160,6 @@ class Timelapse:
         elif not 0 < fps <= 120:
             raise LatentLabError(f"frames per second must be above 0 and at most 120, got {fps}")
 
-    def __enter__(self) -> Timelapse:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
     def frame(self, state: Mapping[str, torch.Tensor], caption: str = "") -> np.ndarray:
         """The frame of the model with weights ``state`` (a snapshot), without writing it."""
         from latentlab.core import inference
@@ -187,7 +185,7 @@ class Timelapse:
             if len(self._gif) >= MAX_GIF_FRAMES:
                 raise LatentLabError(f"a GIF time-lapse holds at most {MAX_GIF_FRAMES} frames; write an .mp4 "
                                      "or take fewer frames")
-            self._gif.append(Image.fromarray(px).quantize(colors=64))
+            self._gif.append(gif_frame(px))
         self.frames += 1
 
     def close(self) -> None:
@@ -197,11 +195,9 @@ class Timelapse:
             return
         if not self._gif:
             raise LatentLabError("a time-lapse needs at least one frame")
-        from latentlab.core.export import _durations, atomic_write
+        from latentlab.core.export import write_gif
 
-        first, rest = self._gif[0], self._gif[1:]
-        atomic_write(self.path, lambda f: first.save(f, format="GIF", save_all=True, append_images=rest,
-                                                     duration=_durations(self.fps), loop=0))
+        write_gif(self.path, self._gif, self.fps)
         self._gif = []
 
     def abort(self) -> None:
@@ -211,7 +207,7 @@ class Timelapse:
         self._gif = []
 
 
-class TimelapseRecorder:
+class TimelapseRecorder(AllOrNothing):
     """Feed it everything training yields; it frames the snapshots it should.
 
     ``every`` steps per frame (None: every snapshot); the run's last snapshot always makes a
@@ -232,15 +228,6 @@ class TimelapseRecorder:
     def frames(self) -> int:
         return self.timelapse.frames
 
-    def __enter__(self) -> TimelapseRecorder:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.finish()
-        else:
-            self.timelapse.abort()
-
     def offer(self, item: Any) -> None:
         """Take a training item; a :class:`~latentlab.core.training_types.Snapshot` may become a frame."""
         from latentlab.core.training_types import Snapshot
@@ -258,8 +245,12 @@ class TimelapseRecorder:
         self.timelapse.add(snap.state, f"epoch {snap.epoch + self.offset}  step {snap.step}")
         self._pending = None
 
-    def finish(self) -> None:
+    def close(self) -> None:
         """Frame the last snapshot if it was skipped, and write the file."""
         if self._pending is not None:
             self._add(self._pending)
         self.timelapse.close()
+
+    def abort(self) -> None:
+        """Drop the frames; the target file is left as it was."""
+        self.timelapse.abort()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentlab.core.atomic_file import AllOrNothing, check_destination
 from latentlab.core.errors import LatentLabError
 from latentlab.core.render import OutputSpec
 
@@ -59,7 +60,7 @@ def _rgb(frame: np.ndarray) -> np.ndarray:
     raise LatentLabError(f"a video frame is H x W or H x W x 3 pixels, got shape {frame.shape}")
 
 
-class VideoWriter:
+class VideoWriter(AllOrNothing):
     """Stream uint8 frames into an MP4 file, all or nothing.
 
     Use as a context manager: ``with VideoWriter(path, fps) as w: w.append(frame)``. The first
@@ -71,26 +72,12 @@ class VideoWriter:
     def __init__(self, path: str | os.PathLike[str], fps: float = 12.0) -> None:
         self._ffmpeg = _ffmpeg()
         self.fps = _check_fps(fps)
-        self.path = os.path.abspath(os.fspath(path))
-        folder, name = os.path.split(self.path)
-        if not os.path.isdir(folder):
-            raise LatentLabError(f"cannot save '{os.fspath(path)}': the folder '{folder}' does not exist")
-        if os.path.isdir(self.path):
-            raise LatentLabError(f"cannot save '{os.fspath(path)}': it is a folder, give a file name")
+        self.path, folder, name = check_destination(path)
         # ffmpeg picks the container from the suffix, so the temporary name keeps ".mp4".
         self._tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp.mp4")
         self._gen: Any = None
         self.size: tuple[int, int] | None = None   # (width, height) as written
         self.frames = 0
-
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def append(self, frame: np.ndarray) -> None:
         """Add one uint8 frame ``H x W`` (grey) or ``H x W x 3`` (RGB)."""

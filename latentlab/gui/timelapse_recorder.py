@@ -10,7 +10,7 @@ so the whole run stays evenly sampled.
 
 When the run ends the person is asked where to save it (MP4 or GIF, chosen by the name);
 cancelling keeps the frames, and File ▸ Export ▸ Training Time-lapse… saves them later (until
-the next recorded run). Writing is atomic (:mod:`latentlab.core.video`, :func:`latentlab.core.export.atomic_write`).
+the next recorded run). Writing is atomic (:mod:`latentlab.core.video`, :func:`latentlab.core.export.write_gif`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from latentlab.core.errors import LatentLabError
-from latentlab.core.timelapse import MAX_GIF_FRAMES, Timelapse
+from latentlab.core.timelapse import FORMATS, MAX_GIF_FRAMES, Timelapse, gif_frame
 from latentlab.gui.views import dialogs
 
 __all__ = ["FPS", "MAX_FRAMES", "FrameRenderer", "TimelapseRecorder", "write_timelapse"]
@@ -51,8 +51,8 @@ def write_timelapse(path: str | os.PathLike[str], frames: list[bytes], fps: floa
     evenly thinned to fit (an MP4 keeps them all).
     """
     suffix = Path(path).suffix.lower()
-    if suffix not in (".mp4", ".gif"):
-        raise LatentLabError(f"a time-lapse is saved as .mp4 or .gif, not '{Path(path).name}'")
+    if suffix not in FORMATS:
+        raise LatentLabError(f"a time-lapse is saved as {' or '.join(FORMATS)}, not '{Path(path).name}'")
     if not frames:
         raise LatentLabError(NO_FRAMES)
 
@@ -64,13 +64,11 @@ def write_timelapse(path: str | os.PathLike[str], frames: list[bytes], fps: floa
         from latentlab.core.video import write_mp4
 
         return write_mp4(path, (pixels(f) for f in frames), fps)
-    from latentlab.core.export import atomic_write
+    from latentlab.core.export import write_gif
 
     stride = max(1, math.ceil(len(frames) / MAX_GIF_FRAMES))
-    chosen = [Image.fromarray(pixels(f)).quantize(colors=64) for f in frames[::stride]]
-    duration = max(1, round(1000.0 / fps))
-    atomic_write(path, lambda out: chosen[0].save(out, format="GIF", save_all=True, append_images=chosen[1:],
-                                                  duration=duration, loop=0))
+    chosen = [gif_frame(pixels(f)) for f in frames[::stride]]
+    write_gif(path, chosen, fps)
     return len(chosen)
 
 
@@ -264,7 +262,7 @@ class TimelapseRecorder(QObject):
                                                    FILE_FILTER, options=QFileDialog.Option.DontConfirmOverwrite)
         if not path:
             return None
-        if not path.lower().endswith((".mp4", ".gif")):
+        if not path.lower().endswith(FORMATS):
             path += ".gif" if "gif" in chosen.lower() else ".mp4"
         if os.path.exists(path) and not dialogs.confirm_overwrite(self.window, path):
             return None

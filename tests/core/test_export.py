@@ -12,8 +12,8 @@ from PIL import Image
 
 from latentlab.core import export
 from latentlab.core.errors import LatentLabError
+from latentlab.core.atomic_file import atomic_write
 from latentlab.core.export import (
-    atomic_write,
     save_apng,
     save_codes,
     save_gif,

@@ -113,6 +113,28 @@ def test_checkpoint_files_are_safetensors_and_json(digits, tmp_path):
     assert not found[0].finished
 
 
+def test_a_checkpoint_that_cannot_be_written_is_one_error_and_the_previous_one_stays(digits, tmp_path,
+                                                                                   monkeypatch):
+    states, _ = drain(train(VAE, digits, config(checkpoint_every=1)), stop_after_state=2)
+    folder = tmp_path / "ck"
+    autosave.write_checkpoint(folder, states[0])
+    before = sorted(p.name for p in folder.iterdir())
+    real_replace = autosave.os.replace
+
+    def full_disk(src, dst):
+        if str(dst).endswith("run.json"):
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(autosave.os, "replace", full_disk)
+    with pytest.raises(LatentLabError, match="run.json.*No space left"):
+        autosave.write_checkpoint(folder, states[1])
+    monkeypatch.setattr(autosave.os, "replace", real_replace)
+    assert sorted(p.name for p in folder.iterdir()) == before == ["run-000001.safetensors", "run.json"]
+    state, _ = autosave.read_checkpoint(folder)
+    assert state.epoch == 1
+
+
 def test_damaged_checkpoints_are_refused(digits, tmp_path):
     states, _ = drain(train(VAE, digits, config(checkpoint_every=1)), stop_after_state=1)
     folder = tmp_path / "ck"

@@ -112,6 +112,22 @@ def test_a_failed_run_says_so(live):
     assert not RunFollower(folder, clock=reader_clock).poll().stalled  # over, not stalled
 
 
+def test_a_write_that_fails_is_one_error_and_the_failure_is_still_reported(live, monkeypatch):
+    writer, _, _, folder = live
+    real_replace = run_folder.os.replace
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_folder.os, "replace", full_disk)
+    with pytest.raises(LatentLabError, match="No space left"):
+        writer.offer(Snapshot(state=weights(1.0), epoch=1, step=3))
+    writer.fail("No space left on device")  # the folder cannot take the status either: not a second error
+    monkeypatch.setattr(run_folder.os, "replace", real_replace)
+    assert read_status(folder).status == "running" and read_snapshot(folder) is None
+    assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
 def test_a_foreign_folder_is_refused_and_a_damaged_status_is_one_error(tmp_path: Path):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import pytest
 import torch
 
+from latentlab.core.checkpoint import load_model, save_model
 from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.metrics import accuracy, class_probabilities, evaluate
@@ -245,3 +247,40 @@ def test_pseudo_labels_below_the_confidence_are_not_trained_on() -> None:
     model = build_model(_config(consistency=10.0, vat=0.0, jitter=1.0, confidence=1.0)).train()
     x, y = _batch()
     assert float(model.loss(x, y)["consistency"].detach()) == 0.0   # an untrained classifier is never sure
+
+
+# -- model files saved before an option existed -----------------------------------------------
+#: The options the conv classifier and the consistency term brought; files saved before them lack all five.
+_ADDED_WITH_THE_CLASSIFIER = ("classifier", "consistency", "vat", "jitter", "confidence")
+
+
+@pytest.mark.parametrize(("arch", "hidden", "dropout", "removed"), [
+    ("mlp", (16,), 0.5, _ADDED_WITH_THE_CLASSIFIER),
+    ("conv", (4, 8), 0.5, _ADDED_WITH_THE_CLASSIFIER),
+    ("mlp", (16,), 0.0, ("dropout", *_ADDED_WITH_THE_CLASSIFIER)),  # older still: no dropout option either
+])
+def test_a_file_saved_before_the_classifier_option_loads_and_classifies_the_same(
+        tmp_path, arch, hidden, dropout, removed) -> None:
+    torch.manual_seed(0)
+    old = build_model(ModelConfig(
+        family="ssvae", arch=arch, input_shape=(1, 8, 8), latent_dim=2, hidden=hidden, num_classes=3,
+        label_names=("a", "b", "c"), options={"classifier": "arch", "dropout": dropout, "consistency": 0.0}))
+    old.eval()
+    folder = save_model(tmp_path / "old", old)
+    meta = json.loads((folder / "config.json").read_text())
+    for name in removed:
+        del meta["model"]["options"][name]
+    (folder / "config.json").write_text(json.dumps(meta))
+
+    loaded = load_model(folder)
+
+    options = loaded.config.options
+    assert (options["classifier"], options["dropout"], options["consistency"]) == ("arch", dropout, 0.0)
+    x = torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        assert torch.equal(loaded.model.classify(x), old.classify(x))
+        assert torch.equal(loaded.model.encode(x)[0], old.encode(x)[0])
+    # Saved again, the file names the classifier it has; a new model still gets the conv net.
+    again = save_model(tmp_path / "again", loaded.model)
+    assert json.loads((again / "config.json").read_text())["model"]["options"]["classifier"] == "arch"
+    assert _config().options["classifier"] == "conv" and _config().options["consistency"] == 30.0

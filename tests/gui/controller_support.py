@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from latentlab.core.models import ModelConfig, build_model
+from latentlab.core.models import ModelConfig, build_model, registry
 from latentlab.core.plan import TrainingSettings
 from latentlab.gui.controller import AppController
 from latentlab.gui.window.main_window import DISCARD, MainWindow
@@ -19,11 +19,17 @@ N_ITEMS = 240
 
 
 def tiny_model(latent_dim: int = 2, family: str = "vae", seed: int = 1):
-    classes = 10 if family == "cvae" else 0
+    """A small untrained model of ``family``; a conditional one (cvae, ssvae) over ten classes."""
+    classes = 10 if registry.get(family).capabilities.conditional else 0
     config = ModelConfig(family=family, latent_dim=latent_dim, hidden=(16,), num_classes=classes,
                          label_names=tuple(str(k) for k in range(classes)))
     torch.manual_seed(seed)
     return build_model(config).eval()
+
+
+def tiny_ssvae(seed: int = 3):
+    """A small untrained semi-supervised VAE: a model that classifies, over ten classes."""
+    return tiny_model(family="ssvae", seed=seed)
 
 
 def unexpected_question(text: str) -> str:

@@ -9,9 +9,15 @@ import torch
 
 from latentlab.core import inference
 from latentlab.core.checkpoint import describe_data
-from latentlab.core.models import ModelConfig, build_model
 from latentlab.core.partial_labels import kept_items
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, training_settings, wait_for_codes
+from tests.gui.controller_support import (
+    Opened,
+    set_model_and_wait,
+    tiny_model,
+    tiny_ssvae,
+    training_settings,
+    wait_for_codes,
+)
 
 
 @pytest.fixture
@@ -19,13 +25,6 @@ def opened(qtbot):
     made = Opened(qtbot)
     yield made
     made.close_all()
-
-
-def tiny_ssvae(seed: int = 3):
-    config = ModelConfig(family="ssvae", latent_dim=2, hidden=(16,), num_classes=10,
-                         label_names=tuple(str(k) for k in range(10)))
-    torch.manual_seed(seed)
-    return build_model(config).eval()
 
 
 def test_a_trained_ssvae_rings_the_images_whose_labels_it_kept_also_after_reopening(qtbot, opened, tmp_path):

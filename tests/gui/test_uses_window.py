@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt
 
 from latentlab.core import compress, inference
 from latentlab.core.checkpoint import model_content_hash
-from latentlab.core.models import ModelConfig, build_model
+from latentlab.core.models import ModelConfig
 from latentlab.core.plan import plan_training
 from latentlab.gui.tools.compression import BITS_CHOICES, REFERENCE_ITEMS, unsupported_reason
 from latentlab.gui.views.colour_by import PREDICTED, TRUE_LABEL
 from latentlab.gui.views.training_fields import select_key
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, training_settings
+from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, tiny_ssvae, training_settings
 from tests.toy_sequence import toy_families, toy_model
 
 
@@ -28,13 +28,6 @@ def opened(qtbot):
     made = Opened(qtbot)
     yield made
     made.close_all()
-
-
-def tiny_ssvae(seed: int = 3):
-    config = ModelConfig(family="ssvae", latent_dim=2, hidden=(16,), num_classes=10,
-                         label_names=tuple(str(k) for k in range(10)))
-    torch.manual_seed(seed)
-    return build_model(config).eval()
 
 
 def open_dialog(qtbot, window, c):

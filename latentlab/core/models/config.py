@@ -103,10 +103,19 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
+        """The config a saved dict (a model file, a run checkpoint) describes.
+
+        An option the dict lacks takes the value its absence means
+        (:meth:`Family.saved_options`), not a new model's default: older files name no option
+        added after them, and their weights fit the network as it was then.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise LatentLabError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        family = d.get("family", "vae")
+        if isinstance(family, str) and family in registry.names():
+            d = {**d, "options": registry.get(family).saved_options(d.get("options", {}))}
         return cls(**d)
 
 

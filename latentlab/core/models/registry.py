@@ -101,7 +101,9 @@ class Option:
     """A family's own model setting, stored in ``ModelConfig.options`` (JSON round-trip).
 
     The type is the default's: bool, int, float or str. ``choices`` limits a str option;
-    ``minimum``/``maximum`` bound a number.
+    ``minimum``/``maximum`` bound a number. ``absent`` is what a saved configuration without
+    the option means: the value models saved before the option existed were trained with,
+    when that is not the default a new model gets (``None``: the default).
     """
 
     name: str
@@ -110,12 +112,15 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    absent: bool | int | float | str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name.replace("_", "-")):
             raise ValueError(f"option name {self.name!r} must be lower case letters, digits, '_' or '-'")
         object.__setattr__(self, "choices", tuple(self.choices))
         self.check(self.default)
+        if self.absent is not None:
+            self.check(self.absent)
 
     @property
     def kind(self) -> type:
@@ -375,6 +380,15 @@ class Family:
         for name in given:
             self.option(str(name))  # unknown names: one clear error listing the real ones
         return {o.name: o.check(given[o.name]) if o.name in given else o.default for o in self.options}
+
+    def saved_options(self, saved: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Options read from a saved configuration, each missing one at what its absence
+        means (:attr:`Option.absent`), so a file written before an option existed opens as
+        the model it was trained as; other values are left for :meth:`check_options`."""
+        if not isinstance(saved, Mapping):
+            return saved
+        missing = {o.name: o.absent for o in self.options if o.absent is not None and o.name not in saved}
+        return {**saved, **missing} if missing else saved
 
     def schedule_values(self, model: LatentModel, ctx: StepContext) -> dict[str, float]:
         """The schedule's values at ``ctx`` (empty without a schedule), checked."""

@@ -49,11 +49,15 @@ FAMILY = Family(
     defaults={"beta": 5.0},
     options=(Option("alpha", 30.0, help="weight of the classification loss on labelled images",
                     minimum=0.0),
-             Option("dropout", 0.5, help="dropout before the classifier's read-out", minimum=0.0, maximum=0.9),
+             # ``absent``: what a model file saved before the option existed was trained with
+             # (no dropout, the classifier built as the encoder, no consistency term).
+             Option("dropout", 0.5, help="dropout before the classifier's read-out", minimum=0.0, maximum=0.9,
+                    absent=0.0),
              Option("classifier", "conv", choices=("arch", "mlp", "conv"),
-                    help="the classifier's network: a small conv net, an MLP, or as the encoder's architecture"),
+                    help="the classifier's network: a small conv net, an MLP, or as the encoder's architecture",
+                    absent="arch"),
              Option("consistency", 30.0, help="weight of the consistency term on unlabelled images (0: off)",
-                    minimum=0.0),
+                    minimum=0.0, absent=0.0),
              Option("vat", 2.0, help="radius of the virtual adversarial perturbation of the consistency term "
                     "(0: confident guesses under jitter instead)", minimum=0.0),
              Option("jitter", 2.0, help="largest shift in pixels of the random affine jitter (with vat 0)",
