@@ -88,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     from latentlab.gui.controller import AppController
     from latentlab.gui.window.main_window import DISCARD, MainWindow
 
-    warm_up()   # the app does this on a background thread at launch
     window = MainWindow()
     controller = AppController(window, training_threads=args.threads)
+    if controller.isolate_training:
+        from latentlab.core import train_process
+
+        train_process.prepare()   # the app starts the training process once its points show
+    else:
+        warm_up()   # the app does this on a background thread at launch
     controller.ask_unsaved = lambda _text: DISCARD   # closing at the end discards the run
     if not controller.open_data("mnist", limit=args.limit):
         print("could not load the bundled MNIST digits", file=sys.stderr)
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     window.close()
 
     threads = controller.training_threads
-    print(f"cores: {os.cpu_count()}  training threads: {threads}  drag: {args.drag}  "
+    where = "a child process" if controller.isolate_training else "a thread of the app"
+    print(f"cores: {os.cpu_count()}  training threads: {threads} in {where}  drag: {args.drag}  "
           f"manifold: {args.manifold}  measured while training: {len(gaps)} ticks"
           + ("" if still_training[0] else f" (training ended first: {'; '.join(outcome) or '?'})"))
     if gaps:

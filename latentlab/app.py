@@ -2,7 +2,9 @@
 
 Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
 that need no torch) at once and does the heavy part on a background thread: import
-torch, read the data set and the model. The controller is then built on the GUI thread over
+torch, read the data set and the model. Before anything else, importing this module starts
+loading torch's native library without the interpreter lock (:mod:`latentlab.native_preload`),
+so the dynamic loader's share of that import overlaps the window's own imports. The controller is then built on the GUI thread over
 the window (it becomes the window's child; :func:`controller_of` finds it). Only once the
 points are on the plane is what only training needs paid for: the process that will train
 (:mod:`latentlab.core.train_process`) starts and warms up then, or, when training stays in this
@@ -19,14 +21,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QApplication
+from latentlab import native_preload
 
-from latentlab.gui.window.main_window import MainWindow
-from latentlab.gui.settings import APPLICATION, ORGANISATION
-from latentlab.gui.workers import WarmUpThread, describe_exception
-from latentlab.resources_path import resource_path
+# First of all, torch's native library starts loading on the other core (without the
+# interpreter lock) while Qt and the window's modules import here.
+native_preload.start()
+
+from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
+from PySide6.QtGui import QIcon  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from latentlab.gui.window.main_window import MainWindow  # noqa: E402
+from latentlab.gui.settings import APPLICATION, ORGANISATION  # noqa: E402
+from latentlab.gui.workers import WarmUpThread, describe_exception  # noqa: E402
+from latentlab.resources_path import resource_path  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from latentlab.core import train_process
 from latentlab.gui.autosave_watch import RunAutosave
 from latentlab.gui.state import Run, RunModel
 from latentlab.gui.workers import TrainingWorker
@@ -212,8 +211,6 @@ class TrainingRun(QObject):
             self._worker = None
             self._shorten_switch_interval(False)
             self._set(status="idle", progress=None)
-            if worker is not None and worker.isolated:   # the next run's process, ready as at launch
-                train_process.prepare()
         if worker is not None:
             worker.deleteLater()
 

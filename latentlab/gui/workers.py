@@ -197,6 +197,10 @@ class TrainingWorker(QThread):
         finally:
             if in_thread:
                 _QUICK_GIL.__exit__()
+            else:   # the next run's process starts warming up now, as at launch
+                from latentlab.core import train_process
+
+                train_process.prepare()
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
