@@ -63,11 +63,16 @@ class Job:
 
 
 class TrainingFailed(Exception):
-    """Training in the child raised, or the child died. ``str()`` is one line for a person."""
+    """Training in the child raised, or the child died. ``str()`` is one line for a person.
 
-    def __init__(self, message: str, user_mistake: bool = False) -> None:
+    ``started`` is False when the child never got as far as taking the job (it could not start
+    or import): the caller may train another way instead.
+    """
+
+    def __init__(self, message: str, user_mistake: bool = False, started: bool = True) -> None:
         super().__init__(message)
         self.user_mistake = user_mistake
+        self.started = started
 
 
 # -- framing ----------------------------------------------------------------------------------
@@ -134,6 +139,7 @@ class TrainingProcess:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False   # the child has taken its job (it said "ready")
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._sending_job = False
@@ -204,9 +210,11 @@ class TrainingProcess:
                 try:
                     message = _read(proc.stdout, MAX_JOB_BYTES)
                 except (EOFError, OSError, pickle.UnpicklingError):
-                    raise TrainingFailed(self._death_message()) from None
+                    raise TrainingFailed(self._death_message(), started=self._started) from None
                 kind = message[0]
-                if kind == "item":
+                if kind == "ready":
+                    self._started = True
+                elif kind == "item":
                     on_item(message[1])
                 elif kind == "result":
                     return message[1]
@@ -257,16 +265,24 @@ def prepare() -> None:
         return
     with _pool_lock:
         if _waiting is None or not _waiting.alive:
-            _waiting = TrainingProcess().start()
+            try:
+                _waiting = TrainingProcess().start()
+            except OSError:   # take() will say so, and the run trains on a thread
+                _waiting = None
 
 
-def take() -> TrainingProcess:
-    """The waiting child (started by :func:`prepare`) or a new one; it is the caller's now."""
+def take() -> TrainingProcess | None:
+    """The waiting child (started by :func:`prepare`) or a new one, now the caller's; None when
+    no child can be started here (the caller trains on a thread instead)."""
     global _waiting
     with _pool_lock:
         child, _waiting = _waiting, None
     if child is None or not child.alive:
-        child = TrainingProcess().start()
+        try:
+            child = TrainingProcess().start()
+        except OSError:
+            log.warning("could not start a training process; training in the app's process", exc_info=True)
+            return None
     return child
 
 

@@ -122,6 +122,7 @@ class TrainingWorker(QThread):
         self._checkpoint_failed = False
         job = train_process.Job(model_config, data, train_config, initial, resume)
         self._process = train_process.take() if isolated and train_process.isolatable(job) else None
+        # (take() is None where no child can start: this run trains on this thread)
         self._job = job if self._process is not None else None
 
     @property
@@ -185,7 +186,16 @@ class TrainingWorker(QThread):
                 result = self._train_here()
             else:
                 job, self._job = self._job, None
-                result = self._process.run(job, self._relay)
+                try:
+                    result = self._process.run(job, self._relay)
+                except TrainingFailed as exc:
+                    if exc.started or self.control.cancelled:
+                        raise
+                    # The child never took the job (it could not start): train here instead.
+                    log.warning("the training process could not start (%s); training in the app's process", exc)
+                    in_thread = True
+                    _QUICK_GIL.__enter__()
+                    result = self._train_here()
             self.resultReady.emit(result)
         except TrainingFailed as exc:   # the child reported it (its traceback went to stderr)
             self.failed.emit("Training stopped", str(exc))

@@ -134,3 +134,11 @@ def test_a_prepared_child_is_handed_out_once_and_discard_ends_a_waiting_one():
     waiting = train_process._waiting
     train_process.discard()
     assert waiting is not None and not waiting.alive
+
+
+def test_a_child_that_cannot_start_says_so_and_that_it_never_took_the_job(monkeypatch):
+    monkeypatch.setattr(train_process, "_command", lambda: [os.sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(TrainingFailed) as info:
+        TrainingProcess().run(tiny_job(), lambda item: None)
+    assert not info.value.started
+    assert "exit status 3" in str(info.value)

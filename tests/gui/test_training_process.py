@@ -77,3 +77,18 @@ def test_closing_the_window_while_training_ends_the_child(qtbot, opened):
     qtbot.waitUntil(lambda: c.run.progress is not None, timeout=90000)
     assert c.shutdown(3000)
     qtbot.waitUntil(lambda: not alive(pid), timeout=10000)
+
+
+def test_when_no_training_process_can_start_the_run_trains_in_the_window_process(qtbot, opened, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(train_process, "_command", lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    train_process.discard()
+    window, c = opened(show=False)
+    errors: list[tuple[str, str]] = []
+    window.show_error = lambda title, message: errors.append((title, message))
+    assert c.start_training(training_settings(epochs=1))
+    qtbot.waitUntil(lambda: c.run.status == "idle", timeout=90000)
+    assert not errors
+    assert [h["epoch"] for h in c.run.history] == [1]
+    assert c.run.message.startswith("Training finished")
