@@ -120,6 +120,7 @@ class TrainingWorker(QThread):
         self._lock = threading.Lock()
         self._snapshot: Any = None
         self._checkpoint_failed = False
+        self._prepare_next = True   # False once the app shuts this run down (no next run then)
         job = train_process.Job(model_config, data, train_config, initial, resume)
         self._process = train_process.take() if isolated and train_process.isolatable(job) else None
         # (take() is None where no child can start: this run trains on this thread)
@@ -159,6 +160,7 @@ class TrainingWorker(QThread):
         If the thread is somehow still busy afterwards we keep waiting (with a log
         line) rather than destroy a running QThread, which would crash the process.
         """
+        self._prepare_next = False
         self.cancel()
         if not self.isRunning():
             if self._process is not None and self._job is not None:   # never started: end the child
@@ -207,7 +209,7 @@ class TrainingWorker(QThread):
         finally:
             if in_thread:
                 _QUICK_GIL.__exit__()
-            else:   # the next run's process starts warming up now, as at launch
+            elif self._prepare_next:   # the next run's process starts warming up now, as at launch
                 from latentlab.core import train_process
 
                 train_process.prepare()
