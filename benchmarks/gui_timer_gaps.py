@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1280, 800)
     window.show()
     qapp.processEvents()
+    from latentlab.app import settle_heap
+
+    settle_heap()   # as the app does once its start-up is over
     if args.manifold:
         window.manifold_action.trigger()
 

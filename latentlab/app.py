@@ -9,11 +9,13 @@ the window (it becomes the window's child; :func:`controller_of` finds it). Only
 points are on the plane is what only training needs paid for: the process that will train
 (:mod:`latentlab.core.train_process`) starts and warms up then, or, when training stays in this
 process, a second thread pays the optimiser's first use (it imports ``torch._dynamo``, over a
-second): the probe and the points come first.
+second): the probe and the points come first. Python's cyclic collector is paused for the
+start-up and then told to leave the start-up's objects alone (:func:`settle_heap`).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -110,6 +112,32 @@ def _warm_up() -> None:
             log.debug("warm-up failed", exc_info=True)
 
 
+#: If the points never show (an error on the way), the collector is back on after this long.
+HEAP_SETTLE_LATEST_MS = 20000
+
+
+def pause_collector() -> bool:
+    """Stop Python's cyclic garbage collector for the start-up (True if this paused it).
+
+    Importing torch, Qt and the window's modules makes a quarter of a million objects, and
+    every full collection walks all of them (about 0.2 s a time on a 2-core laptop): during
+    start-up that is pure delay, since nothing made then is garbage.
+    """
+    if not gc.isenabled():
+        return False
+    gc.disable()
+    return True
+
+
+def settle_heap() -> None:
+    """The start-up is over: what exists now lives as long as the app, so the collector stops
+    walking it (``gc.freeze``), and runs again for what comes later. Without this, a full
+    collection would stall the GUI thread for 0.2 s every so often (a dropped dozen frames
+    while a probe is dragged)."""
+    gc.freeze()
+    gc.enable()
+
+
 def warm_up_when_shown(window: MainWindow, controller: Any) -> None:
     """Start :func:`_warm_up` on a thread once the plane shows points (or at once without any);
     when training runs in a child process, start that child instead.
@@ -117,6 +145,7 @@ def warm_up_when_shown(window: MainWindow, controller: Any) -> None:
     Run earlier, its imports would compete for the interpreter with the first encode.
     """
     def start() -> None:
+        settle_heap()   # the points show: the start-up's objects are here to stay
         if window.closed:
             return
         if getattr(controller, "isolate_training", False):
@@ -159,9 +188,11 @@ def attach_startup(window: MainWindow, result: Any) -> None:
     from latentlab.gui.controller import AppController
 
     if window.closed:   # closed while loading: nothing to show, and no thread may start now
+        settle_heap()
         return
     controller = AppController(window, training_threads=training_threads())
     if isinstance(result, BaseException):
+        settle_heap()
         message, _ = describe_exception(result)
         window.show_error("Could not start", message)
         return
@@ -273,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "latentlab"])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
+    if pause_collector():   # until the points show (settle_heap), or HEAP_SETTLE_LATEST_MS at most
+        QTimer.singleShot(HEAP_SETTLE_LATEST_MS, lambda: None if gc.isenabled() else settle_heap())
     window = launch(args)
     if smoke is not None:
         quit_after(app, window, int(smoke))
