@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if controller.isolate_training:
         from latentlab.core import train_process
 
-        train_process.prepare()   # the app starts the training process once its points show
+        train_process.prepare()   # the app starts the training process once its points show,
+        train_process.wait_until_warm()   # long before a person presses Start
     else:
         warm_up()   # the app does this on a background thread at launch
     controller.ask_unsaved = lambda _text: DISCARD   # closing at the end discards the run

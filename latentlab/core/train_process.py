@@ -140,6 +140,7 @@ class TrainingProcess:
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
         self._started = False   # the child has taken its job (it said "ready")
+        self._warm = False      # the child has imported torch and warmed up (it said "warm")
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._sending_job = False
@@ -153,6 +154,25 @@ class TrainingProcess:
             self._proc = subprocess.Popen(_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           env=env, close_fds=True)
         return self
+
+    def wait_warm(self, timeout_s: float) -> bool:
+        """Before :meth:`run`: wait until the child has imported torch and warmed up (True), the
+        time is up or it died (False). For benchmarks that should start as a launched app does."""
+        import selectors
+
+        proc = self._proc
+        if self._warm or proc is None or proc.stdout is None:
+            return self._warm
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(timeout_s):
+                return False
+        try:
+            message = _read(proc.stdout, 1 << 20)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return False
+        self._warm = message[0] == "warm"
+        return self._warm
 
     @property
     def alive(self) -> bool:
@@ -212,7 +232,9 @@ class TrainingProcess:
                 except (EOFError, OSError, pickle.UnpicklingError):
                     raise TrainingFailed(self._death_message(), started=self._started) from None
                 kind = message[0]
-                if kind == "ready":
+                if kind == "warm":
+                    self._warm = True
+                elif kind == "ready":
                     self._started = True
                 elif kind == "item":
                     on_item(message[1])
@@ -271,6 +293,13 @@ def prepare() -> None:
                 _waiting = None
 
 
+def wait_until_warm(timeout_s: float = 60.0) -> bool:
+    """Wait for the child :func:`prepare` started to be ready for a job (True) or give up."""
+    with _pool_lock:
+        child = _waiting
+    return child is not None and child.wait_warm(timeout_s)
+
+
 def take() -> TrainingProcess | None:
     """The waiting child (started by :func:`prepare`) or a new one, now the caller's; None when
     no child can be started here (the caller trains on a thread instead)."""
@@ -314,6 +343,7 @@ def child_main() -> int:
     from latentlab.core.training import TrainControl, train, warm_up
 
     warm_up()
+    _write(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
     try:
         first = _read(inp, MAX_JOB_BYTES)
     except (EOFError, OSError):

@@ -142,3 +142,12 @@ def test_a_child_that_cannot_start_says_so_and_that_it_never_took_the_job(monkey
         TrainingProcess().run(tiny_job(), lambda item: None)
     assert not info.value.started
     assert "exit status 3" in str(info.value)
+
+
+def test_a_prepared_child_says_when_it_is_warm_and_then_trains_as_usual():
+    train_process.prepare()
+    assert train_process.wait_until_warm(120)
+    child = train_process.take()
+    result = child.run(tiny_job(epochs=1), lambda item: None)
+    assert result.status == "finished" and len(result.history) == 1
+    train_process.discard()
