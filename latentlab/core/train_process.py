@@ -368,24 +368,79 @@ def child_main() -> int:
 
     threading.Thread(target=listen, name="control", daemon=True).start()
     _write(out, ("ready",))
+    outbox = _Outbox(out)
     try:
         gen = train(job.model_config, job.data, job.train_config, control, job.initial, resume=job.resume)
         while True:
             try:
                 item = next(gen)
             except StopIteration as stop:
-                _write(out, ("result", stop.value))
+                outbox.put(("result", stop.value))
                 break
-            _write(out, ("item", item))
+            outbox.put(("item", item))
     except LatentLabError as exc:
-        _write(out, ("error", str(exc), True))
+        outbox.put(("error", str(exc), True))
     except Exception as exc:  # reported to the app as one line; the traceback goes to stderr
         log.exception("training failed")
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         name = type(exc).__name__
-        _write(out, ("error", f"{name}: {text}" if text else name, False))
+        outbox.put(("error", f"{name}: {text}" if text else name, False))
+    outbox.close()
     out.close()
     return 0
+
+
+class _Outbox:
+    """The child's messages go out on a thread of their own, so the trainer never waits for the
+    app to read a pipe (a snapshot is megabytes, a pipe holds 64 KB, and the app's reader shares
+    its interpreter with a busy GUI thread). A weight snapshot still waiting when a newer one
+    comes is dropped (the app keeps only the newest anyway); everything else goes out in order."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        from collections import deque
+
+        self._out = out
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[Any, ...]] = deque()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _is_snapshot(message: tuple[Any, ...]) -> bool:
+        from latentlab.core.training import Snapshot
+
+        return message[0] == "item" and isinstance(message[1], Snapshot)
+
+    def put(self, message: tuple[Any, ...]) -> None:
+        with self._cond:
+            if self._is_snapshot(message):
+                for i, queued in enumerate(self._queue):
+                    if self._is_snapshot(queued):
+                        del self._queue[i]
+                        break
+            self._queue.append(message)
+            self._cond.notify()
+
+    def close(self) -> None:
+        """Send what is queued, then stop."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                message = self._queue.popleft()
+            try:
+                _write(self._out, message)
+            except (BrokenPipeError, OSError, ValueError):   # the app has gone
+                os._exit(0)
 
 
 def _apply(control: Any, message: tuple[str, ...]) -> None:
