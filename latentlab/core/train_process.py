@@ -343,7 +343,7 @@ def child_main() -> int:
     from latentlab.core.training import TrainControl, train, warm_up
 
     warm_up()
-    _write(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
+    _say(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
     try:
         first = _read(inp, MAX_JOB_BYTES)
     except (EOFError, OSError):
@@ -367,7 +367,7 @@ def child_main() -> int:
             _apply(control, message)
 
     threading.Thread(target=listen, name="control", daemon=True).start()
-    _write(out, ("ready",))
+    _say(out, ("ready",))
     outbox = _Outbox(out)
     try:
         gen = train(job.model_config, job.data, job.train_config, control, job.initial, resume=job.resume)
@@ -441,6 +441,14 @@ class _Outbox:
                 _write(self._out, message)
             except (BrokenPipeError, OSError, ValueError):   # the app has gone
                 os._exit(0)
+
+
+def _say(out: IO[bytes], message: tuple[Any, ...]) -> None:
+    """Write to the app; if it has gone (closed, or it never waited for this child), just end."""
+    try:
+        _write(out, message)
+    except (BrokenPipeError, OSError, ValueError):
+        os._exit(0)
 
 
 def _apply(control: Any, message: tuple[str, ...]) -> None:
