@@ -352,7 +352,10 @@ def child_main() -> int:
     pending: list[tuple[str, ...]] = []
     while first[0] != "job":   # a control message can come before the job: keep its effect
         pending.append(first)
-        first = _read(inp, MAX_JOB_BYTES)
+        try:
+            first = _read(inp, MAX_JOB_BYTES)
+        except (EOFError, OSError):
+            return 0
     job: Job = first[1]
     for message in pending:
         _apply(control, message)
