@@ -370,3 +370,19 @@ def test_a_data_change_is_shown_with_a_single_repaint(view, qtbot, monkeypatch) 
     view.update_points(xy * 1.05)
     qtbot.wait(50)
     assert len(paints) == 1
+
+
+def test_live_updates_inside_the_view_keep_it_and_big_changes_refit_it(view) -> None:
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(500, 2))
+    view.set_points(xy)
+    before = view.visible_rect()
+    view.update_points(xy * 0.97 + 0.02)   # a re-encode that moved the points a little
+    assert view.visible_rect() == pytest.approx(before)
+    view.update_points(xy * 0.3)           # the points drew together: the view follows
+    x0, y0, w, h = view.visible_rect()
+    assert w < 0.5 * before[2] and h < 0.5 * before[3]
+    view.update_points(xy * 0.3 + 5.0)     # and when they leave it
+    x0, y0, w, h = view.visible_rect()
+    lo, hi = (xy * 0.3 + 5.0).min(axis=0), (xy * 0.3 + 5.0).max(axis=0)
+    assert x0 <= lo[0] and x0 + w >= hi[0] and y0 <= lo[1] and y0 + h >= hi[1]

@@ -43,6 +43,9 @@ def check_xy(xy: np.ndarray) -> np.ndarray:
 
 PICK_RADIUS_PX = 6  # how close (screen pixels) the mouse must be to hover / click a point
 MAX_LEGEND_ENTRIES = 20
+#: A view that follows the data is fitted again once the points fill less than this share of it
+#: on both axes (or leave it); smaller moves keep the view as it is.
+REFIT_FILL = 0.6
 _Z_MOSAIC, _Z_REALNESS, _Z_POINTS, _Z_PATH, _Z_SELECTION, _Z_PROBE = -100, -50, 0, 5, 8, 20
 # Where the probe's label may go, tried in order, as (offset in pixels with y up, anchor):
 # right of the probe, left of it, above, below, then the four diagonals (for the corners).
@@ -214,9 +217,26 @@ class LatentPlaneView(pg.PlotWidget):
         if self._selected is not None:
             self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
         self._draw_marks()
-        if not self._user_moved_view:
+        if not self._user_moved_view and self._view_misfits():
             self.auto_range()
         self._settle_view()
+
+    def _view_misfits(self) -> bool:
+        """Whether a view that follows the data must be fitted again: a point has left it, or the
+        points fill less than :data:`REFIT_FILL` of it on both axes. Small moves inside it (most
+        re-encodes while a model trains) keep the view: it does not jitter, and the axes are not
+        laid out again (a few milliseconds of the GUI thread each time)."""
+        finite = self._xy[np.isfinite(self._xy).all(axis=1)]
+        if finite.shape[0] == 0:
+            return False
+        x0, y0, w, h = self.visible_rect()
+        if not (w > 0 and h > 0):
+            return True
+        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        if lo[0] < x0 or lo[1] < y0 or hi[0] > x0 + w or hi[1] > y0 + h:
+            return True
+        # The axes share one scale, so one axis is usually loose: refit when neither is filled.
+        return bool(max((hi[0] - lo[0]) / w, (hi[1] - lo[1]) / h) < REFIT_FILL)
 
     def _settle_view(self) -> None:
         """Apply pyqtgraph's deferred view updates now rather than at the next paint.
