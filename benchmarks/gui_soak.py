@@ -213,6 +213,9 @@ class Driver:
 
 
 def child(args: argparse.Namespace) -> int:
+    from latentlab import native_startup
+
+    native_startup.limit_malloc_arenas()   # as the app does first thing (latentlab/app.py)
     import torch
     from PySide6.QtCore import QtMsgType, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
@@ -225,9 +228,11 @@ def child(args: argparse.Namespace) -> int:
 
     qInstallMessageHandler(on_message)
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
+    from latentlab.core import train_process
     from latentlab.core.training import warm_up
 
-    warm_up()
+    if not train_process.wanted():
+        warm_up()   # the app warms training up in its own process only when it trains there
     driver = Driver(qapp, Path(state["work"]), args.hang_s)
     files: tuple[Path, Path, Path] | None = None
     for phase, total in (("train", args.train_cycles), ("files", args.file_cycles)):

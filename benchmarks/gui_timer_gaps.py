@@ -80,6 +80,9 @@ def pan_frames(qapp: QApplication, n_points: int, frames: int = 120) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    from latentlab import native_startup
+
+    native_startup.limit_malloc_arenas()   # as the app does first thing (latentlab/app.py)
     qapp = QApplication.instance() or QApplication([sys.argv[0]])
     if args.pan:
         return pan_frames(qapp, args.pan)

@@ -3,7 +3,7 @@
 Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
 that need no torch) at once and does the heavy part on a background thread: import
 torch, read the data set and the model. Before anything else, importing this module starts
-loading torch's native library without the interpreter lock (:mod:`latentlab.native_preload`),
+loading torch's native library without the interpreter lock (:mod:`latentlab.native_startup`, which also caps glibc's malloc arenas),
 so the dynamic loader's share of that import overlaps the window's own imports. The controller is then built on the GUI thread over
 the window (it becomes the window's child; :func:`controller_of` finds it). Only once the
 points are on the plane is what only training needs paid for: the process that will train
@@ -23,11 +23,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from latentlab import native_preload
+from latentlab import native_startup
 
-# First of all, torch's native library starts loading on the other core (without the
-# interpreter lock) while Qt and the window's modules import here.
-native_preload.start()
+# First of all (before any thread starts): fewer malloc arenas, and torch's native library
+# starts loading on the other core (without the interpreter lock) while Qt and the window's
+# modules import here.
+native_startup.limit_malloc_arenas()
+native_startup.start()
 
 from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
 from PySide6.QtGui import QIcon  # noqa: E402
