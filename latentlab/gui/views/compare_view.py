@@ -11,7 +11,10 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout,
+    QWidget,
+)
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.decoded_view import DecodedView
@@ -21,24 +24,39 @@ from latentlab.gui.views.plane_view import LatentPlaneView
 _Z_HIGHLIGHT = 45
 #: Height of one interpolation strip in pixels.
 STRIP_HEIGHT = 52
+#: How strongly the items outside a lasso still show.
+UNLASSOED_OPACITY = 0.12
 
 
 class FamilyPanel(QWidget):
     """One family: its title and status, a small latent plane and one decoded view.
 
     ``plane`` is a :class:`LatentPlaneView` (its signals are the panel's); a ring drawn by
-    :meth:`set_highlight` marks the data item brushed in any panel. ``classesChanged(set)``
-    says which classes are hidden after a click on this plane's legend.
+    :meth:`set_highlight` marks the data item brushed in any panel, and :meth:`set_lasso`
+    fades every item but a lassoed set. ``classesChanged(set)`` says which classes are hidden
+    after a click on this plane's legend; ``removeRequested()`` that its × was pressed (shown
+    with ``removable``, for a model a person opened).
     """
 
     classesChanged = Signal(object)
+    removeRequested = Signal()
 
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, parent: QWidget | None = None, *, removable: bool = False) -> None:
         super().__init__(parent)
         self.setObjectName("comparePanel")
         self.title = QLabel(title)
         self.title.setObjectName("comparePanelTitle")
         self.title.setStyleSheet("font-weight: bold;")
+        self.title.setToolTip(title)
+        # A long model name is cut (whole in the tooltip), never widening the panel.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.remove_button = QToolButton()
+        self.remove_button.setObjectName("comparePanelRemove")
+        self.remove_button.setText("×")
+        self.remove_button.setAutoRaise(True)
+        self.remove_button.setToolTip("Take this model out of the comparison")
+        self.remove_button.setVisible(removable)
+        self.remove_button.clicked.connect(lambda: self.removeRequested.emit())
         self.status = QLabel("waiting")
         self.status.setObjectName("comparePanelStatus")
         self.status.setStyleSheet(f"color: {theme.MUTED};")
@@ -65,10 +83,15 @@ class FamilyPanel(QWidget):
             self.plane.hidden_classes()))
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
+        self._lassoed: np.ndarray | None = None
+        head = QHBoxLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.remove_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(2)
-        layout.addWidget(self.title)
+        layout.addLayout(head)
         layout.addWidget(self.status)
         layout.addWidget(self.plane, 3)
         layout.addWidget(self.decoded, 1)
@@ -83,10 +106,28 @@ class FamilyPanel(QWidget):
         """Show the codes ``xy`` ``[N, 2]``: the first time as a new scatter, then moving the points."""
         if self._xy is None or len(self._xy) != len(xy):
             self.plane.set_points(xy, labels, class_names)
+            self._xy = np.asarray(xy)
+            self.set_lasso(self._lassoed)
         else:
             self.plane.update_points(xy)
-        self._xy = np.asarray(xy)
+            self._xy = np.asarray(xy)
         self.set_highlight(self._highlighted)
+
+    def set_lasso(self, indices: np.ndarray | None) -> None:
+        """Show items ``indices`` at full strength and fade the rest (None: all at full strength)."""
+        self._lassoed = None if indices is None else np.asarray(indices, dtype=np.int64).reshape(-1)
+        if self._xy is None:
+            return
+        if self._lassoed is None:
+            self.plane.point_cloud.set_opacities(None)
+            return
+        opacity = np.full(len(self._xy), UNLASSOED_OPACITY)
+        opacity[self._lassoed[(self._lassoed >= 0) & (self._lassoed < len(opacity))]] = 1.0
+        self.plane.point_cloud.set_opacities(opacity)
+
+    def lassoed(self) -> np.ndarray | None:
+        """The items shown at full strength by a lasso (None: no lasso)."""
+        return None if self._lassoed is None else self._lassoed.copy()
 
     def set_hidden_classes(self, hidden: set[int]) -> None:
         """Hide exactly the classes in ``hidden`` (a class chosen in another panel)."""
@@ -140,21 +181,30 @@ class StripsView(QWidget):
     def set_rows(self, titles: Sequence[str]) -> None:
         """One empty row per family."""
         for label, view in self._rows:
+            self._layout.removeWidget(label)
+            self._layout.removeWidget(view)
             label.deleteLater()
             view.deleteLater()
         self._rows = []
-        for k, title in enumerate(titles):
-            label = QLabel(title)
-            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            label.setMinimumWidth(90)
-            view = DecodedView()
-            view.setObjectName(f"compareStrip{k}")
-            view.setFixedHeight(STRIP_HEIGHT)
-            view.setMinimumWidth(120)
-            view.clear("")
-            self._layout.addWidget(label, k + 1, 0)
-            self._layout.addWidget(view, k + 1, 1)
-            self._rows.append((label, view))
+        for title in titles:
+            self.add_row(title)
+
+    def add_row(self, title: str) -> None:
+        """One more empty row, at the bottom."""
+        k = len(self._rows)
+        label = QLabel(title)
+        label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        label.setMinimumWidth(90)
+        label.setMaximumWidth(220)
+        label.setToolTip(title)
+        view = DecodedView()
+        view.setObjectName(f"compareStrip{k}")
+        view.setFixedHeight(STRIP_HEIGHT)
+        view.setMinimumWidth(120)
+        view.clear("")
+        self._layout.addWidget(label, k + 1, 0)
+        self._layout.addWidget(view, k + 1, 1)
+        self._rows.append((label, view))
 
     def set_strip(self, k: int, frames: Sequence[np.ndarray] | None) -> None:
         """Show family ``k``'s decodes along the path (None: nothing yet)."""
