@@ -15,12 +15,13 @@ items and the sheet (:mod:`latentlab.core.compare`).
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from latentlab.core import compare as core
 from latentlab.core.errors import LatentLabError
@@ -30,6 +31,10 @@ WAITING, TRAINING, FINISHED, CANCELLED, FAILED, SKIPPED, OPENED = (
     "waiting", "training", "finished", "cancelled", "failed", "not trained", "opened")
 #: A unique key per slot, so its encodes never answer another slot (slots move when others go).
 _KEYS = itertools.count()
+#: While a family trains, its data is placed again at most this often (ms): each placement is a
+#: pass of the whole data set on the inference worker and a new scatter on the GUI thread, both
+#: taken from the processor the trainer and the person's frames need (two cores in all, often).
+ENCODE_INTERVAL_MS = 1000
 
 
 def eligible_families(data: Any) -> tuple[str, ...]:
@@ -46,8 +51,29 @@ def eligible_families(data: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def encode_job(config: Any, state: dict[str, Any], data: Any):
-    """An inference-worker job: codes, plane, plane coordinates and off-manifold map of the data."""
+def warm_up(_should_stop: Callable[[], bool]) -> None:
+    """An inference-worker job: what a trainer loads on its first step, loaded beforehand.
+
+    Making the first optimiser of a process imports a large part of torch (its compiler
+    stack: seconds of module code). Done by the first family's training thread, those imports
+    hold the interpreter lock for long stretches and the window stops answering while the
+    first planes should organise themselves; done here, they end before Train is pressed.
+    """
+    import torch
+
+    from latentlab.core.device import make_optimizer
+
+    make_optimizer([torch.zeros(1, requires_grad=True)], 1e-3)
+
+
+def encode_job(config: Any, state: dict[str, Any], data: Any, pair: tuple[int, int] | None = None):
+    """An inference-worker job: the model of ``state`` and its codes, plane, plane coordinates
+    and off-manifold map of the data; with ``pair``, its interpolation between those items too.
+
+    Everything the GUI thread would otherwise compute when a snapshot arrives while the
+    families train (building the model, decoding the strip) is done here, off that thread; the
+    model comes back with the codes it made, and the GUI thread uses it from then on.
+    """
 
     def job(should_stop: Callable[[], bool]) -> Encoded | None:
         from latentlab.core.inference import encode_dataset_posterior, model_from_state
@@ -59,19 +85,26 @@ def encode_job(config: Any, state: dict[str, Any], data: Any):
             return None
         codes, logvar = found
         xy, plane = core.plane_xy(codes)
-        return Encoded(codes=codes, xy=xy, plane=plane, map=ManifoldMap(codes, logvar))
+        enc = Encoded(codes=codes, xy=xy, plane=plane, map=ManifoldMap(codes, logvar), model=model)
+        if pair is not None and not should_stop():
+            enc.strip = (pair, *_interpolation(model, enc, pair))
+        return enc
 
     return job
 
 
 @dataclass
 class Encoded:
-    """One model's view of the data: codes ``[N, D]``, plane coordinates ``[N, 2]``, plane, map."""
+    """One model's view of the data: codes ``[N, D]``, plane coordinates ``[N, 2]``, plane, map;
+    the model that made them, and ``strip``: ``(pair, path_xy, pictures)`` of the interpolation
+    between ``pair`` when it was made with them (None otherwise)."""
 
     codes: np.ndarray
     xy: np.ndarray
     plane: Any
     map: Any
+    model: Any = None
+    strip: tuple[tuple[int, int], np.ndarray, list[np.ndarray]] | None = None
 
 
 @dataclass
@@ -141,6 +174,18 @@ class CompareSession(QObject):
         self._pair: tuple[int, int] | None = None
         self._cancelled = False
         self.labels = data.labels.numpy() if data.labels is not None else None
+        # The newest snapshot not yet placed, and when the training family was last placed.
+        self._waiting: tuple[FamilySlot, Any, dict[str, Any]] | None = None
+        self._placed_at = -1e9
+        self._pace = QTimer(self)
+        self._pace.setSingleShot(True)
+        self._pace.timeout.connect(self._encode_waiting)
+        # Loaded while the person chooses families, not while the first one trains (see warm_up).
+        self.warm = False
+        self._warm_handle = submit("compare-warm-up", warm_up, self._warmed, lambda _message: self._warmed(None))
+
+    def _warmed(self, _result: Any) -> None:
+        self.warm = True
 
     def index(self, slot: FamilySlot) -> int:
         """Where ``slot`` is now (-1 once it left the comparison)."""
@@ -240,6 +285,9 @@ class CompareSession(QObject):
 
     def shutdown(self, timeout_ms: int = 1000) -> bool:
         """Stop training and drop pending encodes (bounded wait); True when it ended in time."""
+        self._pace.stop()
+        self._waiting = None
+        self._warm_handle.cancel()
         self._forget_handles()
         worker, self._worker = self._worker, None
         if worker is None:
@@ -285,19 +333,32 @@ class CompareSession(QObject):
         worker.start()
 
     def _on_snapshot(self, slot: FamilySlot, config: Any) -> None:
-        from latentlab.core.inference import model_from_state
-
+        """A new snapshot: placed at once, or the newest one placed when the interval is over."""
         if self._worker is None or self._current is not slot:
             return
         snap = self._worker.take_snapshot()
         if snap is None:
             return
-        slot.model = model_from_state(config, snap.state)
-        self.weightsChanged.emit(self.index(slot))
-        self._encode(slot, config, snap.state)
+        self._waiting = (slot, config, snap.state)
+        wait_ms = ENCODE_INTERVAL_MS - 1000.0 * (time.monotonic() - self._placed_at)
+        if wait_ms <= 0:
+            self._encode_waiting()
+        elif not self._pace.isActive():
+            self._pace.start(int(wait_ms) + 1)
+
+    def _encode_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, None
+        self._pace.stop()
+        if waiting is None:
+            return
+        slot, config, state = waiting
+        if self._current is slot:
+            self._placed_at = time.monotonic()
+            self._encode(slot, config, state)
 
     def _encode(self, slot: FamilySlot, config: Any, state: dict[str, Any]) -> None:
-        self._handles[slot.key] = self._submit(f"compare-{slot.key}", encode_job(config, state, self.data),
+        job = encode_job(config, state, self.data, self.pair)
+        self._handles[slot.key] = self._submit(f"compare-{slot.key}", job,
                                                lambda found: self._on_encoded(slot, found),
                                                lambda message: self._on_encode_failed(slot, message))
 
@@ -306,6 +367,10 @@ class CompareSession(QObject):
         if found is None or k < 0:
             return
         slot.encoded = found
+        if found.model is not None:
+            # The model these codes came from: the views never decode with other weights than
+            # the plane they show was made with (the window re-shows both on codesChanged).
+            slot.model = found.model
         self.codesChanged.emit(k)
 
     def _on_encode_failed(self, slot: FamilySlot, message: str) -> None:
@@ -319,6 +384,8 @@ class CompareSession(QObject):
             self.statusChanged.emit(k)
 
     def _on_result(self, slot: FamilySlot, result: Any) -> None:
+        if self._waiting is not None and self._waiting[0] is slot:
+            self._waiting = None   # the final weights are placed instead
         model = result.model.to("cpu").eval()
         slot.model, slot.status = model, (FINISHED if result.status == "finished" else result.status)
         slot.message = result.message
@@ -365,15 +432,8 @@ class CompareSession(QObject):
         """Data item ``index`` itself, as a picture."""
         return _pictures(self.data.images[index:index + 1].numpy())[0]
 
-    def _picture(self, k: int, codes: np.ndarray) -> np.ndarray:
-        from latentlab.core import render
-        from latentlab.core.inference import decode
-
-        model = self.slots[k].model
-        out = decode(model, codes)
-        spec = render.output_spec(model.config)
-        images = out.numpy() if spec.kind == "image" else render.as_images(out, spec, 96).numpy()
-        return _pictures(images)
+    def _picture(self, k: int, codes: np.ndarray) -> list[np.ndarray]:
+        return _decoded_pictures(self.slots[k].model, codes)
 
     # -- interpolation ----------------------------------------------------------------------
     @property
@@ -389,11 +449,12 @@ class CompareSession(QObject):
         self._pair = (int(a), int(b))
 
     def interpolation(self, k: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Family ``k``'s path between the pair on its plane ``[S, 2]`` and its decodes."""
+        """Family ``k``'s path between the pair on its plane ``[S, 2]`` and its decodes (made
+        with the codes when they were placed for this pair, else now)."""
         enc = self.slots[k].encoded
-        a, b = self.pair
-        codes = core.path_codes(enc.codes[a], enc.codes[b], core.STRIP_STEPS)
-        return core.project(enc.plane, codes), list(self._picture(k, codes))
+        if enc.strip is not None and enc.strip[0] == self.pair and enc.model is self.slots[k].model:
+            return enc.strip[1], list(enc.strip[2])
+        return _interpolation(self.slots[k].model, enc, self.pair)
 
     def results(self) -> list[core.FamilyResult]:
         """What the sheet draws, for every family with a model: the codes and plane shown now
@@ -447,3 +508,21 @@ def _pictures(images: np.ndarray) -> list[np.ndarray]:
 def _state_of(model: Any) -> dict[str, Any]:
     """A copy of ``model``'s weights on the CPU, for a model built on another thread."""
     return {name: t.detach().to("cpu", copy=True) for name, t in model.state_dict().items()}
+
+
+def _decoded_pictures(model: Any, codes: np.ndarray) -> list[np.ndarray]:
+    """``model``'s decodes of ``codes`` ``[M, D]`` as pictures."""
+    from latentlab.core import render
+    from latentlab.core.inference import decode
+
+    out = decode(model, codes)
+    spec = render.output_spec(model.config)
+    images = out.numpy() if spec.kind == "image" else render.as_images(out, spec, 96).numpy()
+    return _pictures(images)
+
+
+def _interpolation(model: Any, enc: Encoded, pair: tuple[int, int]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The path between ``pair``'s codes on ``enc``'s plane ``[S, 2]`` and ``model``'s decodes along it."""
+    a, b = pair
+    codes = core.path_codes(enc.codes[a], enc.codes[b], core.STRIP_STEPS)
+    return core.project(enc.plane, codes), _decoded_pictures(model, codes)

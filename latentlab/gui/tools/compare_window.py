@@ -45,8 +45,11 @@ from latentlab.gui.views import theme
 from latentlab.gui.views.compare_view import FamilyPanel, StripsView
 
 NONE = "—"
-#: The shared probe redraws at most this often while dragged (ms); the last position always wins.
-PROBE_INTERVAL_MS = 16
+#: The shared probe redraws once per pass of the event loop while dragged (ms): the first move
+#: at once, the moves that queued up meanwhile as one, the last position winning. A longer
+#: interval made every move of a steady drag wait for the throttle's timer (about half a frame
+#: on average) before anything was drawn.
+PROBE_INTERVAL_MS = 0
 
 
 class CompareWindow(QWidget):
