@@ -424,12 +424,16 @@ def test_the_main_windows_model_is_added_as_a_copy_and_a_fifth_model_is_refused(
 
     mine = tiny_model(family="vae", seed=5)
     given: list = [None]
-    win = make_window(families=(), current_model=lambda: given[0])
+    win = make_window(families=("pca", "ae", "vae", "beta-vae"), current_model=lambda: given[0])
     win.add_current_button.click()
     assert "no model" in win.message.text() and win.session.slots == []
     given[0] = (mine, "mine")
-    for _ in range(4):
+    assert win.add_current_model()
+    # Four models at most: the last family chosen makes room, so Train works as it stands.
+    assert win.chosen_families() == ["pca", "ae", "vae"] and "beta-vae left out" in win.message.text()
+    for _ in range(3):
         assert win.add_current_model()
+    assert win.chosen_families() == []
     _ready(qtbot, win, 4)
     slot = win.session.slots[0]
     assert slot.title == "mine (VAE)" and slot.model is not mine

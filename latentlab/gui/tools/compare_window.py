@@ -168,7 +168,8 @@ class CompareWindow(QWidget):
         for w in (self.add_model_button, self.add_current_button, self.lasso_button, self.density_box,
                   self.export_button, self.gif_button):
             outputs.addWidget(w)
-        self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train.")
+        also = ", or add a trained model (Add Model…)" if self._load_model is not None else ""
+        self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train{also}.")
         self.message.setObjectName("compareMessage")
         self.message.setWordWrap(True)
         outputs.addWidget(self.message, 1)
@@ -209,7 +210,7 @@ class CompareWindow(QWidget):
         where = str(getattr(opened, "path", "") or path)
         if self.session.add_model(opened.model, model_name(where), where=where):
             self.show_message(f"Added {model_name(where)}; its plane appears once it has encoded "
-                              f"{len(self.data):,} items of {self.data.name}.")
+                              f"{len(self.data):,} items of {self.data.name}.{self._make_room()}")
             return True
         return False
 
@@ -221,9 +222,23 @@ class CompareWindow(QWidget):
             return False
         model, name = found
         if self.session.add_model(model, name or "current model", copy=True, where="from the main window"):
-            self.show_message(f"Added the main window's model {name}.")
+            self.show_message(f"Added the main window's model {name}.{self._make_room()}")
             return True
         return False
+
+    def _make_room(self) -> str:
+        """Leave out the last chosen families that would no longer fit beside the opened models
+        (so Train works as it is); what was left out, as a sentence for the message."""
+        opened = sum(s.opened for s in self.session.slots)
+        chosen = [b for b in self.family_boxes if b.currentText() != NONE]
+        dropped = []
+        while chosen and opened + len(chosen) > core.MAX_FAMILIES:
+            box = chosen.pop()
+            dropped.append(box.currentText())
+            box.setCurrentText(NONE)
+        if not dropped:
+            return ""
+        return f" {', '.join(reversed(dropped))} left out of the families to train, to fit {core.MAX_FAMILIES} models."
 
     def ask_sheet_path(self) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison sheet", "compare.png", "PNG images (*.png)")
