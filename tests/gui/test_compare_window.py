@@ -549,3 +549,88 @@ def test_a_lasso_leaves_out_hidden_classes_and_reaches_a_plane_that_arrives_late
     # A lasso round no item is said and selects nothing.
     win.lasso(0, square + 1000.0)
     assert win.lassoed() is None and "holds no items" in win.message.text()
+
+
+def test_a_reconstruction_is_always_the_current_models(qtbot, make_window):
+    from latentlab.gui.tools.compare import _decoded_pictures
+    from tests.gui.controller_support import tiny_model
+
+    win = make_window()
+    _train(qtbot, win)
+    slot = win.session.slots[1]
+    first = win.session.reconstruction(1, 5).copy()
+    np.testing.assert_allclose(first, _decoded_pictures(slot.model, slot.encoded.codes[5][None])[0])
+    assert win.session.reconstruction(1, 5) is win.session.reconstruction(1, 5)   # kept, not decoded again
+    # New weights (a snapshot placed, a model swapped): the pictures of the old ones are not shown.
+    other = tiny_model(family="ae", seed=9)
+    slot.model = other
+    np.testing.assert_allclose(win.session.reconstruction(1, 5),
+                               _decoded_pictures(other, slot.encoded.codes[5][None])[0])
+    assert not np.allclose(win.session.reconstruction(1, 5), first)
+
+
+def test_snapshots_of_a_training_family_are_placed_at_most_once_an_interval_newest_first(qtbot, moons,
+                                                                                          monkeypatch):
+    """The encodes a training family asks for are paced: the first at once, then the newest
+    snapshot when the interval is over; older ones in between are never placed."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QObject, Signal
+
+    from latentlab.gui.tools import compare as session_module
+    from latentlab.gui.tools.compare import CompareSession
+
+    class FakeTrainer(QObject):
+        progress = Signal(object)
+        snapshotReady = Signal()
+        resultReady = Signal(object)
+        failed = Signal(str, str)
+        finished = Signal()
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_state = None
+
+        def take_snapshot(self):
+            state, self.next_state = self.next_state, None
+            return None if state is None else SimpleNamespace(state=state)
+
+        def start(self) -> None:
+            pass
+
+        def cancel(self) -> None:
+            pass
+
+        def stop_and_wait(self, _timeout_ms: int) -> bool:
+            return True
+
+    submitted: list = []
+
+    class Handle:
+        def cancel(self) -> None:
+            pass
+
+    def submit(kind, job, on_result, on_error=None):
+        submitted.append((kind, job))
+        return Handle()
+
+    seen: list = []
+
+    def encode_job(config, state, data, pair=None):
+        seen.append(state["n"])
+        return lambda should_stop: None
+
+    monkeypatch.setattr(session_module, "encode_job", encode_job)
+    trainer = FakeTrainer()
+    session = CompareSession(moons, make_trainer=lambda plan: trainer, submit=submit, threads=1)
+    try:
+        session.start(["ae"], 2, 1)
+        for n in range(4):
+            trainer.next_state = {"n": n}
+            trainer.snapshotReady.emit()
+        assert seen == [0]   # the first at once; the rest wait for the interval
+        qtbot.waitUntil(lambda: len(seen) == 2, timeout=5 * session_module.ENCODE_INTERVAL_MS)
+        assert seen == [0, 3]   # then only the newest
+        assert [kind for kind, _job in submitted if kind != "compare-warm-up"] == [f"compare-{session.slots[0].key}"] * 2
+    finally:
+        session.shutdown()

@@ -31,6 +31,8 @@ WAITING, TRAINING, FINISHED, CANCELLED, FAILED, SKIPPED, OPENED = (
     "waiting", "training", "finished", "cancelled", "failed", "not trained", "opened")
 #: A unique key per slot, so its encodes never answer another slot (slots move when others go).
 _KEYS = itertools.count()
+#: Reconstructions kept per model (about 3 MB of 28x28 pictures).
+PICTURE_CACHE = 1024
 #: While a family trains, its data is placed again at most this often (ms): each placement is a
 #: pass of the whole data set on the inference worker and a new scatter on the GUI thread, both
 #: taken from the processor the trainer and the person's frames need (two cores in all, often).
@@ -119,6 +121,9 @@ class FamilySlot:
     epoch: str = ""
     message: str = ""
     key: int = field(default_factory=lambda: next(_KEYS))
+    # Reconstructions of data items by ``model`` (a drag asks for the same items again and again).
+    pictures: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    pictures_of: Any = field(default=None, repr=False)
 
     @property
     def opened(self) -> bool:
@@ -425,8 +430,18 @@ class CompareSession(QObject):
         return self.slots[k].encoded.map.score(self.code_at(k, x, y))
 
     def reconstruction(self, k: int, index: int) -> np.ndarray:
-        """Family ``k``'s reconstruction of data item ``index`` (decoded from its code)."""
-        return self._picture(k, self.slots[k].encoded.codes[index][None])[0]
+        """Family ``k``'s reconstruction of data item ``index`` (decoded from its code; kept
+        until the model changes, so an item met again on a drag is not decoded again)."""
+        slot = self.slots[k]
+        if slot.pictures_of is not slot.model or slot.pictures_of is None:
+            slot.pictures, slot.pictures_of = {}, slot.model
+        picture = slot.pictures.get(index)
+        if picture is None:
+            picture = self._picture(k, slot.encoded.codes[index][None])[0]
+            if len(slot.pictures) >= PICTURE_CACHE:
+                del slot.pictures[next(iter(slot.pictures))]   # the oldest
+            slot.pictures[index] = picture
+        return picture
 
     def item_picture(self, index: int) -> np.ndarray:
         """Data item ``index`` itself, as a picture."""
