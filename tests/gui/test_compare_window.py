@@ -383,6 +383,12 @@ def test_an_opened_model_is_compared_beside_the_trained_families(qtbot, make_win
 
     with Image.open(target) as sheet:
         assert sheet.size[0] == 2 * 320 + 3 * 10
+    assert [r.title for r in win.session.results()] == ["my-ae (Autoencoder)", "PCA baseline"]
+    gif = tmp_path / "walk.gif"
+    win.ask_gif_path = lambda: str(gif)
+    win.gif_button.click()
+    with Image.open(gif) as animation:
+        assert animation.size[0] == 2 * 200 + 3 * 10
     # Its × takes it out again.
     opened.remove_button.click()
     assert [s.title for s in win.session.slots] == ["PCA baseline"] and len(win.panels) == 1

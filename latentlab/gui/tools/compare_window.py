@@ -436,7 +436,8 @@ class CompareWindow(QWidget):
         self._lasso = None
         for panel in self.panels:
             panel.plane.plotItem.vb.clear_lasso()
-            panel.set_lasso(None)
+            if had:
+                panel.set_lasso(None)
         if had:
             self.show_message("Lasso cleared.")
 
