@@ -316,6 +316,7 @@ class CompareWindow(QWidget):
         box.lasso_enabled, box.lasso_mode = True, self.lasso_button.isChecked()
         box.sigLassoDrawn.connect(lambda corners, k=k: self.lasso(k, corners))
         box.sigLeftClicked.connect(lambda pos, k=k: self._plane_clicked(k, pos.x(), pos.y()))
+        panel.prepare(len(self.data), self.session.labels, tuple(self.data.class_names))
         self.panel_row.addWidget(panel, 1)
         self.panels.append(panel)
         overlay = DensityOverlay(panel.plane, scene=lambda k=k: self.session.slots[k].encoded,

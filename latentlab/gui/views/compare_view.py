@@ -84,6 +84,7 @@ class FamilyPanel(QWidget):
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
         self._lassoed: np.ndarray | None = None
+        self._prepared: tuple | None = None   # (n, labels, class names) of prepare()
         head = QHBoxLayout()
         head.setContentsMargins(0, 0, 0, 0)
         head.addWidget(self.title, 1)
@@ -102,16 +103,36 @@ class FamilyPanel(QWidget):
     def has_points(self) -> bool:
         return self._xy is not None
 
+    def prepare(self, n: int, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
+        """Build the scatter of ``n`` items and its legend before there are codes to show (no
+        dot is drawn until :meth:`set_points`): the first codes then only move the points,
+        instead of building the legend while a family trains."""
+        if self._xy is None:
+            self.plane.set_points(np.full((n, 2), np.nan), labels, class_names)
+            self._prepared = (n, None if labels is None else np.asarray(labels), tuple(class_names))
+
     def set_points(self, xy: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
         """Show the codes ``xy`` ``[N, 2]``: the first time as a new scatter, then moving the points."""
-        if self._xy is None or len(self._xy) != len(xy):
+        first = self._xy is None
+        if first and self._prepared_for(len(xy), labels, class_names):
+            self.plane.update_points(xy)
+            self.plane.auto_range()
+        elif first or len(self._xy) != len(xy):
             self.plane.set_points(xy, labels, class_names)
-            self._xy = np.asarray(xy)
-            self.set_lasso(self._lassoed)
         else:
             self.plane.update_points(xy)
-            self._xy = np.asarray(xy)
+        self._xy = np.asarray(xy)
+        if first:
+            self.set_lasso(self._lassoed)
         self.set_highlight(self._highlighted)
+
+    def _prepared_for(self, n: int, labels: np.ndarray | None, class_names: Sequence[str]) -> bool:
+        if self._prepared is None:
+            return False
+        size, prepared_labels, names = self._prepared
+        if size != n or names != tuple(class_names) or (prepared_labels is None) != (labels is None):
+            return False
+        return labels is None or np.array_equal(prepared_labels, labels)
 
     def set_lasso(self, indices: np.ndarray | None) -> None:
         """Show items ``indices`` at full strength and fade the rest (None: all at full strength)."""
