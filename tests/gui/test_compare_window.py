@@ -640,3 +640,27 @@ def test_snapshots_of_a_training_family_are_placed_at_most_once_an_interval_newe
         assert [kind for kind, _job in submitted if kind != "compare-warm-up"] == [f"compare-{session.slots[0].key}"] * 2
     finally:
         session.shutdown()
+
+
+def test_a_plane_reframes_only_when_its_codes_outgrow_the_view(qtbot):
+    from latentlab.gui.views.compare_view import FamilyPanel
+
+    panel = FamilyPanel("AE")
+    qtbot.addWidget(panel)
+    panel.resize(300, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    xy = np.random.default_rng(0).normal(size=(500, 2))
+    panel.prepare(500, None)
+    panel.set_points(xy, None)
+    first = panel.plane.visible_rect()
+    x0, y0, w, h = first
+    assert x0 <= xy[:, 0].min() and x0 + w >= xy[:, 0].max()   # the first codes are framed
+    panel.set_points(xy * 0.95, None)   # still well framed: the view stays
+    assert panel.plane.visible_rect() == pytest.approx(first)
+    panel.set_points(xy * 3.0, None)    # out of the view: framed again
+    x0, y0, w, h = panel.plane.visible_rect()
+    assert x0 <= 3.0 * xy[:, 0].min() and x0 + w >= 3.0 * xy[:, 0].max()
+    grown = panel.plane.visible_rect()
+    panel.set_points(xy * 0.5, None)    # a sixth of the view: framed again, closer
+    assert panel.plane.visible_rect()[2] < grown[2] / 2

@@ -54,18 +54,23 @@ def eligible_families(data: Any) -> tuple[str, ...]:
 
 
 def warm_up(_should_stop: Callable[[], bool]) -> None:
-    """An inference-worker job: what a trainer loads on its first step, loaded beforehand.
+    """An inference-worker job: what a trainer and the first placement load, loaded beforehand.
 
     Making the first optimiser of a process imports a large part of torch (its compiler
-    stack: seconds of module code). Done by the first family's training thread, those imports
-    hold the interpreter lock for long stretches and the window stops answering while the
-    first planes should organise themselves; done here, they end before Train is pressed.
+    stack), and the first off-manifold map imports scipy's spatial index: seconds of module
+    code. Done while the first family trains, those imports hold the interpreter lock for long
+    stretches and the window stops answering just when the first planes should organise
+    themselves; done here, when the window opens, they end before Train is pressed.
     """
     import torch
 
     from latentlab.core.device import make_optimizer
+    from latentlab.core.offmanifold import ManifoldMap
 
     make_optimizer([torch.zeros(1, requires_grad=True)], 1e-3)
+    codes = np.random.default_rng(0).normal(size=(16, 2)).astype(np.float32)
+    core.plane_xy(codes)
+    ManifoldMap(codes, np.zeros_like(codes))
 
 
 def encode_job(config: Any, state: dict[str, Any], data: Any, pair: tuple[int, int] | None = None):

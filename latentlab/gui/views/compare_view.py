@@ -24,6 +24,8 @@ from latentlab.gui.views.plane_view import LatentPlaneView
 _Z_HIGHLIGHT = 45
 #: Height of one interpolation strip in pixels.
 STRIP_HEIGHT = 52
+#: A plane whose codes fill less than this share of its view (along both axes) is framed anew.
+REFIT_BELOW = 0.6
 #: How strongly the items outside a lasso still show.
 UNLASSOED_OPACITY = 0.12
 
@@ -115,16 +117,32 @@ class FamilyPanel(QWidget):
         """Show the codes ``xy`` ``[N, 2]``: the first time as a new scatter, then moving the points."""
         first = self._xy is None
         if first and self._prepared_for(len(xy), labels, class_names):
-            self.plane.update_points(xy)
+            self.plane.update_points(xy, follow=False)
             self.plane.auto_range()
         elif first or len(self._xy) != len(xy):
             self.plane.set_points(xy, labels, class_names)
         else:
-            self.plane.update_points(xy)
+            self.plane.update_points(xy, follow=self._outgrown(xy))
         self._xy = np.asarray(xy)
         if first:
             self.set_lasso(self._lassoed)
         self.set_highlight(self._highlighted)
+
+    def _outgrown(self, xy: np.ndarray) -> bool:
+        """Whether the view no longer frames codes ``xy`` well: some lie outside it, or all of
+        them fill less than :data:`REFIT_BELOW` of it along both axes. A new range costs the GUI
+        thread more than moving the points (axes, labels, every item told), and while a family
+        trains it would be paid at every placement; the view follows only when it must."""
+        finite = xy[np.isfinite(xy).all(axis=1)]
+        if not len(finite):
+            return False
+        x0, y0, w, h = self.plane.visible_rect()
+        if not (w > 0 and h > 0):
+            return True
+        lo, hi = finite.min(axis=0), finite.max(axis=0)
+        if lo[0] < x0 or lo[1] < y0 or hi[0] > x0 + w or hi[1] > y0 + h:
+            return True
+        return max((hi[0] - lo[0]) / w, (hi[1] - lo[1]) / h) < REFIT_BELOW
 
     def _prepared_for(self, n: int, labels: np.ndarray | None, class_names: Sequence[str]) -> bool:
         if self._prepared is None:

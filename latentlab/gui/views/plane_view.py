@@ -84,6 +84,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._hovered = -1
         self._selected: int | None = None
         self._marked = np.zeros(0, dtype=np.int64)   # points drawn with a ring (set_marked)
+        self._marks_drawn = False
         self._thumbnail_source: ThumbnailSource | None = None
         self._legend_notes: dict[str, str] = {}   # text lines under the classes, by topic
         self._note_items: list[pg.ScatterPlotItem] = []
@@ -199,10 +200,12 @@ class LatentPlaneView(pg.PlotWidget):
         """The labels the points are coloured by (None: all unlabelled)."""
         return None if self._labels is None else self._labels.copy()
 
-    def update_points(self, xy: np.ndarray) -> None:
+    def update_points(self, xy: np.ndarray, follow: bool = True) -> None:
         """Move the existing points to ``xy`` (same N and labels), e.g. after a re-encode.
 
-        The user's pan/zoom is kept; only a view the user never touched follows the data.
+        The user's pan/zoom is kept; only a view the user never touched follows the data (and
+        only with ``follow``: a caller that keeps the view while the points still fit it saves
+        the cost of a new range, axes and all).
         """
         xy = check_xy(xy)
         if xy.shape[0] != self._xy.shape[0]:
@@ -214,7 +217,7 @@ class LatentPlaneView(pg.PlotWidget):
         if self._selected is not None:
             self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
         self._draw_marks()
-        if not self._user_moved_view:
+        if follow and not self._user_moved_view:
             self.auto_range()
         self._settle_view()
 
@@ -449,8 +452,11 @@ class LatentPlaneView(pg.PlotWidget):
         return self._marked.copy()
 
     def _draw_marks(self) -> None:
+        if not self._marked.size and not self._marks_drawn:
+            return   # nothing drawn and nothing to draw: a re-encode skips the scatter's setData
         shown = self._marked[self._visible_mask()[self._marked]] if self._marked.size else self._marked
         self._marks.setData(self._xy[shown, 0], self._xy[shown, 1])
+        self._marks_drawn = bool(shown.size)
 
     # --------------------------------------------------------------- selection
     def set_selected(self, index: int | None) -> None:
