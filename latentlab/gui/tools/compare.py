@@ -36,7 +36,7 @@ PICTURE_CACHE = 1024
 #: While a family trains, its data is placed again at most this often (ms): each placement is a
 #: pass of the whole data set on the inference worker and a new scatter on the GUI thread, both
 #: taken from the processor the trainer and the person's frames need (two cores in all, often).
-ENCODE_INTERVAL_MS = 1000
+ENCODE_INTERVAL_MS = 1500
 
 
 def eligible_families(data: Any) -> tuple[str, ...]:
