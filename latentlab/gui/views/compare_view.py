@@ -111,6 +111,7 @@ class FamilyPanel(QWidget):
         instead of building the legend while a family trains."""
         if self._xy is None:
             self.plane.set_points(np.full((n, 2), np.nan), labels, class_names)
+            self.plane.frame((-1.0, -1.0, 2.0, 2.0))   # the waiting probe in the middle, not at an edge
             self._prepared = (n, None if labels is None else np.asarray(labels), tuple(class_names))
 
     def set_points(self, xy: np.ndarray, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
