@@ -83,6 +83,8 @@ def test_planes_appear_and_strips_are_decoded_for_every_family(qtbot, make_windo
         assert win.strips.strip(k).shape == (28, 8 * 28 + 7)
         np.testing.assert_allclose(win.strips.strip(k)[:, :28], frames[0], atol=1e-6)
         assert panel.decoded.current_image() is not None
+        # No probe dragged yet: each rests on item a as its family's last codes place it.
+        assert panel.plane.probe_position() == pytest.approx(tuple(slot.encoded.xy[a]), abs=1e-5)
     # Each family made its own codes: the planes differ.
     assert not np.allclose(win.session.slots[0].encoded.xy, win.session.slots[1].encoded.xy)
 

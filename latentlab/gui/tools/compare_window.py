@@ -349,7 +349,9 @@ class CompareWindow(QWidget):
         panel.set_points(enc.xy, self.session.labels, tuple(self.data.class_names))
         if first and self._hidden:
             panel.set_hidden_classes(self._hidden)
-        if first:
+        if first or self._probe is None:
+            # Until a probe is dragged, each probe rests on the path's first item and follows it
+            # as its family trains (its plane coordinates would otherwise drift off the data).
             a = self.session.pair[0]
             panel.plane.set_probe(float(enc.xy[a, 0]), float(enc.xy[a, 1]))
         self._show_interpolation(k)
