@@ -137,6 +137,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._selection.setZValue(_Z_SELECTION)
         self._marks = pg.ScatterPlotItem(size=MARK_SIZE_PX, pen=pg.mkPen(MARK_COLOR, width=1.2), brush=None)
         self._marks.setZValue(_Z_POINTS + 1)
+        for empty in (self._path, self._waypoints, self._selection, self._marks):
+            empty.setVisible(False)   # shown when they hold something (see set_path)
         self._probe = ProbeItem(
             pos=(0.0, 0.0), size=theme.PROBE_SIZE_PX, symbol=target_path(),
             pen=pg.mkPen(theme.PROBE_COLOR, width=2),
@@ -174,6 +176,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._set_hovered(-1)
         self._selected = None
         self._selection.setData([], [])
+        self._selection.setVisible(False)
         self._marked = np.zeros(0, dtype=np.int64)   # marks belong to the old points
         self._draw_marks()
         groups, colors, legend = self._colors_for(labels, class_names)
@@ -457,6 +460,7 @@ class LatentPlaneView(pg.PlotWidget):
         shown = self._marked[self._visible_mask()[self._marked]] if self._marked.size else self._marked
         self._marks.setData(self._xy[shown, 0], self._xy[shown, 1])
         self._marks_drawn = bool(shown.size)
+        self._marks.setVisible(self._marks_drawn)
 
     # --------------------------------------------------------------- selection
     def set_selected(self, index: int | None) -> None:
@@ -464,11 +468,13 @@ class LatentPlaneView(pg.PlotWidget):
         if index is None or index < 0:
             self._selected = None
             self._selection.setData([], [])
+            self._selection.setVisible(False)
             return
         if index >= self._xy.shape[0]:
             raise IndexError(f"point {index} does not exist ({self._xy.shape[0]} points)")
         self._selected = int(index)
         self._selection.setData([self._xy[index, 0]], [self._xy[index, 1]])
+        self._selection.setVisible(True)
 
     def selected(self) -> int | None:
         """Index of the point with the selection ring, or None."""
@@ -605,6 +611,10 @@ class LatentPlaneView(pg.PlotWidget):
         else:
             marks = check_xy(waypoints)
             self._waypoints.setData(marks[:, 0], marks[:, 1])
+        # Empty items are hidden: the scene then never asks them for bounds or paint (Python
+        # calls on every repaint, each waiting for the interpreter while a trainer runs).
+        self._path.setVisible(xy is not None and len(xy) > 0)
+        self._waypoints.setVisible(waypoints is not None and len(waypoints) > 0)
 
     def set_arrow(self, start_xy: Sequence[float], end_xy: Sequence[float]) -> None:
         """Draw an arrow from ``start_xy`` to ``end_xy`` (plane coordinates)."""
