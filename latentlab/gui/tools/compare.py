@@ -2,10 +2,12 @@
 
 :class:`CompareSession` holds no widgets. It trains the chosen families in turn through a
 training worker the host makes (``make_trainer(plan)``, a :class:`~latentlab.gui.workers.TrainingWorker`
-in the app), keeps a GUI-thread inference copy of each model from its snapshots, and has each
-model's data re-encoded through the host's inference worker (``submit``, latest wins per
-family), with the codes' plane and off-manifold map (:mod:`latentlab.core.offmanifold`) built
-there too. A model a person opened (or the main window's) joins as one more slot
+in the app) and has each model's snapshots placed through the host's inference worker
+(``submit``, latest wins per model; a training family at most every
+:data:`ENCODE_INTERVAL_MS`): the job builds the model from the snapshot, encodes the data and
+builds the codes' plane, the off-manifold map (:mod:`latentlab.core.offmanifold`) and the
+interpolation strip, and the GUI thread keeps that model as its inference copy, together with
+the codes it made. A model a person opened (or the main window's) joins as one more slot
 (:meth:`CompareSession.add_model`): it is not trained, only encoded on the same data, and stays
 when another comparison is trained. The window (:mod:`latentlab.gui.tools.compare_window`) asks
 it for decodes, reconstructions, the data item nearest a probe, the interpolation between two
