@@ -425,7 +425,7 @@ def test_a_model_that_does_not_fit_the_data_is_refused_and_nothing_changes(qtbot
     assert len(win.session.slots) == 1 and len(win.panels) == 1
 
 
-def test_the_main_windows_model_is_added_as_a_copy_and_a_fifth_model_is_refused(qtbot, make_window, moons):
+def test_the_main_windows_model_is_added_as_a_copy_and_a_fifth_model_is_refused(qtbot, make_window):
     import torch
 
     from tests.gui.controller_support import tiny_model
@@ -639,7 +639,8 @@ def test_snapshots_of_a_training_family_are_placed_at_most_once_an_interval_newe
         assert seen == [0]   # the first at once; the rest wait for the interval
         qtbot.waitUntil(lambda: len(seen) == 2, timeout=5 * session_module.ENCODE_INTERVAL_MS)
         assert seen == [0, 3]   # then only the newest
-        assert [kind for kind, _job in submitted if kind != "compare-warm-up"] == [f"compare-{session.slots[0].key}"] * 2
+        kinds = [kind for kind, _job in submitted if kind != "compare-warm-up"]
+        assert kinds == [f"compare-{session.slots[0].key}"] * 2
     finally:
         session.shutdown()
 
