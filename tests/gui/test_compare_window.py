@@ -262,24 +262,29 @@ def test_density_under_every_plane_follows_its_own_map(qtbot, make_window):
     assert not any(d.item.isVisible() for d in win.densities)
 
 
-def test_a_class_chosen_in_one_legend_is_chosen_in_every_plane(qtbot, make_window, moons):
+def test_a_class_chosen_in_the_legend_is_hidden_in_every_plane(qtbot, make_window, moons):
     win = make_window()
     _train(qtbot, win)
     first, second = win.panels
-    legend = first.plane.plotItem.legend
-    sample = next(s for s, _label in legend.items if getattr(s.item, "class_index", None) == 2)
-    # A click on the legend entry: the plane hides class 2 (as in the main window), then says so.
-    sample.item.setVisible(False)
-    legend.sigSampleClicked.emit(sample.item)
+    # One legend for all the planes, above them; the planes keep none of their own.
+    assert win.class_legend.isVisible()
+    assert [win.class_legend.button(k).text() for k in range(5)] == list(moons.class_names)
+    import pyqtgraph as pg
+
+    assert not any(isinstance(item, pg.LegendItem) for p in win.panels for item in p.plane.scene().items())
+    win.class_legend.button(2).click()   # hide class 2
     assert first.plane.hidden_classes() == {2} and second.plane.hidden_classes() == {2}
     labels = moons.labels.numpy()
-    # A hidden class can be neither hovered nor picked in the other plane.
+    # A hidden class can be neither hovered nor picked in any plane.
     x, y = win.session.slots[1].encoded.xy[int(np.flatnonzero(labels == 2)[0])]
     assert second.plane.point_at(float(x), float(y), radius_px=0.5) == -1
-    sample.item.setVisible(True)
-    legend.sigSampleClicked.emit(sample.item)
-    assert second.plane.hidden_classes() == set()
+    win.class_legend.button(2).click()   # shown again
+    assert second.plane.hidden_classes() == set() and first.plane.hidden_classes() == set()
     assert second.plane.point_at(float(x), float(y), radius_px=0.5) >= 0
+    # Hidden classes stay hidden in the planes of a new comparison.
+    win.class_legend.button(4).click()
+    _train(qtbot, win)
+    assert all(p.plane.hidden_classes() == {4} for p in win.panels) and win.class_legend.hidden() == {4}
 
 
 def test_closing_the_window_while_training_stops_the_trainer(qtbot, make_window):

@@ -8,7 +8,9 @@ host gives) and Add Current Model the main window's: it is encoded on the same d
 as one more panel; a model that cannot take the data is refused with one message.
 
 * **Linked brushing**: hovering a data item in any plane rings it in every plane; clicking one
-  selects it everywhere; a class hidden or shown through one plane's legend is in every plane.
+  selects it everywhere; a class hidden or shown through the window's one legend of the classes
+  (:class:`~latentlab.gui.views.compare_view.ClassLegend`, above the planes) is hidden or shown
+  in every plane.
   A lasso (Shift + drag, or any drag while Lasso is on) drawn round items in one plane keeps
   exactly those items at full strength in every plane and fades the rest; Escape or a click
   on an empty spot clears it.
@@ -42,7 +44,7 @@ from latentlab.core.errors import LatentLabError
 from latentlab.gui.tools.compare import FINISHED, CompareSession, eligible_families
 from latentlab.gui.tools.density import DensityOverlay
 from latentlab.gui.views import theme
-from latentlab.gui.views.compare_view import FamilyPanel, StripsView
+from latentlab.gui.views.compare_view import ClassLegend, FamilyPanel, StripsView
 
 NONE = "—"
 #: The shared probe redraws once per pass of the event loop while dragged (ms): the first move
@@ -81,7 +83,7 @@ class CompareWindow(QWidget):
         self._lasso: np.ndarray | None = None   # items a lasso holds, shown in every plane
         self._probe: tuple[int, float, float] | None = None
         self._shown_nearest: tuple[int, int] | None = None   # (dragged panel, item) the others show
-        self._hidden: set[int] = set()   # classes hidden through a legend, in every plane
+        self._hidden: set[int] = set()   # classes hidden through the legend, in every plane
         self._build()
         self.session.slotsChanged.connect(self._rebuild_panels)
         self.session.slotAdded.connect(self._add_panel)
@@ -173,6 +175,10 @@ class CompareWindow(QWidget):
         self.message.setObjectName("compareMessage")
         self.message.setWordWrap(True)
         outputs.addWidget(self.message, 1)
+        self.class_legend = ClassLegend()
+        self.class_legend.set_classes(class_entries(self.data))
+        self.class_legend.setVisible(self.data.labels is not None)
+        self.class_legend.hiddenChanged.connect(self.show_classes)
         self.panel_row = QHBoxLayout()
         self.panel_row.setSpacing(4)
         self.strips = StripsView()
@@ -180,6 +186,7 @@ class CompareWindow(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
         layout.addLayout(outputs)
+        layout.addWidget(self.class_legend)
         layout.addLayout(self.panel_row, 1)
         layout.addWidget(self.strips)
 
@@ -292,7 +299,7 @@ class CompareWindow(QWidget):
             self.panel_row.removeWidget(panel)
             panel.deleteLater()
         self.panels, self.densities, self._selected, self._probe = [], [], [], None
-        self._shown_nearest, self._hidden = None, set()
+        self._shown_nearest = None   # the hidden classes and a lasso stay: they are the window's
         self.strips.set_rows([])
         for k in range(len(self.session.slots)):
             self._add_panel(k)
@@ -308,7 +315,6 @@ class CompareWindow(QWidget):
         panel.setObjectName(f"comparePanel{k}")
         panel.plane.pointHovered.connect(self._brush)
         panel.plane.pointSelected.connect(self.select_item)
-        panel.classesChanged.connect(self.show_classes)
         panel.removeRequested.connect(lambda k=k: self.session.remove(k))
         panel.plane.probeMoved.connect(lambda x, y, k=k: self.move_probe(k, x, y))
         panel.plane.probeReleased.connect(lambda x, y, k=k: self.move_probe(k, x, y))
@@ -400,8 +406,9 @@ class CompareWindow(QWidget):
             panel.set_highlight(shown)
 
     def show_classes(self, hidden: set[int]) -> None:
-        """A legend click in one plane: the same classes are hidden in every plane."""
+        """A click in the classes' legend: exactly those classes are hidden in every plane."""
         self._hidden = set(hidden)
+        self.class_legend.set_hidden(self._hidden)
         for panel in self.panels:
             if panel.has_points():
                 panel.set_hidden_classes(self._hidden)
@@ -525,3 +532,16 @@ def model_name(path: str) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name or path
+
+
+def class_entries(data: Any) -> list[tuple[int, tuple[int, int, int], str]]:
+    """``(class, colour, name)`` of every class present in ``data``, coloured as the planes colour them."""
+    if data.labels is None or not len(data):
+        return []
+    labels = data.labels.numpy()
+    names = list(data.class_names)
+    present = np.unique(labels[labels >= 0])
+    if not present.size:
+        return []
+    colours = theme.label_colors(max(len(names), int(present.max()) + 1))
+    return [(int(k), colours[k], names[k] if k < len(names) else str(k)) for k in present]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem, QGraphicsItem, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout,
     QWidget,
@@ -26,6 +27,8 @@ _Z_HIGHLIGHT = 45
 STRIP_HEIGHT = 52
 #: A plane whose codes fill less than this share of its view (along both axes) is framed anew.
 REFIT_BELOW = 0.6
+#: Classes given a button of their own in the legend.
+MAX_CLASSES = 20
 #: How strongly the items outside a lasso still show.
 UNLASSOED_OPACITY = 0.12
 
@@ -33,14 +36,13 @@ UNLASSOED_OPACITY = 0.12
 class FamilyPanel(QWidget):
     """One family: its title and status, a small latent plane and one decoded view.
 
-    ``plane`` is a :class:`LatentPlaneView` (its signals are the panel's); a ring drawn by
+    ``plane`` is a :class:`LatentPlaneView` (its signals are the panel's) without a legend of
+    its own (the window shows the classes once, :class:`ClassLegend`); a ring drawn by
     :meth:`set_highlight` marks the data item brushed in any panel, and :meth:`set_lasso`
-    fades every item but a lassoed set. ``classesChanged(set)`` says which classes are hidden
-    after a click on this plane's legend; ``removeRequested()`` that its × was pressed (shown
-    with ``removable``, for a model a person opened).
+    fades every item but a lassoed set. ``removeRequested()`` says that its × was pressed
+    (shown with ``removable``, for a model a person opened).
     """
 
-    classesChanged = Signal(object)
     removeRequested = Signal()
 
     def __init__(self, title: str, parent: QWidget | None = None, *, removable: bool = False) -> None:
@@ -62,7 +64,7 @@ class FamilyPanel(QWidget):
         self.status = QLabel("waiting")
         self.status.setObjectName("comparePanelStatus")
         self.status.setStyleSheet(f"color: {theme.MUTED};")
-        self.plane = LatentPlaneView()
+        self.plane = LatentPlaneView(side_legend=False)
         self.plane.setMinimumSize(160, 140)
         self.plane.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.decoded = DecodedView()
@@ -80,9 +82,6 @@ class FamilyPanel(QWidget):
         self._highlight.setEnabled(False)
         self._highlight.setVisible(False)
         self.plane.plotItem.addItem(self._highlight)
-        # After the plane's own handler (connected first) has shown or hidden the class.
-        self.plane.plotItem.legend.sigSampleClicked.connect(lambda _item: self.classesChanged.emit(
-            self.plane.hidden_classes()))
         self._xy: np.ndarray | None = None
         self._highlighted: int | None = None
         self._lassoed: np.ndarray | None = None
@@ -190,6 +189,70 @@ class FamilyPanel(QWidget):
     def highlighted(self) -> int | None:
         """The data item ringed now, or None."""
         return self._highlighted if self._highlight.isVisible() else None
+
+
+class ClassLegend(QWidget):
+    """The classes of the compared data, once for all the planes: a button per class in its
+    colour (pressed: shown). A click hides or shows that class; ``hiddenChanged(set)`` says
+    which classes are hidden now."""
+
+    hiddenChanged = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareClasses")
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self._buttons: dict[int, QToolButton] = {}
+        self.setStyleSheet(f"QToolButton:!checked {{ color: {theme.MUTED}; text-decoration: line-through; }}")
+
+    def set_classes(self, entries: Sequence[tuple[int, tuple[int, int, int], str]]) -> None:
+        """One button per ``(class, colour, name)``, all shown (at most :data:`MAX_CLASSES`)."""
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self._buttons = {}
+        if entries:
+            title = QLabel("Classes")
+            title.setStyleSheet(f"color: {theme.MUTED};")
+            self._layout.addWidget(title)
+        for k, colour, name in list(entries)[:MAX_CLASSES]:
+            button = QToolButton()
+            button.setObjectName(f"compareClass{k}")
+            button.setText(name)
+            button.setIcon(_swatch(colour))
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setCheckable(True)
+            button.setChecked(True)
+            button.setAutoRaise(True)
+            button.setToolTip(f"Show or hide {name} in every plane")
+            button.toggled.connect(lambda _on: self.hiddenChanged.emit(self.hidden()))
+            self._layout.addWidget(button)
+            self._buttons[k] = button
+        if len(entries) > MAX_CLASSES:
+            self._layout.addWidget(QLabel(f"… {len(entries) - MAX_CLASSES} more"))
+        self._layout.addStretch(1)
+
+    def hidden(self) -> set[int]:
+        return {k for k, b in self._buttons.items() if not b.isChecked()}
+
+    def set_hidden(self, hidden: set[int]) -> None:
+        """Show the classes in ``hidden`` as hidden (no signal)."""
+        for k, button in self._buttons.items():
+            button.blockSignals(True)
+            button.setChecked(k not in hidden)
+            button.blockSignals(False)
+
+    def button(self, k: int) -> QToolButton:
+        return self._buttons[k]
+
+
+def _swatch(colour: tuple[int, int, int]) -> QIcon:
+    pixmap = QPixmap(10, 10)
+    pixmap.fill(QColor(*colour))
+    return QIcon(pixmap)
 
 
 def strip_picture(frames: Sequence[np.ndarray]) -> np.ndarray:

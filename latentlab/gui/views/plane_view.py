@@ -20,7 +20,7 @@ from latentlab.gui.views import theme
 from latentlab.gui.views.plane_heatmap import ERROR_NOTE, RealnessLayer, error_opacities
 from latentlab.gui.views.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
-from latentlab.gui.views.side_legend import add_side_legend
+from latentlab.gui.views.side_legend import SideLegend, add_side_legend
 
 ThumbnailSource = Callable[[int], np.ndarray]
 
@@ -70,11 +70,12 @@ class LatentPlaneView(pg.PlotWidget):
     pointSelected = Signal(int)
     viewChanged = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, side_legend: bool = True) -> None:
         theme.ensure_pyqtgraph_config()
         super().__init__(parent, background=theme.BACKGROUND, viewBox=PlaneViewBox(),
                          axisItems=theme.flat_grid_axes())
         self.setObjectName("latentPlane")
+        self._side_legend = side_legend
         self._xy = np.zeros((0, 2), dtype=np.float64)
         self._labels: np.ndarray | None = None
         self._hidden_classes: set[int] = set()
@@ -112,8 +113,10 @@ class LatentPlaneView(pg.PlotWidget):
         self._vb.sigRangeChangedManually.connect(self._on_user_range_change)
         self._vb.sigRangeChanged.connect(self._on_range_changed)
         # Beside the plane, not on it: a legend inside would hide points, the probe and its label.
-        self._legend = add_side_legend(item, brush=pg.mkBrush(theme.BACKGROUND), pen=None,
-                                       labelTextColor=theme.FOREGROUND)
+        # Without ``side_legend`` the owner shows the classes (several planes, one legend): the
+        # legend is kept off the plot, where it would cost every repaint its items' bounds.
+        options = {"brush": pg.mkBrush(theme.BACKGROUND), "pen": None, "labelTextColor": theme.FOREGROUND}
+        self._legend = add_side_legend(item, **options) if self._side_legend else SideLegend(**options)
         self._legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.set_axis_names("z₀", "z₁")
 
