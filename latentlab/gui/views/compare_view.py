@@ -105,9 +105,9 @@ class FamilyPanel(QWidget):
         return self._xy is not None
 
     def prepare(self, n: int, labels: np.ndarray | None, class_names: Sequence[str] = ()) -> None:
-        """Build the scatter of ``n`` items and its legend before there are codes to show (no
-        dot is drawn until :meth:`set_points`): the first codes then only move the points,
-        instead of building the legend while a family trains."""
+        """Build the scatter of ``n`` items, coloured by ``labels``, before there are codes to
+        show (no dot is drawn until :meth:`set_points`): the first codes then only move the
+        points, instead of building the scatter while a family trains."""
         if self._xy is None:
             self.plane.set_points(np.full((n, 2), np.nan), labels, class_names)
             self.plane.frame((-1.0, -1.0, 2.0, 2.0))   # the waiting probe in the middle, not at an edge
