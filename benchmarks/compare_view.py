@@ -2,12 +2,14 @@
 
 Opens the Compare Families window offscreen on ``moons`` (10,000 items) and measures:
 
-1. **GUI timer gaps while a family trains**: a 16 ms QTimer runs while the four families
-   (PCA, AE, VAE, β-VAE, latent 2) train one after another in the background and each plane
-   re-encodes its 10,000 points as snapshots arrive; p50 / p99 of the gaps between ticks.
-   Floor: p99 ≤ 33 ms.
+1. **GUI timer gaps while a family trains**: once the window has loaded what a trainer needs
+   (it does so on the inference worker when it opens), Train is pressed and a 16 ms QTimer
+   runs while the four families (PCA, AE, VAE, β-VAE, latent 2) train one after another in the
+   background and each plane re-encodes its 10,000 points as snapshots arrive; p50 / p99 of
+   the gaps between ticks. Floor: p99 ≤ 33 ms.
 2. **Drag to pixels**: real mouse events drag the probe of the first plane along a circle (one
-   move every ``--interval-ms``); for every move, the time until the *second* family's
+   move every ``--interval-ms``); for every move, the time from just before its event is sent
+   (work done inside the event's handler counts) until the *second* family's
    decoded view has painted its reconstruction of the item nearest the probe (the shared
    probe crosses families: decode in one plane, nearest item in its map, reconstruction by
    another model, probes moved in all planes). p50 / p95. Floor: p95 ≤ 16 ms.
@@ -85,8 +87,10 @@ def drag_to_reconstruction(app: QApplication, window, moves: int, interval_s: fl
         angle = 2.0 * math.pi * i / 120.0
         pos = QPoint(centre.x() + int(radius * math.cos(angle)), centre.y() + int(radius * math.sin(angle)))
         before = id(target.decoded.current_image())
+        # From before the event is sent: a handler that does its work at once counts it too.
+        sent_at = time.perf_counter()
         send_mouse(viewport, QEvent.Type.MouseMove, pos, NONE, LEFT)
-        sent.append((time.perf_counter(), before))
+        sent.append((sent_at, before))
         next_at += interval_s
     wait_until(app, lambda: clock.painted and clock.painted[-1][0] > sent[-1][0] + 0.05, 2.0)
     send_mouse(viewport, QEvent.Type.MouseButtonRelease, pos, LEFT, NONE)
@@ -132,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1280, 800)
     window.show()
     app.processEvents()
+    # Train is pressed once the window has loaded what a trainer needs (a person chooses the
+    # families first); loading it is a one-off of the process, not part of training a model.
+    wait_until(app, lambda: window.session.warm, 60.0)
     started = time.perf_counter()
     gaps = train_with_timer(app, window, timeout_s=1800.0)
     trained_s = time.perf_counter() - started

@@ -39,7 +39,7 @@ from latentlab.core.models import registry
 
 __all__ = [
     "DEFAULT_FAMILIES", "MAX_FAMILIES", "FamilyResult", "check_families", "choose_pair", "compare",
-    "family_result", "lift", "parse_families", "plane_xy", "project", "render_frames", "render_sheet",
+    "family_result", "inside_polygon", "lift", "parse_families", "plane_xy", "project", "render_frames", "render_sheet",
     "save_animation", "save_metrics", "save_sheet",
     "training_settings",
 ]
@@ -227,6 +227,42 @@ def lift(plane: Any, xy: np.ndarray) -> np.ndarray:
     """Codes ``[M, D]`` of plane points ``[M, 2]`` (the point of the latent space on the plane)."""
     origin, basis = plane.origin.numpy(), plane.basis.numpy()
     return (origin[None] + np.asarray(xy, np.float32) @ basis).astype(np.float32)
+
+
+def inside_polygon(xy: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which points ``xy`` ``[N, 2]`` lie inside ``polygon`` ``[M, 2]`` (a lasso): a bool mask ``[N]``.
+
+    The even–odd rule (a point is inside when a ray from it crosses the outline an odd number
+    of times), so a lasso that crosses itself leaves its overlaps out; the outline closes
+    from its last corner back to its first. A polygon of fewer than three corners holds
+    nothing; points that are not finite are never inside.
+    """
+    xy = np.asarray(xy, np.float64)
+    poly = np.asarray(polygon, np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2 or poly.ndim != 2 or poly.shape[1] != 2:
+        raise LatentLabError(f"points and lasso must be [N, 2] arrays, got {xy.shape} and {poly.shape}")
+    poly = poly[np.isfinite(poly).all(axis=1)]
+    mask = np.zeros(len(xy), dtype=bool)
+    if len(poly) < 3:
+        return mask
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    with np.errstate(invalid="ignore"):
+        near = np.flatnonzero(np.isfinite(xy).all(axis=1) & (xy >= lo).all(axis=1) & (xy <= hi).all(axis=1))
+    x, y = xy[near, 0][None, :], xy[near, 1][None, :]
+    x0, y0 = poly[:, 0], poly[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    flat = y0 == y1   # a level edge is never crossed by a level ray
+    x0, y0, x1, y1 = x0[~flat], y0[~flat], x1[~flat], y1[~flat]
+    odd = np.zeros(len(near), dtype=bool)
+    step = max(1, 2_000_000 // max(len(near), 1))   # edges per block: a bounded [E, N] at a time
+    for s in range(0, len(x0), step):
+        ex0, ey0 = x0[s:s + step, None], y0[s:s + step, None]
+        ex1, ey1 = x1[s:s + step, None], y1[s:s + step, None]
+        spans = (ey0 > y) != (ey1 > y)
+        at = ex0 + (y - ey0) * (ex1 - ex0) / (ey1 - ey0)
+        odd ^= np.logical_xor.reduce(spans & (x < at), axis=0)
+    mask[near] = odd
+    return mask
 
 
 def path_codes(za: np.ndarray, zb: np.ndarray, steps: int) -> np.ndarray:

@@ -1193,13 +1193,20 @@ class AppController(QObject):
         if old is not None:
             old.close()   # stops its training
             old.deleteLater()
+        from latentlab.gui.open_model import FILE_FILTER, load_model
+
         self.compare_window = CompareWindow(   # a child window: it closes, and stops, with this one
             self._data, make_trainer=lambda p: TrainingWorker(p.model_config, p.data, p.train_config, p.initial,
                                                              isolated=self.isolate_training),
-            submit=self.inference.submit, threads=self.training_threads, parent=self.window)
+            submit=self.inference.submit, threads=self.training_threads, load_model=load_model,
+            model_filter=FILE_FILTER, current_model=self._model_for_compare, parent=self.window)
         self.window.closing.connect(self.compare_window.shutdown)
         self.compare_window.show()
         return self.compare_window
+
+    def _model_for_compare(self) -> tuple[Any, str] | None:
+        """The model on screen and its name, for the Compare Families window (None: no model)."""
+        return None if self._model is None else (self._model, self.model_name)
 
     def _on_window_closing(self) -> None:
         self.decoder.stop()

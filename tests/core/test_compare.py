@@ -187,3 +187,19 @@ def test_animation_walks_every_family_along_its_path(moons: Dataset, compared, t
 
     with Image.open(path) as gif:
         assert gif.n_frames == 2 * compare.STRIP_STEPS - 2   # forwards, then back without the ends twice
+
+
+def test_inside_polygon_follows_the_even_odd_rule() -> None:
+    # A "C": the notch on the right is outside although it lies within the outline's box.
+    c_shape = np.array([[0, 0], [3, 0], [3, 1], [1, 1], [1, 2], [3, 2], [3, 3], [0, 3]], float)
+    pts = np.array([[0.5, 0.5], [2, 0.5], [2, 1.5], [0.5, 1.5], [2.5, 2.5], [4, 1], [-1, 1], [np.nan, 1]])
+    np.testing.assert_array_equal(compare.inside_polygon(pts, c_shape),
+                                  [True, True, False, True, True, False, False, False])
+    # A bow tie crossing itself: its two lobes are inside, the space round them is not.
+    bow = np.array([[0, 0], [2, 2], [2, 0], [0, 2]], float)
+    np.testing.assert_array_equal(compare.inside_polygon(np.array([[0.2, 1], [1.8, 1], [1, 0.2]]), bow),
+                                  [True, True, False])
+    # A line or a point holds nothing; a badly shaped lasso is refused.
+    assert not compare.inside_polygon(pts, c_shape[:2]).any()
+    with pytest.raises(LatentLabError, match="lasso"):
+        compare.inside_polygon(pts, np.zeros((4, 3)))

@@ -1,11 +1,19 @@
-"""View ▸ Compare Families…: up to four families side by side on the window's data, live.
+"""View ▸ Compare Families…: up to four models side by side on the window's data, live.
 
-One panel per family (:class:`~latentlab.gui.views.compare_view.FamilyPanel`: a small latent
+One panel per model (:class:`~latentlab.gui.views.compare_view.FamilyPanel`: a small latent
 plane and a decoded view) organises itself as that family trains; the families train one after
-another (:class:`~latentlab.gui.tools.compare.CompareSession`) and Cancel stops them.
+another (:class:`~latentlab.gui.tools.compare.CompareSession`) and Cancel stops them. Add
+Model… brings a model from disk instead (what File ▸ Open Model reads, through the loader the
+host gives) and Add Current Model the main window's: it is encoded on the same data and joins
+as one more panel; a model that cannot take the data is refused with one message.
 
 * **Linked brushing**: hovering a data item in any plane rings it in every plane; clicking one
-  selects it everywhere; a class hidden or shown through one plane's legend is in every plane.
+  selects it everywhere; a class hidden or shown through the window's one legend of the classes
+  (:class:`~latentlab.gui.views.compare_view.ClassLegend`, above the planes) is hidden or shown
+  in every plane.
+  A lasso (Shift + drag, or any drag while Lasso is on) drawn round items in one plane keeps
+  exactly those items at full strength in every plane and fades the rest; Escape or a click
+  on an empty spot clears it.
 * **One shared probe**: dragging the probe in a plane decodes that model there; every other
   panel shows its own reconstruction of the data item nearest the probe (the off-manifold
   map's ``nearest``), and its probe moves onto that item, so the same image is compared across
@@ -19,11 +27,13 @@ another (:class:`~latentlab.gui.tools.compare.CompareSession`) and Cancel stops 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
@@ -34,22 +44,32 @@ from latentlab.core.errors import LatentLabError
 from latentlab.gui.tools.compare import FINISHED, CompareSession, eligible_families
 from latentlab.gui.tools.density import DensityOverlay
 from latentlab.gui.views import theme
-from latentlab.gui.views.compare_view import FamilyPanel, StripsView
+from latentlab.gui.views.compare_view import ClassLegend, FamilyPanel, StripsView
 
 NONE = "—"
-#: The shared probe redraws at most this often while dragged (ms); the last position always wins.
-PROBE_INTERVAL_MS = 16
+#: The shared probe redraws once per pass of the event loop while dragged (ms): the first move
+#: at once, the moves that queued up meanwhile as one, the last position winning. A longer
+#: interval made every move of a steady drag wait for the throttle's timer (about half a frame
+#: on average) before anything was drawn.
+PROBE_INTERVAL_MS = 0
 
 
 class CompareWindow(QWidget):
     """The Compare Families window over ``data`` (see the module docstring).
 
     ``make_trainer(plan)`` makes a training worker for a plan; ``submit`` is the inference
-    worker's. :meth:`ask_sheet_path` is the question tests replace.
+    worker's. ``load_model(path)`` reads a model file as File ▸ Open Model does (an object with
+    ``.model`` and ``.path``; without it there is no Add Model…) and ``model_filter`` is its file
+    chooser's filter; ``current_model()`` gives the main window's model and its name, or None.
+    :meth:`ask_sheet_path`, :meth:`ask_gif_path` and :meth:`ask_model_path` are the questions
+    tests replace.
     """
 
     def __init__(self, data: Any, *, make_trainer: Callable[[Any], Any], submit: Callable[..., Any],
-                 threads: int | None = None, parent: QWidget | None = None) -> None:
+                 threads: int | None = None, load_model: Callable[[str], Any] | None = None,
+                 model_filter: str = "All files (*)",
+                 current_model: Callable[[], tuple[Any, str] | None] | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.setObjectName("compareWindow")
         self.setWindowTitle(f"Compare Families — {data.name}")
@@ -58,18 +78,23 @@ class CompareWindow(QWidget):
         self.panels: list[FamilyPanel] = []
         self.densities: list[DensityOverlay] = []
         self._submit = submit
+        self._load_model, self._model_filter, self._current_model = load_model, model_filter, current_model
         self._selected: list[int] = []
+        self._lasso: np.ndarray | None = None   # items a lasso holds, shown in every plane
         self._probe: tuple[int, float, float] | None = None
         self._shown_nearest: tuple[int, int] | None = None   # (dragged panel, item) the others show
-        self._hidden: set[int] = set()   # classes hidden through a legend, in every plane
+        self._hidden: set[int] = set()   # classes hidden through the legend, in every plane
         self._build()
         self.session.slotsChanged.connect(self._rebuild_panels)
+        self.session.slotAdded.connect(self._add_panel)
         self.session.statusChanged.connect(self._show_status)
         self.session.codesChanged.connect(self._show_codes)
         self.session.weightsChanged.connect(self._weights_changed)
         self.session.runningChanged.connect(self._running_changed)
         self.session.failed.connect(self.show_message)
         self._update_probe = qthrottled(self._show_probe, timeout=PROBE_INTERVAL_MS, leading=True, parent=self)
+        self._escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self._escape.activated.connect(self.clear_lasso)
         self._fit_to_screen()
 
     def _fit_to_screen(self) -> None:
@@ -119,17 +144,41 @@ class CompareWindow(QWidget):
         self.density_box.setObjectName("compareDensityBox")
         self.density_box.setToolTip("Shade each plane by how dense its codes are: the holes between codes show dark.")
         self.density_box.toggled.connect(self._density_toggled)
+        self.lasso_button = QPushButton("Lasso")
+        self.lasso_button.setObjectName("compareLassoButton")
+        self.lasso_button.setCheckable(True)
+        self.lasso_button.setToolTip("Drag round items in any plane to pick them out in every plane "
+                                     "(Shift + drag does it too). Escape clears the lasso.")
+        self.lasso_button.toggled.connect(self._lasso_mode_toggled)
+        self.add_model_button = QPushButton("Add Model…")
+        self.add_model_button.setObjectName("compareAddModelButton")
+        self.add_model_button.setToolTip("Compare a trained model from disk (a model folder, a .latentlab "
+                                         "file) beside the families, on the same data.")
+        self.add_model_button.clicked.connect(lambda: self.add_model_file())
+        self.add_model_button.setVisible(self._load_model is not None)
+        self.add_current_button = QPushButton("Add Current Model")
+        self.add_current_button.setObjectName("compareAddCurrentButton")
+        self.add_current_button.setToolTip("Compare the model in the main window beside the families "
+                                           "(its weights as they are now).")
+        self.add_current_button.clicked.connect(self.add_current_model)
+        self.add_current_button.setVisible(self._current_model is not None)
         for w in (self.latent_spin, self.epochs_spin, self.train_button, self.cancel_button):
             bar.addWidget(w)
         bar.addStretch(1)
         # A second row, so the window fits a 1024-pixel-wide screen.
         outputs = QHBoxLayout()
-        for w in (self.density_box, self.export_button, self.gif_button):
+        for w in (self.add_model_button, self.add_current_button, self.lasso_button, self.density_box,
+                  self.export_button, self.gif_button):
             outputs.addWidget(w)
-        self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train.")
+        also = ", or add a trained model (Add Model…)" if self._load_model is not None else ""
+        self.message = QLabel(f"{self.data.name}: {len(self.data):,} items. Choose families and press Train{also}.")
         self.message.setObjectName("compareMessage")
         self.message.setWordWrap(True)
         outputs.addWidget(self.message, 1)
+        self.class_legend = ClassLegend()
+        self.class_legend.set_classes(class_entries(self.data))
+        self.class_legend.setVisible(self.data.labels is not None)
+        self.class_legend.hiddenChanged.connect(self.show_classes)
         self.panel_row = QHBoxLayout()
         self.panel_row.setSpacing(4)
         self.strips = StripsView()
@@ -137,6 +186,7 @@ class CompareWindow(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)
         layout.addLayout(outputs)
+        layout.addWidget(self.class_legend)
         layout.addLayout(self.panel_row, 1)
         layout.addWidget(self.strips)
 
@@ -147,6 +197,55 @@ class CompareWindow(QWidget):
     def start(self) -> None:
         """Train the chosen families one after another."""
         self.session.start(self.chosen_families(), self.latent_spin.value(), self.epochs_spin.value())
+
+    def ask_model_path(self) -> str | None:
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model to the comparison", "", self._model_filter)
+        return path or None
+
+    def add_model_file(self, path: str | None = None) -> bool:
+        """Add Model…: read the model at ``path`` (asked when None) and compare it beside the others."""
+        if self._load_model is None:
+            return False
+        path = path or self.ask_model_path()
+        if not path:
+            return False
+        try:
+            opened = self._load_model(path)
+        except Exception as exc:   # a file a person chose: say why, never a traceback
+            self.show_message(f"Could not open the model {path}: {exc}")
+            return False
+        where = str(getattr(opened, "path", "") or path)
+        if self.session.add_model(opened.model, model_name(where), where=where):
+            self.show_message(f"Added {model_name(where)}; its plane appears once it has encoded "
+                              f"{len(self.data):,} items of {self.data.name}.{self._make_room()}")
+            return True
+        return False
+
+    def add_current_model(self) -> bool:
+        """Add Current Model: the main window's model (a copy of its weights now) beside the others."""
+        found = self._current_model() if self._current_model is not None else None
+        if found is None or found[0] is None:
+            self.show_message("The main window has no model to add; open or train one there first.")
+            return False
+        model, name = found
+        if self.session.add_model(model, name or "current model", copy=True, where="from the main window"):
+            self.show_message(f"Added the main window's model {name}.{self._make_room()}")
+            return True
+        return False
+
+    def _make_room(self) -> str:
+        """Leave out the last chosen families that would no longer fit beside the opened models
+        (so Train works as it is); what was left out, as a sentence for the message."""
+        opened = sum(s.opened for s in self.session.slots)
+        chosen = [b for b in self.family_boxes if b.currentText() != NONE]
+        dropped = []
+        while chosen and opened + len(chosen) > core.MAX_FAMILIES:
+            box = chosen.pop()
+            dropped.append(box.currentText())
+            box.setCurrentText(NONE)
+        if not dropped:
+            return ""
+        return f" {', '.join(reversed(dropped))} left out of the families to train, to fit {core.MAX_FAMILIES} models."
 
     def ask_sheet_path(self) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison sheet", "compare.png", "PNG images (*.png)")
@@ -191,6 +290,7 @@ class CompareWindow(QWidget):
 
     # -- what the session says --------------------------------------------------------------
     def _rebuild_panels(self) -> None:
+        self._update_probe.cancel()
         for overlay in self.densities:
             overlay.schedule.cancel()
             overlay.clear()
@@ -199,28 +299,45 @@ class CompareWindow(QWidget):
             self.panel_row.removeWidget(panel)
             panel.deleteLater()
         self.panels, self.densities, self._selected, self._probe = [], [], [], None
-        self._shown_nearest, self._hidden = None, set()
-        for k, slot in enumerate(self.session.slots):
-            panel = FamilyPanel(slot.title)
-            panel.setObjectName(f"comparePanel{k}")
-            panel.plane.pointHovered.connect(self._brush)
-            panel.plane.pointSelected.connect(self.select_item)
-            panel.classesChanged.connect(self.show_classes)
-            panel.plane.probeMoved.connect(lambda x, y, k=k: self.move_probe(k, x, y))
-            panel.plane.probeReleased.connect(lambda x, y, k=k: self.move_probe(k, x, y))
-            self.panel_row.addWidget(panel, 1)
-            self.panels.append(panel)
-            overlay = DensityOverlay(panel.plane, scene=lambda k=k: self.session.slots[k].encoded,
-                                     manifold_map=lambda k=k: self._map_of(k), submit=self._submit,
-                                     kind=f"compare-density-{k}", parent=self)
-            panel.plane.viewChanged.connect(overlay.schedule)
-            self.densities.append(overlay)
-            if self.density_box.isChecked():
-                overlay.set_enabled(True)
-        self.strips.set_rows([s.title for s in self.session.slots])
+        self._shown_nearest = None   # the hidden classes and a lasso stay: they are the window's
+        self.strips.set_rows([])
+        for k in range(len(self.session.slots)):
+            self._add_panel(k)
+        for k, slot in enumerate(self.session.slots):   # models kept from before (opened ones)
+            self._show_status(k)
+            if slot.encoded is not None:
+                self._show_codes(k)
+
+    def _add_panel(self, k: int) -> None:
+        """A panel (and a strip row) for model ``k``, the last one."""
+        slot = self.session.slots[k]
+        panel = FamilyPanel(slot.title, removable=slot.opened)
+        panel.setObjectName(f"comparePanel{k}")
+        panel.plane.pointHovered.connect(self._brush)
+        panel.plane.pointSelected.connect(self.select_item)
+        panel.removeRequested.connect(lambda k=k: self.session.remove(k))
+        panel.plane.probeMoved.connect(lambda x, y, k=k: self.move_probe(k, x, y))
+        panel.plane.probeReleased.connect(lambda x, y, k=k: self.move_probe(k, x, y))
+        box = panel.plane.plotItem.vb
+        box.lasso_enabled, box.lasso_mode = True, self.lasso_button.isChecked()
+        box.sigLassoDrawn.connect(lambda corners, k=k: self.lasso(k, corners))
+        box.sigLeftClicked.connect(lambda pos, k=k: self._plane_clicked(k, pos.x(), pos.y()))
+        panel.prepare(len(self.data), self.session.labels, tuple(self.data.class_names))
+        self.panel_row.addWidget(panel, 1)
+        self.panels.append(panel)
+        overlay = DensityOverlay(panel.plane, scene=lambda k=k: self.session.slots[k].encoded,
+                                 manifold_map=lambda k=k: self._map_of(k), submit=self._submit,
+                                 kind=f"compare-density-{k}", parent=self)
+        panel.plane.viewChanged.connect(overlay.schedule)
+        self.densities.append(overlay)
+        if self.density_box.isChecked():
+            overlay.set_enabled(True)
+        self.strips.add_row(slot.title)
         self._caption_pair()
 
     def _show_status(self, k: int) -> None:
+        if k >= len(self.panels):
+            return
         slot = self.session.slots[k]
         text = slot.status if slot.status != "training" else f"training {slot.epoch}".strip()
         if slot.status == FINISHED and slot.epoch:
@@ -229,12 +346,18 @@ class CompareWindow(QWidget):
 
     def _show_codes(self, k: int) -> None:
         enc = self.session.slots[k].encoded
+        if enc is None or k >= len(self.panels):
+            return
         panel = self.panels[k]
         first = not panel.has_points()
+        if first:
+            panel.set_lasso(self._lasso)   # drawn with the points
         panel.set_points(enc.xy, self.session.labels, tuple(self.data.class_names))
         if first and self._hidden:
             panel.set_hidden_classes(self._hidden)
-        if first:
+        if first or self._probe is None:
+            # Until a probe is dragged, each probe rests on the path's first item and follows it
+            # as its family trains (its plane coordinates would otherwise drift off the data).
             a = self.session.pair[0]
             panel.plane.set_probe(float(enc.xy[a, 0]), float(enc.xy[a, 1]))
         self._show_interpolation(k)
@@ -283,11 +406,58 @@ class CompareWindow(QWidget):
             panel.set_highlight(shown)
 
     def show_classes(self, hidden: set[int]) -> None:
-        """A legend click in one plane: the same classes are hidden in every plane."""
+        """A click in the classes' legend: exactly those classes are hidden in every plane."""
         self._hidden = set(hidden)
+        self.class_legend.set_hidden(self._hidden)
         for panel in self.panels:
             if panel.has_points():
                 panel.set_hidden_classes(self._hidden)
+
+    def lasso(self, k: int, corners: np.ndarray) -> None:
+        """A lasso drawn in plane ``k`` (corners ``[M, 2]`` in its coordinates): the items inside
+        it (those of hidden classes left out) are picked out in every plane."""
+        if not self.session.ready(k):
+            self.panels[k].plane.plotItem.vb.clear_lasso()
+            return
+        inside = core.inside_polygon(self.session.slots[k].encoded.xy, corners)
+        if self.session.labels is not None and self._hidden:
+            inside &= ~np.isin(self.session.labels, sorted(self._hidden))
+        indices = np.flatnonzero(inside)
+        for j, panel in enumerate(self.panels):
+            if j != k:
+                panel.plane.plotItem.vb.clear_lasso()
+        if not len(indices):
+            self.clear_lasso()
+            self.show_message("The lasso holds no items; draw round some points (Escape clears a lasso).")
+            return
+        self._lasso = indices
+        for panel in self.panels:
+            panel.set_lasso(indices)
+        self.show_message(f"{len(indices):,} items lassoed in {self.session.slots[k].title}: they stand out in "
+                          "every plane. Escape or a click on an empty spot clears the lasso.")
+
+    def lassoed(self) -> np.ndarray | None:
+        """The items a lasso picked out (None: no lasso)."""
+        return None if self._lasso is None else self._lasso.copy()
+
+    def clear_lasso(self) -> None:
+        """Escape, or a click on an empty spot: every item at full strength again."""
+        had = self._lasso is not None
+        self._lasso = None
+        for panel in self.panels:
+            panel.plane.plotItem.vb.clear_lasso()
+            if had:
+                panel.set_lasso(None)
+        if had:
+            self.show_message("Lasso cleared.")
+
+    def _lasso_mode_toggled(self, on: bool) -> None:
+        for panel in self.panels:
+            panel.plane.plotItem.vb.lasso_mode = on
+
+    def _plane_clicked(self, k: int, x: float, y: float) -> None:
+        if self._lasso is not None and self.panels[k].plane.point_at(x, y) < 0:
+            self.clear_lasso()
 
     def select_item(self, index: int) -> None:
         """Select data item ``index`` in every plane; the last two selected items are the path's ends."""
@@ -351,3 +521,27 @@ class CompareWindow(QWidget):
         path, frames = self.session.interpolation(k)
         self.panels[k].plane.set_path(path, path[[0, -1]])
         self.strips.set_strip(k, frames)
+
+
+def model_name(path: str) -> str:
+    """A model's short name: its folder's or file's name without ``.latentlab`` / ``.onnx``."""
+    name = os.path.basename(os.path.normpath(path))
+    if name == "config.json":
+        name = os.path.basename(os.path.dirname(os.path.normpath(path)))
+    for suffix in (".latentlab", ".onnx"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return name or path
+
+
+def class_entries(data: Any) -> list[tuple[int, tuple[int, int, int], str]]:
+    """``(class, colour, name)`` of every class present in ``data``, coloured as the planes colour them."""
+    if data.labels is None or not len(data):
+        return []
+    labels = data.labels.numpy()
+    names = list(data.class_names)
+    present = np.unique(labels[labels >= 0])
+    if not present.size:
+        return []
+    colours = theme.label_colors(max(len(names), int(present.max()) + 1))
+    return [(int(k), colours[k], names[k] if k < len(names) else str(k)) for k in present]

@@ -12,8 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPixmap, QTransform
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPathItem, QLabel, QWidget
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.point_raster import RASTER_MIN_POINTS, RenderCache, argb32, image_from_argb, rasterize_dots
@@ -331,9 +331,31 @@ def _on_screen(x: np.ndarray, y: np.ndarray, width: float, height: float, size: 
 
 
 class PlaneViewBox(pg.ViewBox):
-    """ViewBox that reports left clicks (in plane coordinates) instead of ignoring them."""
+    """ViewBox that reports left clicks (in plane coordinates) instead of ignoring them.
+
+    It can draw a lasso: with ``lasso_enabled`` a Shift + left drag (and with ``lasso_mode``
+    any left drag off the probe) draws a free-hand outline instead of panning, and
+    ``sigLassoDrawn`` gives its corners in plane coordinates (``[M, 2]``) on release. The
+    outline stays drawn until :meth:`clear_lasso`.
+    """
 
     sigLeftClicked = Signal(object)
+    sigLassoDrawn = Signal(object)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lasso_enabled = False
+        self.lasso_mode = False
+        self._lasso: list[tuple[float, float]] | None = None   # corners while one is drawn
+        pen = QPen(QColor(theme.SELECTION), 1.5, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self._lasso_item = QGraphicsPathItem()
+        self._lasso_item.setPen(pen)
+        self._lasso_item.setBrush(QColor(255, 255, 255, 28))
+        self._lasso_item.setZValue(30)
+        self._lasso_item.setVisible(False)
+        self._lasso_item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)   # drawn only
+        self.addItem(self._lasso_item, ignoreBounds=True)
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802
         if ev.button() == Qt.MouseButton.LeftButton:
@@ -341,6 +363,44 @@ class PlaneViewBox(pg.ViewBox):
             self.sigLeftClicked.emit(self.mapToView(ev.pos()))
         else:
             super().mouseClickEvent(ev)
+
+    def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
+        if ev.button() == Qt.MouseButton.LeftButton and axis is None:
+            if ev.isStart():
+                shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                wanted = self.lasso_enabled and (self.lasso_mode or shift)
+                self._lasso = [self._view_xy(ev.buttonDownPos())] if wanted else None
+            if self._lasso is not None:
+                ev.accept()
+                self._lasso.append(self._view_xy(ev.pos()))
+                self._draw_lasso(self._lasso)
+                if ev.isFinish():
+                    corners, self._lasso = np.array(self._lasso, dtype=np.float64), None
+                    self.sigLassoDrawn.emit(corners)
+                return
+        super().mouseDragEvent(ev, axis)
+
+    def _view_xy(self, pos) -> tuple[float, float]:
+        p = self.mapToView(pos)
+        return float(p.x()), float(p.y())
+
+    def _draw_lasso(self, corners) -> None:
+        path = QPainterPath()
+        path.moveTo(*corners[0])
+        for x, y in corners[1:]:
+            path.lineTo(x, y)
+        path.closeSubpath()
+        self._lasso_item.setPath(path)
+        self._lasso_item.setVisible(True)
+
+    def lasso_outline(self) -> QPainterPath | None:
+        """The outline drawn last (None when cleared)."""
+        return self._lasso_item.path() if self._lasso_item.isVisible() else None
+
+    def clear_lasso(self) -> None:
+        """Take the drawn outline away."""
+        self._lasso = None
+        self._lasso_item.setVisible(False)
 
 
 def target_path() -> QPainterPath:

@@ -20,7 +20,7 @@ from latentlab.gui.views import theme
 from latentlab.gui.views.plane_heatmap import ERROR_NOTE, RealnessLayer, error_opacities
 from latentlab.gui.views.plane_items import (ArrowOverlay, PlaneViewBox, PointCloud, PointIndex, ProbeItem,
                                        ThumbnailPopup, target_path)
-from latentlab.gui.views.side_legend import add_side_legend
+from latentlab.gui.views.side_legend import SideLegend, add_side_legend
 
 ThumbnailSource = Callable[[int], np.ndarray]
 
@@ -73,11 +73,12 @@ class LatentPlaneView(pg.PlotWidget):
     pointSelected = Signal(int)
     viewChanged = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, side_legend: bool = True) -> None:
         theme.ensure_pyqtgraph_config()
         super().__init__(parent, background=theme.BACKGROUND, viewBox=PlaneViewBox(),
                          axisItems=theme.flat_grid_axes())
         self.setObjectName("latentPlane")
+        self._side_legend = side_legend
         self._xy = np.zeros((0, 2), dtype=np.float64)
         self._labels: np.ndarray | None = None
         self._hidden_classes: set[int] = set()
@@ -87,6 +88,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._hovered = -1
         self._selected: int | None = None
         self._marked = np.zeros(0, dtype=np.int64)   # points drawn with a ring (set_marked)
+        self._marks_drawn = False
         self._thumbnail_source: ThumbnailSource | None = None
         self._legend_notes: dict[str, str] = {}   # text lines under the classes, by topic
         self._note_items: list[pg.ScatterPlotItem] = []
@@ -114,8 +116,10 @@ class LatentPlaneView(pg.PlotWidget):
         self._vb.sigRangeChangedManually.connect(self._on_user_range_change)
         self._vb.sigRangeChanged.connect(self._on_range_changed)
         # Beside the plane, not on it: a legend inside would hide points, the probe and its label.
-        self._legend = add_side_legend(item, brush=pg.mkBrush(theme.BACKGROUND), pen=None,
-                                       labelTextColor=theme.FOREGROUND)
+        # Without ``side_legend`` the owner shows the classes (several planes, one legend): the
+        # legend is kept off the plot, where it would cost every repaint its items' bounds.
+        options = {"brush": pg.mkBrush(theme.BACKGROUND), "pen": None, "labelTextColor": theme.FOREGROUND}
+        self._legend = add_side_legend(item, **options) if self._side_legend else SideLegend(**options)
         self._legend.sigSampleClicked.connect(self._on_legend_clicked)
         self.set_axis_names("z₀", "z₁")
 
@@ -139,6 +143,8 @@ class LatentPlaneView(pg.PlotWidget):
         self._selection.setZValue(_Z_SELECTION)
         self._marks = pg.ScatterPlotItem(size=MARK_SIZE_PX, pen=pg.mkPen(MARK_COLOR, width=1.2), brush=None)
         self._marks.setZValue(_Z_POINTS + 1)
+        for empty in (self._path, self._waypoints, self._selection, self._marks):
+            empty.setVisible(False)   # shown when they hold something (see set_path)
         self._probe = ProbeItem(
             pos=(0.0, 0.0), size=theme.PROBE_SIZE_PX, symbol=target_path(),
             pen=pg.mkPen(theme.PROBE_COLOR, width=2),
@@ -176,6 +182,7 @@ class LatentPlaneView(pg.PlotWidget):
         self._set_hovered(-1)
         self._selected = None
         self._selection.setData([], [])
+        self._selection.setVisible(False)
         self._marked = np.zeros(0, dtype=np.int64)   # marks belong to the old points
         self._draw_marks()
         groups, colors, legend = self._colors_for(labels, class_names)
@@ -202,10 +209,12 @@ class LatentPlaneView(pg.PlotWidget):
         """The labels the points are coloured by (None: all unlabelled)."""
         return None if self._labels is None else self._labels.copy()
 
-    def update_points(self, xy: np.ndarray) -> None:
+    def update_points(self, xy: np.ndarray, follow: bool = True) -> None:
         """Move the existing points to ``xy`` (same N and labels), e.g. after a re-encode.
 
-        The user's pan/zoom is kept; only a view the user never touched follows the data.
+        The user's pan/zoom is kept; only a view the user never touched follows the data, when
+        the points leave it or shrink well inside it (:meth:`_view_misfits`), and only with
+        ``follow`` (a caller may keep the view regardless).
         """
         xy = check_xy(xy)
         if xy.shape[0] != self._xy.shape[0]:
@@ -217,7 +226,7 @@ class LatentPlaneView(pg.PlotWidget):
         if self._selected is not None:
             self._selection.setData([xy[self._selected, 0]], [xy[self._selected, 1]])
         self._draw_marks()
-        if not self._user_moved_view and self._view_misfits():
+        if follow and not self._user_moved_view and self._view_misfits():
             self.auto_range()
         self._settle_view()
 
@@ -469,8 +478,12 @@ class LatentPlaneView(pg.PlotWidget):
         return self._marked.copy()
 
     def _draw_marks(self) -> None:
+        if not self._marked.size and not self._marks_drawn:
+            return   # nothing drawn and nothing to draw: a re-encode skips the scatter's setData
         shown = self._marked[self._visible_mask()[self._marked]] if self._marked.size else self._marked
         self._marks.setData(self._xy[shown, 0], self._xy[shown, 1])
+        self._marks_drawn = bool(shown.size)
+        self._marks.setVisible(self._marks_drawn)
 
     # --------------------------------------------------------------- selection
     def set_selected(self, index: int | None) -> None:
@@ -478,11 +491,13 @@ class LatentPlaneView(pg.PlotWidget):
         if index is None or index < 0:
             self._selected = None
             self._selection.setData([], [])
+            self._selection.setVisible(False)
             return
         if index >= self._xy.shape[0]:
             raise IndexError(f"point {index} does not exist ({self._xy.shape[0]} points)")
         self._selected = int(index)
         self._selection.setData([self._xy[index, 0]], [self._xy[index, 1]])
+        self._selection.setVisible(True)
 
     def selected(self) -> int | None:
         """Index of the point with the selection ring, or None."""
@@ -619,6 +634,10 @@ class LatentPlaneView(pg.PlotWidget):
         else:
             marks = check_xy(waypoints)
             self._waypoints.setData(marks[:, 0], marks[:, 1])
+        # Empty items are hidden: the scene then never asks them for bounds or paint (Python
+        # calls on every repaint, each waiting for the interpreter while a trainer runs).
+        self._path.setVisible(xy is not None and len(xy) > 0)
+        self._waypoints.setVisible(waypoints is not None and len(waypoints) > 0)
 
     def set_arrow(self, start_xy: Sequence[float], end_xy: Sequence[float]) -> None:
         """Draw an arrow from ``start_xy`` to ``end_xy`` (plane coordinates)."""
