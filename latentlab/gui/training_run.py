@@ -106,8 +106,10 @@ class TrainingRun(QObject):
         worker.failed.connect(self._on_failed)
         worker.finished.connect(self._on_finished)
         self._worker = worker
-        if not worker.isolated:   # a trainer in this process shares the interpreter lock
-            self._shorten_switch_interval(True)
+        # While a run goes on, the re-encodes and quality measurements it causes run on worker
+        # threads here (and a trainer too when it cannot go to a child): the GUI thread gets the
+        # interpreter lock back from them sooner with a short switch interval.
+        self._shorten_switch_interval(True)
         self._ids += 1
         history = plan.prior_history if resume is None else plan.full_history(resume.history)
         self.model.set(Run(status="running", history=tuple(history),
