@@ -103,10 +103,20 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ModelConfig:
+        """A saved configuration: an option it lacks that names a ``when_missing`` value gets
+        that value (what the model was built with before the option existed), not the default."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise LatentLabError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        d = dict(d)
+        family = d.get("family", cls.family)
+        options = d.get("options") or {}
+        if isinstance(family, str) and family in registry.names() and isinstance(options, Mapping):
+            missing = {o.name: o.when_missing for o in registry.get(family).options
+                       if o.when_missing is not None and o.name not in options}
+            if missing:
+                d["options"] = {**options, **missing}
         return cls(**d)
 
 

@@ -101,7 +101,9 @@ class Option:
     """A family's own model setting, stored in ``ModelConfig.options`` (JSON round-trip).
 
     The type is the default's: bool, int, float or str. ``choices`` limits a str option;
-    ``minimum``/``maximum`` bound a number.
+    ``minimum``/``maximum`` bound a number. ``when_missing`` (if not None) is the value a saved
+    model's configuration that lacks the option gets instead of the default: what models saved
+    before the option existed did, so their files still load (see ``ModelConfig.from_dict``).
     """
 
     name: str
@@ -110,12 +112,15 @@ class Option:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    when_missing: bool | int | float | str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name.replace("_", "-")):
             raise ValueError(f"option name {self.name!r} must be lower case letters, digits, '_' or '-'")
         object.__setattr__(self, "choices", tuple(self.choices))
         self.check(self.default)
+        if self.when_missing is not None:
+            self.check(self.when_missing)
 
     @property
     def kind(self) -> type:
