@@ -1,5 +1,7 @@
 """The recurrent VAE family: a bidirectional GRU encoder and a GRU decoder driven by the code.
 
+The encoder reads the sequence through a 1-D convolution over ``front`` steps (5 unless the
+option says otherwise; 0 for none, as in models saved before the option) before its GRU.
 Recurrent decoders are known to ignore the code ("posterior collapse"): this one sees the
 code at every step and starts from a state made from it, the KL weight ramps up from 0 over
 ``kl_warmup_epochs`` (the family's default is 2), and ``free_bits`` floors each latent
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 FREE_BITS = Option("free_bits", 0.1, help="nats of KL per latent dimension the loss does not penalise",
                    minimum=0.0, maximum=10.0)
 CLIP = Option("clip", 1.0, help="largest gradient norm (global); 0 turns clipping off", minimum=0.0)
+# Models saved before the front end existed have none: their files say nothing of it.
+FRONT = Option("front", 5, help="steps of the encoder's 1-D conv front end before its GRU; 0 for none",
+               minimum=0, maximum=31, absent=0)
 
 
 def build(config: ModelConfig) -> SequenceAutoencoder:
@@ -58,7 +63,7 @@ FAMILY = Family(
     build=build,
     defaults={"hidden": {"gru": (128,)}, "kl_warmup_epochs": 2},
     settings=("hidden", "beta", "kl_warmup_epochs"),
-    options=(SIGMA, FREE_BITS, CLIP),
+    options=(SIGMA, FREE_BITS, CLIP, FRONT),
     archs=("gru",),
     train_step=clipped_step,
     schedule=kl_schedule,
