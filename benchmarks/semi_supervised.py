@@ -18,7 +18,7 @@ one when the consistency term uses jitter; the other is printed beside it.
 
 Floor: the ssvae reaches at least 85 % and at least 15 points above the classifier alone.
 
-    python benchmarks/semi_supervised.py            # the floor settings (30 epochs)
+    python benchmarks/semi_supervised.py            # the floor settings (50 epochs)
     python benchmarks/semi_supervised.py --quick    # 3 epochs: a sanity run
 """
 
@@ -80,7 +80,7 @@ def classifier_alone(plan, labels: int, steps: int, jitter_pixels: float = 0.0) 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--labels", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=50)
     p.add_argument("--latent-dim", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="3 epochs")

@@ -283,4 +283,68 @@ def test_a_file_saved_before_the_classifier_option_loads_and_classifies_the_same
     # Saved again, the file names the classifier it has; a new model still gets the conv net.
     again = save_model(tmp_path / "again", loaded.model)
     assert json.loads((again / "config.json").read_text())["model"]["options"]["classifier"] == "arch"
-    assert _config().options["classifier"] == "conv" and _config().options["consistency"] == 30.0
+    assert _config().options["classifier"] == "conv" and _config().options["consistency"] == 20.0
+
+
+# -- entropy minimisation, the ramp of the unlabelled terms and the learning-rate decay ------
+def test_the_entropy_weight_adds_the_entropy_of_the_unlabelled_guesses() -> None:
+    x, y = _batch()
+    results = {}
+    for weight in (0.0, 4.0):
+        torch.manual_seed(0)
+        model = build_model(_config(entropy=weight, dropout=0.0, consistency=0.0)).train()
+        torch.manual_seed(1)
+        results[weight] = model.loss(x, y)
+    with torch.no_grad():
+        q = model.classify(x[3:])
+        entropy = float(-(q * q.log()).sum(1).mean())
+    assert entropy > 0
+    torch.testing.assert_close(float((results[4.0]["loss"] - results[0.0]["loss"]).detach()), 4.0 * entropy,
+                               rtol=1e-4, atol=1e-4)
+    model.unlabelled_scale = 0.0   # the step's ramp turns the term off at the start
+    torch.manual_seed(1)
+    torch.testing.assert_close(model.loss(x, y)["loss"], results[0.0]["loss"], rtol=1e-5, atol=1e-5)
+
+
+def test_the_step_ramps_the_unlabelled_terms_and_decays_the_learning_rate() -> None:
+    from latentlab.core.models import ssvae
+    from latentlab.core.models.registry import StepContext
+
+    model = build_model(_config(ramp_epochs=4.0, lr_decay=0.5))
+    at = lambda epochs_done: StepContext(int(epochs_done) + 1, 10, round(epochs_done % 1 * 10), 10, 0)  # noqa: E731
+    assert [ssvae.unlabelled_scale(model, at(e)) for e in (0, 2, 4, 7)] == [0.0, 0.5, 1.0, 1.0]
+    assert [ssvae.lr_factor(model, at(e)) for e in (0, 5, 7.5, 9.5)] == pytest.approx([1.0, 1.0, 0.5, 0.1])
+    plain = build_model(_config(lr_decay=0.0))
+    assert ssvae.unlabelled_scale(plain, at(0)) == 1.0 and ssvae.lr_factor(plain, at(9.5)) == 1.0
+    # The family's defaults: VAT of radius 2 and weight 20, no ramp, no entropy term, the rate
+    # falls over the last 30 %.
+    default = build_model(_config())
+    assert (default.vat, default.consistency, default.entropy) == (2.0, 20.0, 0.0)
+    assert ssvae.unlabelled_scale(default, at(0)) == 1.0
+    assert [ssvae.lr_factor(default, at(e)) for e in (6.5, 8.5)] == pytest.approx([1.0, 0.5])
+    # The step sets both on the model and the optimiser, from the base rate each time.
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = _batch()
+    ssvae.train_step(model, x, y, {"main": opt}, at(7.5))
+    assert model.unlabelled_scale == 1.0 and opt.param_groups[0]["lr"] == pytest.approx(5e-4)
+    ssvae.train_step(model, x, y, {"main": opt}, at(2))
+    assert model.unlabelled_scale == 0.5 and opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+
+
+def test_the_virtual_adversarial_direction_is_the_most_sensitive_one() -> None:
+    # A classifier that reads two pixels, one twenty times as strongly as the other: the
+    # perturbation must go almost all along the strong one, with the option's length.
+    torch.manual_seed(0)
+    model = build_model(_config(vat=1.5))
+    linear = torch.nn.Linear(36, 3)
+    with torch.no_grad():
+        linear.weight.zero_()
+        linear.weight[:, 7] = torch.tensor([2.0, -1.0, 0.5])
+        linear.weight[:, 20] = torch.tensor([2.0, -1.0, 0.5]) / 20
+    model.classifier = torch.nn.Sequential(torch.nn.Flatten(), linear)
+    x = _data(32).images
+    r = model.vat_direction(x).flatten(1)
+    torch.testing.assert_close(r.norm(dim=1), torch.full((32,), 1.5))
+    assert bool((r[:, 7].abs() > 0.99 * 1.5).all())
+    others = torch.cat([r[:, :7], r[:, 8:]], 1)
+    assert float(others.abs().max()) < 0.15
