@@ -99,6 +99,9 @@ def load_startup(model_path: str | None, default_model: str | None) -> StartupRe
         out.data = load_dataset(DEFAULT_DATA)
     if out.model is None:
         out.hint = "No model loaded yet. Press Start to train one."
+    # Which data a model was trained on is checked by content hash: hash it here, not on the
+    # GUI thread while the window waits for its probe (it is cached on the data set).
+    _ = out.data.fingerprint
     return out
 
 
@@ -185,6 +188,46 @@ def controller_of(window: MainWindow) -> Any:
     return window.findChild(AppController)
 
 
+def encode_early(window: MainWindow, result: Any, early: dict[str, Any]) -> None:
+    """Encode the start-up's data with its model on a thread now, while the GUI thread builds the
+    controller (the encoder's matrix products let the interpreter lock go), and hand the codes
+    to ``early["controller"]`` (:meth:`AppController.adopt_placement`) when they are ready.
+    Only for a model with an encoder that fits the data; anything else is left to the
+    controller's own encode."""
+    from latentlab.gui import placement
+
+    if isinstance(result, BaseException) or result.data is None or result.model is None:
+        return
+    model, data = result.model.model, result.data
+    try:
+        from latentlab.core import inference
+        from latentlab.core.device import cpu_state
+
+        config = model.config
+        if placement.by_inversion(config) or inference.incompatibility(config, data):
+            return
+        job = placement.placement_job(config, cpu_state(model), data)
+    except Exception:   # only a head start: the controller encodes as usual
+        log.debug("no early encode", exc_info=True)
+        return
+
+    def encode() -> Any:
+        import torch
+
+        torch.set_num_threads(1)   # per thread: the GUI thread keeps the other core
+        return job(lambda: window.closed)
+
+    def done(placed: Any) -> None:
+        controller = early.get("controller")
+        if controller is not None and not isinstance(placed, BaseException):
+            controller.adopt_placement(model, data, placed)
+
+    thread = WarmUpThread(encode)
+    thread.done.connect(done)   # queued: it runs on the GUI thread once attach_startup is over
+    window.adopt_thread(thread)
+    thread.start()
+
+
 def attach_startup(window: MainWindow, result: Any) -> None:
     """On the GUI thread: build the controller over the window from the start-up result."""
     from latentlab.gui.controller import AppController
@@ -192,7 +235,10 @@ def attach_startup(window: MainWindow, result: Any) -> None:
     if window.closed:   # closed while loading: nothing to show, and no thread may start now
         settle_heap()
         return
+    early: dict[str, Any] = {}
+    encode_early(window, result, early)   # runs while the controller is built below
     controller = AppController(window, training_threads=training_threads())
+    early["controller"] = controller
     if isinstance(result, BaseException):
         settle_heap()
         message, _ = describe_exception(result)

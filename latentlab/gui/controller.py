@@ -585,6 +585,20 @@ class AppController(QObject):
             on_progress=self._show_placing if placement.by_inversion(cfg) else None)
         return True
 
+    def adopt_placement(self, model: Any, data: Any, placed: placement.Placed | None) -> bool:
+        """Show codes placed elsewhere for ``model`` (its weights as loaded) on ``data``: the
+        app's start-up encodes the data while this controller is built, so the points come
+        sooner. Only while that model and data are current, still untrained and not yet placed;
+        the encode their arrival asked for is then dropped. True when adopted."""
+        if placed is None or model is not self._model or data is not self._data or self._codes is not None \
+                or self.is_training or self._latest_state is not self._encoded_state \
+                or len(placed.codes) != len(data):
+            return False
+        if self._encode_handle is not None:
+            self._encode_handle.cancel()
+        self._on_codes((self._model_key, self._data_key), placed)
+        return self._codes is placed.codes
+
     def _encoded_weights(self) -> dict[str, torch.Tensor] | None:
         """The weights the scene's codes came from (the off-manifold map reads their variances)."""
         return self._encoded_state if self._encoded_state is not None else self.latest_state()

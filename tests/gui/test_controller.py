@@ -190,3 +190,18 @@ def test_training_on_other_data_does_not_say_the_old_model_mismatches_it(qtbot, 
     qtbot.waitUntil(lambda: c.run.status == "idle", timeout=30000)
     # A new model is trained for the new data: telling the user to train one would mislead.
     assert not any("expects" in m for m in messages), messages
+
+
+def test_codes_placed_elsewhere_for_the_loaded_model_are_shown_at_once(qtbot, opened) -> None:
+    from latentlab.core.device import cpu_state
+    from latentlab.gui import placement
+
+    window, c = opened(show=False)
+    model = tiny_model()
+    c.set_model(model)   # its own encode is now pending in the worker
+    placed = placement.placement_job(model.config, cpu_state(model), c.data)(lambda: False)
+    other = tiny_model(seed=5)
+    assert not c.adopt_placement(other, c.data, placed)   # not the current model
+    assert c.adopt_placement(model, c.data, placed)
+    assert c.scene.xy is not None and np.array_equal(c.scene.codes, placed.codes)
+    assert not c.adopt_placement(model, c.data, placed)   # placed already: once only
