@@ -272,8 +272,11 @@ def test_a_class_chosen_in_the_legend_is_hidden_in_every_plane(qtbot, make_windo
     import pyqtgraph as pg
 
     assert not any(isinstance(item, pg.LegendItem) for p in win.panels for item in p.plane.scene().items())
+    assert not any(win.class_legend.button(k).font().strikeOut() for k in range(5))   # all shown
     win.class_legend.button(2).click()   # hide class 2
     assert first.plane.hidden_classes() == {2} and second.plane.hidden_classes() == {2}
+    # The hidden class alone reads as hidden (struck through).
+    assert [win.class_legend.button(k).font().strikeOut() for k in range(5)] == [False, False, True, False, False]
     labels = moons.labels.numpy()
     # A hidden class can be neither hovered nor picked in any plane.
     x, y = win.session.slots[1].encoded.xy[int(np.flatnonzero(labels == 2)[0])]

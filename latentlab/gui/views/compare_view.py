@@ -205,7 +205,6 @@ class ClassLegend(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
         self._buttons: dict[int, QToolButton] = {}
-        self.setStyleSheet(f"QToolButton:!checked {{ color: {theme.MUTED}; text-decoration: line-through; }}")
 
     def set_classes(self, entries: Sequence[tuple[int, tuple[int, int, int], str]]) -> None:
         """One button per ``(class, colour, name)``, all shown (at most :data:`MAX_CLASSES`)."""
@@ -228,7 +227,9 @@ class ClassLegend(QWidget):
             button.setChecked(True)
             button.setAutoRaise(True)
             button.setToolTip(f"Show or hide {name} in every plane")
+            button.toggled.connect(lambda _on, b=button: _mark_hidden(b))
             button.toggled.connect(lambda _on: self.hiddenChanged.emit(self.hidden()))
+            _mark_hidden(button)
             self._layout.addWidget(button)
             self._buttons[k] = button
         if len(entries) > MAX_CLASSES:
@@ -244,9 +245,19 @@ class ClassLegend(QWidget):
             button.blockSignals(True)
             button.setChecked(k not in hidden)
             button.blockSignals(False)
+            _mark_hidden(button)
 
     def button(self, k: int) -> QToolButton:
         return self._buttons[k]
+
+
+def _mark_hidden(button: QToolButton) -> None:
+    """A hidden class's button is struck through and muted; a shown one reads normally."""
+    hidden = not button.isChecked()
+    font = button.font()
+    font.setStrikeOut(hidden)
+    button.setFont(font)
+    button.setStyleSheet(f"color: {theme.MUTED};" if hidden else "")
 
 
 def _swatch(colour: tuple[int, int, int]) -> QIcon:
