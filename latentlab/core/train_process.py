@@ -94,11 +94,15 @@ def _read_exactly(stream: IO[bytes], n: int) -> bytes:
     return b"".join(parts)
 
 
-def _read(stream: IO[bytes], limit: int) -> Any:
+def _read_frame(stream: IO[bytes], limit: int) -> bytes:
     (size,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
     if size > limit:
         raise EOFError   # not our peer speaking
-    return pickle.loads(_read_exactly(stream, size))
+    return _read_exactly(stream, size)
+
+
+def _read(stream: IO[bytes], limit: int) -> Any:
+    return pickle.loads(_read_frame(stream, limit))
 
 
 # -- which jobs may go to a child ---------------------------------------------------------------
@@ -327,8 +331,13 @@ def discard() -> None:
 
 # -- the child's side ---------------------------------------------------------------------------
 def child_main() -> int:
-    """Run in the child: warm up, wait for one job, train it, report everything, exit."""
+    """Run in the child: warm up, wait for one job, train it, report everything, exit.
+
+    A thread reads what the app sends from the first moment, so the child ends at once when the
+    app goes away (closed, or killed), even while it is still importing torch.
+    """
     import io
+    import queue
 
     # The protocol owns the real standard output; anything printed goes to standard error.
     out = io.open(os.dup(1), "wb", buffering=1 << 16)
@@ -336,6 +345,16 @@ def child_main() -> int:
     sys.stdout = sys.stderr
     inp = io.open(os.dup(0), "rb", buffering=1 << 16)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (training process): %(message)s")
+    frames: queue.Queue[bytes] = queue.Queue()
+
+    def read_from_app() -> None:
+        while True:
+            try:
+                frames.put(_read_frame(inp, MAX_JOB_BYTES))
+            except (EOFError, OSError):
+                os._exit(0)   # the app is gone (or done with this child): nobody to train for
+
+    threading.Thread(target=read_from_app, name="from-app", daemon=True).start()
 
     import torch  # noqa: F401 - the slow import this child exists to pay early
 
@@ -344,32 +363,18 @@ def child_main() -> int:
 
     warm_up()
     _say(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
-    try:
-        first = _read(inp, MAX_JOB_BYTES)
-    except (EOFError, OSError):
-        return 0   # the app closed without a job for this child
     control = TrainControl()
-    pending: list[tuple[str, ...]] = []
-    while first[0] != "job":   # a control message can come before the job: keep its effect
-        pending.append(first)
-        try:
-            first = _read(inp, MAX_JOB_BYTES)
-        except (EOFError, OSError):
-            return 0
-    job: Job = first[1]
-    for message in pending:
+    message = pickle.loads(frames.get())
+    while message[0] != "job":   # a control message can come before the job: keep its effect
         _apply(control, message)
+        message = pickle.loads(frames.get())
+    job: Job = message[1]
 
-    def listen() -> None:
+    def steer() -> None:
         while True:
-            try:
-                message = _read(inp, 1 << 20)
-            except (EOFError, OSError, pickle.UnpicklingError):
-                control.cancel()   # the app is gone: stop; nobody is left to report to
-                os._exit(0)
-            _apply(control, message)
+            _apply(control, pickle.loads(frames.get()))
 
-    threading.Thread(target=listen, name="control", daemon=True).start()
+    threading.Thread(target=steer, name="control", daemon=True).start()
     _say(out, ("ready",))
     outbox = _Outbox(out)
     try:

@@ -151,3 +151,12 @@ def test_a_prepared_child_says_when_it_is_warm_and_then_trains_as_usual():
     result = child.run(tiny_job(epochs=1), lambda item: None)
     assert result.status == "finished" and len(result.history) == 1
     train_process.discard()
+
+
+def test_a_child_whose_app_goes_away_ends_at_once_even_while_warming_up():
+    child = TrainingProcess().start()
+    child._proc.stdin.close()   # as when the app is closed or killed before it sends a job
+    assert child._proc.wait(timeout=60) == 0
+    # It never got as far as saying it was warm: it did not import torch and warm up for nobody.
+    assert child._proc.stdout.read() == b""
+    child._close()
