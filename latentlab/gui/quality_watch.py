@@ -8,7 +8,8 @@ epoch closes, and the final weights when the run ends, as
 thread of its own (a one-job :class:`~latentlab.gui.workers.InferenceWorker` that builds its
 own model from the snapshot): never on the GUI thread, never holding training up. An
 epoch's request is skipped while a measurement still runs, or when measuring would take
-more than about a third of the time (the run and the GUI share the cores); the final one
+more than about a sixth of the time (it shares a core with the GUI thread while the run
+trains on the other); the final one
 always runs.
 
 It keeps the snapshot with the best (lowest) FD. When the run has ended and the best is
@@ -38,9 +39,9 @@ from latentlab.gui.workers import InferenceWorker
 
 #: The samples drawn per measurement (``quality.sample_quality``'s bounded default).
 DEFAULT_SAMPLES = 1000
-#: After a measurement that took t seconds, the next epoch's waits until 2·t have passed:
-#: measuring then takes at most about a third of the time.
-PAUSE_FACTOR = 2.0
+#: After a measurement that took t seconds, the next epoch's waits until 5·t have passed:
+#: measuring then takes at most about a sixth of the time (of the core the GUI thread uses).
+PAUSE_FACTOR = 5.0
 #: The best snapshot is offered when its FD is lower than the final weights' by this share.
 BEST_MARGIN = 0.02
 #: Mode collapse: at most this share of the classes covered ...
