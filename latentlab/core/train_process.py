@@ -21,7 +21,8 @@ import; :func:`take` hands it out (or starts one) and the next is prepared when 
 
 The two processes talk over the child's standard input and output: frames of an 8-byte
 length and a pickle, between the app and the child it started (no file and nothing a user
-gives is ever unpickled here). The child writes its logging to standard error.
+gives is ever unpickled here), and each side unpickles only classes of LatentLab, torch,
+numpy and a few plain builtins (:class:`_FrameUnpickler`). The child writes its logging to standard error.
 
 :func:`isolatable` says whether a job can go to a child: its family is one of LatentLab's own
 (a family registered at run time, and its model's class, exist only in the app's process) and
@@ -101,8 +102,31 @@ def _read_frame(stream: IO[bytes], limit: int) -> bytes:
     return _read_exactly(stream, size)
 
 
+#: The only modules a frame may name classes and functions from: what a job, a report or a
+#: result is made of. Anything else in a frame is refused, so a stray or forged frame cannot
+#: make either process run arbitrary code while unpickling.
+_ALLOWED_PACKAGES = frozenset({"latentlab", "torch", "numpy", "collections", "copyreg", "_codecs", "pathlib"})
+_ALLOWED_BUILTINS = frozenset({"set", "frozenset", "slice", "range", "complex", "bytearray", "tuple",
+                               "list", "dict", "int", "float", "bool", "str", "bytes"})
+
+
+class _FrameUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        allowed = (name in _ALLOWED_BUILTINS if module == "builtins"
+                   else module.split(".")[0] in _ALLOWED_PACKAGES)
+        if not allowed:
+            raise pickle.UnpicklingError(f"a training frame may not name {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _loads(frame: bytes) -> Any:
+    import io
+
+    return _FrameUnpickler(io.BytesIO(frame)).load()
+
+
 def _read(stream: IO[bytes], limit: int) -> Any:
-    return pickle.loads(_read_frame(stream, limit))
+    return _loads(_read_frame(stream, limit))
 
 
 # -- which jobs may go to a child ---------------------------------------------------------------
@@ -364,15 +388,15 @@ def child_main() -> int:
     warm_up()
     _say(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
     control = TrainControl()
-    message = pickle.loads(frames.get())
+    message = _loads(frames.get())
     while message[0] != "job":   # a control message can come before the job: keep its effect
         _apply(control, message)
-        message = pickle.loads(frames.get())
+        message = _loads(frames.get())
     job: Job = message[1]
 
     def steer() -> None:
         while True:
-            _apply(control, pickle.loads(frames.get()))
+            _apply(control, _loads(frames.get()))
 
     threading.Thread(target=steer, name="control", daemon=True).start()
     _say(out, ("ready",))

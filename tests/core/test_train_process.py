@@ -160,3 +160,20 @@ def test_a_child_whose_app_goes_away_ends_at_once_even_while_warming_up():
     # It never got as far as saying it was warm: it did not import torch and warm up for nobody.
     assert child._proc.stdout.read() == b""
     child._close()
+
+
+def test_a_frame_naming_anything_but_latentlab_torch_or_numpy_is_refused():
+    import pickle as std_pickle
+
+    from latentlab.core.train_process import _loads
+
+    assert _loads(std_pickle.dumps(("item", {"a": (1, 2.0)}))) == ("item", {"a": (1, 2.0)})
+    job = tiny_job()
+    assert _loads(std_pickle.dumps(job)).model_config == job.model_config   # tensors and configs pass
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(std_pickle.UnpicklingError, match="may not name"):
+        _loads(std_pickle.dumps(Evil()))
