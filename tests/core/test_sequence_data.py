@@ -16,6 +16,7 @@ from latentlab.core.data.sequences import (
     WAVE_FACTORS,
     make_strokes,
     make_waves,
+    wave_shapes,
     procedural_stream,
 )
 from latentlab.core.data.series import cut_windows, load_series
@@ -93,6 +94,19 @@ def test_strokes_through_load_dataset_round_trips_its_source() -> None:
 
 
 # -- waves -------------------------------------------------------------------------------------
+def test_every_wave_blend_keeps_its_fundamental() -> None:
+    # The sawtooth and the square carry the sine's fundamental in phase, so no blend of them
+    # cancels it: a wave's labelled frequency is the one it shows. (A sawtooth rising from -1
+    # at phase 0 would carry it inverted, and a blend of about 0.61 would have none.)
+    cycles = np.arange(4000) / 1000.0   # four whole cycles
+    sine, saw, square = wave_shapes(cycles)
+    for other in (saw, square):
+        for w in np.linspace(0.0, 1.0, 21):
+            blend = (1 - w) * sine + w * other
+            fundamental = 2 * float(np.mean(blend * np.sin(2 * np.pi * cycles)))
+            assert fundamental > 0.6, (w, fundamental)
+
+
 def test_waves_follow_their_factors() -> None:
     ds = make_waves(n=200, steps=64, channels=2, seed=0)
     assert ds.shape == (64, 2) and ds.factor_names == WAVE_FACTORS and ds.feature_names == ("ch0", "ch1")

@@ -187,9 +187,16 @@ def make_strokes(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_STROKE_ST
 
 # -- waves -------------------------------------------------------------------------------------
 def wave_shapes(cycles: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sine, sawtooth and square of phase ``cycles`` (in turns), each in [-1, 1]."""
+    """Sine, sawtooth and square of phase ``cycles`` (in turns), each in [-1, 1].
+
+    All three share their fundamental's phase: each rises through (or jumps across) zero at
+    phase 0, like the sine. A sawtooth rising from -1 at phase 0 would carry the sine's
+    fundamental upside down, and a blend of about 60 % of it would cancel the fundamental,
+    so the signal would show about twice its labelled frequency.
+    """
     frac = cycles - np.floor(cycles)
-    return np.sin(2 * np.pi * cycles), 2.0 * frac - 1.0, np.where(frac < 0.5, 1.0, -1.0)
+    saw = 2.0 * ((frac + 0.5) % 1.0) - 1.0
+    return np.sin(2 * np.pi * cycles), saw, np.where(frac < 0.5, 1.0, -1.0)
 
 
 def make_waves(n: int = DEFAULT_SEQUENCE_COUNT, steps: int = DEFAULT_WAVE_STEPS, channels: int = 1,
