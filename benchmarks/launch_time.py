@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from run import emit, machine, row, wait_with_rusage  # noqa: E402
+from run import compile_app, emit, machine, row, wait_with_rusage  # noqa: E402
 
 T0_VAR = "LATENTLAB_BENCH_T0"
 MARKS = ("first-paint", "probe-ready", "points-ready")
@@ -101,15 +101,6 @@ def import_baseline() -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import PySide6.QtWidgets, torch"], check=True, cwd=ROOT)
     return time.perf_counter() - start
-
-
-def compile_app() -> None:
-    """Compile the app's modules to bytecode, as installing the wheel does (pip compiles what it
-    installs, and the bare-import baseline's torch and Qt are compiled so). A source checkout run
-    with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile every module at every launch."""
-    import compileall
-
-    compileall.compile_dir(os.path.join(ROOT, "latentlab"), quiet=1)
 
 
 def rows(quick: bool = False, runs: int | None = None) -> list[dict[str, Any]]:

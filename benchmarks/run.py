@@ -55,6 +55,18 @@ def emit(rows: list[dict[str, Any]]) -> None:
     print(JSON_MARK + json.dumps(rows), flush=True)
 
 
+def compile_app() -> None:
+    """Compile the app's modules to bytecode, as installing the wheel does (pip compiles what it
+    installs, and torch and Qt are compiled so). A source checkout run with
+    ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile every module it imports, in every
+    run: at launch, and on whichever thread first imports a module (a background import then
+    holds the interpreter lock for milliseconds at a time)."""
+    import compileall
+
+    compileall.compile_dir(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "latentlab"),
+                           quiet=1)
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (the value below which q% of ``values`` lie)."""
     ordered = sorted(values)

@@ -228,7 +228,7 @@ class AppController(QObject):
         self.training.snapshotReady.connect(self.realness.refresh)   # after the snapshot is taken in
         self.training.resultReady.connect(self._on_trained)
         self.training.failed.connect(w.show_error)
-        self.quality.changed.connect(w.quality.show_quality)
+        self.quality.changed.connect(w.show_quality)
         tools.pathChanged.connect(self._draw_path)
         tools.arrowChanged.connect(self._draw_arrow)
         tools.arrowCleared.connect(self._clear_arrow)

@@ -9,7 +9,7 @@ interval of the controller's re-encode throttle:
 * at least :data:`BASE_MS`;
 * at least the last placement's processor time over :data:`MAX_SHARE`, so placing keeps to that
   share of one core whatever the data set's size or the machine's speed;
-* twice that while the person drags the probe (a move within :data:`DRAG_WINDOW_S`): each
+* four times that while the person drags the probe (a move within :data:`DRAG_WINDOW_S`): each
   re-encode costs the GUI thread a long frame, and a drag is when frames matter most.
 """
 
@@ -25,7 +25,7 @@ MAX_MS = 12_000
 #: Placements keep to at most this share of one core (their processor time over the interval).
 MAX_SHARE = 0.1
 #: While the probe is dragged the interval is this many times longer.
-DRAG_FACTOR = 2
+DRAG_FACTOR = 4
 #: A probe moved this recently (s) is being dragged.
 DRAG_WINDOW_S = 0.5
 

@@ -10,6 +10,7 @@ signals; only the GUI thread turns them into pictures.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -61,6 +62,33 @@ class _QuickGilHandover:
 
 
 _QUICK_GIL = _QuickGilHandover()
+
+#: How much lower (a Unix nice step) the window's background threads run than the GUI thread.
+BACKGROUND_NICE = 10
+
+
+def lower_thread_priority() -> None:
+    """Run the calling background thread below the GUI thread's priority.
+
+    While a model trains, its process has one core and the GUI thread shares the other with
+    the window's background threads (re-encoding the data, measuring sample quality, relaying
+    the trainer's messages). At the same priority the scheduler hands the core back and forth
+    in slices of a few milliseconds, so a frame of a probe drag waited whenever one of them
+    ran; a lower priority lets the GUI thread take the core the moment it wakes. An otherwise
+    idle machine still runs these threads at full speed. On Linux a thread has a nice value of
+    its own; elsewhere Qt sets the thread's priority.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            tid = threading.get_native_id()
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, current + BACKGROUND_NICE))
+        except OSError:   # not allowed here: the thread keeps its priority
+            pass
+        return
+    thread = QThread.currentThread()
+    if thread is not None and thread.isRunning():
+        thread.setPriority(QThread.Priority.LowPriority)
 
 
 def describe_exception(exc: BaseException) -> tuple[str, bool]:
@@ -121,6 +149,7 @@ class TrainingWorker(QThread):
         self._snapshot: Any = None
         self._checkpoint_failed = False
         self._prepare_next = True   # False once the app shuts this run down (no next run then)
+        self._relaying = False      # True once the training process's messages arrive
         job = train_process.Job(model_config, data, train_config, initial, resume)
         self._process = train_process.take() if isolated and train_process.isolatable(job) else None
         # (take() is None where no child can start: this run trains on this thread)
@@ -189,7 +218,7 @@ class TrainingWorker(QThread):
             else:
                 job, self._job = self._job, None
                 try:
-                    result = self._process.run(job, self._relay)
+                    result = self._process.run(job, self._relay_from_child)
                 except TrainingFailed as exc:
                     if exc.started or self.control.cancelled:
                         raise
@@ -230,6 +259,15 @@ class TrainingWorker(QThread):
             except StopIteration as stop:
                 return stop.value
             self._relay(item)
+
+    def _relay_from_child(self, item: Any) -> None:
+        """:meth:`_relay` for a run in the training process: this thread only passes messages
+        on, so from the first one it runs below the GUI thread (a run the child could not take
+        trains on this thread instead, at full priority)."""
+        if not self._relaying:
+            self._relaying = True
+            lower_thread_priority()
+        self._relay(item)
 
     def _relay(self, item: Any) -> None:
         """Hand one yielded item on: snapshots latest-wins, progress queued, checkpoints written here."""
@@ -392,6 +430,7 @@ class InferenceWorker(QThread):
         # With OpenMP, torch's thread count is per calling thread. Left at the default
         # (all cores), a re-encode would compete with training and the GUI for every core.
         torch.set_num_threads(self.threads)
+        lower_thread_priority()   # the GUI thread's frames come first
         while True:
             taken = self._next_job()
             if taken is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -253,3 +255,18 @@ def test_overlapping_training_threads_put_back_the_interval_found_before_the_fir
     release[2].set()
     qtbot.waitUntil(lambda: second.isFinished(), timeout=5000)
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_inference_worker_runs_below_the_gui_thread(qtbot) -> None:
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if mine >= 19:
+        pytest.skip("this process already runs at the lowest priority")
+    worker = InferenceWorker()
+    got: list[int] = []
+    worker.submit("nice", lambda should_stop: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()),
+                  on_result=got.append)
+    qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    worker.shutdown()
+    assert got[0] > mine   # a frame of the GUI thread takes the core from a background job
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine   # the GUI thread kept its own

@@ -1,0 +1,51 @@
+"""While the probe is dragged, the side panels wait: the loss curves and sample quality redraw together."""
+
+from __future__ import annotations
+
+import pytest
+
+from latentlab.core.training_types import Progress
+from latentlab.gui.window import main_window as mw
+from latentlab.gui.window.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow()
+    qtbot.addWidget(w)
+    shown: list[object] = []
+    w.quality.show_quality = shown.append   # what reaches the quality panel, in order
+    w.shown_quality = shown
+    return w
+
+
+def progress(step: int) -> Progress:
+    return Progress(epoch=1, epochs=5, step=step, steps_per_epoch=100, terms={"loss": 1.0 / step},
+                    images_per_s=1000.0, eta_s=10.0)
+
+
+def test_a_resting_probe_lets_readings_through_at_once(window) -> None:
+    window.show_quality("reading")
+    assert window.shown_quality == ["reading"]
+    window._show_progress(progress(1), 0)
+    assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MS
+
+
+def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot, monkeypatch) -> None:
+    window.plane.probeMoved.emit(1.0, 2.0)      # a drag step on the plane
+    window.show_quality("first")
+    window.show_quality("second")               # only the newest reading is kept
+    window._show_progress(progress(1), 0)
+    assert window.shown_quality == []
+    assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MOVING_MS
+    window.flush_loss_points()                  # the redraw shows the held reading with the curves
+    assert window.shown_quality == ["second"]
+    window.flush_loss_points()
+    assert window.shown_quality == ["second"]   # nothing held twice
+    # Once the probe has rested, readings and curves are prompt again.
+    monkeypatch.setattr(mw, "PROBE_MOVING_S", 0.0)
+    qtbot.wait(5)
+    window.show_quality("third")
+    window._show_progress(progress(2), 0)
+    assert window.shown_quality == ["second", "third"]
+    assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MS
