@@ -2,7 +2,8 @@
 
 Importing torch takes a second or more, so :func:`main` shows the window shell (widgets
 that need no torch) at once and does the heavy part on a background thread: import
-torch, read the data set and the model. Before anything else, importing this module starts
+torch, read the data set and the model. That thread starts first, before the window's own
+modules import (:func:`start_loading`), so the two overlap. Before anything else, importing this module starts
 loading torch's native library without the interpreter lock (:mod:`latentlab.native_startup`, which also caps glibc's malloc arenas),
 so the dynamic loader's share of that import overlaps the window's own imports. The controller is then built on the GUI thread over
 the window (it becomes the window's child; :func:`controller_of` finds it). Only once the
@@ -19,9 +20,10 @@ import gc
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from latentlab import native_startup
 
@@ -35,10 +37,12 @@ from PySide6.QtCore import QEvent, QObject, QTimer  # noqa: E402
 from PySide6.QtGui import QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from latentlab.gui.window.main_window import MainWindow  # noqa: E402
 from latentlab.gui.settings import APPLICATION, ORGANISATION  # noqa: E402
 from latentlab.gui.workers import WarmUpThread, describe_exception  # noqa: E402
 from latentlab.resources_path import resource_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from latentlab.gui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +72,20 @@ class StartupResult:
     hint: str = ""
 
 
-def load_startup(model_path: str | None, default_model: str | None) -> StartupResult:
+def load_startup(model_path: str | None, default_model: str | None,
+                 window_imported: threading.Event | None = None) -> StartupResult:
     """Import torch and load the model and its data set (runs on a background thread).
 
     ``model_path`` is what the user asked for (errors are reported); ``default_model``
-    is tried when nothing was asked for (a missing default only gives a hint).
+    is tried when nothing was asked for (a missing default only gives a hint). The
+    controller's modules are imported here too, at the end, once ``window_imported`` is set:
+    the GUI thread imports the window's modules meanwhile, and two threads importing the same
+    modules at once could each wait for the other's.
     """
     import torch  # noqa: F401 - the slow import this thread exists for
 
     from latentlab.core.data import load_dataset
     from latentlab.gui.open_model import load_model   # a LatentLab model or ONNX graphs
-    from latentlab.gui import controller  # noqa: F401 - loads the controller's imports here too
 
     out = StartupResult()
     wanted = model_path or (default_model if default_model and os.path.exists(default_model) else None)
@@ -102,7 +109,45 @@ def load_startup(model_path: str | None, default_model: str | None) -> StartupRe
     # Which data a model was trained on is checked by content hash: hash it here, not on the
     # GUI thread while the window waits for its probe (it is cached on the data set).
     _ = out.data.fingerprint
+    if window_imported is not None:
+        window_imported.wait()
+    from latentlab.gui import controller  # noqa: F401 - the controller's imports, off the GUI thread
     return out
+
+
+class StartupLoading:
+    """The start-up's loading (:func:`load_startup`), begun before the window's modules import.
+
+    Importing torch and the window's modules both take most of a second; begun first, the
+    loading overlaps the window's imports and building. Its result waits here until the window
+    is there to take it (:meth:`deliver_to`): a thread's signal reaches only the slots connected
+    when it is sent.
+    """
+
+    def __init__(self, model_path: str | None, default_model: str | None) -> None:
+        self.window_imported = threading.Event()
+        self._result: Any = None
+        self._has_result = False
+        self._target: Any = None
+        self.thread = WarmUpThread(lambda: load_startup(model_path, default_model, self.window_imported))
+        self.thread.done.connect(self._arrived)   # queued to the GUI thread
+        self.thread.start()
+
+    def _arrived(self, result: Any) -> None:
+        self._result, self._has_result = result, True
+        self._hand_over()
+
+    def deliver_to(self, target: Any) -> None:
+        """Call ``target(result)`` on the GUI thread once the result is there (now, if it is)."""
+        self.window_imported.set()
+        self._target = target
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._has_result and self._target is not None:
+            target, self._target = self._target, None
+            result, self._result = self._result, None
+            target(result)
 
 
 def _warm_up() -> None:
@@ -261,25 +306,35 @@ def attach_startup(window: MainWindow, result: Any) -> None:
         QTimer.singleShot(0, lambda: offer_interrupted_runs(window, controller))
 
 
-def launch(args: list[str], default_model: str | None = None) -> MainWindow:
-    """Show the window now and start loading in the background; returns the window.
+def launch(args: list[str], default_model: str | None = None,
+           loading: StartupLoading | None = None) -> MainWindow:
+    """Show the window now and load in the background; returns the window.
 
-    ``args`` may hold one model path. The window's ``startup_thread`` does the loading;
-    the controller is attached when it is done.
+    ``args`` may hold one model path. ``loading`` is the loading already begun for them
+    (:func:`start_loading`); without it, it begins here. The window's ``startup_thread`` does
+    the loading; the controller is attached when it is done.
     """
+    from latentlab.gui.window.main_window import MainWindow
+
+    if loading is None:
+        loading = start_loading(args, default_model)
     window = MainWindow()
     icon_path = resource_path("icons", "latentlab.svg")
     if icon_path.exists():
         window.setWindowIcon(QIcon(str(icon_path)))
     window.show()
+    window.adopt_thread(loading.thread)
+    window.startup_thread = loading.thread
+    window.startup_loading = loading   # holds the result until it is handed over
+    loading.deliver_to(lambda result: attach_startup(window, result))
+    return window
+
+
+def start_loading(args: list[str], default_model: str | None = None) -> StartupLoading:
+    """Begin loading the model in ``args`` (else ``default_model``, by default the bundled one)."""
     model_path = args[0] if args else None
     fallback = default_model_path() if default_model is None else default_model
-    thread = WarmUpThread(lambda: load_startup(model_path, fallback or None))
-    thread.done.connect(lambda result: attach_startup(window, result))
-    window.adopt_thread(thread)
-    window.startup_thread = thread
-    thread.start()
-    return window
+    return StartupLoading(model_path, fallback or None)
 
 
 class PaintWatch(QObject):
@@ -354,7 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APPLICATION)
     if pause_collector():   # until the points show (settle_heap), or HEAP_SETTLE_LATEST_MS at most
         QTimer.singleShot(HEAP_SETTLE_LATEST_MS, lambda: None if gc.isenabled() else settle_heap())
-    window = launch(args)
+    loading = start_loading(args)   # before the window's modules import: the two overlap
+    try:
+        window = launch(args, loading=loading)
+    except BaseException:
+        loading.thread.wait()   # a running QThread must not be destroyed
+        raise
     if smoke is not None:
         quit_after(app, window, int(smoke))
     code = app.exec()
