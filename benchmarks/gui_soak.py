@@ -33,6 +33,7 @@ import argparse
 import gc
 import json
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -107,12 +108,17 @@ class Driver:
 
     # -- helpers --------------------------------------------------------------------------
     def wait(self, condition: Any, what: str) -> None:
-        from PySide6.QtCore import QEventLoop
+        """Run the event loop until ``condition()`` holds, looking every 20 ms; sleeping in the
+        loop between looks (not polling it), so the app's own threads keep their share of the
+        processor as they would with a person at the window."""
+        from PySide6.QtCore import QEventLoop, QTimer
 
         while not condition():
             if time.monotonic() > self.deadline:
                 raise Hang(f"waited over {self.hang_s:.0f} s for {what}")
-            self.qapp.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            loop = QEventLoop()
+            QTimer.singleShot(20, loop.quit)
+            loop.exec()
 
     def window(self, items: int | None = 1000) -> tuple[Any, Any]:
         from latentlab.gui.controller import AppController
@@ -222,6 +228,9 @@ def child(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     state = json.loads(args.child)
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1, all_threads=True)   # the watchdog asks where a hang is
     def on_message(kind: Any, context: Any, text: str) -> None:
         if kind in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
             say(qt=f"{kind.name}: {text}")   # at once: a crash right after still shows it
@@ -282,6 +291,7 @@ def run_child(args: argparse.Namespace, state: dict[str, Any], env: dict[str, st
     silent_limit = args.hang_s + 30.0   # a cycle reports at least once per hang limit; start-up is slower
     while True:
         if not chooser.select(timeout=silent_limit):
+            sink.extend(stacks_of(proc, fd))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             return "hang", last
@@ -302,6 +312,22 @@ def run_child(args: argparse.Namespace, state: dict[str, Any], env: dict[str, st
     if code < 0:
         return f"crash ({signal.Signals(-code).name})", last
     return ("done" if code == 0 else f"exit {code}"), last
+
+
+def stacks_of(proc: subprocess.Popen, fd: int, wait_s: float = 3.0) -> list[str]:
+    """Every thread's stack in a silent child (it dumps them on SIGUSR1), as output lines."""
+    proc.send_signal(signal.SIGUSR1)
+    lines: list[bytes] = []
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        lines.extend(chunk.split(b"\n"))
+    return ["stacks of the silent child:"] + [line.decode("utf-8", "replace") for line in lines if line.strip()]
 
 
 RECORDS: list[dict[str, Any]] = []
@@ -390,7 +416,10 @@ def report(args: argparse.Namespace, endings: list[tuple[str, Any]], other: list
     if final:
         print(f"autosave folders left: {len(final.get('autosave_left', []))}")
     if other:
-        print("other output of the child (last lines):\n  " + "\n  ".join(other[-8:]))
+        stacks = [i for i, line in enumerate(other) if line == "stacks of the silent child:"]
+        shown = other[stacks[-1]:stacks[-1] + 60] if stacks else other[-8:]
+        print("other output of the child (" + ("the last hang's stacks" if stacks else "last lines") + "):\n  "
+              + "\n  ".join(shown))
     print(f"memory growth: {growth:+.1f} MB (first reading to last)" if growth is not None
           else "memory growth: not measured (the child was restarted)")
     ok = not crashes and not hangs and not silent and growth is not None and growth < FLOOR_GROWTH_MB
