@@ -8,6 +8,8 @@ palette that tells classes apart, the probe's colours. Widgets call
 from __future__ import annotations
 
 import colorsys
+import logging
+import math
 
 import pyqtgraph as pg
 from PySide6.QtGui import QColor, QPen, QPixmapCache
@@ -100,10 +102,18 @@ def qcolor(rgb: RGB | str, alpha: int = 255) -> QColor:
     return color
 
 
+log = logging.getLogger(__name__)
+
 # Grid lines sit beneath a plot's contents (the view box is at z = -100).
 _GRID_Z = -150.0
 # Room for the cached axes of a few full-screen plots (Qt's default of 10 MB holds one or two).
 _PIXMAP_CACHE_KB = 64 * 1024
+
+
+#: An axis longer than this many pixels, or with more ticks than this on one level, gets no
+#: ticks (see FlatGridAxis.tickValues); a real screen's axis has a few thousand pixels at most.
+MAX_AXIS_PX = 100_000
+MAX_TICKS = 10_000
 
 
 class FlatGridAxis(pg.AxisItem):
@@ -118,8 +128,42 @@ class FlatGridAxis(pg.AxisItem):
 
     def __init__(self, orientation: str, background: str = BACKGROUND, **kwargs) -> None:
         super().__init__(orientation, **kwargs)
+        # The space for the tick labels grows as they need and never shrinks. Left to shrink,
+        # it could feed back on itself in the plane, whose axes keep one scale: the left axis
+        # narrows for shorter labels, the bottom axis gets longer, the locked aspect changes
+        # the vertical range, the labels grow back, and round again at every layout. A soak of
+        # the window caught it alternating between two widths for over a minute.
+        self.setStyle(autoReduceTextSpace=False)
         self._background = QColor(background)
         self._flat_pens: dict[int, QPen] = {}
+        self._warned = False   # a degenerate axis is logged once
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 (pyqtgraph's name)
+        """pyqtgraph's ticks, but none for an axis whose ticks could not all be drawn.
+
+        pyqtgraph lays out every tick of every level at once (and compares each new level with
+        the ticks before it, all against all), with more ticks the longer it thinks the axis
+        is: 40,000 ticks, for an axis of a billion pixels, took 8 s. An axis whose range or
+        length is not finite, longer than :data:`MAX_AXIS_PX`, or with more than
+        :data:`MAX_TICKS` ticks on a level (a view caught in a degenerate transform) gets no
+        ticks for that paint instead of stalling the GUI thread.
+        """
+        span = abs(maxVal - minVal) * abs(self.scale)
+        if not (math.isfinite(minVal) and math.isfinite(maxVal) and math.isfinite(size)) \
+                or not 0 < size <= MAX_AXIS_PX:
+            return self._no_ticks(minVal, maxVal, size)
+        if span > 0:
+            low, high = sorted((minVal * self.scale, maxVal * self.scale))
+            for spacing, _offset in self.tickSpacing(low, high, size):
+                if not spacing > 0 or span / spacing > MAX_TICKS:
+                    return self._no_ticks(minVal, maxVal, size)
+        return super().tickValues(minVal, maxVal, size)
+
+    def _no_ticks(self, minVal, maxVal, size) -> list:
+        if not self._warned:
+            self._warned = True
+            log.warning("no ticks for the %s axis of %r..%r over %r pixels", self.orientation, minVal, maxVal, size)
+        return []
 
     def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph's name)
         specs = super().generateDrawSpecs(p)
