@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         window = launch(args, loading=loading)
     except BaseException:
+        loading.window_imported.set()   # nothing to wait for now
         loading.thread.wait()   # a running QThread must not be destroyed
         raise
     if smoke is not None:

@@ -160,3 +160,37 @@ def test_smoke_quit_fails_when_no_model_loads(tmp_path):
     out = _smoke_run([str(tmp_path / "no-such-model")], tmp_path)
     assert out.returncode == 1
     assert "no model" in out.stderr
+
+
+@pytest.mark.parametrize("arrives_first", [True, False])
+def test_loading_begun_before_the_window_hands_its_result_over_once(qtbot, monkeypatch, arrives_first) -> None:
+    # main() begins loading before the window's modules import; the result may come before or
+    # after the window is there to take it, and must reach it exactly once either way.
+    import threading
+
+    gate = threading.Event()
+    seen_window_imported = []
+
+    def fake_load(model_path, default_model, window_imported=None):
+        gate.wait(5)
+        seen_window_imported.append(window_imported)
+        return ("loaded", model_path, default_model)
+
+    monkeypatch.setattr(app, "load_startup", fake_load)
+    loading = app.start_loading(["some/model"], default_model="fallback")
+    got = []
+    if arrives_first:
+        gate.set()
+        qtbot.waitUntil(loading.thread.isFinished, timeout=5000)
+        qtbot.wait(20)   # the queued result reaches the GUI thread with no one to take it yet
+        loading.deliver_to(got.append)
+        assert got == [("loaded", "some/model", "fallback")]
+    else:
+        loading.deliver_to(got.append)
+        assert got == []
+        gate.set()
+        qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    qtbot.wait(20)
+    assert got == [("loaded", "some/model", "fallback")]   # once
+    assert seen_window_imported == [loading.window_imported] and loading.window_imported.is_set()
+    loading.thread.wait()
