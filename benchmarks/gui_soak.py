@@ -23,7 +23,7 @@ is closed with consent, so no autosave folder may be left at the end.
 
 Floor: 0 crashes, 0 hangs, memory growth under 50 MB.
 
-    python benchmarks/gui_soak.py               # 200 + 100 cycles (about 15 minutes on 2 cores)
+    python benchmarks/gui_soak.py               # 200 + 100 cycles (about 20 minutes on 2 cores)
     python benchmarks/gui_soak.py --quick       # 20 + 10 cycles, memory every 10
 """
 
