@@ -110,9 +110,14 @@ def load_startup(model_path: str | None, default_model: str | None,
     # GUI thread while the window waits for its probe (it is cached on the data set).
     _ = out.data.fingerprint
     if window_imported is not None:
-        window_imported.wait()
+        window_imported.wait(WINDOW_IMPORT_WAIT_S)
     from latentlab.gui import controller  # noqa: F401 - the controller's imports, off the GUI thread
     return out
+
+
+#: The loading thread waits at most this long for the window's modules (a window that never
+#: comes must not keep the thread, and with it the app's exit, waiting).
+WINDOW_IMPORT_WAIT_S = 30.0
 
 
 class StartupLoading:
