@@ -33,7 +33,6 @@ from superqt.utils import qthrottled
 
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import settings as prefs
-from latentlab.gui.encode_pacing import DRAG_WINDOW_S
 from latentlab.gui.views.colour_by import ColourByBar
 from latentlab.gui.open_model import FILE_FILTER as MODEL_FILTER
 from latentlab.gui.open_model import model_location
@@ -61,10 +60,9 @@ SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 LOSS_FLUSH_MS = 1000
 # While the person drags the probe, the curves (and sample quality) wait longer: their redraw
 # is the longest thing a frame of the drag would otherwise have to share. A probe still for
-# PROBE_MOVING_S is no longer dragged (the same window as the re-encode pacing's), and the next
-# report draws within LOSS_FLUSH_MS again.
+# PROBE_MOVING_S is no longer dragged, and the next report draws within LOSS_FLUSH_MS again.
 LOSS_FLUSH_MOVING_MS = 4000
-PROBE_MOVING_S = DRAG_WINDOW_S
+PROBE_MOVING_S = 0.5
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
