@@ -779,14 +779,18 @@ def main(argv: list[str] | None = None) -> int:
     handler = (COMMANDS.get(args.command) or cli_export.COMMANDS.get(args.command)
                or cli_compare.COMMANDS.get(args.command) or cli_uses.COMMANDS[args.command])
     try:
-        return handler(args)
+        code = handler(args)
     except LatentLabError as exc:
         print(f"latentlab: error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
     except OSError as exc:  # a path the user gave could not be read or written
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"latentlab: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("latentlab: interrupted", file=sys.stderr)
-        return 130
+        code = 130
+    distributed = sys.modules.get("latentlab.core.distributed")  # imported by any run that joined a group
+    if distributed is not None and distributed.joined():
+        distributed.end_process(code)  # a process of a torchrun launch: see core/distributed.py
+    return code

@@ -43,11 +43,14 @@ from torch import nn
 
 from latentlab.core.errors import LatentLabError
 
-__all__ = ["Distributed", "GradientSync", "check_supported", "from_environment", "rank_seed", "share", "start"]
+__all__ = ["Distributed", "GradientSync", "check_supported", "end_process", "from_environment", "joined",
+           "rank_seed", "share", "start"]
 
 #: How long a collective waits for the other processes before the run fails (a dead peer
 #: is usually noticed at once by the transport; this bounds the rest).
 TIMEOUT = timedelta(minutes=10)
+
+_joined = False  # whether this process has joined a run's group (see end_process)
 
 #: Family options that take decisions per batch from the local losses, so processes would
 #: diverge in which backward passes they take.
@@ -119,6 +122,8 @@ def start(dist: Distributed, device: torch.device) -> Distributed:
         torch.cuda.set_device(device)
     if not td.is_initialized():
         td.init_process_group(backend=backend, timeout=TIMEOUT)
+    global _joined
+    _joined = True
     return Distributed(dist.rank, dist.world_size, dist.local_rank, backend)
 
 
@@ -128,6 +133,23 @@ def stop() -> None:
 
     if td.is_available() and td.is_initialized():
         td.destroy_process_group()
+
+
+def joined() -> bool:
+    """Whether :func:`start` joined this process to a run's group."""
+    return _joined
+
+
+def end_process(code: int) -> None:
+    """End this process of a run now, with ``code``, once its output is flushed (see module doc)."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said on it
+            pass
+    os._exit(code)
 
 
 def check_supported(options: dict[str, object], batch_size: int, world_size: int) -> None:

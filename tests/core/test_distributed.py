@@ -106,3 +106,21 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_finished_process_of_a_run_ends_at_once_with_its_output_flushed(tmp_path):
+    # Piped stdout is block-buffered: without the flush, "saved" would be lost with os._exit.
+    import subprocess
+    import sys
+
+    code = ("import sys; from latentlab.core import distributed as d; print('saved', end=''); "
+            "sys.stderr.write('epoch 2/2'); assert not d.joined(); d.end_process(3); print('not reached')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr) == (3, "saved", "epoch 2/2")
+
+
+def test_joining_a_group_marks_the_process_for_a_quick_end(group, monkeypatch):
+    monkeypatch.setattr(distributed, "_joined", False)  # restored after: cli.main must not end pytest's process
+    assert distributed.joined() is False  # the fixture joined directly, not through start()
+    assert distributed.start(Distributed(0, 1, 0), torch.device("cpu")).backend == "gloo"
+    assert distributed.joined() is True
