@@ -367,3 +367,25 @@ def test_opening_data_names_it_in_the_panel_and_the_probe_stays_in_sight(qtbot, 
     assert np.all(np.abs(np.median(xy, axis=0) - [40.0, -25.0]) < 10)   # far from 0
     np.testing.assert_allclose(window.plane.probe_position(), np.median(xy, axis=0), atol=1e-4)
     np.testing.assert_allclose(c.probe.position, np.median(xy, axis=0), atol=1e-4)
+
+
+def test_the_quality_badge_coming_and_going_leaves_the_plane_its_size(qtbot):
+    # The status bar sizes itself to its widgets; a badge whose height followed its text
+    # relaid the whole window (the plane included) when the first measurement arrived.
+    from latentlab.gui.quality_watch import Measurement, QualityState
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    plane, bar = window.plane.size(), window.statusBar().height()
+    m = Measurement(1, 2063.0, 4, 10, 1.1, 1000)
+    for state in (QualityState(active=True, points=(m,), latest=m),
+                  QualityState(active=True, points=(m,), latest=m, warnings=("Few classes.",)),
+                  None):
+        window.quality.show_quality(state)
+        qtbot.wait(50)
+        assert window.quality.badge.isVisibleTo(window) == (state is not None)
+        assert (window.plane.size(), window.statusBar().height()) == (plane, bar)

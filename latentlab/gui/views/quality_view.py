@@ -108,6 +108,12 @@ class QualityView(QWidget):
         self.badge.setToolTip("Sample quality of the model in training: Fréchet distance (lower is better) "
                               "and the digit classes its samples cover. Click to show the curve.")
         self.badge.clicked.connect(self.showRequested)
+        # One height whatever it says: the status bar sizes itself to its widgets, hidden ones
+        # too, so a badge whose height followed its text would move the whole window's layout
+        # (the plane included, a costly frame mid-drag) when the first measurement arrives.
+        self.badge.setText(f"{WARNING_SIGN} FD 0 · 0/10 classes")
+        self.badge.setFixedHeight(self.badge.sizeHint().height())
+        self.badge.setText("")
         self.badge.hide()
         self._state: Any = None
         self._warnings: tuple[str, ...] = ()
