@@ -156,3 +156,18 @@ def test_validation_neg_elbo_is_not_drawn_beside_the_total(qtbot) -> None:
                         "val": {"loss": 3.1, "recon": 2.1, "kl": 1.0, "neg_elbo": 3.1}}])
     assert plot.terms() == ("loss", "recon", "kl")
     assert plot.series("val/loss")[1].tolist() == [3.1]
+
+
+def test_a_point_with_several_new_terms_builds_the_key_once(plot, monkeypatch) -> None:
+    # Each key entry is a small graphics widget: building the key once per new term rebuilt it
+    # three times at a run's first point (a long frame mid-drag).
+    plot.clear()
+    legend = plot.legend()
+    added: list[str] = []
+    real_add = legend.addItem
+    monkeypatch.setattr(legend, "addItem", lambda item, name: (added.append(name), real_add(item, name)))
+    plot.add_train(0.1, {"loss": 3.0, "recon": 2.5, "kl": 0.5})
+    assert added == ["total", "recon", "KL", "training", "validation"]
+    added.clear()
+    plot.add_train(0.2, {"loss": 2.9, "recon": 2.4, "kl": 0.5})   # no new term: the key stays
+    assert added == []

@@ -124,8 +124,8 @@ class LossPlot(pg.PlotWidget):
         self._redraw_timer.timeout.connect(self.redraw_now)
         self._keys: dict[str, pg.PlotDataItem] = {}
         self._legend = self._make_legend(item)
-        for term in TERMS:
-            self._ensure_term(term)
+        if any([self._ensure_term(term) for term in TERMS]):
+            self._fill_legend()
         self._update_x_range()
         self._log_action = QAction("Log scale (y)", self)
         self._log_action.setCheckable(True)
@@ -140,8 +140,10 @@ class LossPlot(pg.PlotWidget):
         index = extra.index(term) if term in extra else len(extra)
         return TERM_COLOURS.get(term) or EXTRA_COLOURS[index % len(EXTRA_COLOURS)]
 
-    def _ensure_term(self, term: str) -> None:
-        """Curves and a key entry for ``term`` (made once), and the term shown in the key."""
+    def _ensure_term(self, term: str) -> bool:
+        """Curves and a key entry for ``term`` (made once), and the term listed for the key;
+        True when the key must be filled again (:meth:`_fill_legend`, once for all new terms:
+        each fill rebuilds every entry, several milliseconds on the GUI thread)."""
         if term not in self._terms:
             colour = self._colour(term)
             self._terms.append(term)
@@ -154,7 +156,8 @@ class LossPlot(pg.PlotWidget):
             self._keys[term] = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.5))
         if term not in self._shown_terms:
             self._shown_terms.append(term)
-            self._fill_legend()
+            return True
+        return False
 
     def _make_legend(self, item: pg.PlotItem) -> pg.LegendItem:
         """A compact key beside the curves: one line per term (colour) and per split (style).
@@ -229,12 +232,15 @@ class LossPlot(pg.PlotWidget):
     def _add(self, split: str, x: float, terms: dict[str, float]) -> None:
         if not is_number(x) or not isinstance(terms, dict):
             return
+        new_keys = False
         for term, value in terms.items():
             if isinstance(term, str) and term not in HIDDEN_TERMS and is_number(value):
-                self._ensure_term(term)
+                new_keys = self._ensure_term(term) or new_keys
                 name = f"{split}/{term}"
                 self._series[name].append(float(x), float(value))  # type: ignore[arg-type]
                 self._dirty.add(name)
+        if new_keys:
+            self._fill_legend()
         if self._dirty and not self._redraw_timer.isActive():
             self._redraw_timer.start()
 
