@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Qt, Signal, Slot
+from PySide6.QtCore import QThread, Signal, Slot
 
 from latentlab.core.errors import LatentLabError
 
@@ -130,7 +130,6 @@ class TrainingWorker(QThread):
     resultReady = Signal(object)
     failed = Signal(str, str)
     checkpointFailed = Signal(str)
-    _nextChildWanted = Signal()   # from the run's thread to this object's (the GUI) thread
 
     def __init__(self, model_config: Any, data: Any, train_config: Any, initial: Any = None,
                  resume: Any = None, on_checkpoint: Callable[[Any], None] | None = None,
@@ -155,10 +154,6 @@ class TrainingWorker(QThread):
         self._process = train_process.take() if isolated and train_process.isolatable(job) else None
         # (take() is None where no child can start: this run trains on this thread)
         self._job = job if self._process is not None else None
-        # A process inherits the nice value of the thread that starts it, and the relaying thread
-        # runs below the GUI (lower_thread_priority), which it cannot undo: a next run's process
-        # started from it would train at that low priority for good, so the GUI thread starts it.
-        self._nextChildWanted.connect(self._prepare_next_child, Qt.ConnectionType.QueuedConnection)
 
     @property
     def isolated(self) -> bool:
@@ -244,19 +239,14 @@ class TrainingWorker(QThread):
             if in_thread:
                 _QUICK_GIL.__exit__()
             elif self._prepare_next:   # the next run's process starts warming up now, as at launch
-                self._nextChildWanted.emit()
+                from latentlab.core import train_process
+
+                train_process.prepare()
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
             self.resume_from = None
             self._job = None
-
-    def _prepare_next_child(self) -> None:
-        """On the GUI thread: start the next run's training process (see ``__init__``)."""
-        if self._prepare_next:
-            from latentlab.core import train_process
-
-            train_process.prepare()
 
     def _train_here(self) -> Any:
         from latentlab.core.training import train
