@@ -214,6 +214,7 @@ class TrainingRun(QObject):
             self._shorten_switch_interval(False)
             self._set(status="idle", progress=None)
         if worker is not None:
+            worker.prepare_next_child()
             worker.deleteLater()
 
 

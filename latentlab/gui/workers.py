@@ -150,6 +150,7 @@ class TrainingWorker(QThread):
         self._checkpoint_failed = False
         self._prepare_next = True   # False once the app shuts this run down (no next run then)
         self._relaying = False      # True once the training process's messages arrive
+        self._child_used = False    # True once a run in the training process has ended
         job = train_process.Job(model_config, data, train_config, initial, resume)
         self._process = train_process.take() if isolated and train_process.isolatable(job) else None
         # (take() is None where no child can start: this run trains on this thread)
@@ -238,15 +239,25 @@ class TrainingWorker(QThread):
         finally:
             if in_thread:
                 _QUICK_GIL.__exit__()
-            elif self._prepare_next:   # the next run's process starts warming up now, as at launch
-                from latentlab.core import train_process
-
-                train_process.prepare()
+            else:
+                self._child_used = True   # the next run's process: see prepare_next_child
             # Drop references so the data and the model can be freed once the GUI lets go.
             self.data = None
             self.initial = None
             self.resume_from = None
             self._job = None
+
+    def prepare_next_child(self) -> None:
+        """From the GUI thread once this run's thread has finished: start the next run's training
+        process warming up, as at launch, when this run used one and the app goes on.
+
+        Not from the run's own thread: a process inherits the nice value of the thread that
+        starts it, and the relaying thread runs below the GUI (:func:`lower_thread_priority`),
+        which it cannot undo; every later run would train at that low priority for good."""
+        if self._child_used and self._prepare_next:
+            from latentlab.core import train_process
+
+            train_process.prepare()
 
     def _train_here(self) -> Any:
         from latentlab.core.training import train

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
 
 from latentlab.core import autosave, train_process
+from latentlab.gui.window.main_window import DISCARD
 from tests.gui.controller_support import Opened, training_settings
 
 
@@ -92,3 +94,22 @@ def test_when_no_training_process_can_start_the_run_trains_in_the_window_process
     assert not errors
     assert [h["epoch"] for h in c.run.history] == [1]
     assert c.run.message.startswith("Training finished")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_next_runs_process_trains_at_the_apps_priority_not_the_relaying_threads(qtbot, opened):
+    # The relaying thread runs below the GUI thread, and a process inherits its starter's nice
+    # value for good: the next run's process, started after a run, must not come from there.
+    window, c = opened(show=False)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert c.start_training(training_settings(epochs=1))
+    first = child_pid(c)
+    qtbot.waitUntil(lambda: c.run.status == "idle", timeout=90000)
+    qtbot.waitUntil(lambda: train_process._waiting is not None and train_process._waiting.alive, timeout=10000)
+    waiting = train_process._waiting._proc.pid
+    assert waiting != first
+    assert os.getpriority(os.PRIO_PROCESS, waiting) == mine
+    c.ask_unsaved = lambda _text: DISCARD   # the first run's model goes
+    assert c.start_training(training_settings(epochs=1))   # and the next run takes the waiting process
+    assert child_pid(c) == waiting
+    qtbot.waitUntil(lambda: c.run.status == "idle", timeout=90000)
