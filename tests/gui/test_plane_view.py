@@ -345,7 +345,13 @@ def test_grid_lines_are_opaque_and_beneath_the_points(view) -> None:
     axis = view.plotItem.getAxis("bottom")
     assert axis.zValue() < view.plotItem.vb.zValue()
     _show_region(view)
-    specs = axis.generateDrawSpecs(QPainter(QImage(4, 4, QImage.Format.Format_ARGB32)))
+    # The image must outlive the painter: a temporary one may be freed while it is painted on.
+    image = QImage(4, 4, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
     assert specs is not None and specs[1]
     assert all(pen.color().alpha() == 255 for pen, _a, _b in specs[1])
     # Pre-blending gives the colour a translucent line shows over the background.
