@@ -17,7 +17,10 @@ hang too. A Qt message handler counts every Qt warning (the same message is coun
 shown once). Resident memory is read after the first cycle of each phase and after every
 ``--rss-every`` (default 50) cycles, each time after collecting garbage and handing the free
 heap back to the system (glibc ``malloc_trim``): a reading is memory in use, not the
-allocator's high-water mark, which moves by tens of MB with every data set loaded. The growth is
+allocator's high-water mark, which moves by tens of MB with every data set loaded. Before a
+reading the event loop runs (at most 5 s) until the closed windows' widgets are gone: a result
+posted to a window just before it closed holds the window until it is delivered. Widgets still
+alive after that are reported (a leak). The growth is
 the last reading minus the first one of the same child. Autosave goes to a private folder, and every run
 is closed with consent, so no autosave folder may be left at the end.
 
@@ -68,6 +71,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ================================================================ the child: drives the window
+def settle_closed_windows(limit_s: float = 5.0) -> int:
+    """Let closed windows finish going (bounded); the number of widgets still alive.
+
+    A result a background job posted to the window just before it closed waits in the event
+    queue, holding the window's objects, until the event loop delivers it: without this, a
+    reading now and then counts one whole closed window (about 15 MB) that goes a moment later.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + limit_s
+    while True:
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
+        alive = len(QApplication.allWidgets())
+        if not alive or time.monotonic() > end:
+            return alive
+        loop = QEventLoop()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+
+
 def settled_rss_mb() -> float:
     """Resident memory in use: after collecting garbage and handing free heap back (glibc)."""
     gc.collect()
@@ -268,7 +293,8 @@ def child(args: argparse.Namespace) -> int:
                 say(phase=phase, cycle=cycle, hang=f"the cycle took {seconds:.1f} s")
             say(phase=phase, cycle=cycle, seconds=round(seconds, 3), error=error)
             if cycle == start or cycle % args.rss_every == 0 or cycle == total:
-                say(phase=phase, cycle=cycle, rss_mb=round(settled_rss_mb(), 1))
+                alive = settle_closed_windows()
+                say(phase=phase, cycle=cycle, rss_mb=round(settled_rss_mb(), 1), widgets_alive=alive)
     autosave_root = Path(os.environ["LATENTLAB_AUTOSAVE_DIR"])
     left = [p.name for p in autosave_root.iterdir()] if autosave_root.is_dir() else []
     say(done=True, autosave_left=left)
@@ -399,6 +425,7 @@ def report(args: argparse.Namespace, endings: list[tuple[str, Any]], other: list
               + "  ".join(f"{c}: {m:.0f}" for c, m in rss))
         growths += rss
     growth = growths[-1][1] - growths[0][1] if len(growths) >= 2 and len(endings) == 1 else None
+    kept = [(r["phase"], r["cycle"], r["widgets_alive"]) for r in RECORDS if r.get("widgets_alive")]
     print()
     print(f"crashes: {len(crashes)}" + "".join(f"\n  {e} in {last['begin']} cycle {last['cycle']}"
                                              for e, last in crashes))
@@ -420,6 +447,8 @@ def report(args: argparse.Namespace, endings: list[tuple[str, Any]], other: list
         shown = other[stacks[-1]:stacks[-1] + 60] if stacks else other[-8:]
         print("other output of the child (" + ("the last hang's stacks" if stacks else "last lines") + "):\n  "
               + "\n  ".join(shown))
+    print(f"widgets of closed windows still alive at a reading (5 s after closing): {len(kept)} reading(s)"
+          + "".join(f"\n  {phase} cycle {cycle}: {n} widgets" for phase, cycle, n in kept))
     print(f"memory growth: {growth:+.1f} MB (first reading to last)" if growth is not None
           else "memory growth: not measured (the child was restarted)")
     ok = not crashes and not hangs and not silent and growth is not None and growth < FLOOR_GROWTH_MB
