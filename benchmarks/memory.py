@@ -32,6 +32,7 @@ sys.path.insert(0, ROOT)
 
 from run import emit, machine, peak_rss_mb, row, wait_with_rusage  # noqa: E402
 
+STOLEN = re.compile(r"stolen by the host .*?: ([\d.]+) %")
 GAPS = re.compile(r"timer gaps \(ms\)\s+p50\s+([\d.]+)\s+p99\s+([\d.]+)\s+max\s+([\d.]+)")
 SPEED = re.compile(r"training speed in-app:\s+([\d,.]+) images/s")
 
@@ -99,6 +100,9 @@ def rows(quick: bool = False, seconds: float | None = None) -> list[dict[str, An
     note = f"2-D MLP VAE on MNIST, {threads} training thread(s) {where}, {secs:g} s, probe dragged; floor 0.9"
     p50, p99, worst = (float(g) for g in gaps.groups())
     gap_note = f"16 ms timer while training, probe dragged; {secs:g} s"
+    stolen = STOLEN.search(app_out)
+    if stolen is not None:
+        gap_note += f"; host took {stolen.group(1)} % of the processors"
     return [
         row("in-app training", "training images/s in the app", in_app, "img/s", headless, "headless train()",
             note=note),

@@ -206,6 +206,30 @@ def test_dot_opacity_reaches_the_painted_pixels(qtbot):
         cloud.set_opacities(np.array([0.5]))
 
 
+def test_full_strength_again_is_not_drawn_again_when_nothing_is_shaded(qtbot):
+    # Every re-encode of a model that is not a GAN says "no errors": that must not render
+    # the dots afresh (a long frame) when none of them was shaded.
+    cloud = PointCloud(size_px=8)
+    cloud.set_points(np.array([10.0, 30.0]), np.array([10.0, 10.0]), None, [QColor(255, 255, 255)])
+    image = QImage(40, 20, QImage.Format.Format_ARGB32_Premultiplied)
+
+    def paint() -> int:
+        painter = QPainter(image)
+        try:
+            cloud.paint(painter)
+        finally:
+            painter.end()
+        return cloud._cache.renders
+
+    first = paint()
+    cloud.set_opacities(None)
+    assert paint() == first                       # the rendering was reused
+    cloud.set_opacities(np.array([0.2, 1.0]))
+    assert paint() == first + 1                   # shading draws again
+    cloud.set_opacities(None)
+    assert paint() == first + 2 and np.all(cloud.opacities() == 1.0)   # and so does unshading
+
+
 def test_training_snapshots_wait_for_the_running_quick_placement(qtbot, opened, monkeypatch):
     window, c = opened(items=600)
     set_model_and_wait(qtbot, c, tiny_gan())

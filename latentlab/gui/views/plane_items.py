@@ -141,6 +141,8 @@ class PointCloud(pg.GraphicsObject):
         """Draw point ``i`` at opacity ``opacity[i]`` in [0, 1] (None: all at full strength)."""
         n = self._groups.shape[0]
         if opacity is None:
+            if self._opacity.shape == (n,) and bool(np.all(self._opacity == 1.0)):
+                return   # already all at full strength: nothing to draw again
             values = np.ones(n)
         else:
             values = np.asarray(opacity, dtype=np.float64).reshape(-1)

@@ -235,17 +235,17 @@ class LatentPlaneView(pg.PlotWidget):
         points fill less than :data:`REFIT_FILL` of it on both axes. Small moves inside it (most
         re-encodes while a model trains) keep the view: it does not jitter, and the axes are not
         laid out again (a few milliseconds of the GUI thread each time)."""
-        finite = self._xy[np.isfinite(self._xy).all(axis=1)]
-        if finite.shape[0] == 0:
+        # The dots' item keeps the bounds of the finite points (computed as they moved).
+        (x_lo, x_hi), (y_lo, y_hi) = self._points.dataBounds(0), self._points.dataBounds(1)
+        if x_lo is None or y_lo is None:
             return False
         x0, y0, w, h = self.visible_rect()
         if not (w > 0 and h > 0):
             return True
-        lo, hi = finite.min(axis=0), finite.max(axis=0)
-        if lo[0] < x0 or lo[1] < y0 or hi[0] > x0 + w or hi[1] > y0 + h:
+        if x_lo < x0 or y_lo < y0 or x_hi > x0 + w or y_hi > y0 + h:
             return True
         # The axes share one scale, so one axis is usually loose: refit when neither is filled.
-        return bool(max((hi[0] - lo[0]) / w, (hi[1] - lo[1]) / h) < REFIT_FILL)
+        return bool(max((x_hi - x_lo) / w, (y_hi - y_lo) / h) < REFIT_FILL)
 
     def _settle_view(self) -> None:
         """Apply pyqtgraph's deferred view updates now rather than at the next paint.
