@@ -114,6 +114,17 @@ def test_uint8_grey_is_shown_as_given(view) -> None:
     assert _rgb(_shot(view).pixelColor(view.image_rect().center())) == (77, 77, 77)
 
 
+def test_a_translucent_image_is_blended_over_the_background(view) -> None:
+    img = np.zeros((4, 4, 4), dtype=np.uint8)
+    img[..., 0], img[..., 3] = 255, 128          # red at half strength
+    view.set_image(img)
+    got = _rgb(_shot(view).pixelColor(view.image_rect().center()))
+    back = _rgb(theme.qcolor(theme.BACKGROUND))
+    want = (round(255 * 128 / 255 + back[0] * 127 / 255), round(back[1] * 127 / 255), round(back[2] * 127 / 255))
+    assert all(abs(g - w) <= 2 for g, w in zip(got, want))
+    assert np.array_equal(view.current_image(), img)   # what was set, not the converted pixels
+
+
 def test_caption_takes_room_under_the_image(view) -> None:
     view.set_image(np.ones((28, 28), dtype=np.float32))
     full = view.image_rect()

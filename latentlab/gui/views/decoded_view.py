@@ -16,8 +16,8 @@ _MARGIN = 6
 class DecodedView(QWidget):
     """Show one image scaled with nearest-neighbour sampling, aspect kept, centred.
 
-    The image is converted to a QImage once per :meth:`set_image`; painting only scales
-    that cached QImage, so a probe drag can update the view every frame.
+    The image is converted to a 32-bit QImage once per :meth:`set_image`; painting only
+    scales that cached QImage, so a probe drag can update the view every frame.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -37,7 +37,10 @@ class DecodedView(QWidget):
         """Show ``img`` (``[H, W]`` or ``[H, W, 3]``, float in [0, 1] or uint8)."""
         qimage = array_to_qimage(img)  # validates the shape before any state changes
         self._array = np.array(img, copy=True)
-        self._qimage = qimage
+        # Qt scales 32-bit pixels straight onto the screen's; a grey or 24-bit image would be
+        # converted again at every paint (more than half of a paint's time while dragging).
+        self._qimage = qimage.convertToFormat(
+            QImage.Format.Format_ARGB32_Premultiplied if qimage.hasAlphaChannel() else QImage.Format.Format_RGB32)
         self._message = ""
         self.update()
 
