@@ -42,7 +42,7 @@ from latentlab.gui.download_dialog import StandardDataFetcher
 from latentlab.gui.exports import Exports
 from latentlab.gui.following import FollowHost, RunFollowing
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
-from latentlab.gui.encode_pacing import EncodePacing
+from latentlab.gui.encode_pacing import DragClock, EncodePacing
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.quality_watch import QualityWatch
@@ -163,7 +163,8 @@ class AppController(QObject):
         self._pending_session: Any = None
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
-        self._encode_pacing = EncodePacing(self._encode_soon.setTimeout)   # slower for big data or a drag
+        self.drag_clock = DragClock()   # whether the probe is being dragged: one clock for every pace
+        self._encode_pacing = EncodePacing(self._encode_soon.setTimeout, self.drag_clock)   # slower for big data or a drag
         self.decoder = ProbeDecoder(self.probe_model, self._decode_display, self._caption, self)
         self.tools = ToolsController(
             encode=self.encode_images, decode=self.decode_z, plane=lambda: self._plane,
@@ -251,6 +252,7 @@ class AppController(QObject):
         w.stopRequested.connect(self.stop_training)
         w.quitRequested.connect(self.quit)
         w.probeMoved.connect(self.move_probe)
+        w.probe_dragged = self.drag_clock.dragging   # the side panels wait while the probe moves
         w.probeReleased.connect(self.release_probe)
         w.pointSelected.connect(self.select_point)
         w.planeRequested.connect(self._plane_requested)
@@ -777,6 +779,7 @@ class AppController(QObject):
 
     def move_probe(self, x: float, y: float) -> None:
         """The probe is being dragged to ``(x, y)``: decode now or by the frame's end."""
+        self.drag_clock.moved()
         self._probe_at(x, y)
         self.decoder.request()
         self._encode_pacing.probe_moved()

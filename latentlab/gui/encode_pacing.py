@@ -9,8 +9,9 @@ interval of the controller's re-encode throttle:
 * at least :data:`BASE_MS`;
 * at least the last placement's processor time over :data:`MAX_SHARE`, so placing keeps to that
   share of one core whatever the data set's size or the machine's speed;
-* four times that while the person drags the probe (a move within :data:`DRAG_WINDOW_S`): each
-  re-encode costs the GUI thread a long frame, and a drag is when frames matter most.
+* four times that while the person drags the probe (a move within :data:`DRAG_WINDOW_S`, told
+  by :class:`DragClock`, which the window's side panels ask too): each re-encode costs the GUI
+  thread a long frame, and a drag is when frames matter most.
 """
 
 from __future__ import annotations
@@ -38,19 +39,38 @@ def interval_ms(placement_cpu_s: float, dragging: bool) -> int:
     return int(round(min(ms, MAX_MS)))
 
 
+class DragClock:
+    """Whether the person is dragging the probe: it moved within the last :data:`DRAG_WINDOW_S`.
+
+    The one owner of that fact. The controller tells it of each drag step (:meth:`moved`); the
+    re-encode pacing and the window's side panels (given :meth:`dragging`) both ask it.
+    ``clock`` is monotonic seconds (tests pass their own).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._moved_at: float | None = None
+
+    def moved(self) -> None:
+        """The probe moved a step of a drag, now."""
+        self._moved_at = self._clock()
+
+    def dragging(self) -> bool:
+        """Whether the probe moved within the last :data:`DRAG_WINDOW_S`."""
+        return self._moved_at is not None and self._clock() - self._moved_at <= DRAG_WINDOW_S
+
+
 class EncodePacing:
     """Keeps ``set_interval_ms`` (the re-encode throttle's ``setTimeout``) at :func:`interval_ms`.
 
-    The controller reports each probe move (:meth:`probe_moved`) and each placement's cost
-    (:meth:`placed`); ``clock`` is monotonic seconds (tests pass their own).
+    The controller reports each probe move (:meth:`probe_moved`, after telling ``drag``) and
+    each placement's cost (:meth:`placed`).
     """
 
-    def __init__(self, set_interval_ms: Callable[[int], None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, set_interval_ms: Callable[[int], None], drag: DragClock) -> None:
         self._set = set_interval_ms
-        self._clock = clock
+        self._drag = drag
         self._cost_s = 0.0
-        self._moved_at: float | None = None
         self._interval: int | None = None
         self._apply()
 
@@ -59,13 +79,8 @@ class EncodePacing:
         """The interval (ms) the throttle was last given."""
         return int(self._interval or BASE_MS)
 
-    def dragging(self) -> bool:
-        """Whether the probe moved within the last :data:`DRAG_WINDOW_S`."""
-        return self._moved_at is not None and self._clock() - self._moved_at <= DRAG_WINDOW_S
-
     def probe_moved(self) -> None:
         """The probe moved (a drag step): re-encodes slow down until it rests."""
-        self._moved_at = self._clock()
         if self._interval != interval_ms(self._cost_s, True):
             self._apply()
 
@@ -75,7 +90,7 @@ class EncodePacing:
         self._apply()
 
     def _apply(self) -> None:
-        interval = interval_ms(self._cost_s, self.dragging())
+        interval = interval_ms(self._cost_s, self._drag.dragging())
         if interval != self._interval:
             self._interval = interval
             self._set(interval)

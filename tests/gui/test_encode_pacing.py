@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from latentlab.gui import encode_pacing
-from latentlab.gui.encode_pacing import BASE_MS, DRAG_FACTOR, DRAG_WINDOW_S, MAX_MS, MAX_SHARE, EncodePacing
+from latentlab.gui.encode_pacing import BASE_MS, DRAG_FACTOR, DRAG_WINDOW_S, MAX_MS, MAX_SHARE, DragClock, EncodePacing
 
 
 class Clock:
@@ -24,16 +24,20 @@ def test_a_cheap_placement_keeps_the_base_interval_and_a_costly_one_keeps_to_its
 def test_the_throttle_slows_while_the_probe_is_dragged_and_recovers_after_the_next_placement():
     given: list[int] = []
     clock = Clock()
-    pacing = EncodePacing(given.append, clock=clock)
-    assert given == [BASE_MS]
+    drag = DragClock(clock)
+    pacing = EncodePacing(given.append, drag)
+    assert given == [BASE_MS] and not drag.dragging()
+    drag.moved()
     pacing.probe_moved()
-    assert given[-1] == BASE_MS * DRAG_FACTOR and pacing.dragging()
+    assert given[-1] == BASE_MS * DRAG_FACTOR and drag.dragging()
+    clock.now += DRAG_WINDOW_S / 2
+    drag.moved()
     pacing.probe_moved()   # the same pace: the throttle is not told again on every move
     assert len(given) == 2
     pacing.placed(0.4)     # a placement during the drag: its cost counts, still doubled
     assert given[-1] == min(MAX_MS, round(400 / MAX_SHARE) * DRAG_FACTOR)
     clock.now += DRAG_WINDOW_S + 0.1
-    assert not pacing.dragging()
+    assert not drag.dragging()
     pacing.placed(0.01)
     assert given[-1] == BASE_MS and pacing.interval == BASE_MS
 
@@ -45,8 +49,10 @@ def test_the_controller_paces_its_re_encode_throttle(qtbot):
     try:
         window, c = made(tiny_model(), items=200)
         wait_for_codes(qtbot, c)
-        assert c._encode_soon.timeout() == BASE_MS
-        c.move_probe(0.1, 0.2)
+        assert c._encode_soon.timeout() == BASE_MS and not window.probe_dragged()
+        window.plane.probeMoved.emit(0.1, 0.2)   # a drag step on the plane
         assert c._encode_soon.timeout() == BASE_MS * DRAG_FACTOR
+        # One clock: the window's side panels see the same drag as the re-encode pacing.
+        assert window.probe_dragged() and c.drag_clock.dragging()
     finally:
         made.close_all()

@@ -31,8 +31,9 @@ def test_a_resting_probe_lets_readings_through_at_once(window) -> None:
     assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MS
 
 
-def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot, monkeypatch) -> None:
-    window.plane.probeMoved.emit(1.0, 2.0)      # a drag step on the plane
+def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window) -> None:
+    dragging = [True]
+    window.probe_dragged = lambda: dragging[0]   # what the controller's drag clock says
     window.show_quality("first")
     window.show_quality("second")               # only the newest reading is kept
     window._show_progress(progress(1), 0)
@@ -43,8 +44,7 @@ def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot, m
     window.flush_loss_points()
     assert window.shown_quality == ["second"]   # nothing held twice
     # Once the probe has rested, readings and curves are prompt again.
-    monkeypatch.setattr(mw, "PROBE_MOVING_S", 0.0)
-    qtbot.wait(5)
+    dragging[0] = False
     window.show_quality("third")
     window._show_progress(progress(2), 0)
     assert window.shown_quality == ["second", "third"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -59,10 +58,10 @@ SCREEN_FRACTION = 0.9     # first run: at most this much of the screen
 # range grows); once a second keeps the curves live without stalling the probe.
 LOSS_FLUSH_MS = 1000
 # While the person drags the probe, the curves (and sample quality) wait longer: their redraw
-# is the longest thing a frame of the drag would otherwise have to share. A probe still for
-# PROBE_MOVING_S is no longer dragged, and the next report draws within LOSS_FLUSH_MS again.
+# is the longest thing a frame of the drag would otherwise have to share. Once the probe rests
+# (``probe_dragged``, the controller's drag clock, says so), the next report draws within
+# LOSS_FLUSH_MS again.
 LOSS_FLUSH_MOVING_MS = 4000
-PROBE_MOVING_S = 0.5
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
@@ -169,7 +168,8 @@ class MainWindow(QMainWindow):
         self._loss_points: list[tuple[str, float, dict]] = []
         self._plot_epochs: int | None = None   # the x extent given to the loss curves
         self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
-        self._probe_moved_at: float | None = None   # time.monotonic() of the probe's last move
+        # Whether the probe is being dragged now: given by the controller (its drag clock).
+        self.probe_dragged: Callable[[], bool] = lambda: False
         self._held_quality: Any = None   # a sample-quality reading held back while the probe moves
         self._press_pos: QPointF | None = None
         self._shift_click = False
@@ -224,7 +224,6 @@ class MainWindow(QMainWindow):
     def _connect_widgets(self) -> None:
         plane, side, panel = self.plane, self.side, self.training_panel
         plane.probeMoved.connect(self.probeMoved)
-        plane.probeMoved.connect(self._note_drag_step)
         plane.probeReleased.connect(self._on_probe_released)
         plane.pointSelected.connect(self.pointSelected)
         plane.pointHovered.connect(self._on_point_hovered)
@@ -831,21 +830,15 @@ class MainWindow(QMainWindow):
     def show_quality(self, state: Any) -> None:
         """Show the sample-quality readings (a ``quality_watch.QualityState``). While the probe
         is dragged, a reading waits for the loss curves' next redraw: one longer frame, not two."""
-        if self._probe_moving():
+        if self.probe_dragged():
             self._held_quality = state
             self._flush_panels_soon()
         else:
             self._held_quality = None
             self.quality.show_quality(state)
 
-    def _note_drag_step(self, *_xy: float) -> None:
-        self._probe_moved_at = time.monotonic()
-
-    def _probe_moving(self) -> bool:
-        return self._probe_moved_at is not None and time.monotonic() - self._probe_moved_at <= PROBE_MOVING_S
-
     def _flush_panels_soon(self) -> None:
-        self._flush_soon.setTimeout(LOSS_FLUSH_MOVING_MS if self._probe_moving() else LOSS_FLUSH_MS)
+        self._flush_soon.setTimeout(LOSS_FLUSH_MOVING_MS if self.probe_dragged() else LOSS_FLUSH_MS)
         self._flush_soon()
 
     def flush_loss_points(self) -> None:
