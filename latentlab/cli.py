@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from latentlab import __version__
+from latentlab.cli_common import (ProgressPrinter, add_data_options, cancel_on_interrupt, load_data,
+                                  positive_float, positive_int, section, validation_data)
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
 
@@ -32,26 +30,6 @@ class _Parser(argparse.ArgumentParser):
     def _sub_name(self) -> str:
         parts = self.prog.split()
         return (parts[1] + " ") if len(parts) > 1 else ""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def _assignment(text: str) -> tuple[str, str]:
@@ -96,24 +74,6 @@ def _lr_help(families: tuple[registry.Family, ...]) -> str:
             + (f"; optimisers of {'; '.join(several)}" if several else ""))
 
 
-def _add_data_options(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--data", required=required, metavar="SOURCE",
-                   help="mnist (bundled), moons, shapes, strokes (pen-stroke digits), waves (signals), "
-                        "or a path: an image folder, an IDX images file (.gz or raw), a .npz/.npy array, "
-                        "or a .csv series (header row, one column per channel) cut into windows")
-    p.add_argument("--image-size", type=_positive_int, metavar="PX",
-                   help="resize images to PX x PX (image folders and procedural sets)")
-    p.add_argument("--color", choices=("auto", "gray", "rgb"), default="auto",
-                   help="colour mode for image folders (default: auto)")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="use only the first N items")
-    p.add_argument("--window", type=_positive_int, metavar="T",
-                   help="steps per window of a .csv series (default 64), or per item of strokes / waves")
-    p.add_argument("--stride", type=_positive_int, metavar="S",
-                   help="steps between window starts of a .csv series (default 16)")
-    p.add_argument("--sequences", action="store_true",
-                   help="read a .npy/.npz array as sequences [N, T, F] instead of images")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The whole command-line grammar."""
     parser = _Parser(prog="latentlab", description="LatentLab: train, inspect and export "
@@ -123,23 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     families = registry.families()
     t = sub.add_parser("train", help="train a model and save it as a model folder")
-    _add_data_options(t, required=True)
+    add_data_options(t, required=True)
     t.add_argument("--family", choices=registry.names(), help=_family_help(families))
     t.add_argument("--arch", choices=_union([f.archs for f in families]),
                    help="mlp (fully connected), conv (convolutional) or gru (recurrent), as the family "
                         "offers; default mlp, else the family's first")
-    t.add_argument("--latent-dim", type=_positive_int, default=2, metavar="N",
+    t.add_argument("--latent-dim", type=positive_int, default=2, metavar="N",
                    help="size of the latent code, 1-256 (default 2: the plane is the space itself)")
     t.add_argument("--hidden", metavar="N[,N...]",
                    help="hidden layer widths (mlp) or channel counts (conv); default 400 / 32,64")
     t.add_argument("--likelihood", choices=_union([f.likelihoods for f in families]), default="bernoulli",
                    help="pixel model of the decoder (default bernoulli)")
-    t.add_argument("--beta", type=_positive_float, help=_beta_help(families))
+    t.add_argument("--beta", type=positive_float, help=_beta_help(families))
     t.add_argument("--kl-warmup", type=int, metavar="EPOCHS",
                    help="epochs over which the KL weight ramps up from 0 (default 0; 2 for rvae)")
-    t.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="default 10")
-    t.add_argument("--batch-size", type=_positive_int, default=128, metavar="N", help="default 128")
-    t.add_argument("--lr", type=_positive_float, default=1e-3, metavar="X",
+    t.add_argument("--epochs", type=positive_int, default=10, metavar="N", help="default 10")
+    t.add_argument("--batch-size", type=positive_int, default=128, metavar="N", help="default 128")
+    t.add_argument("--lr", type=positive_float, default=1e-3, metavar="X",
                    help="Adam learning rate (default 0.001)")
     t.add_argument("--lr-for", type=_assignment, action="append", default=[], metavar="NAME=X",
                    help=_lr_help(families))
@@ -152,12 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N, mps")
     t.add_argument("--seed", type=int, default=0, metavar="S",
                    help="seeds the split, the initial weights and the shuffling (default 0)")
-    t.add_argument("--threads", type=_positive_int, metavar="T",
+    t.add_argument("--threads", type=positive_int, metavar="T",
                    help="torch threads (default: torch's choice)")
     t.add_argument("--resume", nargs="?", const="", metavar="DIR",
                    help="alone: resume the interrupted run of --out from its checkpoint (same settings); "
                         "with DIR: continue training the model saved in DIR")
-    t.add_argument("--checkpoint-every", type=_positive_int, metavar="N",
+    t.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                    help="every N epochs save a checkpoint beside --out (OUT.checkpoint) that --resume "
                         "continues after a crash; removed once the model is saved")
     t.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
@@ -170,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="opt into torch.compile (backend inductor unless named, e.g. eager, aot_eager)")
     t.add_argument("--timelapse", metavar="FILE.mp4|FILE.gif",
                    help="also write a time-lapse of training: the latent plane and a decoded probe per frame")
-    t.add_argument("--timelapse-every", type=_positive_int, metavar="STEPS",
+    t.add_argument("--timelapse-every", type=positive_int, metavar="STEPS",
                    help="one time-lapse frame every STEPS optimiser steps (default: one per snapshot, "
                         "about two a second)")
     from latentlab import cli_uses
@@ -179,12 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="print validation metrics of a model as JSON")
     e.add_argument("--model", required=True, metavar="DIR")
-    _add_data_options(e, required=False)
+    add_data_options(e, required=False)
     e.add_argument("--device", default="cpu")
     e.add_argument("--noise", metavar="NOISE",
                    help="also measure denoising: psnr of the reconstructions of inputs corrupted with "
                         "this noise (e.g. gaussian:0.5, saltpepper:0.2, mask:0.5; seeded) and psnr_noisy")
-    e.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
+    e.add_argument("--samples", type=positive_int, default=1000, metavar="N",
                    help="samples drawn for sample_fd and class_coverage (28x28 grey models; default 1000)")
 
     i = sub.add_parser("info", help="describe a saved model, or a live run folder (train --run-dir)")
@@ -194,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True, metavar="DIR", help="a sequence model trained on windows of a series")
     s.add_argument("--data", required=True, metavar="SERIES.csv",
                    help="the series, with the columns the model was trained on")
-    s.add_argument("--stride", type=_positive_int, metavar="S",
+    s.add_argument("--stride", type=positive_int, metavar="S",
                    help="steps between window starts (default: the stride the model was trained with)")
     s.add_argument("--out", required=True, metavar="scores.csv",
                    help="one row per window: start, error (mean squared), peak (worst step), z0..z{D-1}")
@@ -209,62 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- progress ------------------------------------------------------------------------------
-
-class ProgressPrinter:
-    """A one-line progress bar on a terminal; one plain line per epoch when piped."""
-
-    def __init__(self, stream: TextIO, first_epoch: int = 1) -> None:
-        self.stream = stream
-        # A continued run numbers its epochs after the model's earlier ones.
-        self.offset = first_epoch - 1
-        self.tty = stream.isatty()
-        self._last = 0.0
-
-    def update(self, p: Any) -> None:
-        main, first = _main_term(p.terms)
-        if p.epoch_done:
-            if self.tty:
-                self.stream.write("\r\033[K")
-            terms = "  ".join(f"{name} {value:.2f}" for name, value in p.terms.items())
-            val = f"  val {p.val.get(main, float('nan')):.2f}" if p.val else ""
-            self.stream.write(f"epoch {p.epoch + self.offset}/{p.epochs + self.offset}  {terms}"
-                              f"{val}  {p.images_per_s:,.0f} img/s\n")
-            self.stream.flush()
-        elif self.tty and time.monotonic() - self._last > 0.2:
-            self._last = time.monotonic()
-            done = (p.epoch - 1 + min(1.0, (p.step % max(1, p.steps_per_epoch)) / max(1, p.steps_per_epoch)))
-            frac = done / max(1, p.epochs)
-            bar = "#" * int(frac * 30)
-            self.stream.write(f"\r[{bar:<30}] epoch {p.epoch + self.offset}/{p.epochs + self.offset}  {main} "
-                              f"{first:.2f}  ETA {_fmt_eta(p.eta_s)}")
-            self.stream.flush()
-
-
-def _main_term(terms: dict[str, float]) -> tuple[str, float]:
-    """The family's main loss: the first term it reports."""
-    for name, value in terms.items():
-        return name, value
-    return "loss", float("nan")
-
-
-def _fmt_eta(seconds: float) -> str:
-    if not seconds == seconds or seconds < 0:
-        return "?"
-    m, s = divmod(int(seconds + 0.5), 60)
-    return f"{m}:{s:02d}"
-
-
 # -- commands ------------------------------------------------------------------------------
-
-def _load_data(args: argparse.Namespace):
-    from latentlab.cli_export import prefetch
-    from latentlab.core.data import load_dataset
-
-    prefetch(args.data)  # a standard data set downloads first, with a progress bar
-    return load_dataset(args.data, image_size=args.image_size, color=args.color, limit=args.limit,
-                        window=args.window, stride=args.stride, sequences=args.sequences)
-
 
 def _sequence_options(args: argparse.Namespace) -> bool:
     return bool(args.window or args.stride or args.sequences)
@@ -361,7 +266,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
     resumed, resumed_meta = _interrupted_run(run_folder, resume_run, out) if dist is None else (None, {})
     # Window options change what a data source means, so such data is loaded here and handed
     # to the plan as its recorded source.
-    data = _load_data(args) if _sequence_options(args) else None
+    data = load_data(args) if _sequence_options(args) else None
     args.family = args.family or _default_family(args, data)
     family = registry.get(args.family)
     arch = args.arch or ("mlp" if "mlp" in family.archs else family.archs[0])
@@ -432,7 +337,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
         live.begin()
     # The time-lapse is finished when training ends, and discarded if an error stops it.
     try:
-        with _cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
+        with cancel_on_interrupt(control), timelapse if timelapse is not None else nullcontext():
             while True:
                 try:
                     item = next(gen)
@@ -552,7 +457,7 @@ def _learning_rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
     lrs: dict[str, float] = {}
     for name, text in pairs:
         try:
-            lrs[name] = _positive_float(text)
+            lrs[name] = positive_float(text)
         except argparse.ArgumentTypeError as exc:
             raise LatentLabError(f"--lr-for {name}: {exc}") from None
     return lrs
@@ -568,51 +473,6 @@ def _family_options(family: str, pairs: list[tuple[str, str]]) -> dict[str, Any]
         except LatentLabError as exc:
             raise LatentLabError(f"--option {name}: {exc}") from None
     return options
-
-
-@contextmanager
-def _cancel_on_interrupt(control: Any) -> Iterator[None]:
-    """While training, a first Ctrl+C asks the trainer to stop (what was trained is saved).
-
-    A KeyboardInterrupt raised inside the training generator would end it without a
-    result, so the signal only sets the cancel flag; a second Ctrl+C aborts at once.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed on the main thread
-        return
-
-    def on_interrupt(signum: int, frame: Any) -> None:
-        if control.cancelled:
-            raise KeyboardInterrupt
-        control.cancel()
-
-    previous = signal.signal(signal.SIGINT, on_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def validation_data(meta: dict[str, Any], args: argparse.Namespace):
-    """The data to evaluate on: --data as given, else the validation split recorded in the model."""
-    from latentlab.core.data import load_dataset
-
-    if args.data:
-        return _load_data(args)
-    info = _section(meta, "data")
-    if not info.get("source"):
-        raise LatentLabError("this model does not record its data set; pass --data")
-    data = load_dataset(info["source"])
-    if info.get("fingerprint") and data.fingerprint != info["fingerprint"]:
-        print("warning: the data set differs from the one the model was trained on", file=sys.stderr)
-    # A model saved without training settings records null here: use the reference split.
-    fraction = 0.2 if info.get("val_fraction") is None else info["val_fraction"]
-    seed = 0 if info.get("seed") is None else info["seed"]
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
-            or isinstance(seed, bool) or not isinstance(seed, int):
-        raise LatentLabError(f"{args.model}: the recorded validation split is not valid; pass --data")
-    _, val_idx = data.split(fraction, seed)
-    return data.subset(val_idx)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -651,7 +511,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if config.capabilities.output != "sequence":
         raise LatentLabError("score needs a sequence model (e.g. stream-ae trained on a .csv series); "
                              f"{args.model} makes images")
-    source = _section(loaded.meta, "data").get("source")
+    source = section(loaded.meta, "data").get("source")
     source = source if isinstance(source, dict) else {}
     values, names = read_series(args.data)
     if config.feature_names and tuple(names) != tuple(config.feature_names):
@@ -666,12 +526,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     print(f"wrote {args.out} ({len(scores):,} windows of {config.input_shape[0]} steps, stride {stride}; "
           f"error mean {float(scores.errors.mean()):.4g}, max {float(scores.errors.max()):.4g})")
     return 0
-
-
-def _section(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    """``mapping[key]`` when it is a dict, else empty: a hand-edited config.json may hold anything."""
-    value = mapping.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _history(meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -722,7 +576,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     c, meta = loaded.config, loaded.meta
     family = registry.get(c.family)
     hist = _history(meta)
-    data = _section(meta, "data")
+    data = section(meta, "data")
     sequence = family.capabilities.output == "sequence"
     lines = [
         f"model        {Path(args.model).resolve()}",
@@ -741,9 +595,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if hist:
         last = hist[-1]
         main = family.terms[0]  # the minimised loss ("loss", or a GAN's "d_loss")
-        val = _section(last, "val").get(main)
+        val = section(last, "val").get(main)
         lines.append(f"history      {len(hist)} epoch{'s' if len(hist) != 1 else ''}; last train {main.replace('_', ' ')} "
-                     f"{_loss_text(_section(last, 'train').get(main))}"
+                     f"{_loss_text(section(last, 'train').get(main))}"
                      + (f", validation {main.replace('_', ' ')} {_loss_text(val)}" if val is not None else ""))
     else:
         lines.append("history      not trained by gradient descent (no epochs recorded)")

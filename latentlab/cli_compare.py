@@ -23,16 +23,16 @@ ANIMATION_NAME = "compare.gif"
 
 def add_commands(sub: Any) -> None:
     """Register ``compare`` on the main parser's subparsers."""
-    from latentlab.cli import _add_data_options, _positive_int
+    from latentlab.cli_common import add_data_options, positive_int
     from latentlab.core.compare import DEFAULT_FAMILIES, MAX_FAMILIES
 
     c = sub.add_parser("compare", help="train several families on the same data and draw them side by side")
-    _add_data_options(c, required=True)
+    add_data_options(c, required=True)
     c.add_argument("--families", default=",".join(DEFAULT_FAMILIES), metavar="A,B,...",
                    help=f"up to {MAX_FAMILIES} families with an encoder, separated by commas "
                         f"(default {','.join(DEFAULT_FAMILIES)})")
-    c.add_argument("--latent-dim", type=_positive_int, default=2, metavar="D", help="latent size of every family (default 2)")
-    c.add_argument("--epochs", type=_positive_int, default=10, metavar="N", help="training epochs of each family (default 10)")
+    c.add_argument("--latent-dim", type=positive_int, default=2, metavar="D", help="latent size of every family (default 2)")
+    c.add_argument("--epochs", type=positive_int, default=10, metavar="N", help="training epochs of each family (default 10)")
     c.add_argument("--from", dest="start", type=int, metavar="I",
                    help="the data item the interpolation starts at (with --to; default: the most different "
                         "pair of two classes, e.g. a full and a half moon)")
@@ -40,8 +40,8 @@ def add_commands(sub: Any) -> None:
     c.add_argument("--classes", metavar="A,B",
                    help="interpolate between the most different items of these two classes (names or numbers)")
     c.add_argument("--seed", type=int, default=0, metavar="S", help="seeds every family's training (default 0)")
-    c.add_argument("--threads", type=_positive_int, metavar="N", help="CPU threads for training")
-    c.add_argument("--samples", type=_positive_int, default=1000, metavar="N",
+    c.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads for training")
+    c.add_argument("--samples", type=positive_int, default=1000, metavar="N",
                    help="samples for the sample-quality metrics of 28x28 grey images (default 1000)")
     c.add_argument("--out", required=True, metavar="DIR", help=f"folder for {SHEET_NAME} and {METRICS_NAME}")
     c.add_argument("--gif", action="store_true",
@@ -58,7 +58,7 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from latentlab.cli import ProgressPrinter, _cancel_on_interrupt, _load_data
+    from latentlab.cli_common import ProgressPrinter, cancel_on_interrupt, load_data
     from latentlab.core import compare as core
     from latentlab.core.training_types import TrainControl
 
@@ -68,7 +68,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise LatentLabError("give either --classes or --from/--to, not both")
     out = Path(args.out)
     _check_out(out, args.force)
-    data = _load_data(args)
+    data = load_data(args)
     core.check_families(families, data)
     pair = core.choose_pair(data, classes, args.start, args.end)
     control = TrainControl()
@@ -80,7 +80,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             print(f"training {family} ({len(printers)}/{len(families)})", file=sys.stderr)
         printers[family].update(progress)
 
-    with _cancel_on_interrupt(control):
+    with cancel_on_interrupt(control):
         results = core.compare(data, families, latent_dim=args.latent_dim, epochs=args.epochs, pair=pair,
                                seed=args.seed, threads=args.threads, samples=args.samples,
                                on_progress=on_progress, should_stop=lambda: control.cancelled)

@@ -106,7 +106,7 @@ def _check_out(out: Path, force: bool) -> None:
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from latentlab.cli import validation_data
+    from latentlab.cli_common import validation_data
     from latentlab.core.checkpoint_read import load_model
     from latentlab.core.compress import compression_report, parse_bits
     from latentlab.core.atomic_file import atomic_write

@@ -52,6 +52,22 @@ def test_arrows_point_down_only() -> None:
         assert not bad, f"{path.relative_to(REPO)} reaches sideways/up: {sorted(bad)}"
 
 
+def test_the_command_line_modules_import_no_circle() -> None:
+    # latentlab.cli adds the commands of cli_uses, cli_compare and cli_export; what they share
+    # lives in cli_common, so none of them imports cli.py back.
+    pkg = REPO / "latentlab"
+    names = {f"latentlab.{p.stem}": p for p in pkg.glob("cli*.py")}
+    assert {"latentlab.cli", "latentlab.cli_common", "latentlab.cli_uses"} <= set(names)
+    graph = {name: {m for m in _imports(path) if m in names and m != name} for name, path in names.items()}
+    assert all("latentlab.cli" not in deps for deps in graph.values())
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(d == goal or (d not in seen and reaches(d, goal, seen | {d})) for d in graph[start])
+
+    circles = sorted(name for name in graph if reaches(name, name, {name}))
+    assert not circles, f"command-line modules in an import circle: {circles}"
+
+
 def test_every_package_is_listed_for_the_wheel() -> None:
     import pytest
 
