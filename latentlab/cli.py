@@ -15,7 +15,7 @@ from typing import Any
 
 from latentlab import __version__
 from latentlab.cli_common import (ProgressPrinter, add_data_options, cancel_on_interrupt, load_data,
-                                  positive_float, positive_int, section, validation_data)
+                                  positive_float, positive_int, prefetch, section, validation_data)
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
 
@@ -253,8 +253,6 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
     run_dir = _check_run_dir(args.run_dir, out) if main else None
     if main:
         check_save_target(out)  # before training: a refused destination would lose the run
-    from latentlab.cli_export import prefetch
-
     if dist is None or dist.local_rank == 0:  # one download per machine, not one per process
         prefetch(args.data)  # a standard data set downloads first, with a progress bar
     if dist is not None:

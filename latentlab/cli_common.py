@@ -1,4 +1,5 @@
-"""What the command line's modules share: argument types, the data options, progress, Ctrl+C.
+"""What the command line's modules share: argument types, the data options, progress and
+downloads, Ctrl+C.
 
 :mod:`latentlab.cli` builds the parser and runs ``train``, ``evaluate``, ``info`` and ``score``;
 :mod:`latentlab.cli_uses`, :mod:`latentlab.cli_compare` and :mod:`latentlab.cli_export` add
@@ -106,10 +107,44 @@ def _fmt_eta(seconds: float) -> str:
     return f"{m}:{s:02d}"
 
 
+class DownloadBar:
+    """A progress bar on stderr for a standard data set's download (one line per file when piped)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._shown = -1
+        self._name = ""
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else 100
+        if name != self._name:
+            self._name, self._shown = name, -1
+            if not self.tty:
+                self.stream.write(f"downloading {name} ({total / 1e6:.1f} MB)\n")
+        if self.tty and percent != self._shown:
+            self._shown = percent
+            bar = "#" * (percent * 30 // 100)
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r[{bar:<30}] {percent:3d}%  {name}  {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}")
+        self.stream.flush()
+
+
+def prefetch(spec: Any) -> None:
+    """Download a standard data set named by ``spec`` (or in its ref) with a progress bar first."""
+    from latentlab.core.data import downloads
+
+    if not isinstance(spec, str):
+        return
+    name = spec.strip().lower()
+    name = name.rpartition(":")[0] if name.rpartition(":")[2].isdigit() else name
+    if name in downloads.NAMES and not downloads.is_cached(name):
+        downloads.ensure(name, progress=DownloadBar())
+
+
 # -- data and Ctrl+C ---------------------------------------------------------------------------
 
 def load_data(args: argparse.Namespace):
-    from latentlab.cli_export import prefetch
     from latentlab.core.data import load_dataset
 
     prefetch(args.data)  # a standard data set downloads first, with a progress bar

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from latentlab.cli_common import prefetch
 from latentlab.core.errors import LatentLabError
 
 RAW_HELP = ("also write the decoded sequences' raw values [frames, T, F] (sequence models): "
@@ -68,43 +69,6 @@ def add_commands(sub: Any) -> None:
     o.add_argument("--model", required=True, metavar="DIR")
     o.add_argument("--out", required=True, metavar="DIR",
                    help="folder to write: encoder.onnx, decoder.onnx and latentlab-onnx.json")
-
-
-class DownloadBar:
-    """A progress bar on stderr for a standard data set's download (one line per file when piped)."""
-
-    def __init__(self, stream: Any = None) -> None:
-        import sys
-
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self._shown = -1
-        self._name = ""
-
-    def __call__(self, name: str, done: int, total: int) -> None:
-        percent = int(100 * done / total) if total else 100
-        if name != self._name:
-            self._name, self._shown = name, -1
-            if not self.tty:
-                self.stream.write(f"downloading {name} ({total / 1e6:.1f} MB)\n")
-        if self.tty and percent != self._shown:
-            self._shown = percent
-            bar = "#" * (percent * 30 // 100)
-            end = "\n" if done >= total else ""
-            self.stream.write(f"\r[{bar:<30}] {percent:3d}%  {name}  {done / 1e6:.1f}/{total / 1e6:.1f} MB{end}")
-        self.stream.flush()
-
-
-def prefetch(spec: Any) -> None:
-    """Download a standard data set named by ``spec`` (or in its ref) with a progress bar first."""
-    from latentlab.core.data import downloads
-
-    if not isinstance(spec, str):
-        return
-    name = spec.strip().lower()
-    name = name.rpartition(":")[0] if name.rpartition(":")[2].isdigit() else name
-    if name in downloads.NAMES and not downloads.is_cached(name):
-        downloads.ensure(name, progress=DownloadBar())
 
 
 def _condition(loaded: Any, text: str | None) -> int | None:

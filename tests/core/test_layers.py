@@ -60,6 +60,7 @@ def test_the_command_line_modules_import_no_circle() -> None:
     assert {"latentlab.cli", "latentlab.cli_common", "latentlab.cli_uses"} <= set(names)
     graph = {name: {m for m in _imports(path) if m in names and m != name} for name, path in names.items()}
     assert all("latentlab.cli" not in deps for deps in graph.values())
+    assert graph["latentlab.cli_common"] == set()   # the shared pieces depend on no command
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         return any(d == goal or (d not in seen and reaches(d, goal, seen | {d})) for d in graph[start])
