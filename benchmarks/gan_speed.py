@@ -17,6 +17,11 @@ Both use the reference MNIST split (8,000 train, 2,000 validation), the same bat
 thread count. Epochs are interleaved (the one going first alternates) so a machine getting
 busier or quieter affects both alike; the median of the paired per-epoch ratios is the number
 to quote. Run ``python benchmarks/gan_speed.py --help`` for options.
+
+It then times the matrix products each loop's step is made of, alone and back to back with
+warm caches: their sum bounds how fast either loop can go with these networks, however little
+else it does. ``--precision bf16`` trains LatentLab's side in bfloat16 autocast (the canonical
+loop stays in float32), the faster choice on CPUs with native bfloat16 arithmetic.
 """
 
 from __future__ import annotations
@@ -96,11 +101,58 @@ class CanonicalRun:
         return time.perf_counter() - start, d_total / steps, g_total / steps
 
 
-def latentlab_epochs(data, epochs: int, seed: int, threads: int) -> Iterator[tuple[float, dict[str, float]]]:
+def step_products(canonical: bool) -> list[tuple[int, int, int]]:
+    """The (rows, inner, columns) of every matrix product in one step of a loop, batch BATCH.
+
+    LatentLab: the generator's pass, one discriminator pass over real and fake together and
+    its backward (weight gradients, input gradients of the inner layers), a pass over the fakes
+    through the frozen discriminator and back to its input, the generator's backward. The
+    canonical loop passes real and fakes separately and fills the discriminator's weight
+    gradients in the generator's step too.
+    """
+    gen = [LATENT, *reversed(HIDDEN), 784]
+    dis = [784, *HIDDEN, 1]
+
+    def forward(widths, rows):
+        return [(rows, a, b) for a, b in zip(widths, widths[1:])]
+
+    def weight_grads(widths, rows):
+        return [(b, rows, a) for a, b in zip(widths, widths[1:])]
+
+    def input_grads(widths, rows, first: bool):
+        layers = list(zip(widths, widths[1:]))[0 if first else 1:]
+        return [(rows, b, a) for a, b in layers]
+
+    b = BATCH
+    products = forward(gen, b) + weight_grads(gen, b) + input_grads(gen, b, first=False)
+    if canonical:
+        for _ in range(2):   # real, then fakes: a pass and its backward each
+            products += forward(dis, b) + weight_grads(dis, b) + input_grads(dis, b, first=False)
+        products += forward(dis, b) + weight_grads(dis, b) + input_grads(dis, b, first=True)
+    else:
+        products += forward(dis, 2 * b) + weight_grads(dis, 2 * b) + input_grads(dis, 2 * b, first=False)
+        products += forward(dis, b) + input_grads(dis, b, first=True)
+    return products
+
+
+def products_time(products: list[tuple[int, int, int]], dtype: torch.dtype, repeats: int = 200) -> float:
+    """Seconds one step's products take back to back (the median of ``repeats`` rounds)."""
+    pairs = [(torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)) for m, k, n in products]
+    rounds = []
+    for i in range(repeats + 20):
+        start = time.perf_counter()
+        for a, b in pairs:
+            torch.mm(a, b)
+        if i >= 20:
+            rounds.append(time.perf_counter() - start)
+    return statistics.median(rounds)
+
+
+def latentlab_epochs(data, epochs: int, seed: int, threads: int, precision: str = "fp32") -> Iterator[tuple[float, dict[str, float]]]:
     """LatentLab's trainer, paused between epochs; yields (img/s, train terms)."""
     config = ModelConfig(family="gan", arch="mlp", input_shape=(1, 28, 28), latent_dim=LATENT, hidden=HIDDEN)
     gen = train(config, data, TrainConfig(epochs=epochs, batch_size=BATCH, seed=seed, device="cpu",
-                                          threads=threads, val_fraction=0.2))
+                                          threads=threads, val_fraction=0.2, precision=precision))
     for item in gen:
         if isinstance(item, Progress) and item.epoch_done:
             yield item.images_per_s, item.terms
@@ -112,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 epochs: a fast sanity run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="LatentLab's training precision (default fp32, as the app trains)")
     args = parser.parse_args(argv)
     epochs = 3 if args.quick else args.epochs
     torch.set_num_threads(args.threads)
@@ -124,15 +178,16 @@ def main(argv: list[str] | None = None) -> int:
           f"{platform.processor() or platform.platform()}, "
           f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"data: MNIST reference split ({len(train_idx)} train); batch {BATCH}, lr {LR}, latent {LATENT}, "
-          f"MLP {HIDDEN}, {epochs} epochs")
+          f"MLP {HIDDEN}, {epochs} epochs; LatentLab in {args.precision}")
     print()
     header = (f"{'epoch':>5}  {'canonical img/s':>15}  {'LatentLab img/s':>15}  {'ratio':>6}  "
               f"{'canon D/G loss':>15}  {'LatentLab D/G loss':>18}")
     print(header)
     print("-" * len(header))
     canonical = CanonicalRun(data.images[train_idx], args.seed)
-    ours = latentlab_epochs(data, epochs, args.seed, args.threads)
+    ours = latentlab_epochs(data, epochs, args.seed, args.threads, args.precision)
     ratios = []
+    canon_rates = []
     for epoch in range(1, epochs + 1):
         if epoch % 2:
             c_s, c_d, c_g = canonical.epoch()
@@ -141,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             o_rate, terms = next(ours)
             c_s, c_d, c_g = canonical.epoch()
         c_rate = canonical.n / c_s
+        canon_rates.append(c_rate)
         ratios.append(o_rate / c_rate)
         note = "  (+ regressor)" if epoch == epochs else ""
         print(f"{epoch:>5}  {c_rate:>15,.0f}  {o_rate:>15,.0f}  {o_rate / c_rate:>6.2f}  "
@@ -152,6 +208,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median per-epoch images/s ratio LatentLab / canonical: {ratio:.2f} "
           f"(min {min(ratios):.2f}, max {max(ratios):.2f}); floor {TARGET_RATIO}: "
           f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
+    print()
+    ours_dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    canon_s = products_time(step_products(canonical=True), torch.float32)
+    ours_s = products_time(step_products(canonical=False), ours_dtype)
+    print("matrix products of one step alone (warm caches, back to back):")
+    print(f"  canonical: {len(step_products(True))} products, {canon_s * 1e3:.2f} ms "
+          f"(at most {BATCH / canon_s:,.0f} img/s)")
+    print(f"  LatentLab: {len(step_products(False))} products, {ours_s * 1e3:.2f} ms in {args.precision} "
+          f"(at most {BATCH / ours_s:,.0f} img/s)")
+    bound = BATCH / ours_s / statistics.median(canon_rates)
+    print(f"  LatentLab's products alone against the canonical loop's measured speed: {bound:.2f}x, "
+          f"the ratio LatentLab would reach if its step did nothing else")
     return 0
 
 
