@@ -62,3 +62,40 @@ def test_the_nearest_picture_is_set_again_only_when_it_changes(qtbot, monkeypatc
     panel.show_score("near", 1.5, 9, -1.0, -2.0, other)
     assert len(set_images) == 2
     np.testing.assert_array_equal(panel.thumb.current_image(), other)
+
+
+def test_new_score_words_repaint_without_laying_out_the_window_again(qtbot):
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+    class Requests(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt override)
+            if event.type() == QEvent.Type.LayoutRequest:
+                Requests.count += 1
+            return False
+
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    column = QVBoxLayout(holder)
+    panel = NearestView()
+    column.addWidget(panel)
+    holder.resize(400, 200)
+    holder.show()
+    panel.show_score("on", 0.5, 4, -1.0, -2.0, None)
+    QApplication.processEvents()
+    lines = panel.text.sizeHint().height()
+    assert lines > 2 * panel.text.fontMetrics().height()   # three lines of words
+    watcher = Requests()
+    holder.installEventFilter(watcher)
+    for ratio in (0.6, 0.7, 0.8):   # a drag: the words change, the height they need does not
+        panel.show_score("on", ratio, 4, -1.0, -2.0, None)
+        QApplication.processEvents()
+    assert Requests.count == 0
+    assert "0.8×" in panel.text.text()
+    image = panel.text.grab().toImage()
+    assert len({image.pixel(x, y) for x in range(0, image.width(), 3) for y in range(image.height())}) > 2
+    holder.resize(90, 200)   # narrow: the words wrap onto more lines and the panel grows
+    QApplication.processEvents()
+    assert panel.text.sizeHint().height() > lines

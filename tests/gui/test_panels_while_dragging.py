@@ -1,4 +1,5 @@
-"""While the probe is dragged, the side panels wait: the loss curves and sample quality redraw together."""
+"""While the probe is dragged, the side panels wait: sample quality and the loss curves redraw
+at the curves' next flush, one frame after the other."""
 
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ def test_a_resting_probe_lets_readings_through_at_once(window) -> None:
     assert window.shown_quality == ["reading"]
     window._show_progress(progress(1), 0)
     assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MS
+    window.flush_loss_points()
+    assert window.loss_plot.series("train/loss")[1].tolist() == [1.0]   # drawn in the same turn
 
 
-def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window) -> None:
+def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot) -> None:
     dragging = [True]
     window.probe_dragged = lambda: dragging[0]   # what the controller's drag clock says
     window.show_quality("first")
@@ -39,8 +42,10 @@ def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window) -> None:
     window._show_progress(progress(1), 0)
     assert window.shown_quality == []
     assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MOVING_MS
-    window.flush_loss_points()                  # the redraw shows the held reading with the curves
+    window.flush_loss_points()                  # the redraw shows the held reading, then the curves
     assert window.shown_quality == ["second"]
+    assert len(window.loss_plot.series("train/loss")[0]) == 0   # the points wait for the next frame
+    qtbot.waitUntil(lambda: len(window.loss_plot.series("train/loss")[0]) == 1, timeout=1000)
     window.flush_loss_points()
     assert window.shown_quality == ["second"]   # nothing held twice
     # Once the probe has rested, readings and curves are prompt again.

@@ -60,6 +60,22 @@ def test_continuing_uses_the_loaded_model_and_sets_the_form_aside(panel, qtbot) 
     assert panel._model_group.isEnabled() and panel._model_group.title() == "Model"   # noqa: SLF001
 
 
+def test_a_running_models_new_epochs_change_the_words_and_keep_the_form(panel) -> None:
+    # A training model is described again at each epoch: the words follow, the form and the
+    # person's "continue" tick stay; a change of whether it can continue still reaches the form.
+    panel.describe_model({**LOADED, "epochs": 2})
+    panel.resume_check.setChecked(True)
+    panel.describe_model({**LOADED, "epochs": 3, "training": True})
+    assert "trained 3 epochs" in panel.model_description()
+    assert panel.resume_check.isEnabled() and panel.resume_check.isChecked()
+    assert not panel._model_group.isEnabled()   # noqa: SLF001 - still set aside for the loaded model
+    panel.describe_model({**LOADED, "epochs": 3, "resumable": False})
+    assert not panel.resume_check.isEnabled() and not panel.resume_check.isChecked()
+    assert panel._model_group.isEnabled()   # noqa: SLF001
+    panel.describe_model({**LOADED, "epochs": 3})
+    assert panel.resume_check.isEnabled()
+
+
 def test_a_model_that_cannot_continue_is_described_but_not_offered(panel) -> None:
     panel.describe_model({**LOADED, "resumable": False})
     assert not panel.resume_check.isEnabled()

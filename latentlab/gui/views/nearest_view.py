@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
+from PySide6.QtWidgets import QHBoxLayout, QSizePolicy, QWidget
 
 from latentlab.gui.views import theme
 from latentlab.gui.views.decoded_view import DecodedView
@@ -22,6 +26,67 @@ def describe(level: str, ratio: float, nearest: int, log_density: float, log_pri
     return f"{head}<br>{spacing}<br><span style='color:{theme.MUTED}'>{density}</span>"
 
 
+class ScoreText(QWidget):
+    """Rich text, word-wrapped, that the widget draws itself.
+
+    The words change at every frame of a probe drag. A ``QLabel`` asks its window for a new
+    layout at each new text, about a millisecond of the frame each time; this widget repaints
+    itself and asks for a layout only when the height its text needs changes.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._doc = QTextDocument(self)
+        self._doc.setDocumentMargin(0)
+        self._text = ""
+        self._height = 0
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:  # noqa: N802 (QLabel's name)
+        if text == self._text:
+            return
+        self._text = text
+        self._doc.setDefaultFont(self.font())
+        self._doc.setHtml(text)
+        self._fit()
+        self.update()
+
+    def clear(self) -> None:
+        self.setText("")
+
+    def _fit(self) -> None:
+        width = self.width()
+        self._doc.setTextWidth(width if width > 20 else -1)   # not laid out yet: unwrapped
+        height = math.ceil(self._doc.size().height()) if self._text else 0
+        if height != self._height:
+            self._height = height
+            self.updateGeometry()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(math.ceil(self._doc.idealWidth()), self._height)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return QSize(0, self._height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit()
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt override)
+        painter = QPainter(self)
+        try:
+            context = QAbstractTextDocumentLayout.PaintContext()
+            palette = QPalette(self.palette())
+            palette.setColor(QPalette.ColorRole.Text, self.palette().color(QPalette.ColorRole.WindowText))
+            context.palette = palette
+            self._doc.documentLayout().draw(painter, context)
+        finally:
+            painter.end()
+
+
 class NearestView(QWidget):
     """The off-manifold score in words and the nearest data item as a small picture."""
 
@@ -35,10 +100,8 @@ class NearestView(QWidget):
         self.thumb.setFixedSize(THUMB_PX, THUMB_PX)
         self.thumb.setToolTip("The data item nearest to the probe's code, as it really is.")
         row.addWidget(self.thumb)
-        self.text = QLabel()
+        self.text = ScoreText()
         self.text.setObjectName("nearestText")
-        self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.text.setToolTip("How far the probe's code is from the encoded data: the distance to the "
                              "nearest data code over the data's local spacing there (on ≤ 1×, near ≤ 2.5×), "
                              "and the density of the codes (for a VAE, the aggregate posterior q and the prior p).")

@@ -117,6 +117,7 @@ class QualityView(QWidget):
         self.badge.hide()
         self._state: Any = None
         self._warnings: tuple[str, ...] = ()
+        self._drawn: Any = None   # the measurements and the marked one the plot shows
         self.show_quality(None)
 
     def _build_plot(self) -> pg.PlotWidget:
@@ -181,6 +182,10 @@ class QualityView(QWidget):
         self.badge.setVisible(bool(text))
 
     def _show_points(self, points: Any, marked: Any) -> None:
+        drawn = (tuple(points), marked)
+        if drawn == self._drawn:
+            return   # a new note over the same measurements (one is being taken): nothing to redraw
+        self._drawn = drawn
         epochs = np.array([p.epoch for p in points], dtype=np.float64)
         fds = np.array([p.sample_fd for p in points], dtype=np.float64)
         self._curve.setData(epochs, fds)

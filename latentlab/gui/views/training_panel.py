@@ -107,6 +107,8 @@ _NOT_STARTED = "Not started"
 # What a field that does not apply to the run contributes to settings() (None: the default).
 # The settings a family may not read: their fields are disabled for it, saying so.
 _FAMILY_SETTINGS = ("arch", "likelihood", "beta", "kl_warmup_epochs")
+#: What the form reads from a loaded model's description (whether it can continue, its family).
+_FORM_READS = ("resumable", "family")
 # Settings whose field starts from the chosen family's default (the command line's default).
 _FAMILY_DEFAULTS = {"beta": 1.0, "kl_warmup_epochs": 0}
 _NEUTRAL: dict[str, Any] = {"image_size": None, "color": "auto", "beta": 1.0, "kl_warmup_epochs": 0,
@@ -621,11 +623,14 @@ class TrainingPanel(QWidget):
             self._loaded_group.setVisible(False)
             self.set_resumable(False)
             return
-        if self._desc == dict(desc) and self._loaded_group.isVisibleTo(self):
+        shown = self._loaded_group.isVisibleTo(self)
+        if self._desc == dict(desc) and shown:
             return   # the same again (a running model is described at every progress report)
-        self._desc = dict(desc)
+        previous, self._desc = self._desc, dict(desc)
         self.model_label.setText(describe_text(self._desc))
         self._loaded_group.setVisible(True)
+        if shown and previous is not None and all(previous.get(k) == self._desc.get(k) for k in _FORM_READS):
+            return   # only the words changed (a running model's epochs): the form stays as it is
         # A wrapped model (a person's own code, ONNX graphs) is shown, never trained here.
         self.set_resumable(bool(self._desc.get("resumable", True)) and not _family_wraps_own_code(desc.get("family")))
 

@@ -62,6 +62,9 @@ LOSS_FLUSH_MS = 1000
 # (``probe_dragged``, the controller's drag clock, says so), the next report draws within
 # LOSS_FLUSH_MS again.
 LOSS_FLUSH_MOVING_MS = 4000
+# A held sample-quality reading and the loss points are each a few milliseconds to draw; while
+# the probe moves they go to frames this far apart rather than into one late frame.
+SPLIT_FLUSH_MS = 20
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
@@ -168,6 +171,10 @@ class MainWindow(QMainWindow):
         self._loss_points: list[tuple[str, float, dict]] = []
         self._plot_epochs: int | None = None   # the x extent given to the loss curves
         self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
+        self._points_later = QTimer(self)   # the loss points' half of a flush split over two frames
+        self._points_later.setSingleShot(True)
+        self._points_later.setInterval(SPLIT_FLUSH_MS)
+        self._points_later.timeout.connect(self._draw_loss_points)
         # Whether the probe is being dragged now: given by the controller (its drag clock).
         self.probe_dragged: Callable[[], bool] = lambda: False
         self._held_quality: Any = None   # a sample-quality reading held back while the probe moves
@@ -794,6 +801,7 @@ class MainWindow(QMainWindow):
         if previous is None or run.run_id != previous.run_id:
             # Another model or a new run: the curves start from the epochs it already has.
             self._flush_soon.cancel()
+            self._points_later.stop()
             self._loss_points.clear()
             self.loss_plot.load_history(list(run.history))
             self._plot_epochs = None
@@ -843,17 +851,29 @@ class MainWindow(QMainWindow):
 
     def flush_loss_points(self) -> None:
         """Draw the loss points gathered since the last flush, and a sample-quality reading
-        held back while the probe moved."""
+        held back while the probe moved.
+
+        While the probe moves, the reading is drawn now and the points a frame later: each
+        takes a few milliseconds, and together they would make that frame of the drag late.
+        """
         self._flush_soon.cancel()
         held, self._held_quality = self._held_quality, None
         if held is not None:
             self.quality.show_quality(held)
+            if self._loss_points and self.probe_dragged():
+                self._points_later.start()
+                return
+        self._draw_loss_points()
+
+    def _draw_loss_points(self) -> None:
+        self._points_later.stop()
         points, self._loss_points = self._loss_points, []
         for split, x, terms in points:
             if split == "train":
                 self.loss_plot.add_train(x, terms)
             else:
                 self.loss_plot.add_val(x, terms)
+        self.loss_plot.redraw_now()   # in this turn: the curves' redraw is this frame's work too
 
     def _update_title(self) -> None:
         scene, run = self._scene, self._run
