@@ -164,6 +164,7 @@ class AppController(QObject):
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
         self.drag_clock = DragClock()   # whether the probe is being dragged: one clock for every pace
+        self.quality.held = self.drag_clock.dragging   # fewer quality measurements during a drag
         self._encode_pacing = EncodePacing(self._encode_soon.setTimeout, self.drag_clock)   # slower for big data or a drag
         self.decoder = ProbeDecoder(self.probe_model, self._decode_display, self._caption, self)
         self.tools = ToolsController(

@@ -42,6 +42,10 @@ DEFAULT_SAMPLES = 1000
 #: After a measurement that took t seconds, the next epoch's waits until 5·t have passed:
 #: measuring then takes at most about a sixth of the time (of the core the GUI thread uses).
 PAUSE_FACTOR = 5.0
+#: While ``held()`` says so (the probe is being dragged), an epoch's measurement is skipped
+#: unless the last one began at least this long ago: each measurement takes the processor the
+#: drag's frames need, and its reading would wait for the side panels' slower redraws anyway.
+HELD_INTERVAL_S = 4.0
 #: The best snapshot is offered when its FD is lower than the final weights' by this share.
 BEST_MARGIN = 0.02
 #: Mode collapse: at most this share of the classes covered ...
@@ -217,6 +221,7 @@ class QualityWatch(QObject):
         self.samples = samples
         self.use_weights = use_weights
         self.ask_use_best: Callable[[str, Callable[[bool], None]], Any] = lambda _text, answered: answered(False)
+        self.held: Callable[[], bool] = lambda: False   # measure less often meanwhile (HELD_INTERVAL_S)
         self._training = training
         self._worker: InferenceWorker | None = None
         self._state = QualityState()
@@ -250,6 +255,7 @@ class QualityWatch(QObject):
         self._measured_state: Mapping[str, Any] | None = None  # the last one sent to be measured
         self._best_state: Mapping[str, Any] | None = None
         self._pause_until = 0.0
+        self._submitted_at = -HELD_INTERVAL_S   # when the last measurement was sent (monotonic s)
         self._finished = False               # the run ended with every epoch it was asked for
         self._warned: dict[str, str] = {}
         self._plan = plan
@@ -314,7 +320,10 @@ class QualityWatch(QObject):
             return
         if progress.epoch >= progress.epochs:
             return   # the run's end measures the final weights
-        if self._in_flight or time.monotonic() < self._pause_until:
+        now = time.monotonic()
+        if self._in_flight or now < self._pause_until:
+            return
+        if self.held() and now - self._submitted_at < HELD_INTERVAL_S:
             return
         self._submit(self._latest_state, epoch, final=False)
 
@@ -334,6 +343,7 @@ class QualityWatch(QObject):
         if self._worker is None:
             self._worker = InferenceWorker()
         self._measured_state = state
+        self._submitted_at = time.monotonic()
         self._in_flight += 1
         token = self._token
         job = _measure_job(self._plan.model_config, state, self._real, self.samples, self._real_cache)

@@ -209,3 +209,46 @@ def test_the_window_asks_without_blocking_and_answers_by_the_button(qtbot, opene
     clicked = next(b for b in box.buttons() if b.text() == button)
     clicked.click()
     qtbot.waitUntil(lambda: answers == [expected])
+
+
+def test_a_dragged_probe_thins_the_measurements(qtbot, opened, monkeypatch):
+    from latentlab.gui import quality_watch
+
+    window, c = _window(opened)
+    assert c.start_training(training_settings(epochs=10, family="vae", hidden=[16]))
+    c.pause_training()
+    qtbot.waitUntil(lambda: c.run.status == "paused", timeout=30000)
+    assert c.quality.state.active
+    sent: list[int] = []
+    real_worker = c.quality._worker   # noqa: SLF001
+
+    class Worker:   # the measurements sent, not run
+        def submit(self, _kind, _job, on_result, on_error):
+            sent.append(1)
+            c.quality._in_flight = 0   # noqa: SLF001 - as if it had come back at once
+
+    c.quality._worker = Worker()   # noqa: SLF001
+    now = [1000.0]
+    monkeypatch.setattr(quality_watch.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(c.drag_clock, "_clock", lambda: now[0])   # the controller's one drag clock
+
+    def epoch(k: int, dragged: bool) -> None:
+        if dragged:
+            c.drag_clock.moved()
+        c.quality._latest_state = {"k": k}   # noqa: SLF001 - a newer snapshot each epoch
+        c.quality.epoch_closed(_won(k), k)
+
+    try:
+        epoch(1, dragged=True)
+        assert len(sent) == 1            # the first in a while is measured
+        now[0] += 1.0
+        epoch(2, dragged=True)
+        assert len(sent) == 1            # a second soon after waits while the probe moves
+        now[0] += quality_watch.HELD_INTERVAL_S
+        epoch(3, dragged=True)
+        assert len(sent) == 2            # a long drag still sees a reading now and then
+        now[0] += 1.0
+        epoch(4, dragged=False)
+        assert len(sent) == 3            # a resting probe: every epoch again
+    finally:
+        c.quality._worker = real_worker   # noqa: SLF001
