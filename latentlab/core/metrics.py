@@ -84,6 +84,13 @@ def loss_terms(
     return result
 
 
+def validation_terms(family: Any, model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None, *,
+                     batch_size: int = 1000) -> dict[str, float]:
+    """A family's validation terms: its own ``validate``, else :func:`loss_terms` of ``model.loss``."""
+    validate = family.validate if family.validate is not None else loss_terms
+    return validate(model, images, labels, batch_size=batch_size)
+
+
 def class_probabilities(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
     """Class probabilities ``[N, K]`` (float32, CPU) of a classifying model's ``classify(x)``.
 
@@ -165,7 +172,7 @@ def evaluate(
         images = data.images.to(dev)
         labels = data.labels.to(dev) if (caps.uses_labels and data.labels is not None) else None
         if family is not None:
-            result: dict[str, Any] = dict(family.validate(model, images, labels, batch_size=batch_size))
+            result: dict[str, Any] = dict(validation_terms(family, model, images, labels, batch_size=batch_size))
         else:
             result = loss_terms(model, images, labels, batch_size=batch_size)
         if caps.classifies and labels is not None and "accuracy" not in result:

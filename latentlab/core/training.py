@@ -43,6 +43,7 @@ from latentlab.core import partial_labels, precision
 from latentlab.core.distributed import Distributed
 from latentlab.core.errors import LatentLabError
 from latentlab.core.inference import check_compatible
+from latentlab.core.metrics import validation_terms
 from latentlab.core.models import registry
 from latentlab.core.models.base import LatentModel, ModelConfig
 from latentlab.core.models.registry import Family, StepContext
@@ -226,8 +227,8 @@ def _fit_closed_form(
     x_train, y_train = data.images[train_idx], _labels(family, data, train_idx)
     model.fit(x_train, y_train)
     fit_s = time.perf_counter() - start
-    train_terms = family.validate(model, x_train, y_train, batch_size=1000)
-    val = (family.validate(model, data.images[val_idx], _labels(family, data, val_idx), batch_size=1000)
+    train_terms = validation_terms(family, model, x_train, y_train, batch_size=1000)
+    val = (validation_terms(family, model, data.images[val_idx], _labels(family, data, val_idx), batch_size=1000)
            if len(val_idx) else None)
     rate = len(train_idx) / max(fit_s, 1e-9)
     entry = {"epoch": 1, "train": {k: train_terms[k] for k in family.terms}, "val": val or {},
@@ -578,7 +579,7 @@ class _SGDRun:
         if self.x_val.shape[0] == 0:
             return None, 0.0
         start = time.perf_counter()
-        val = self.family.validate(self.model, self.x_val, self.y_val, batch_size=max(self.batch, 1000))
+        val = validation_terms(self.family, self.model, self.x_val, self.y_val, batch_size=max(self.batch, 1000))
         seconds = time.perf_counter() - start
         self.val_seconds += seconds
         return val, seconds

@@ -36,7 +36,7 @@ __all__ = [
     "ARCHITECTURES", "BUILTIN_MODULES", "DEFAULT_HIDDEN", "DEFAULT_TERMS", "LIKELIHOODS", "MAIN_OPTIMIZER",
     "OUTPUT_KINDS", "Capabilities", "Family", "Option", "StepContext", "adam_optimizer", "check_input_shape",
     "families", "family_table", "get", "minimise", "names", "register", "reconstruction_step",
-    "unregister", "validation_terms",
+    "unregister",
 ]
 
 #: The family modules shipped with LatentLab, in the order menus list them.
@@ -236,14 +236,6 @@ def reconstruction_step(model: LatentModel, x: torch.Tensor, y: torch.Tensor | N
     return out
 
 
-def validation_terms(model: LatentModel, images: torch.Tensor, labels: torch.Tensor | None, *,
-                     batch_size: int = 1000) -> dict[str, float]:
-    """The default validation: :func:`latentlab.core.metrics.loss_terms` of ``model.loss``."""
-    from latentlab.core.metrics import loss_terms
-
-    return loss_terms(model, images, labels, batch_size=batch_size)
-
-
 def check_input_shape(config: ModelConfig) -> None:
     """The default shape check, by output kind: ``(C, H, W)`` images or ``(T, F)`` sequences."""
     caps = get(config.family).capabilities
@@ -302,7 +294,8 @@ class Family:
         zeroes, backpropagates and steps its optimisers itself and returns (not reads back)
         every term of ``terms``. ``y`` is None unless the capabilities use labels.
     validate:
-        ``validate(model, images, labels, *, batch_size) -> {term: float}`` in eval mode.
+        ``validate(model, images, labels, *, batch_size) -> {term: float}`` in eval mode;
+        None (the default): :func:`latentlab.core.metrics.loss_terms` of ``model.loss``.
     schedule:
         ``schedule(model, ctx) -> {name: float}``: values that change during training (e.g.
         ``kl_weight``), recorded in the history at the end of each epoch; None for none.
@@ -325,7 +318,7 @@ class Family:
     optimizer_names: tuple[str, ...] = (MAIN_OPTIMIZER,)
     optimizers: Callable[[LatentModel, TrainConfig], dict[str, torch.optim.Optimizer]] = adam_optimizer
     train_step: StepFn = reconstruction_step
-    validate: Callable[..., dict[str, float]] = validation_terms
+    validate: Callable[..., dict[str, float]] | None = None
     schedule: Callable[[LatentModel, StepContext], dict[str, float]] | None = None
     check_config: Callable[[ModelConfig], None] = check_input_shape
 
