@@ -153,6 +153,20 @@ def test_a_prepared_child_says_when_it_is_warm_and_then_trains_as_usual():
     train_process.discard()
 
 
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="Unix priorities")
+def test_a_child_trains_at_the_lowest_priority_so_the_window_comes_first():
+    train_process.prepare()
+    assert train_process.wait_until_warm(120)
+    child = train_process.take()
+    try:
+        assert os.getpriority(os.PRIO_PROCESS, child._proc.pid) == train_process.TRAINING_NICE
+        assert os.getpriority(os.PRIO_PROCESS, 0) < train_process.TRAINING_NICE   # this process keeps its own
+        result = child.run(tiny_job(epochs=1), lambda item: None)
+        assert result.status == "finished"
+    finally:
+        train_process.discard()
+
+
 def test_a_child_whose_app_goes_away_ends_at_once_even_while_warming_up():
     child = TrainingProcess().start()
     child._proc.stdin.close()   # as when the app is closed or killed before it sends a job
