@@ -133,7 +133,10 @@ class FlatGridAxis(pg.AxisItem):
         # narrows for shorter labels, the bottom axis gets longer, the locked aspect changes
         # the vertical range, the labels grow back, and round again at every layout. A soak of
         # the window caught it alternating between two widths for over a minute.
-        self.setStyle(autoReduceTextSpace=False)
+        # Two levels of ticks and grid lines, major and minor: pyqtgraph's third, at a tenth of
+        # the major spacing, is all but invisible in a flat grid, and laying it out and
+        # measuring its labels in Python took about a third of every pan or zoom frame.
+        self.setStyle(autoReduceTextSpace=False, maxTickLevel=1, maxTextLevel=1)
         self._background = QColor(background)
         self._flat_pens: dict[int, QPen] = {}
         self._warned = False   # a degenerate axis is logged once
