@@ -22,6 +22,7 @@ the folder open again with :func:`load_onnx`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ from latentlab.core.errors import LatentLabError
 
 __all__ = [
     "ENCODER_NAME", "DECODER_NAME", "INSTALL_HINT", "MANIFEST_NAME", "MAX_EXTERNAL_BYTES",
-    "MAX_EXTERNAL_FILES", "MAX_ONNX_BYTES", "check_onnx_file", "export_onnx", "load_onnx",
+    "MAX_EXTERNAL_FILES", "MAX_ONNX_BYTES", "check_onnx_file", "content_hash", "export_onnx", "load_onnx",
 ]
 
 INSTALL_HINT = 'pip install "latentlab[onnx]"'
@@ -88,6 +89,11 @@ def check_onnx_file(path: str | os.PathLike[str]) -> Path:
 
     Raises LatentLabError naming the file and the problem.
     """
+    return _checked_files(path)[0]
+
+
+def _checked_files(path: str | os.PathLike[str]) -> tuple[Path, dict[Path, int]]:
+    """:func:`check_onnx_file`'s checks; ``(path, {external data file: size})``."""
     onnx, _ = _modules()
     p = Path(path)
     if not p.is_file():
@@ -123,7 +129,38 @@ def check_onnx_file(path: str | os.PathLike[str]) -> Path:
     if total > MAX_EXTERNAL_BYTES:
         raise LatentLabError(f"{p}: its external data files hold {total / 1024**3:.1f} GiB, more than the "
                              f"{MAX_EXTERNAL_BYTES / 1024**3:.0f} GiB allowed")
-    return p
+    return p, files
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of an ONNX model's files: whether it is the model a session was saved with.
+
+    ``path`` is what :func:`load_onnx` opens: a folder (its manifest, encoder and decoder, and the
+    external data files the graphs name) or one ``.onnx`` file (and its external data). Each
+    file counts with its name and size, so a renamed or moved part is a change. Every file is
+    checked as for loading (sizes, paths inside the folder) before a byte is read.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        manifest = _read_manifest(p)
+        graphs = [part for part, _ in (_part(manifest, "encoder", p, ENCODER_NAME),
+                                       _part(manifest, "decoder", p, DECODER_NAME)) if part is not None]
+        if not graphs:
+            raise LatentLabError(f"{p}: no {DECODER_NAME} here (or name the decoder's file in {MANIFEST_NAME})")
+        root, files = p, [p / MANIFEST_NAME] if (p / MANIFEST_NAME).is_file() else []
+    else:
+        root, graphs, files = p.parent, [p], []
+    for graph in graphs:
+        checked, external = _checked_files(graph)
+        files += [checked, *sorted(external)]
+    digest = hashlib.sha256()
+    for file in dict.fromkeys(f.resolve() for f in files):   # each once, in a fixed order
+        name = file.relative_to(root.resolve()).as_posix() if file.is_relative_to(root.resolve()) else file.name
+        digest.update(f"{name}\0{file.stat().st_size}\0".encode())
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
 # -- running a graph as a torch-facing callable -------------------------------------------

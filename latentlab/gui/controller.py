@@ -36,6 +36,7 @@ from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
 from latentlab.core.training_settings import TrainingSettings
 from latentlab.gui import manifold as planes
+from latentlab.gui import open_model as model_files
 from latentlab.gui import placement
 from latentlab.gui import settings as prefs
 from latentlab.gui.download_dialog import StandardDataFetcher
@@ -192,7 +193,7 @@ class AppController(QObject):
         self.uses = UsesController(   # generate a data set, the compression dock, predicted classes
             window, model=lambda: self._model if self.model_ready() else None, state=self.latest_state,
             data=lambda: self._data, train_config=lambda: self._train_config,
-            model_file=lambda: None if self.run.unsaved else self._model_path, model_name=lambda: self.model_name,
+            model_hash=self._saved_model_hash, model_name=lambda: self.model_name,
             busy=lambda: self.is_training, submit=self.inference.submit,
             ask_yes_no=lambda title, text: self.ask_yes_no(title, text),
             model_data=lambda: self._model_data, parent=self)
@@ -1076,12 +1077,26 @@ class AppController(QObject):
             record["anchors"] = [int(i) for i in self._anchors[-3:]]
         return record
 
+    def _saved_model_hash(self) -> str | None:
+        """The SHA-256 of the saved model on screen (a LatentLab model's weights, an ONNX model's
+        files); None while it is unsaved, or when its file cannot be read."""
+        if self.run.unsaved or not self._model_path:
+            return None
+        try:
+            return model_files.content_hash(self._model_path)
+        except LatentLabError:
+            return None
+
     def save_session(self, path: str | None = None) -> str | None:
         """File ▸ Save Session…: bookmarks, the path, the plane and the attribute as JSON
         naming the saved model (asks where when ``path`` is None)."""
-        from latentlab.core.checkpoint import model_content_hash
         from latentlab.core.session_file import save_session
 
+        if self._model is not None and not self._model_path and save_refusal(self._model):
+            self.window.show_error("Cannot save a session of this model", (
+                f"A session refers to its model by file, and {self.model_name} comes from code of your own, not "
+                "from a file. Open a model from a file (a LatentLab model, or ONNX files) to save sessions of it."))
+            return None
         if self._model is None or not self._model_path or self.run.unsaved:
             self.window.show_error("Save the model first", "A session refers to its model by file. Save the model "
                                    "(File ▸ Save Model…) or open a saved one, then save the session.")
@@ -1091,7 +1106,7 @@ class AppController(QObject):
             return None
         try:
             record = collect_session(self.tools, os.path.abspath(self._model_path),
-                                     model_content_hash(self._model_path), self._plane_record())
+                                     model_files.content_hash(self._model_path), self._plane_record())
             save_session(path, record)
         except LatentLabError as exc:
             self.window.show_error("Could not save the session", str(exc))
@@ -1105,7 +1120,6 @@ class AppController(QObject):
         A session whose model folder is gone is not applied to another model, unless its codes
         fit the model on screen and the person agrees.
         """
-        from latentlab.core.checkpoint import model_content_hash
         from latentlab.core.session_file import check_model, load_session
 
         try:
@@ -1119,7 +1133,7 @@ class AppController(QObject):
             if not self._is_current_model(target) and not self.open_model(target):
                 return False
             try:
-                current = model_content_hash(self._model_path) if self._model_path else ""
+                current = model_files.content_hash(self._model_path) if self._model_path else ""
             except LatentLabError:
                 current = ""
             warning = check_model(record, current)

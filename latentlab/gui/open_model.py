@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FILE_FILTER", "OpenedModel", "is_onnx", "load_model", "model_location"]
+__all__ = ["FILE_FILTER", "OpenedModel", "content_hash", "is_onnx", "load_model", "model_location"]
 
 FILE_FILTER = "Models (config.json *.latentlab *.onnx);;LatentLab models (config.json *.latentlab);;" \
               "ONNX models (*.onnx);;All files (*)"
@@ -74,3 +74,18 @@ def load_model(path: str | os.PathLike[str]) -> OpenedModel:
 
     loaded = load_checkpoint(where)
     return OpenedModel(loaded.model, dict(loaded.meta or {}), str(loaded.path))
+
+
+def content_hash(path: str | os.PathLike[str]) -> str:
+    """SHA-256 (hex) of the model at ``path``, whichever format: a LatentLab model's weights
+    (:func:`latentlab.core.checkpoint.model_content_hash`) or an ONNX model's files
+    (:func:`latentlab.core.onnx_io.content_hash`). A session and a generated set name the model
+    they came from by it. Raises :class:`~latentlab.core.errors.LatentLabError` when it cannot be read."""
+    where = model_location(os.fspath(path))
+    if is_onnx(where):
+        from latentlab.core.onnx_io import content_hash as onnx_hash
+
+        return onnx_hash(where)
+    from latentlab.core.checkpoint import model_content_hash
+
+    return model_content_hash(where)

@@ -155,6 +155,39 @@ def test_external_data_outside_the_folder_is_refused(tmp_path: Path, location: s
         latentlab.load_model(path)
 
 
+def test_the_content_hash_follows_every_file_of_the_model_and_nothing_else(tmp_path: Path) -> None:
+    folder = onnx_io.export_onnx(_tiny("vae"), tmp_path / "vae-onnx")
+    first = onnx_io.content_hash(folder)
+    assert len(first) == 64 and onnx_io.content_hash(folder) == first
+    (folder / "notes.txt").write_text("a file that is no part of the model")
+    assert onnx_io.content_hash(folder) == first
+    for name in ("decoder.onnx", "encoder.onnx", onnx_io.MANIFEST_NAME):   # each part counts
+        original = (folder / name).read_bytes()
+        if name.endswith(".onnx"):
+            proto = onnx.load(str(folder / name))
+            proto.doc_string = "another model"
+            onnx.save(proto, str(folder / name))
+        else:
+            manifest = json.loads(original)
+            (folder / name).write_text(json.dumps({**manifest, "name": "another"}))
+        assert onnx_io.content_hash(folder) != first, name
+        (folder / name).write_bytes(original)
+    assert onnx_io.content_hash(folder) == first
+    # A lone graph and its external data: a change in the weights file is a change of model.
+    path = _graph_with_external_data(tmp_path / "ext", ["weights.bin"])
+    (tmp_path / "ext" / "weights.bin").write_bytes(np.array([0.25, 0.5], np.float32).tobytes())
+    lone = onnx_io.content_hash(path)
+    (tmp_path / "ext" / "weights.bin").write_bytes(np.array([0.25, 0.75], np.float32).tobytes())
+    assert onnx_io.content_hash(path) != lone
+    # Checked as for loading before anything is read.
+    bad = _graph_with_external_data(tmp_path / "bad", ["../outside.bin"])
+    (tmp_path / "outside.bin").write_bytes(bytes(8))
+    with pytest.raises(LatentLabError, match="refusing to read it"):
+        onnx_io.content_hash(bad)
+    with pytest.raises(LatentLabError, match="no decoder.onnx"):
+        onnx_io.content_hash(tmp_path)
+
+
 def test_a_link_leading_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "outside.bin").write_bytes(bytes(8))
     path = _graph_with_external_data(tmp_path / "m", ["link.bin"])

@@ -59,6 +59,34 @@ def test_choosing_the_encoder_file_opens_the_pair(qtbot, opened, exported, monke
     assert errors and ".onnx files" in errors[0]
 
 
+def test_a_session_of_an_onnx_model_is_saved_and_opened_again(qtbot, opened, exported, tmp_path) -> None:
+    import onnx
+
+    folder, _original = exported
+    window, controller = opened(items=60)
+    assert controller.open_model(str(folder))
+    wait_for_codes(qtbot, controller)
+    controller.tools.add_item(0)
+    controller.tools.add_item(9)
+    path_before = controller.tools.path().copy()
+    errors, warnings = [], []
+    window.show_error = lambda title, message: errors.append(message)
+    window.show_warning = lambda title, message: warnings.append(message)
+    session = tmp_path / "onnx-session.json"
+    assert controller.save_session(str(session)) == str(session) and errors == []
+    controller.tools.reset()
+    assert controller.open_session(str(session))
+    qtbot.waitUntil(lambda: len(controller.tools.waypoints) == 2, timeout=5000)
+    np.testing.assert_allclose(controller.tools.path(), path_before, atol=1e-6)
+    assert warnings == []
+    # The ONNX files changed since: the session still opens, and says so.
+    proto = onnx.load(str(folder / "decoder.onnx"))
+    proto.doc_string = "trained further"
+    onnx.save(proto, str(folder / "decoder.onnx"))
+    assert controller.open_session(str(session))
+    assert warnings and "changed" in warnings[0]
+
+
 def test_a_lone_onnx_decoder_opens_as_a_generator(qtbot, opened, exported, tmp_path) -> None:
     folder, original = exported
     lone = tmp_path / "generator.onnx"

@@ -129,6 +129,12 @@ def test_save_says_what_save_model_says_without_asking_where(qtbot, shown, digit
     # Asked directly (a save before quitting), the controller refuses too and writes nothing.
     assert not controller.save_model(str(tmp_path / "mine"))
     assert len(errors) == 2 and not (tmp_path / "mine").exists()
+    # A session names its model's file: it says this model has none, rather than "save it first".
+    controller.ask_session_path = lambda save: pytest.fail("asked where to save a session it cannot save")
+    assert controller.save_session() is None
+    title, message = errors[-1]
+    assert title == "Cannot save a session of this model" and "from a file" in message
+    assert "Save Model" not in message
 
 
 def test_a_decoder_alone_opens_with_its_data_placed_by_search(qtbot, shown) -> None:

@@ -125,8 +125,8 @@ class UsesController(QObject):
 
     ``model()`` is the GUI's inference copy when ready (else None), ``state()`` a detached copy
     of its weights, ``data()`` the data set, ``train_config()`` its training settings (a
-    TrainConfig or its dict; for the validation split), ``model_file()`` the saved file that
-    holds exactly these weights (None when unsaved), ``model_data()`` the ``"data"`` record of
+    TrainConfig or its dict; for the validation split), ``model_hash()`` the SHA-256 of the saved
+    model that holds exactly these weights (None when unsaved or unreadable), ``model_data()`` the ``"data"`` record of
     the data the model was trained on (None when unknown), ``model_name()``, ``busy()`` whether
     training runs, ``submit`` the inference worker's, ``ask_yes_no(title, text)`` the
     controller's question.
@@ -141,14 +141,14 @@ class UsesController(QObject):
     predicted = Signal(object)   # the predicted classes just shown (tests wait for them)
 
     def __init__(self, window: Any, *, model: Callable[[], Any], state: Callable[[], Any], data: Callable[[], Any],
-                 train_config: Callable[[], Any], model_file: Callable[[], str | None],
+                 train_config: Callable[[], Any], model_hash: Callable[[], str | None],
                  model_name: Callable[[], str], busy: Callable[[], bool], submit: Callable[..., Any],
                  ask_yes_no: Callable[[str, str], bool], model_data: Callable[[], Any] = lambda: None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.window = window
         self._model, self._state, self._data = model, state, data
-        self._train_config, self._model_file, self._model_name = train_config, model_file, model_name
+        self._train_config, self._model_hash, self._model_name = train_config, model_hash, model_name
         self._busy, self._submit, self._ask_yes_no = busy, submit, ask_yes_no
         self._model_data = model_data
         self._marks_for: Any = None         # (scene key, training settings) the rings were found for
@@ -279,16 +279,7 @@ class UsesController(QObject):
         if self.dialog is not None and self.dialog.is_running():
             self.dialog.raise_()
             return self.dialog
-        path = self._model_file()
-        sha = None
-        if path:
-            from latentlab.core.checkpoint import model_content_hash
-
-            try:
-                sha = model_content_hash(path)
-            except LatentLabError:
-                sha = None
-        dialog = GenerateDialog(model.config, self._state(), model_sha256=sha, model_name=self._model_name(),
+        dialog = GenerateDialog(model.config, self._state(), model_sha256=self._model_hash(), model_name=self._model_name(),
                                 ask_path=lambda suggested: self.window.ask_generated_set_path(suggested),
                                 confirm_replace=self._confirm_replace, open_data=self._open_generated,
                                 parent=self.window)
