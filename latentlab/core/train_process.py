@@ -354,28 +354,36 @@ def discard() -> None:
 
 
 # -- the child's side ---------------------------------------------------------------------------
-#: The training child's Unix nice value: the lowest priority.
+#: The training child's Unix nice value once it has reported: the lowest priority.
 TRAINING_NICE = 19
 
 
 def yield_to_the_window() -> None:
-    """Run the calling process's trainer below every other program's priority (Unix).
+    """Run every thread of this (the training child) process at :data:`TRAINING_NICE` (Linux).
 
     The window's process shares the machine with the trainer, which keeps a core busy. When the
     scheduler puts the GUI thread on the trainer's core, a trainer of the same priority keeps
     it for its slice of a few milliseconds and the frame waits; at the lowest priority the GUI
     thread takes the core the moment it wakes (measured: GUI timer gap p99 during a probe drag
-    about 1.3 ms lower; `benchmarks/gui_timer_gaps.py`). An otherwise idle core still trains at
-    full speed; a machine kept busy by another program trains more slowly. ``latentlab train``
-    runs at the priority it was started with.
+    about 1.3 ms lower; ``benchmarks/gui_timer_gaps.py``). The child calls this once its run has
+    sent the first progress report: warming up and starting run at the priority it was started
+    with, so a window busy with its own background work (an encode, a quality measurement, at
+    a nice value 10 higher than its GUI thread) cannot hold back the start of a run. An otherwise
+    idle core still trains at full speed; a machine kept busy by other programs trains more
+    slowly. ``latentlab train`` runs at the priority it was started with.
     """
-    if not hasattr(os, "getpriority"):
+    if not hasattr(os, "setpriority"):
         return
     try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, 0, max(current, TRAINING_NICE))
-    except OSError:   # not allowed here: it trains at the priority it has
-        pass
+        threads = [int(t) for t in os.listdir("/proc/self/task")]   # Linux: a nice value per thread
+    except (OSError, ValueError):
+        threads = [0]
+    for tid in threads:
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            os.setpriority(os.PRIO_PROCESS, tid, max(current, TRAINING_NICE))
+        except OSError:   # not allowed, or the thread has ended: it keeps its priority
+            pass
 
 
 def child_main() -> int:
@@ -387,7 +395,6 @@ def child_main() -> int:
     import io
     import queue
 
-    yield_to_the_window()   # first: the threads started below inherit it
     # The protocol owns the real standard output; anything printed goes to standard error.
     out = io.open(os.dup(1), "wb", buffering=1 << 16)
     os.dup2(2, 1)
@@ -408,7 +415,7 @@ def child_main() -> int:
     import torch  # noqa: F401 - the slow import this child exists to pay early
 
     from latentlab.core.errors import LatentLabError
-    from latentlab.core.training import TrainControl, train, warm_up
+    from latentlab.core.training import Progress, TrainControl, train, warm_up
 
     warm_up()
     _say(out, ("warm",))   # ready for a job: torch imported, the optimiser's first use paid
@@ -428,6 +435,7 @@ def child_main() -> int:
     outbox = _Outbox(out)
     try:
         gen = train(job.model_config, job.data, job.train_config, control, job.initial, resume=job.resume)
+        yielded = False
         while True:
             try:
                 item = next(gen)
@@ -435,6 +443,9 @@ def child_main() -> int:
                 outbox.put(("result", stop.value))
                 break
             outbox.put(("item", item))
+            if not yielded and isinstance(item, Progress):
+                yielded = True
+                yield_to_the_window()   # the run has started: from now on the window comes first
     except LatentLabError as exc:
         outbox.put(("error", str(exc), True))
     except Exception as exc:  # reported to the app as one line; the traceback goes to stderr
