@@ -142,11 +142,8 @@ def content_hash(path: str | os.PathLike[str]) -> str:
     """
     p = Path(path).expanduser()
     if p.is_dir():
-        manifest = _read_manifest(p)
-        graphs = [part for part, _ in (_part(manifest, "encoder", p, ENCODER_NAME),
-                                       _part(manifest, "decoder", p, DECODER_NAME)) if part is not None]
-        if not graphs:
-            raise LatentLabError(f"{p}: no {DECODER_NAME} here (or name the decoder's file in {MANIFEST_NAME})")
+        _, (encoder, _), (decoder, _) = _folder_parts(p)
+        graphs = [part for part in (encoder, decoder) if part is not None]
         root, files = p, [p / MANIFEST_NAME] if (p / MANIFEST_NAME).is_file() else []
     else:
         root, graphs, files = p.parent, [p], []
@@ -253,6 +250,16 @@ def _part(manifest: Mapping[str, Any], key: str, folder: Path, default: str) -> 
     return path, entry
 
 
+def _folder_parts(folder: Path) -> tuple[dict[str, Any], tuple[Path | None, dict[str, Any]], tuple[Path, dict[str, Any]]]:
+    """A model folder's manifest, ``(encoder path or None, entry)`` and ``(decoder path, entry)``."""
+    manifest = _read_manifest(folder)
+    encoder = _part(manifest, "encoder", folder, ENCODER_NAME)
+    dec_path, dec_entry = _part(manifest, "decoder", folder, DECODER_NAME)
+    if dec_path is None:
+        raise LatentLabError(f"{folder}: no {DECODER_NAME} here (or name the decoder's file in {MANIFEST_NAME})")
+    return manifest, encoder, (dec_path, dec_entry)
+
+
 def _outputs(entry: Mapping[str, Any], key: str) -> list[str] | None:
     value = entry.get("outputs", entry.get("output"))
     if value is None:
@@ -280,11 +287,7 @@ def load_onnx(path: str | os.PathLike[str] | None = None, *, encoder: str | os.P
     if path is not None:
         p = Path(path).expanduser()
         if p.is_dir():
-            manifest = _read_manifest(p)
-            enc_path, enc_entry = _part(manifest, "encoder", p, ENCODER_NAME)
-            dec_path, dec_entry = _part(manifest, "decoder", p, DECODER_NAME)
-            if dec_path is None:
-                raise LatentLabError(f"{p}: no {DECODER_NAME} here (or name the decoder's file in {MANIFEST_NAME})")
+            manifest, (enc_path, enc_entry), (dec_path, dec_entry) = _folder_parts(p)
         elif p.suffix.lower() == ".onnx":
             enc_path, dec_path = None, p
         else:
