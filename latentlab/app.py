@@ -369,13 +369,14 @@ def smoke_verdict(window: MainWindow, painted: bool) -> tuple[int, str]:
 
 
 def quit_after(app: QApplication, window: MainWindow, delay_ms: int) -> None:
-    """After ``delay_ms`` (and once loading has finished), close the window and leave the
-    event loop with :func:`smoke_verdict`'s exit code."""
+    """After ``delay_ms`` (and once loading has finished and the window has painted, within a
+    grace period), close the window and leave the event loop with :func:`smoke_verdict`'s exit code."""
     watch = PaintWatch(window.decoded)   # the decoded view paints with the first frame
     deadline = time.monotonic() + delay_ms / 1000 + SMOKE_GRACE_S
 
     def check() -> None:
-        if controller_of(window) is None and time.monotonic() < deadline:
+        # A machine under load may take a while to load and paint: wait for both, up to the grace.
+        if (controller_of(window) is None or not watch.painted) and time.monotonic() < deadline:
             QTimer.singleShot(100, check)
             return
         code, line = smoke_verdict(window, watch.painted)

@@ -44,6 +44,7 @@ from latentlab.gui.exports import Exports
 from latentlab.gui.following import FollowHost, RunFollowing
 from latentlab.gui.manifold import ManifoldController, MosaicInputs, to_display
 from latentlab.gui.encode_pacing import DragClock, EncodePacing
+from latentlab.gui.frame_pacing import FramePacer
 from latentlab.gui.probe_score import ProbeScore
 from latentlab.gui.probe_decoder import ProbeDecoder
 from latentlab.gui.quality_watch import QualityWatch
@@ -165,6 +166,9 @@ class AppController(QObject):
         # Snapshots arrive a few times a second; the scatter follows at most every 1.5 s.
         self._encode_soon = qthrottled(self._encode_latest, timeout=ENCODE_INTERVAL_MS, leading=True, parent=self)
         self.drag_clock = DragClock()   # whether the probe is being dragged: one clock for every pace
+        # While the probe is dragged, reports and answers wait for the spare time after a frame.
+        self.frames = FramePacer(self.drag_clock.dragging, self)
+        self.training.pace = self.inference.pace = self.quality.pace = self.frames.call
         self.quality.held = self.drag_clock.dragging   # fewer quality measurements during a drag
         self._encode_pacing = EncodePacing(self._encode_soon.setTimeout, self.drag_clock)   # slower for big data or a drag
         self.decoder = ProbeDecoder(self.probe_model, self._decode_display, self._caption, self)
@@ -176,6 +180,7 @@ class AppController(QObject):
         self.manifold = ManifoldController(self.inference, self._mosaic_inputs, self)
         self.denoise = DenoiseTool(model=lambda: self._model, parent=self)
         self.probe_score = ProbeScore(self.inference, state=self._encoded_weights, data=lambda: self._data, parent=self)
+        self.probe_score.pace = self.frames.call
         self.following = RunFollowing(FollowHost(
             adopt=self._adopt_followed, load_weights=self._on_snapshot, set_history=self._followed_history,
             show_status=lambda text: self.window.show_status(text, 0),
@@ -255,6 +260,7 @@ class AppController(QObject):
         w.quitRequested.connect(self.quit)
         w.probeMoved.connect(self.move_probe)
         w.probe_dragged = self.drag_clock.dragging   # the side panels wait while the probe moves
+        w.pace = self.frames.call
         w.probeReleased.connect(self.release_probe)
         w.pointSelected.connect(self.select_point)
         w.planeRequested.connect(self._plane_requested)
@@ -785,6 +791,7 @@ class AppController(QObject):
         self._probe_at(x, y)
         self.decoder.request()
         self._encode_pacing.probe_moved()
+        self.frames.frame()   # what waited runs once this frame is drawn
 
     def release_probe(self, x: float, y: float) -> None:
         """The probe was let go (or clicked) at ``(x, y)``: decode there at once."""
@@ -1251,6 +1258,7 @@ class AppController(QObject):
         """
         self._encode_soon.cancel()
         self.manifold.schedule.cancel()
+        self.frames.clear()
         self.following.stop()
         self.realness.set_enabled(False)
         self.stream.close()

@@ -5,7 +5,7 @@ the map of the data (:class:`~latentlab.core.offmanifold.ManifoldMap`, with the 
 variances for a variational model, as the placement that made the codes gave them) is built on
 the inference worker — latest wins, so a training run re-encoding every few seconds never
 queues builds. Each probe move is then scored on the GUI thread (well under a millisecond for
-70,000 codes in two dimensions; a drag at most every other frame) and sent as a
+70,000 codes in two dimensions; a drag 15 times a second) and sent as a
 :class:`ScoreView` with the nearest data item's picture, or None when there is nothing to say.
 """
 
@@ -24,8 +24,9 @@ from latentlab.core.offmanifold import ManifoldMap, ManifoldScore
 
 #: Fewer data codes than this give no meaningful local spacing.
 MIN_CODES = 20
-#: A dragged probe is scored at most this often (ms): every other frame at 60 Hz.
-SCORE_INTERVAL_MS = 33
+#: A dragged probe is scored at most this often (ms): every fourth frame at 60 Hz, 15 times a
+#: second, often enough for words and a ring colour that change with the neighbourhood.
+SCORE_INTERVAL_MS = 66
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,11 @@ class ProbeScore(QObject):
         self._posterior: tuple[np.ndarray, np.ndarray] | None = None   # (codes, their log-variances)
         self._nearest: tuple[Any, Any] | None = None   # ((item_image, index), that item's picture)
         # A drag moves the probe every frame; the words and the ring's colour follow at most
-        # every other frame (the first move at once, the last position always), which halves
+        # every fourth frame (the first move at once, the last position always), a quarter of
         # the GUI thread's scoring while training shares the processor.
-        self._rescore_soon = qthrottled(self._rescore, timeout=SCORE_INTERVAL_MS, leading=True, parent=self)
+        self._rescore_soon = qthrottled(self._rescore_paced, timeout=SCORE_INTERVAL_MS, leading=True, parent=self)
+        # How a rescore is run: ``pace(call)`` runs it now or after the drag's next frame.
+        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()
 
     def use_posterior(self, codes: np.ndarray, logvars: np.ndarray | None) -> None:
         """The log-variances placed with ``codes`` (None: none came): a scene with exactly these
@@ -124,6 +127,9 @@ class ProbeScore(QObject):
     def on_probe(self, probe: Any) -> None:
         self._probe = probe
         self._rescore_soon()
+
+    def _rescore_paced(self) -> None:
+        self.pace(self._rescore)
 
     def _rescore(self) -> None:
         probe, scene, built = self._probe, self._scene, self._map

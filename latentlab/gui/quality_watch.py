@@ -222,6 +222,7 @@ class QualityWatch(QObject):
         self.use_weights = use_weights
         self.ask_use_best: Callable[[str, Callable[[bool], None]], Any] = lambda _text, answered: answered(False)
         self.held: Callable[[], bool] = lambda: False   # measure less often meanwhile (HELD_INTERVAL_S)
+        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()   # how answers are applied
         self._training = training
         self._worker: InferenceWorker | None = None
         self._state = QualityState()
@@ -342,6 +343,7 @@ class QualityWatch(QObject):
     def _submit(self, state: Mapping[str, Any], epoch: int, final: bool) -> None:
         if self._worker is None:
             self._worker = InferenceWorker()
+            self._worker.pace = lambda call: self.pace(call)
         self._measured_state = state
         self._submitted_at = time.monotonic()
         self._in_flight += 1

@@ -13,18 +13,15 @@ worker's thread; it is removed once the model is saved or let go.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from latentlab.gui.autosave_watch import RunAutosave
 from latentlab.gui.state import Run, RunModel
-from latentlab.gui.workers import TrainingWorker
+from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S, TrainingWorker
 
-# While training runs, three Python threads (GUI, trainer, encoder) share the GIL. At the
-# default 5 ms switch interval the GUI thread waits up to 5 ms each time it gets back from
-# a torch call; measured, a shorter interval cut GUI stalls and even sped training up.
-TRAINING_SWITCH_INTERVAL_S = 0.0005
 
 
 class TrainingRun(QObject):
@@ -50,6 +47,9 @@ class TrainingRun(QObject):
         self._ids = 0
         self._saved_switch_interval: float | None = None
         self.autosave = RunAutosave()
+        # How the worker's reports are applied: ``pace(call)`` runs ``call`` now or a little
+        # later, in order (the controller's frame pacer, while the probe is dragged).
+        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()
 
     @property
     def value(self) -> Run:
@@ -163,8 +163,14 @@ class TrainingRun(QObject):
             self._saved_switch_interval = None
 
     # -- from the worker --------------------------------------------------------------------
+    # Each report is taken as it arrives (which worker sent it is known only then) and applied
+    # through ``pace``, in order of arrival, and only while its worker is still the current one.
     def _on_progress(self, p: Any) -> None:
-        if self.sender() is not self._worker:
+        worker = self.sender()
+        self.pace(lambda: self._apply_progress(worker, p))
+
+    def _apply_progress(self, worker: Any, p: Any) -> None:
+        if worker is not self._worker:
             return
         run = self.value
         history = run.history
@@ -177,15 +183,22 @@ class TrainingRun(QObject):
 
     def _on_snapshot(self) -> None:
         worker = self.sender()
+        self.pace(lambda: self._apply_snapshot(worker))
+
+    def _apply_snapshot(self, worker: Any) -> None:
         if worker is not self._worker:
             return
-        snap = worker.take_snapshot()
+        snap = worker.take_snapshot()   # the newest when applied: older ones are dropped
         if snap is not None:
             self.set_unsaved(True)
             self.snapshotReady.emit(snap.state)
 
     def _on_result(self, result: Any) -> None:
-        if self.sender() is not self._worker:
+        worker = self.sender()
+        self.pace(lambda: self._apply_result(worker, result))
+
+    def _apply_result(self, worker: Any, result: Any) -> None:
+        if worker is not self._worker:
             return
         run = self.value
         offset, asked = run.epoch_offset, self._plan.train_config.epochs
@@ -199,16 +212,27 @@ class TrainingRun(QObject):
             self.failed.emit("Training diverged", result.message or "The loss became NaN.")
 
     def _on_checkpoint_failed(self, message: str) -> None:
-        if self.sender() is self._worker:
+        worker = self.sender()
+        self.pace(lambda: self._apply_checkpoint_failed(worker, message))
+
+    def _apply_checkpoint_failed(self, worker: Any, message: str) -> None:
+        if worker is self._worker:
             self.failed.emit("Autosave failed", f"{message}\nTraining goes on; save the model to keep it.")
 
     def _on_failed(self, title: str, message: str) -> None:
-        if self.sender() is self._worker:
+        worker = self.sender()
+        self.pace(lambda: self._apply_failed(worker, title, message))
+
+    def _apply_failed(self, worker: Any, title: str, message: str) -> None:
+        if worker is self._worker:
             self._set(message=f"{title}: {message.splitlines()[0] if message else ''}")
             self.failed.emit(title, message)
 
     def _on_finished(self) -> None:
         worker = self.sender()
+        self.pace(lambda: self._apply_finished(worker))
+
+    def _apply_finished(self, worker: Any) -> None:
         if worker is self._worker:
             self._worker = None
             self._shorten_switch_interval(False)

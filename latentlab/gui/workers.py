@@ -38,6 +38,10 @@ Job = Callable[..., Any]
 TRAINING_SWITCH_INTERVAL_S = 0.0005
 
 
+def _at_once(call: Callable[[], None]) -> None:
+    call()
+
+
 class _QuickGilHandover:
     """Holds the short switch interval while any training thread runs (runs may overlap as one
     ends and the next starts); the last one out puts back the interval found by the first."""
@@ -359,6 +363,10 @@ class InferenceWorker(QThread):
     def __init__(self, threads: int = 1) -> None:
         super().__init__()
         self.threads = threads
+        # How answers reach their requesters on the GUI thread: ``pace(call)`` runs ``call``
+        # now or a little later, in order (the controller's frame pacer holds them for the
+        # spare time between a probe drag's frames). By default, at once.
+        self.pace: Callable[[Callable[[], None]], None] = _at_once
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[JobHandle, Job]] = {}
         self._latest: dict[str, int] = {}
@@ -420,11 +428,11 @@ class InferenceWorker(QThread):
 
     @Slot(object, object, object)
     def _deliver(self, handle: JobHandle, result: Any, error: str | None) -> None:
-        handle._deliver(result, error)
+        self.pace(lambda: handle._deliver(result, error))
 
     @Slot(object, int, int)
     def _report_progress(self, handle: JobHandle, done: int, total: int) -> None:
-        handle._progress(done, total)
+        self.pace(lambda: handle._progress(done, total))
 
     def _next_job(self) -> tuple[JobHandle, Job] | None:
         with self._cond:

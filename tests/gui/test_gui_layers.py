@@ -10,7 +10,8 @@ views          widgets that show values                       views
 state          Scene, Probe, Run models: Qt signals, no widgets   state
 services       manifold.py, probe_decoder.py, probe_score.py,     state, workers
                training_run.py, placement.py, realness.py,
-               quality_watch.py, autosave_watch.py, following.py, encode_pacing.py
+               quality_watch.py, autosave_watch.py, following.py, encode_pacing.py,
+               frame_pacing.py
 tools          the latent tools' state and panels             views, tools
 window         the window shell                               views, tools, settings, files
 controller     controller.py (the one that answers requests)  all of the above
@@ -63,7 +64,7 @@ def _layer(module: str) -> str | None:
     return {"settings": "settings", "workers": "workers", "manifold": "services", "probe_decoder": "services",
             "probe_score": "services", "placement": "services", "realness": "services",
             "quality_watch": "services", "autosave_watch": "services", "run_follow": "workers",
-            "following": "services", "encode_pacing": "services",
+            "following": "services", "encode_pacing": "services", "frame_pacing": "services",
             "training_run": "services", "controller": "controller", "exports": "controller",
             "open_model": "files", "adopt": "controller", "download_dialog": "controller",
             "timelapse_recorder": "controller"}.get(top)

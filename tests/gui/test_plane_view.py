@@ -392,3 +392,46 @@ def test_live_updates_inside_the_view_keep_it_and_big_changes_refit_it(view) -> 
     x0, y0, w, h = view.visible_rect()
     lo, hi = (xy * 0.3 + 5.0).min(axis=0), (xy * 0.3 + 5.0).max(axis=0)
     assert x0 <= lo[0] and x0 + w >= hi[0] and y0 <= lo[1] and y0 + h >= hi[1]
+
+
+def _colour_centroid(shot: QImage, colour: QColor, tolerance: int = 40) -> tuple[float, float, int]:
+    """The centre and count of the pixels of ``shot`` close to ``colour``."""
+    arr = np.frombuffer(shot.convertToFormat(QImage.Format.Format_RGB32).constBits(), np.uint8)
+    arr = arr.reshape(shot.height(), -1, 4)[:, :shot.width(), :3].astype(int)   # B, G, R
+    want = np.array([colour.blue(), colour.green(), colour.red()])
+    ys, xs = np.nonzero(np.abs(arr - want).max(axis=2) <= tolerance)
+    return (float(xs.mean()) if xs.size else -1.0), (float(ys.mean()) if ys.size else -1.0), int(xs.size)
+
+
+def test_the_probe_is_drawn_where_it_is_at_its_screen_size_in_the_pen_it_has(view) -> None:
+    from latentlab.gui.views import theme
+
+    _show_region(view)
+    probe = view._probe
+    probe.label().setVisible(False)   # its yellow words would pull the centre aside
+    for x, y in ((-2.0, 1.0), (2.5, -1.5)):
+        view.set_probe(x, y)
+        QApplication.processEvents()
+        shot = view.viewport().grab().toImage()
+        cx, cy, n = _colour_centroid(shot, QColor(theme.PROBE_COLOR))
+        where = _to_px(view, x, y)
+        # The ring and its four ticks are symmetric about the probe's point: their centre is it.
+        assert n > 40
+        assert abs(cx - where.x()) <= 3 and abs(cy - where.y()) <= 3
+    # Zoomed in four times, the probe keeps its size on screen.
+    before = n
+    view.plotItem.vb.scaleBy((0.25, 0.25), center=QPointF(2.5, -1.5))
+    QApplication.processEvents()
+    shot = view.viewport().grab().toImage()
+    assert abs(_colour_centroid(shot, QColor(theme.PROBE_COLOR))[2] - before) <= before * 0.2
+    # Hovered, it is drawn in the hover pen, and back in its own pen after.
+    probe.currentPen = probe.hoverPen
+    probe.update()
+    QApplication.processEvents()
+    shot = view.viewport().grab().toImage()
+    assert _colour_centroid(shot, QColor(theme.PROBE_HOVER_COLOR), tolerance=20)[2] > 40
+    probe.currentPen = probe.pen
+    probe.update()
+    QApplication.processEvents()
+    shot = view.viewport().grab().toImage()
+    assert _colour_centroid(shot, QColor(theme.PROBE_HOVER_COLOR), tolerance=20)[2] < 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtWidgets import QApplication
 import pytest
 
 from latentlab.core.offmanifold import ManifoldMap
@@ -93,19 +94,30 @@ def test_the_map_takes_the_placements_variances_without_encoding_the_data_again(
     np.testing.assert_allclose(built._var, np.exp(logvar), rtol=1e-5)
 
 
-def test_a_drag_is_scored_at_most_every_other_frame_and_ends_on_the_last_position(qtbot, opened):
+def test_a_drag_is_scored_a_few_times_a_second_and_ends_on_the_last_position(qtbot, opened):
+    import time
+
+    from latentlab.gui.probe_score import SCORE_INTERVAL_MS
+
     window, c = opened(tiny_model(), items=ITEMS)
     wait_for_codes(qtbot, c)
     _wait_for_map(qtbot, c)
     c.set_probe_code(c.scene.codes[0])
     qtbot.wait(60)
-    scored = []
-    c.probe_score.scoreChanged.connect(scored.append)
+    scored, at = [], []
+    c.probe_score.scoreChanged.connect(lambda view: (scored.append(view), at.append(time.monotonic())))
     xy = c.scene.xy   # the plane of a 2-D model: every code has its place
     far = xy.max(axis=0) + 50 * (xy.max(axis=0) - xy.min(axis=0))
-    for k in range(6):   # six moves within one scoring interval: the first is scored at once
-        c.move_probe(*(xy[5] + 1e-4 * k if k < 5 else far))
-    assert len(scored) == 1 and scored[0].score.level == "on"
-    qtbot.waitUntil(lambda: len(scored) == 2, timeout=2000)
+    c.move_probe(*xy[5])
+    assert scored == []   # while the drag's frame is handled, the score waits for its spare time
+    for k in range(1, 30):   # a drag on the data, a move every few milliseconds
+        qtbot.wait(4)
+        c.move_probe(*(xy[5] + 1e-4 * k))
+    c.move_probe(*far)
+    qtbot.waitUntil(lambda: scored and scored[-1].score.level == "off", timeout=2000)
+    assert scored[0].score.level == "on"
+    assert len(scored) < 15   # far fewer scores than moves
+    gaps_ms = 1000 * np.diff(at)
+    assert np.all(gaps_ms >= 0.8 * SCORE_INTERVAL_MS)   # a few times a second, not every frame
     assert scored[-1].score.level == "off"   # the position the drag ended on
     assert window.side.nearest.level == "off"

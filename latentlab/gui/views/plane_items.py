@@ -437,13 +437,52 @@ class ProbeItem(pg.TargetItem):
         super().setPos(x, y)
 
     def paint(self, p: QPainter, *_) -> None:
+        to_device = p.transform()
+        if to_device.isRotating():   # the plane never rotates; a rotated export draws the outline
+            self._stroke(p, self.shape())
+            return
+        # The symbol has the same size on screen at every zoom: it is drawn once into a small
+        # picture (again when the pen changes, as it does on hover) and that picture is placed
+        # at every frame. Stroking the wide halo with antialiasing at every paint cost more
+        # than half of the plane's paint while the probe was dragged.
+        ratio = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+        sprite = self._sprite(ratio)
+        centre = to_device.map(QPointF(0.0, 0.0))
+        half = sprite.width() / ratio / 2.0
+        p.save()
+        p.resetTransform()
+        p.drawPixmap(QPointF(round(centre.x() - half), round(centre.y() - half)), sprite)
+        p.restore()
+
+    def _stroke(self, p: QPainter, path: QPainterPath) -> None:
+        """Draw ``path`` as the probe: a dark halo under the bright stroke of the current pen."""
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         p.setBrush(Qt.BrushStyle.NoBrush)
-        halo = pg.mkPen(theme.PROBE_HALO, width=self.currentPen.widthF() + 2 * self._HALO_PX)
-        p.setPen(halo)
-        p.drawPath(self.shape())
+        p.setPen(pg.mkPen(theme.PROBE_HALO, width=self.currentPen.widthF() + 2 * self._HALO_PX))
+        p.drawPath(path)
         p.setPen(self.currentPen)
-        p.drawPath(self.shape())
+        p.drawPath(path)
+
+    def _sprite(self, ratio: float) -> QPixmap:
+        """The probe drawn at its screen size for the current pen (kept until either changes)."""
+        pen = self.currentPen
+        key = (pen.color().rgba(), pen.widthF(), float(self.scale), ratio)
+        cached = getattr(self, "_sprite_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        side = math.ceil(self.scale + pen.widthF() + 2 * self._HALO_PX + 4)
+        side += side % 2   # even, so that the centre falls on a pixel corner
+        sprite = QPixmap(max(1, round(side * ratio)), max(1, round(side * ratio)))
+        sprite.setDevicePixelRatio(ratio)
+        sprite.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(sprite)
+        try:
+            painter.translate(side / 2.0, side / 2.0)
+            self._stroke(painter, QTransform.fromScale(self.scale, self.scale).map(self._path))
+        finally:
+            painter.end()
+        self._sprite_cache = (key, sprite)
+        return sprite
 
     def boundingRect(self) -> QRectF:
         # The halo pen reaches past the symbol's outline; pad so it is not clipped. The shape

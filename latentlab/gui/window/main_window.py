@@ -170,13 +170,16 @@ class MainWindow(QMainWindow):
         self._hover_text = ""
         self._loss_points: list[tuple[str, float, dict]] = []
         self._plot_epochs: int | None = None   # the x extent given to the loss curves
-        self._flush_soon = qthrottled(self.flush_loss_points, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
+        self._flush_soon = qthrottled(self._flush_paced, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
         self._points_later = QTimer(self)   # the loss points' half of a flush split over two frames
         self._points_later.setSingleShot(True)
         self._points_later.setInterval(SPLIT_FLUSH_MS)
-        self._points_later.timeout.connect(self._draw_loss_points)
+        self._points_later.timeout.connect(self._draw_points_paced)
         # Whether the probe is being dragged now: given by the controller (its drag clock).
         self.probe_dragged: Callable[[], bool] = lambda: False
+        # How the panels' timed redraws run: ``pace(call)`` runs ``call`` now or, while the probe
+        # is dragged, after the drag's next frame (given by the controller: its frame pacer).
+        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()
         self._held_quality: Any = None   # a sample-quality reading held back while the probe moves
         self._press_pos: QPointF | None = None
         self._shift_click = False
@@ -848,6 +851,12 @@ class MainWindow(QMainWindow):
     def _flush_panels_soon(self) -> None:
         self._flush_soon.setTimeout(LOSS_FLUSH_MOVING_MS if self.probe_dragged() else LOSS_FLUSH_MS)
         self._flush_soon()
+
+    def _flush_paced(self) -> None:
+        self.pace(self.flush_loss_points)
+
+    def _draw_points_paced(self) -> None:
+        self.pace(self._draw_loss_points)
 
     def flush_loss_points(self) -> None:
         """Draw the loss points gathered since the last flush, and a sample-quality reading
