@@ -1207,6 +1207,7 @@ class AppController(QObject):
     def may_close(self) -> bool:
         """Whether the window may close: asks first when a trained model is unsaved or
         training runs (Save saves the newest weights; training then stops with the window)."""
+        self.frames.flush()   # a report held during a drag counts for the question
         running = self.run.status == "running"
         if running:
             self.pause_training()   # nothing changes while the person decides

@@ -72,6 +72,10 @@ class FramePacer(QObject):
         """How many calls wait."""
         return len(self._queue)
 
+    def flush(self) -> None:
+        """Run everything that waits, now (before a question whose answer depends on it)."""
+        self._run_all()
+
     def clear(self) -> None:
         """Drop what waits (the window is closing: nothing is left to show it)."""
         self._queue.clear()

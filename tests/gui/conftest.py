@@ -17,3 +17,14 @@ def private_settings(tmp_path, monkeypatch):
     # test_training_process.py trains in the child process the app uses.
     monkeypatch.setenv("LATENTLAB_TRAINING_PROCESS", "0")
     monkeypatch.setitem(pg.CONFIG_OPTIONS, "mouseRateLimit", 0)
+
+
+@pytest.fixture
+def opened(qtbot):
+    """Windows with their controllers over a model and data, made by ``opened(model, items=…)``
+    (``tests.gui.controller_support.Opened``) and closed after the test."""
+    from tests.gui.controller_support import Opened
+
+    made = Opened(qtbot)
+    yield made
+    made.close_all()

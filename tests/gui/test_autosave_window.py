@@ -28,14 +28,7 @@ from latentlab.gui import autosave_watch
 from latentlab.gui.autosave_watch import DISCARD, LATER, RESTORE, RunAutosave
 from latentlab.gui.window.main_window import DISCARD as DISCARD_MODEL
 from latentlab.gui.window.main_window import SAVE, MainWindow
-from tests.gui.controller_support import N_ITEMS, Opened, training_settings
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import N_ITEMS, training_settings
 
 
 @pytest.fixture

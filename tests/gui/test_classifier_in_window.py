@@ -4,27 +4,18 @@ plane, and the classifier's answer for the decoded probe image is shown under th
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from latentlab.core import inference
 from latentlab.core.checkpoint import describe_data
 from latentlab.core.partial_labels import kept_items
 from tests.gui.controller_support import (
-    Opened,
     set_model_and_wait,
     tiny_model,
     tiny_ssvae,
     training_settings,
     wait_for_codes,
 )
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_a_trained_ssvae_rings_the_images_whose_labels_it_kept_also_after_reopening(qtbot, opened, tmp_path):

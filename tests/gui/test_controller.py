@@ -9,15 +9,8 @@ from PySide6.QtWidgets import QMessageBox
 
 from latentlab.core.checkpoint import save_model
 from tests.gui.controller_support import (
-    N_ITEMS, Opened, set_model_and_wait, tiny_model, training_settings, wait_for_codes,
+    N_ITEMS, set_model_and_wait, tiny_model, training_settings, wait_for_codes,
 )
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def _reference_codes(model, controller) -> np.ndarray:

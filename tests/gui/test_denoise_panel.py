@@ -13,17 +13,10 @@ from latentlab.core.denoising import NOT_TRAINED_NOTE
 from latentlab.core.metrics import denoising_psnr
 from latentlab.core.models import ModelConfig, build_model
 from latentlab.core.models.denoise import NoiseSpec, corrupt
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, wait_for_codes
+from tests.gui.controller_support import set_model_and_wait, tiny_model, wait_for_codes
 from tests.toy_sequence import toy_families, toy_model
 
 ITEMS = 120
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def show_panel(qtbot, window):

@@ -7,16 +7,9 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from latentlab.gui.tools.density import GRID, UPSAMPLE, colour, upsample
-from tests.gui.controller_support import Opened, show_region, tiny_model, wait_for_codes
+from tests.gui.controller_support import show_region, tiny_model, wait_for_codes
 
 ITEMS = 200
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def _cell_centres(rect, size):

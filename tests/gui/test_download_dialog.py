@@ -7,21 +7,13 @@ import socket
 import threading
 
 import numpy as np
-import pytest
 from PySide6.QtWidgets import QDialog
 
 from latentlab.core.data import downloads
 from latentlab.gui.views.training_panel import DATA_CHOICES
 from tests.core.test_downloads import digits, fashion_files, idx_images, idx_labels, publish
 from tests.core.test_downloads import server  # noqa: F401 - the local server fixture
-from tests.gui.controller_support import Opened, training_settings
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import training_settings
 
 
 def _choose(window, key: str) -> None:

@@ -4,23 +4,15 @@ and is explored; a family with sequence outputs is drawn by the sequence view.""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 
 from latentlab.core import inference, render
 from latentlab.core.checkpoint import load_model
 from latentlab.gui.manifold import to_display
-from tests.gui.controller_support import Opened, training_settings, wait_for_codes
+from tests.gui.controller_support import training_settings, wait_for_codes
 from tests.toy_families import NAME, toy_family_registered
 from tests.toy_sequence import toy_families, toy_model
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_a_family_defined_only_in_a_test_trains_saves_loads_and_is_explored(qtbot, opened, tmp_path):

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from latentlab.core.models import ModelConfig, build_model
 from latentlab.core.run_folder import RunFolderWriter
 from latentlab.core.training import Progress, Snapshot, TrainConfig
-from tests.gui.controller_support import Opened
 
 CONFIG = ModelConfig(family="vae", arch="mlp", latent_dim=2, hidden=(16,))
 
@@ -25,13 +23,6 @@ def epoch_done(epoch: int, loss: float) -> Progress:
     return Progress(epoch=epoch, epochs=3, step=epoch * 4, steps_per_epoch=4, terms={"loss": loss},
                     images_per_s=1.0, eta_s=1.0, epoch_done=True,
                     entry={"epoch": epoch, "train": {"loss": loss}, "val": {"loss": loss}})
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_a_followed_run_opens_updates_and_ends_in_the_window(qtbot, opened, tmp_path: Path):

@@ -105,6 +105,15 @@ def test_a_job_that_raises_does_not_strand_the_rest(pacer, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: log == ["after"], timeout=MAX_WAIT_MS * 5)
 
 
+def test_flush_runs_what_waits_at_once_in_order(pacer):
+    log: list[str] = []
+    pacer.state["dragging"] = True
+    pacer.call(_job(log, "a"))
+    pacer.call(_job(log, "b"))
+    pacer.flush()
+    assert log == ["a", "b"] and pacer.pending() == 0
+
+
 def test_clear_drops_what_waits(pacer, qtbot):
     log: list[str] = []
     pacer.state["dragging"] = True
@@ -112,15 +121,6 @@ def test_clear_drops_what_waits(pacer, qtbot):
     pacer.clear()
     qtbot.wait(MAX_WAIT_MS * 2)
     assert log == [] and pacer.pending() == 0
-
-
-@pytest.fixture
-def opened(qtbot):
-    from tests.gui.controller_support import Opened
-
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_in_the_window_a_drag_holds_the_workers_answers_until_a_frame_is_drawn(qtbot, opened):

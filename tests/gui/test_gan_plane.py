@@ -17,7 +17,7 @@ from latentlab.gui import placement
 from latentlab.gui.manifold import view_grid_codes
 from latentlab.gui.views.plane_heatmap import MIN_OPACITY, error_opacities
 from latentlab.gui.views.plane_items import PointCloud
-from tests.gui.controller_support import (Opened, drag, expected_decode, set_model_and_wait, show_region,
+from tests.gui.controller_support import (drag, expected_decode, set_model_and_wait, show_region,
                                           tiny_model, to_px, training_settings, wait_for_codes)
 
 
@@ -25,13 +25,6 @@ def tiny_gan(latent_dim: int = 2, seed: int = 3):
     config = ModelConfig(family="gan", latent_dim=latent_dim, hidden=(16,))
     torch.manual_seed(seed)
     return build_model(config).eval()
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def record_status(window) -> list[str]:

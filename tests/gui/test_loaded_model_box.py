@@ -4,20 +4,12 @@ model's data, and Start, Pause and Stop stay where they are when the box changes
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QApplication
 
 from latentlab.core.checkpoint import describe_data, save_model
 from latentlab.gui.views.training_panel import TrainingPanel
-from tests.gui.controller_support import Opened, tiny_model, training_settings
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import tiny_model, training_settings
 
 
 def _history(epochs: int) -> list[dict]:

@@ -12,16 +12,9 @@ from latentlab.core.models import ModelConfig, build_model
 from latentlab.gui import settings as prefs
 from latentlab.gui.window.main_window import READY_HINT, MainWindow
 from tests.gui.controller_support import (
-    LEFT, N_ITEMS, NONE, Opened, drag, expected_decode, send, set_model_and_wait, show_region, tiny_model,
+    LEFT, N_ITEMS, NONE, drag, expected_decode, send, set_model_and_wait, show_region, tiny_model,
     to_px,
 )
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_dragging_the_probe_decodes_where_it_is_released(qtbot, opened):

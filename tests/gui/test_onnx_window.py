@@ -10,16 +10,9 @@ from latentlab.core import inference
 from latentlab.core.onnx_io import export_onnx
 from latentlab.gui import open_model
 from latentlab.gui.tools import export_dialogs
-from tests.gui.controller_support import Opened, tiny_model, wait_for_codes
+from tests.gui.controller_support import tiny_model, wait_for_codes
 
 pytest.importorskip("onnxruntime")
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 @pytest.fixture

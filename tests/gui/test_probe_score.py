@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QApplication
-import pytest
 
 from latentlab.core.offmanifold import ManifoldMap
 from latentlab.gui.views import theme
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, wait_for_codes
+from tests.gui.controller_support import set_model_and_wait, tiny_model, wait_for_codes
 
 ITEMS = 200
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def _wait_for_map(qtbot, c) -> ManifoldMap:

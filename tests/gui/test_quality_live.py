@@ -18,16 +18,9 @@ from latentlab.core.training import Progress
 from latentlab.gui.quality_watch import COLLAPSE_MEASUREMENTS, COLLAPSE_SKIP_EPOCHS, Measurement
 from latentlab.gui.views.quality_view import format_fd
 from latentlab.gui.window.main_window import DISCARD
-from tests.gui.controller_support import Opened, training_settings
+from tests.gui.controller_support import training_settings
 
 SAMPLES = 200   # a fifth of the app's count: the same code, a faster test
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def _window(opened):

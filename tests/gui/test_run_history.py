@@ -9,14 +9,7 @@ import torch
 
 from latentlab.core.checkpoint import load_model, save_model
 from latentlab.core.data import load_dataset
-from tests.gui.controller_support import N_ITEMS, Opened, tiny_model, training_settings, wait_for_codes
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import N_ITEMS, tiny_model, training_settings, wait_for_codes
 
 
 def test_saving_while_paused_keeps_the_finished_epochs_and_the_latest_weights(qtbot, opened, tmp_path):

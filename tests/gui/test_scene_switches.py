@@ -12,14 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from latentlab.core.checkpoint import save_model
 from latentlab.gui import manifold as planes
 from latentlab.gui.window.main_window import DISCARD, READY_HINT
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, training_settings
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import set_model_and_wait, tiny_model, training_settings
 
 
 def consistent(scene) -> bool:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QSettings
 
 from latentlab.core.checkpoint import save_model
 from latentlab.core.data import load_dataset
 from latentlab.gui import settings
-from tests.gui.controller_support import Opened, tiny_model, wait_for_codes
+from tests.gui.controller_support import tiny_model, wait_for_codes
 
 
 def test_settings_dir_env_redirects_the_store(tmp_path: Path, monkeypatch) -> None:
@@ -37,13 +36,6 @@ def test_choices_remembered_by_an_earlier_version_are_read(tmp_path: Path) -> No
     store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     store.setValue("training/lastSettings", '{"train": {"epochs": 3}}')
     assert settings.training_choices(store) == {"train": {"epochs": 3}}
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def test_relaunch_keeps_the_choices_not_the_loaded_models_settings(qtbot, opened, tmp_path):

@@ -15,7 +15,7 @@ from latentlab.core.data.sequences import procedural_stream
 from latentlab.core.data.series import load_series, standardise
 from latentlab.core.models import ModelConfig, build_model
 from latentlab.core.scoring import score_series
-from tests.gui.controller_support import Opened, set_model_and_wait
+from tests.gui.controller_support import set_model_and_wait
 
 WINDOW, STRIDE = 16, 4
 SPIKE_AT = 300
@@ -42,13 +42,6 @@ def series_values(length: int = 480, spike: bool = True) -> np.ndarray:
     if spike:
         values[SPIKE_AT, 0] += 40.0   # one far-off sample: the windows holding it reconstruct badly
     return values
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 @pytest.fixture

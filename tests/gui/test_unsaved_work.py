@@ -10,14 +10,7 @@ from PySide6.QtGui import QAction
 
 from latentlab.core.checkpoint import load_model, save_model
 from latentlab.gui.window.main_window import CANCEL, DISCARD, SAVE
-from tests.gui.controller_support import Opened, tiny_model, training_settings, wait_for_codes
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
+from tests.gui.controller_support import tiny_model, training_settings, wait_for_codes
 
 
 class Answers:

@@ -19,15 +19,8 @@ from latentlab.core.plan import plan_training
 from latentlab.gui.tools.compression import BITS_CHOICES, REFERENCE_ITEMS, unsupported_reason
 from latentlab.gui.views.colour_by import PREDICTED, TRUE_LABEL
 from latentlab.gui.views.training_fields import select_key
-from tests.gui.controller_support import Opened, set_model_and_wait, tiny_model, tiny_ssvae, training_settings
+from tests.gui.controller_support import set_model_and_wait, tiny_model, tiny_ssvae, training_settings
 from tests.toy_sequence import toy_families, toy_model
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def open_dialog(qtbot, window, c):

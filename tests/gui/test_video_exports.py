@@ -13,17 +13,10 @@ from latentlab.core.errors import LatentLabError
 from latentlab.gui import timelapse_recorder
 from latentlab.gui.timelapse_recorder import FrameRenderer, write_timelapse
 from latentlab.gui.tools import export_dialogs, traversal_export
-from tests.gui.controller_support import Opened, tiny_model, training_settings, wait_for_codes
+from tests.gui.controller_support import tiny_model, training_settings, wait_for_codes
 
 video = pytest.importorskip("latentlab.core.video")
 pytest.importorskip("imageio_ffmpeg")
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 def _save_to(monkeypatch, path) -> None:

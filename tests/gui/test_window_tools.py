@@ -17,18 +17,11 @@ from latentlab.core.checkpoint import save_model
 from latentlab.gui.tools import export_dialogs
 from latentlab.gui.window.main_window import MainWindow
 from tests.gui.controller_support import (
-    LEFT, Opened, click, decode_code, set_model_and_wait, show_region, tiny_model, wait_for_codes,
+    LEFT, click, decode_code, set_model_and_wait, show_region, tiny_model, wait_for_codes,
 )
 
 SHIFT = Qt.KeyboardModifier.ShiftModifier
 N_ITEMS = 200
-
-
-@pytest.fixture
-def opened(qtbot):
-    made = Opened(qtbot)
-    yield made
-    made.close_all()
 
 
 @pytest.fixture
