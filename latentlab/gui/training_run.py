@@ -165,9 +165,27 @@ class TrainingRun(QObject):
     # -- from the worker --------------------------------------------------------------------
     # Each report is taken as it arrives (which worker sent it is known only then) and applied
     # through ``pace``, in order of arrival, and only while its worker is still the current one.
-    def _on_progress(self, p: Any) -> None:
+    def _paced(self, apply: Callable[..., None], *args: Any) -> None:
         worker = self.sender()
-        self.pace(lambda: self._apply_progress(worker, p))
+        self.pace(lambda: apply(worker, *args))
+
+    def _on_progress(self, p: Any) -> None:
+        self._paced(self._apply_progress, p)
+
+    def _on_snapshot(self) -> None:
+        self._paced(self._apply_snapshot)
+
+    def _on_result(self, result: Any) -> None:
+        self._paced(self._apply_result, result)
+
+    def _on_checkpoint_failed(self, message: str) -> None:
+        self._paced(self._apply_checkpoint_failed, message)
+
+    def _on_failed(self, title: str, message: str) -> None:
+        self._paced(self._apply_failed, title, message)
+
+    def _on_finished(self) -> None:
+        self._paced(self._apply_finished)
 
     def _apply_progress(self, worker: Any, p: Any) -> None:
         if worker is not self._worker:
@@ -181,10 +199,6 @@ class TrainingRun(QObject):
             history = (*history, entry)
         self._set(progress=p, history=history)
 
-    def _on_snapshot(self) -> None:
-        worker = self.sender()
-        self.pace(lambda: self._apply_snapshot(worker))
-
     def _apply_snapshot(self, worker: Any) -> None:
         if worker is not self._worker:
             return
@@ -192,10 +206,6 @@ class TrainingRun(QObject):
         if snap is not None:
             self.set_unsaved(True)
             self.snapshotReady.emit(snap.state)
-
-    def _on_result(self, result: Any) -> None:
-        worker = self.sender()
-        self.pace(lambda: self._apply_result(worker, result))
 
     def _apply_result(self, worker: Any, result: Any) -> None:
         if worker is not self._worker:
@@ -211,26 +221,14 @@ class TrainingRun(QObject):
         if result.status == "diverged":
             self.failed.emit("Training diverged", result.message or "The loss became NaN.")
 
-    def _on_checkpoint_failed(self, message: str) -> None:
-        worker = self.sender()
-        self.pace(lambda: self._apply_checkpoint_failed(worker, message))
-
     def _apply_checkpoint_failed(self, worker: Any, message: str) -> None:
         if worker is self._worker:
             self.failed.emit("Autosave failed", f"{message}\nTraining goes on; save the model to keep it.")
-
-    def _on_failed(self, title: str, message: str) -> None:
-        worker = self.sender()
-        self.pace(lambda: self._apply_failed(worker, title, message))
 
     def _apply_failed(self, worker: Any, title: str, message: str) -> None:
         if worker is self._worker:
             self._set(message=f"{title}: {message.splitlines()[0] if message else ''}")
             self.failed.emit(title, message)
-
-    def _on_finished(self) -> None:
-        worker = self.sender()
-        self.pace(lambda: self._apply_finished(worker))
 
     def _apply_finished(self, worker: Any) -> None:
         if worker is self._worker:

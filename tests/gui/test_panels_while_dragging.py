@@ -1,5 +1,5 @@
 """While the probe is dragged, the side panels wait: sample quality and the loss curves redraw
-at the curves' next flush, one frame after the other."""
+at the curves' next flush, the curves after a frame of the drag."""
 
 from __future__ import annotations
 
@@ -35,8 +35,12 @@ def test_a_resting_probe_lets_readings_through_at_once(window) -> None:
 
 
 def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot) -> None:
+    from latentlab.gui.frame_pacing import FramePacer
+
     dragging = [True]
     window.probe_dragged = lambda: dragging[0]   # what the controller's drag clock says
+    frames = FramePacer(lambda: dragging[0])     # and its frame pacer
+    window.pace = frames.call
     window.show_quality("first")
     window.show_quality("second")               # only the newest reading is kept
     window._show_progress(progress(1), 0)
@@ -44,7 +48,8 @@ def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot) -
     assert window._flush_soon.timeout() == mw.LOSS_FLUSH_MOVING_MS
     window.flush_loss_points()                  # the redraw shows the held reading, then the curves
     assert window.shown_quality == ["second"]
-    assert len(window.loss_plot.series("train/loss")[0]) == 0   # the points wait for the next frame
+    assert len(window.loss_plot.series("train/loss")[0]) == 0   # the points wait for a frame
+    frames.frame()                              # the drag's next frame was handled
     qtbot.waitUntil(lambda: len(window.loss_plot.series("train/loss")[0]) == 1, timeout=1000)
     window.flush_loss_points()
     assert window.shown_quality == ["second"]   # nothing held twice

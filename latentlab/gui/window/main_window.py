@@ -62,9 +62,6 @@ LOSS_FLUSH_MS = 1000
 # (``probe_dragged``, the controller's drag clock, says so), the next report draws within
 # LOSS_FLUSH_MS again.
 LOSS_FLUSH_MOVING_MS = 4000
-# A held sample-quality reading and the loss points are each a few milliseconds to draw; while
-# the probe moves they go to frames this far apart rather than into one late frame.
-SPLIT_FLUSH_MS = 20
 CLICK_SLOP_PX = 4         # a press and release this close together is a click, not a drag
 
 DATA_FILTER = "Data files (*-ubyte *-ubyte.gz *.idx *.idx.gz *.npz *.npy *.csv);;All files (*)"
@@ -171,10 +168,6 @@ class MainWindow(QMainWindow):
         self._loss_points: list[tuple[str, float, dict]] = []
         self._plot_epochs: int | None = None   # the x extent given to the loss curves
         self._flush_soon = qthrottled(self._flush_paced, timeout=LOSS_FLUSH_MS, leading=False, parent=self)
-        self._points_later = QTimer(self)   # the loss points' half of a flush split over two frames
-        self._points_later.setSingleShot(True)
-        self._points_later.setInterval(SPLIT_FLUSH_MS)
-        self._points_later.timeout.connect(self._draw_points_paced)
         # Whether the probe is being dragged now: given by the controller (its drag clock).
         self.probe_dragged: Callable[[], bool] = lambda: False
         # How the panels' timed redraws run: ``pace(call)`` runs ``call`` now or, while the probe
@@ -804,7 +797,6 @@ class MainWindow(QMainWindow):
         if previous is None or run.run_id != previous.run_id:
             # Another model or a new run: the curves start from the epochs it already has.
             self._flush_soon.cancel()
-            self._points_later.stop()
             self._loss_points.clear()
             self.loss_plot.load_history(list(run.history))
             self._plot_epochs = None
@@ -855,27 +847,21 @@ class MainWindow(QMainWindow):
     def _flush_paced(self) -> None:
         self.pace(self.flush_loss_points)
 
-    def _draw_points_paced(self) -> None:
-        self.pace(self._draw_loss_points)
-
     def flush_loss_points(self) -> None:
         """Draw the loss points gathered since the last flush, and a sample-quality reading
         held back while the probe moved.
 
-        While the probe moves, the reading is drawn now and the points a frame later: each
-        takes a few milliseconds, and together they would make that frame of the drag late.
+        While the probe moves, the reading and the points are two calls of ``pace``: each takes a
+        few milliseconds, and the pacer leaves the points for the next frame when the reading
+        used up the spare time of this one.
         """
         self._flush_soon.cancel()
         held, self._held_quality = self._held_quality, None
         if held is not None:
             self.quality.show_quality(held)
-            if self._loss_points and self.probe_dragged():
-                self._points_later.start()
-                return
-        self._draw_loss_points()
+        self.pace(self._draw_loss_points)
 
     def _draw_loss_points(self) -> None:
-        self._points_later.stop()
         points, self._loss_points = self._loss_points, []
         for split, x, terms in points:
             if split == "train":
