@@ -39,7 +39,7 @@ def test_a_dragged_probe_holds_readings_until_the_curves_redraw(window, qtbot) -
 
     dragging = [True]
     window.probe_dragged = lambda: dragging[0]   # what the controller's drag clock says
-    frames = FramePacer(lambda: dragging[0])     # and its frame pacer
+    frames = FramePacer(lambda: dragging[0], window)   # and its frame pacer, gone with the window
     window.pace = frames.call
     window.show_quality("first")
     window.show_quality("second")               # only the newest reading is kept
