@@ -20,8 +20,9 @@ to quote. Run ``python benchmarks/gan_speed.py --help`` for options.
 
 It then times the matrix products each loop's step is made of, alone and back to back with
 warm caches: their sum bounds how fast either loop can go with these networks, however little
-else it does. ``--precision bf16`` trains LatentLab's side in bfloat16 autocast (the canonical
-loop stays in float32), the faster choice on CPUs with native bfloat16 arithmetic.
+else it does. LatentLab trains in the precision the app picks (``auto``: bfloat16 autocast on a
+CPU with native bfloat16 arithmetic, where the GAN's products take half the time, float32
+elsewhere); ``--precision fp32`` or ``bf16`` sets it. The canonical loop stays in float32.
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
+from latentlab.core import precision as precisions  # noqa: E402
 from latentlab.core.data import load_dataset  # noqa: E402
-from latentlab.core.models import ModelConfig  # noqa: E402
+from latentlab.core.models import ModelConfig, registry  # noqa: E402
 from latentlab.core.training import Progress, TrainConfig, train, warm_up  # noqa: E402
 
 BATCH = 64
@@ -64,12 +66,12 @@ def canonical_networks() -> tuple[nn.Module, nn.Module]:
 class CanonicalRun:
     """The textbook loop, one epoch per call."""
 
-    def __init__(self, train_x: torch.Tensor, seed: int) -> None:
+    def __init__(self, train_x: torch.Tensor, seed: int, batch: int) -> None:
         torch.manual_seed(seed)
         self.g, self.d = canonical_networks()
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=LR, betas=(0.5, 0.999))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=LR, betas=(0.5, 0.999))
-        self.loader = DataLoader(TensorDataset(train_x * 2 - 1), batch_size=BATCH, shuffle=True,
+        self.loader = DataLoader(TensorDataset(train_x * 2 - 1), batch_size=batch, shuffle=True,
                                  generator=torch.Generator().manual_seed(seed))
         self.criterion = nn.BCELoss()
         self.n = len(train_x)
@@ -101,8 +103,8 @@ class CanonicalRun:
         return time.perf_counter() - start, d_total / steps, g_total / steps
 
 
-def step_products(canonical: bool) -> list[tuple[int, int, int]]:
-    """The (rows, inner, columns) of every matrix product in one step of a loop, batch BATCH.
+def step_products(canonical: bool, b: int) -> list[tuple[int, int, int]]:
+    """The (rows, inner, columns) of every matrix product in one step of a loop, batch ``b``.
 
     LatentLab: the generator's pass, one discriminator pass over real and fake together and
     its backward (weight gradients, input gradients of the inner layers), a pass over the fakes
@@ -123,7 +125,6 @@ def step_products(canonical: bool) -> list[tuple[int, int, int]]:
         layers = list(zip(widths, widths[1:]))[0 if first else 1:]
         return [(rows, b, a) for a, b in layers]
 
-    b = BATCH
     products = forward(gen, b) + weight_grads(gen, b) + input_grads(gen, b, first=False)
     if canonical:
         for _ in range(2):   # real, then fakes: a pass and its backward each
@@ -148,10 +149,11 @@ def products_time(products: list[tuple[int, int, int]], dtype: torch.dtype, repe
     return statistics.median(rounds)
 
 
-def latentlab_epochs(data, epochs: int, seed: int, threads: int, precision: str = "fp32") -> Iterator[tuple[float, dict[str, float]]]:
+def latentlab_epochs(data, epochs: int, seed: int, threads: int, batch: int,
+                     precision: str = "auto") -> Iterator[tuple[float, dict[str, float]]]:
     """LatentLab's trainer, paused between epochs; yields (img/s, train terms)."""
     config = ModelConfig(family="gan", arch="mlp", input_shape=(1, 28, 28), latent_dim=LATENT, hidden=HIDDEN)
-    gen = train(config, data, TrainConfig(epochs=epochs, batch_size=BATCH, seed=seed, device="cpu",
+    gen = train(config, data, TrainConfig(epochs=epochs, batch_size=batch, seed=seed, device="cpu",
                                           threads=threads, val_fraction=0.2, precision=precision))
     for item in gen:
         if isinstance(item, Progress) and item.epoch_done:
@@ -164,10 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 epochs: a fast sanity run")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                        help="LatentLab's training precision (default fp32, as the app trains)")
+    parser.add_argument("--batch", type=int, default=BATCH, help=f"both loops' batch (default {BATCH})")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="LatentLab's training precision (default auto, as the app trains)")
     args = parser.parse_args(argv)
     epochs = 3 if args.quick else args.epochs
+    batch = args.batch
+    used = precisions.resolve(args.precision, torch.device("cpu"), registry.get("gan"))
     torch.set_num_threads(args.threads)
     warm_up()
     data = load_dataset("mnist")
@@ -176,16 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     print("command:", " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]))
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {platform.machine()}, "
           f"{platform.processor() or platform.platform()}, "
-          f"cpu capability {torch.backends.cpu.get_cpu_capability()}")
-    print(f"data: MNIST reference split ({len(train_idx)} train); batch {BATCH}, lr {LR}, latent {LATENT}, "
-          f"MLP {HIDDEN}, {epochs} epochs; LatentLab in {args.precision}")
+          f"cpu capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"native bfloat16 {'yes' if precisions.native_bfloat16() else 'no'}")
+    print(f"data: MNIST reference split ({len(train_idx)} train); batch {batch}, lr {LR}, latent {LATENT}, "
+          f"MLP {HIDDEN}, {epochs} epochs; LatentLab in {used}"
+          + (" (the app's choice here)" if args.precision == "auto" else ""))
     print()
     header = (f"{'epoch':>5}  {'canonical img/s':>15}  {'LatentLab img/s':>15}  {'ratio':>6}  "
               f"{'canon D/G loss':>15}  {'LatentLab D/G loss':>18}")
     print(header)
     print("-" * len(header))
-    canonical = CanonicalRun(data.images[train_idx], args.seed)
-    ours = latentlab_epochs(data, epochs, args.seed, args.threads, args.precision)
+    canonical = CanonicalRun(data.images[train_idx], args.seed, batch)
+    ours = latentlab_epochs(data, epochs, args.seed, args.threads, batch, used)
     ratios = []
     canon_rates = []
     for epoch in range(1, epochs + 1):
@@ -209,15 +216,15 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(ratios):.2f}, max {max(ratios):.2f}); floor {TARGET_RATIO}: "
           f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
     print()
-    ours_dtype = torch.bfloat16 if args.precision == "bf16" else torch.float32
-    canon_s = products_time(step_products(canonical=True), torch.float32)
-    ours_s = products_time(step_products(canonical=False), ours_dtype)
+    ours_dtype = torch.bfloat16 if used == "bf16" else torch.float32
+    canon_s = products_time(step_products(True, batch), torch.float32)
+    ours_s = products_time(step_products(False, batch), ours_dtype)
     print("matrix products of one step alone (warm caches, back to back):")
-    print(f"  canonical: {len(step_products(True))} products, {canon_s * 1e3:.2f} ms "
-          f"(at most {BATCH / canon_s:,.0f} img/s)")
-    print(f"  LatentLab: {len(step_products(False))} products, {ours_s * 1e3:.2f} ms in {args.precision} "
-          f"(at most {BATCH / ours_s:,.0f} img/s)")
-    bound = BATCH / ours_s / statistics.median(canon_rates)
+    print(f"  canonical: {len(step_products(True, batch))} products, {canon_s * 1e3:.2f} ms "
+          f"(at most {batch / canon_s:,.0f} img/s)")
+    print(f"  LatentLab: {len(step_products(False, batch))} products, {ours_s * 1e3:.2f} ms in {used} "
+          f"(at most {batch / ours_s:,.0f} img/s)")
+    bound = batch / ours_s / statistics.median(canon_rates)
     print(f"  LatentLab's products alone against the canonical loop's measured speed: {bound:.2f}x, "
           f"the ratio LatentLab would reach if its step did nothing else")
     return 0

@@ -124,8 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", metavar="DIR",
                    help="also keep a live run folder while training (latest weights every few seconds, "
                         "history, status) that `latentlab info DIR` describes and another process can follow")
-    t.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                   help="fp32 (default); bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="auto (default: fp32, or bf16 for the GAN on a CPU with native bfloat16 arithmetic); "
+                        "fp32; bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")
     t.add_argument("--compile", nargs="?", const="inductor", default="", metavar="BACKEND",
                    help="opt into torch.compile (backend inductor unless named, e.g. eager, aot_eager)")
     t.add_argument("--timelapse", metavar="FILE.mp4|FILE.gif",
@@ -315,6 +316,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
     if main:
         for name, reason in plan.data.skipped:
             print(f"skipped {name}: {reason}", file=sys.stderr)
+        _say_precision(plan)
     control = TrainControl()
     printer = ProgressPrinter(sys.stderr, first_epoch=plan.first_epoch) if main else None
     watch = _discriminator_watch(plan.model_config) if main else None
@@ -401,6 +403,21 @@ def _check_run_dir(text: str | None, out: Path) -> Path | None:
 
     check_run_dir(run_dir)
     return run_dir
+
+
+def _say_precision(plan: Any) -> None:
+    """Say so when ``--precision auto`` trains in bfloat16, and how to have float32 instead."""
+    from latentlab.core import precision
+    from latentlab.core.device import resolve_device
+    from latentlab.core.models import registry
+
+    tc = plan.train_config
+    if tc.precision != "auto":
+        return
+    family = registry.get(plan.model_config.family)
+    if precision.resolve(tc.precision, resolve_device(tc.device), family) == "bf16":
+        print(f"training in bfloat16: this CPU has native bfloat16 arithmetic, which trains the {family.title} "
+              "faster (--precision fp32 for float32)", file=sys.stderr)
 
 
 def _interrupted_run(folder: Path, resume: bool, out: Path) -> tuple[Any, dict[str, Any]]:

@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Generator, Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -119,12 +120,13 @@ def train(
     family = registry.get(model_config.family)
     check_compatible(model_config, data)
     _check_learning_rates(family, config)
+    device = resolve_device(config.device)
+    config = replace(config, precision=precision.resolve(config.precision, device, family))
     if resume is not None:
         check_resumable(resume, model_config, data, config)
     if config.labelled is not None and not family.capabilities.classifies:
         partial_labels.check_labelled(config.labelled, data.labels, data.num_classes, family_name=family.name,
                                       classifies=False)
-    device = resolve_device(config.device)
     precision.check_precision(config.precision, device)
     if config.compile:
         precision.check_compile(config.compile)
@@ -156,7 +158,11 @@ def train(
 
 
 def check_resumable(state: RunState, model_config: ModelConfig, data: Dataset, config: TrainConfig) -> None:
-    """Raise LatentLabError naming every setting in which a resumed run differs from its state."""
+    """Raise LatentLabError naming every setting in which a resumed run differs from its state.
+
+    Precisions are compared as trained (:func:`latentlab.core.precision.resolve` on the run's
+    device): an ``"auto"`` that comes to float32 resumes a run saved as ``"fp32"``.
+    """
     problems = []
     if state.model_config != model_config.to_dict():
         saved, now = state.model_config, model_config.to_dict()
@@ -164,6 +170,9 @@ def check_resumable(state: RunState, model_config: ModelConfig, data: Dataset, c
         problems += [f"model {k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
     now = config.to_dict()
     saved = {**TrainConfig().to_dict(), **state.train_config}  # a setting newer than the file: its default
+    family, device = registry.get(model_config.family), resolve_device(config.device)
+    for settings in (saved, now):
+        settings["precision"] = precision.resolve(str(settings["precision"]), device, family)
     keys = sorted(k for k in set(saved) | set(now) if k not in RESUME_FREE_SETTINGS
                   and _plain(saved.get(k)) != _plain(now.get(k)))
     problems += [f"{k} {_show(saved.get(k))} (now {_show(now.get(k))})" for k in keys]
@@ -533,7 +542,7 @@ class _SGDRun:
         yield from self._emit(Progress(
             epoch=epoch, epochs=self.config.epochs, step=self.step, steps_per_epoch=self.steps_per_epoch,
             terms=terms, images_per_s=rate, eta_s=self._eta(epoch, 0, rate, after_val=True), val=val,
-            epoch_done=True, entry=copy.deepcopy(self.history[-1])))
+            epoch_done=True, entry=copy.deepcopy(self.history[-1]), precision=self.config.precision))
         if self._checkpoint_due(epoch):
             self.last_checkpoint = time.monotonic()
             yield from self._emit(self._run_state())
@@ -565,7 +574,7 @@ class _SGDRun:
         rate = seen / max(seconds, 1e-9)
         return Progress(epoch=epoch, epochs=self.config.epochs, step=self.step,
                         steps_per_epoch=self.steps_per_epoch, terms=terms, images_per_s=rate,
-                        eta_s=self._eta(epoch, seen, rate))
+                        eta_s=self._eta(epoch, seen, rate), precision=self.config.precision)
 
     def _snapshot(self, epoch: int) -> Snapshot | None:
         """A snapshot of finite weights (also kept as the last good copy), else None."""

@@ -45,7 +45,10 @@ class TrainConfig:
     # Semi-supervised training: keep this many labels of the training split (balanced over the
     # classes, seeded) and hand the rest to the family as unlabelled (label -1); None keeps all.
     labelled: int | None = None
-    precision: str = "fp32"         # "fp32", "bf16" (autocast) or "fp16" (autocast + loss scaling, CUDA only)
+    # "auto" (float32, or bfloat16 where the family and the CPU gain from it: see
+    # latentlab.core.precision.resolve), "fp32", "bf16" (autocast) or "fp16" (autocast + loss
+    # scaling, CUDA only)
+    precision: str = "auto"
     compile: str = ""               # a torch.compile backend ("inductor", "eager", ...); "" = not compiled
     # How the run was distributed (set by the trainer's caller under torchrun; recorded in the
     # saved settings): processes, and the collective backend ("gloo", "nccl"; "" for one process).
@@ -53,8 +56,8 @@ class TrainConfig:
     backend: str = ""
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise LatentLabError(f"unknown precision '{self.precision}'; use fp32, bf16 or fp16")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise LatentLabError(f"unknown precision '{self.precision}'; use auto, fp32, bf16 or fp16")
         if isinstance(self.world_size, bool) or not isinstance(self.world_size, int) or self.world_size < 1:
             raise LatentLabError(f"the number of processes must be at least 1, got {self.world_size!r}")
         if self.labelled is not None and (isinstance(self.labelled, bool) or self.labelled < 1):
@@ -117,6 +120,7 @@ class Progress:
     val: dict[str, float] | None = None   # validation terms, only at the end of an epoch
     epoch_done: bool = False
     entry: dict[str, Any] | None = None   # the epoch's history entry, on the report closing it
+    precision: str = "fp32"         # what the steps run in ("auto" resolved: fp32, bf16 or fp16)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``train --run-dir``, ``info`` on a live run, and ``--precision`` refusals, through the CLI."""
+"""``train --run-dir``, ``info`` on a live run, and ``--precision`` (refusals, the default), through the CLI."""
 
 from __future__ import annotations
 
@@ -59,3 +59,20 @@ def test_fp16_on_a_cpu_is_one_clear_error(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert "fp16 training needs a CUDA GPU" in one_error_line(r.stderr)
     assert not (tmp_path / "m").exists()
+
+
+def test_the_cli_says_when_the_default_precision_is_bfloat16(tmp_path: Path) -> None:
+    gan = ("train", "--data", "mnist", "--limit", "200", "--family", "gan", "--latent-dim", "2", "--hidden", "16",
+           "--epochs", "1", "--batch-size", "50", "--threads", "1", "--device", "cpu")
+    said = "training in bfloat16: this CPU has native bfloat16 arithmetic, which trains the GAN faster " \
+           "(--precision fp32 for float32)"
+
+    def stderr(native: bool, *extra: str) -> str:
+        setup = f"import latentlab.core.precision as p; p.native_bfloat16 = lambda: {native}\n"
+        r = run_cli(*gan, *extra, "--out", str(tmp_path / f"gan-{native}-{len(extra)}"), setup=setup, block_qt=True)
+        assert r.returncode == 0, r.stderr
+        return r.stderr
+
+    assert said in stderr(True)
+    assert said not in stderr(False)                        # float32 without native bfloat16
+    assert said not in stderr(True, "--precision", "fp32")  # asked for float32: nothing to say

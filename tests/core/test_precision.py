@@ -13,7 +13,7 @@ from latentlab.core.data.dataset import Dataset
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import ModelConfig
 from latentlab.core.models.registry import minimise
-from latentlab.core.training import TrainConfig, train
+from latentlab.core.training import Progress, RunState, TrainConfig, train
 
 TINY = ModelConfig(family="vae", arch="mlp", latent_dim=2, hidden=(32,))
 
@@ -144,3 +144,65 @@ def test_channels_last_training_learns_what_the_default_layout_does(digits, monk
     assert b == pytest.approx(a, rel=1e-3)
     for (name, p), q in zip(plain.model.state_dict().items(), nhwc.model.state_dict().values()):
         torch.testing.assert_close(p, q.contiguous(), rtol=1e-3, atol=1e-4, msg=name)
+
+
+# -- "auto": bfloat16 where a family gains from it on a CPU that does it natively --------------
+GAN = ModelConfig(family="gan", arch="mlp", latent_dim=2, hidden=(32,))
+
+
+def run_of(model_config: ModelConfig, data: Dataset, resume=None, **changes):
+    """(everything yielded, TrainResult) of a one-thread CPU run."""
+    config = TrainConfig(**{**dict(epochs=1, batch_size=64, seed=0, device="cpu", threads=1), **changes})
+    gen, items = train(model_config, data, config, resume=resume), []
+    while True:
+        try:
+            items.append(next(gen))
+        except StopIteration as stop:
+            return items, stop.value
+
+
+def states_of(items) -> list[RunState]:
+    return [item for item in items if isinstance(item, RunState)]
+
+
+def same_weights(a, b) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_resolves_by_family_and_cpu(monkeypatch, native):
+    from latentlab.core.models import registry
+
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: native)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
+    gan, vae = registry.get("gan"), registry.get("vae")
+    assert precision.resolve("auto", cpu, gan) == ("bf16" if native else "fp32")
+    assert precision.resolve("auto", cpu, vae) == "fp32"      # a family that does not declare it
+    assert precision.resolve("auto", cuda, gan) == "fp32"     # a GPU: the CPU's arithmetic is beside the point
+    for asked in ("fp32", "bf16", "fp16"):
+        assert precision.resolve(asked, cpu, gan) == asked    # what a person asks for stands
+    assert TrainConfig().precision == "auto"
+
+
+def test_the_default_trains_the_gan_in_bfloat16_on_a_native_cpu(digits, monkeypatch):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
+    items, auto = run_of(GAN, digits, checkpoint_every=1)
+    _, half = run_of(GAN, digits, precision="bf16")
+    _, full = run_of(GAN, digits, precision="fp32")
+    assert same_weights(auto, half) and not same_weights(auto, full)
+    assert states_of(items)[-1].train_config["precision"] == "bf16"   # the checkpoint records what ran
+    assert {item.precision for item in items if isinstance(item, Progress)} == {"bf16"}  # and the reports say it
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+    _, plain = run_of(GAN, digits)
+    assert same_weights(plain, full)                          # elsewhere the default is float32
+
+
+def test_auto_resumes_what_it_resolves_to_and_names_the_difference(digits, monkeypatch):
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: True)
+    saved_vae = states_of(run_of(TINY, digits, checkpoint_every=1, epochs=2, precision="fp32")[0])[0]
+    run_of(TINY, digits, resume=saved_vae, epochs=2)          # "auto" is float32 for a VAE: resumes
+    saved_gan = states_of(run_of(GAN, digits, checkpoint_every=1, epochs=2, precision="fp32")[0])[0]
+    with pytest.raises(LatentLabError, match=r"precision fp32 \(now bf16\)"):
+        run_of(GAN, digits, resume=saved_gan, epochs=2)
+    run_of(GAN, digits, resume=saved_gan, epochs=2, precision="fp32")

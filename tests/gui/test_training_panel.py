@@ -126,6 +126,15 @@ def test_progress_text_shows_epoch_percent_eta_and_speed(panel) -> None:
     panel.set_progress(1, 20, 0.0, float("inf"), 0.0)
     assert "ETA —" in panel.progress_text()
     assert "img/s" not in panel.progress_text()
+    assert "float" not in panel.progress_text()   # float32 goes without saying
+
+
+def test_progress_text_names_a_lower_precision_while_training(panel) -> None:
+    panel.set_state("running")
+    panel.set_progress(3, 20, 0.41, 12.0, 7100.0, "bf16")
+    assert panel.progress_text().endswith("7.1k img/s · bfloat16")
+    panel.set_state("paused")   # like the speed, shown only while the steps run
+    assert "bfloat16" not in panel.progress_text()
 
 
 def test_status_line_shows_text(panel) -> None:

@@ -59,4 +59,7 @@ FAMILY = Family(
     optimizer_names=OPTIMIZERS,
     optimizers=optimizers,
     train_step=train_step,
+    # Batch-64 steps of three passes are nearly all matrix products, which native bfloat16
+    # halves: 1.7x the float32 speed on such a CPU, sample quality the same (benchmarks/).
+    cpu_bfloat16=True,
 )

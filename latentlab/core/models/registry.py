@@ -302,6 +302,11 @@ class Family:
     check_config:
         ``check_config(config)`` raises LatentLabError for settings the family cannot take;
         default :func:`check_input_shape`.
+    cpu_bfloat16:
+        True when its training is worth running in bfloat16 on a CPU with native bfloat16
+        arithmetic: the precision ``"auto"`` then picks it there (see
+        :func:`latentlab.core.precision.resolve`). Declare it only with sample quality measured
+        the same in both precisions.
     """
 
     name: str
@@ -321,6 +326,7 @@ class Family:
     validate: Callable[..., dict[str, float]] | None = None
     schedule: Callable[[LatentModel, StepContext], dict[str, float]] | None = None
     check_config: Callable[[ModelConfig], None] = check_input_shape
+    cpu_bfloat16: bool = False
 
     def __post_init__(self) -> None:
         for name in ("settings", "options", "archs", "likelihoods", "terms", "optimizer_names"):

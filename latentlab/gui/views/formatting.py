@@ -64,16 +64,24 @@ def format_learning_rate(value: float) -> str:
     return f"{value:.6g}"
 
 
-def format_progress(epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float) -> str:
+#: How the progress text names a training precision other than float32.
+PRECISION_WORDS = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def format_progress(epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float,
+                    precision: str = "fp32") -> str:
     """The progress bar's text: ``"Epoch 3/20 · 41% · ETA 0:12 · 18.2k img/s"``.
 
-    ``fraction`` covers the whole run (0..1) and is floored, so 100% means done.
+    ``fraction`` covers the whole run (0..1) and is floored, so 100% means done. A run in a
+    lower precision says so last (``"· bfloat16"``).
     """
     fraction = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
     percent = int(math.floor(fraction * 100 + 1e-9))
     parts = [f"Epoch {epoch}/{epochs}", f"{percent}%", f"ETA {format_duration(eta_s)}"]
     if is_number(images_per_s) and images_per_s > 0:
         parts.append(f"{format_compact(images_per_s)} img/s")
+    if precision in PRECISION_WORDS:
+        parts.append(PRECISION_WORDS[precision])
     return " · ".join(parts)
 
 

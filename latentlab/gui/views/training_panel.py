@@ -147,7 +147,7 @@ class TrainingPanel(QWidget):
         self._fields: dict[tuple[str, str], QWidget] = {}
         self._problems: list[str] = []
         self._last_progress: tuple[int, int, float] | None = None   # epoch, epochs, fraction
-        self._last_eta_speed: tuple[float, float] = (float("nan"), float("nan"))
+        self._last_eta_speed: tuple[float, float, str] = (float("nan"), float("nan"), "fp32")
         self._result_prefix = ""   # how the last run ended ("Stopped"), shown with its progress
         self._desc: dict[str, Any] | None = None
         self._defaults_for: str | None = None   # the family whose values the β and warm-up fields show
@@ -525,14 +525,16 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(state in ("running", "paused"))
         self._show_progress_text()
 
-    def set_progress(self, epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float) -> None:
+    def set_progress(self, epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float,
+                     precision: str = "fp32") -> None:
         """Show how far the run is: ``fraction`` (0..1) covers the whole run.
 
-        The time left and the speed are shown only while training runs.
+        The time left, the speed and a precision other than float32 are shown only while
+        training runs.
         """
         share = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
         self._last_progress = (int(epoch), int(epochs), share)
-        self._last_eta_speed = (eta_s, images_per_s)
+        self._last_eta_speed = (eta_s, images_per_s, precision)
         self.progress.setValue(int(share * self.progress.maximum()))
         self._show_progress_text()
 

@@ -820,7 +820,8 @@ class MainWindow(QMainWindow):
         in_epoch = p.step - (p.epoch - 1) * steps
         fraction = min(1.0, p.step / (steps * max(p.epochs, 1)))
         # Continued training numbers its epochs after the model's earlier ones.
-        self.training_panel.set_progress(p.epoch + offset, p.epochs + offset, fraction, p.eta_s, p.images_per_s)
+        self.training_panel.set_progress(p.epoch + offset, p.epochs + offset, fraction, p.eta_s, p.images_per_s,
+                                         p.precision)
         if self._plot_epochs != p.epochs + offset:   # the curves' x axis spans the whole run
             self._plot_epochs = p.epochs + offset
             self.loss_plot.set_epochs(self._plot_epochs)
