@@ -293,7 +293,8 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(8)
-        self.progress.setToolTip("Progress of the whole run, the time left and the training speed.")
+        self.progress.setToolTip("Progress of the whole run, the time left and the training speed "
+                                 "(and the precision, when a run trains in bfloat16).")
         column.addWidget(self.progress)
         return column
 
