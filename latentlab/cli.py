@@ -285,7 +285,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
         family=args.family, arch=arch, latent_dim=args.latent_dim,
         hidden=_parse_hidden(args.hidden), likelihood=args.likelihood, beta=args.beta,
         kl_warmup_epochs=warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, device=args.device, threads=args.threads,
+        seed=args.seed, device=args.device, threads=args.threads, precision=args.precision,
         continue_training=bool(args.resume) or bool(resumed_meta.get("extra", {}).get("continued")),
         options=options, lrs=lrs, denoise=args.denoise, labelled=args.labels)
     model, history = None, []
@@ -310,7 +310,7 @@ def _train(args: argparse.Namespace, dist: Any) -> int:
         if not main:
             snapshot_s = 1e9  # only the main process has a use for weight copies during the run
     plan = plan_training(settings, data=data, model=model, history=history, checkpoint_every=every,
-                         snapshot_interval_s=snapshot_s, precision=args.precision, compile=args.compile or None,
+                         snapshot_interval_s=snapshot_s, compile=args.compile or None,
                          **spread)
     timelapse = _start_timelapse(args, plan) if main else None
     if main:

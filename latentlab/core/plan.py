@@ -183,7 +183,7 @@ def plan_training(settings: TrainingSettings, *, data: Dataset | None = None,
     values = {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
               "seed": settings.seed, "device": settings.device, "threads": settings.threads,
               "val_fraction": settings.val_fraction, "lrs": dict(settings.lrs or {}),
-              "labelled": settings.labelled}
+              "labelled": settings.labelled, "precision": settings.precision}
     values.update({k: v for k, v in train_overrides.items() if v is not None})
     train_config = TrainConfig(**values)
     if train_config.labelled is not None:

@@ -28,6 +28,8 @@ class TrainingSettings:
     ``denoise`` is a noise spec (``gaussian:S``, ``saltpepper:P``, ``mask:P``; see
     :mod:`latentlab.core.models.denoise`) for families that train as denoisers; ``None`` keeps
     the family option (or the continued model's setting), ``""`` turns it off.
+    ``precision`` is the training precision (``"auto"``, ``"fp32"``, ``"bf16"``, ``"fp16"``; see
+    :mod:`latentlab.core.precision`).
     """
 
     data: Any = None
@@ -53,6 +55,7 @@ class TrainingSettings:
     lrs: Mapping[str, float] | None = field(default=None, hash=False)
     labelled: int | None = None
     denoise: str | None = None
+    precision: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

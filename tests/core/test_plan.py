@@ -44,6 +44,8 @@ def test_train_settings_and_overrides_reach_the_train_config() -> None:
                          threads=1, progress_interval_s=0.25)
     tc = plan.train_config
     assert (tc.epochs, tc.lr, tc.batch_size, tc.seed, tc.threads, tc.progress_interval_s) == (3, 0.01, 7, 5, 1, 0.25)
+    assert tc.precision == "auto"
+    assert plan_training(TrainingSettings(precision="fp32"), data=toy()).train_config.precision == "fp32"
     with pytest.raises(LatentLabError, match="learning rate"):
         plan_training(TrainingSettings(lr=0.0), data=toy())
 

@@ -42,6 +42,7 @@ def _set_non_defaults(panel: TrainingPanel) -> None:
     panel.batch_spin.setValue(64)
     panel.lr_spin.setValue(5e-4)
     panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.precision_combo.setCurrentIndex(panel.precision_combo.findData("fp32"))
     panel.seed_spin.setValue(7)
 
 
@@ -52,7 +53,7 @@ def test_start_emits_the_values_set_in_the_widgets(panel, qtbot) -> None:
     assert blocker.args[0] == TrainingSettings(
         data="mnist", image_size=None, color="auto",
         family="beta-vae", arch="conv", latent_dim=8, beta=2.5, kl_warmup_epochs=5, likelihood="gaussian",
-        epochs=3, batch_size=64, lr=5e-4, device="cpu", seed=7, continue_training=False)
+        epochs=3, batch_size=64, lr=5e-4, device="cpu", seed=7, continue_training=False, precision="fp32")
 
 
 def test_learning_rate_accepts_scientific_notation_and_steps_1_2_5(panel, qtbot) -> None:
@@ -192,6 +193,7 @@ def test_settings_round_trip(qtbot, panel, tmp_path) -> None:
     panel.color_combo.setCurrentIndex(panel.color_combo.findData("rgb"))
     saved, chosen = panel.settings(), panel.choices()
     assert saved.device == "cuda" and saved.image_size == 48 and saved.color == "rgb"
+    assert saved.precision == "fp32"
 
     other = TrainingPanel()
     qtbot.addWidget(other)
@@ -208,7 +210,7 @@ def test_invalid_settings_are_ignored(panel, tmp_path) -> None:
         "data": {"spec": str(tmp_path / "gone"), "image_size": "big", "color": "sepia"},
         "model": {"family": "wgan", "arch": 3, "latent_dim": 0, "beta": float("nan"),
                   "kl_warmup_epochs": -1, "likelihood": None},
-        "train": {"epochs": True, "batch_size": 1.5, "lr": -1.0, "device": "cuda", "seed": -3},
+        "train": {"epochs": True, "batch_size": 1.5, "lr": -1.0, "device": "cuda", "seed": -3, "precision": "fp8"},
         "extra": {"anything": 1},
     })
     assert panel.settings() == before
@@ -222,6 +224,7 @@ def test_partial_settings_change_only_what_they_name(panel) -> None:
     s = panel.settings()
     assert s.epochs == 5 and s.data == "moons"
     assert s.batch_size == 128 and s.latent_dim == 2
+    assert s.precision == "auto"   # the form's default is the command line's
 
 
 def test_devices_offered_only_when_present(panel) -> None:
