@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         q = sample_quality(model, real, n=SAMPLES, seed=args.seed)
         recon = history[-1]["val"]["recon"]
         results[family] = (q, recon)
-        rows.append((f"{family} mlp z16", vae_epochs, seconds, q, recon))
+        used = precisions.resolve(args.precision, torch.device("cpu"), registry.get(family))
+        rows.append((f"{family} z16 {used}", vae_epochs, seconds, q, recon))
     if results:
         (vq, vrecon), (gq, grecon) = results["vae"], results["vae-gan"]
         gain = 1.0 - gq["sample_fd"] / vq["sample_fd"]

@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also keep a live run folder while training (latest weights every few seconds, "
                         "history, status) that `latentlab info DIR` describes and another process can follow")
     t.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                   help="auto (default: fp32, or bf16 for the GAN on a CPU with native bfloat16 arithmetic); "
+                   help="auto (default: fp32, or bf16 for the GAN and the VAE-GAN on a CPU with native bfloat16 "
+                        "arithmetic); "
                         "fp32; bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")
     t.add_argument("--compile", nargs="?", const="inductor", default="", metavar="BACKEND",
                    help="opt into torch.compile (backend inductor unless named, e.g. eager, aot_eager)")

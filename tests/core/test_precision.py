@@ -178,6 +178,7 @@ def test_auto_resolves_by_family_and_cpu(monkeypatch, native):
     cpu, cuda = torch.device("cpu"), torch.device("cuda", 0)
     gan, vae = registry.get("gan"), registry.get("vae")
     assert precision.resolve("auto", cpu, gan) == ("bf16" if native else "fp32")
+    assert precision.resolve("auto", cpu, registry.get("vae-gan")) == ("bf16" if native else "fp32")
     assert precision.resolve("auto", cpu, vae) == "fp32"      # a family that does not declare it
     assert precision.resolve("auto", cuda, gan) == "fp32"     # a GPU: the CPU's arithmetic is beside the point
     for asked in ("fp32", "bf16", "fp16"):

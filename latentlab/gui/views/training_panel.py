@@ -97,8 +97,8 @@ TIPS = {
     "batch_size": "Images per optimiser step; larger is faster per image but needs more memory.",
     "lr": "Adam step size; type a value like 1e-3, or step along 1-2-5 with the arrows.",
     "device": "Where to train: Auto picks a GPU when one is available, else the CPU.",
-    "precision": "How the steps compute. Auto is float32, except the GAN on a CPU with native bfloat16 "
-                 "arithmetic, which trains in bfloat16 there: faster, with the same sample quality. "
+    "precision": "How the steps compute. Auto is float32, except the GAN and the VAE-GAN on a CPU with native "
+                 "bfloat16 arithmetic, which train in bfloat16 there: faster, with the same sample quality. "
                  "float32 or bfloat16 chooses for every model.",
     "seed": "Random seed for the split, initial weights and batch order; the same seed repeats a run.",
     "labelled": LABELLED_TIP,
