@@ -18,6 +18,7 @@ from latentlab.cli_common import (ProgressPrinter, add_data_options, cancel_on_i
                                   positive_float, positive_int, prefetch, section, validation_data)
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
+from latentlab.core.training_settings import PRECISIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--run-dir", metavar="DIR",
                    help="also keep a live run folder while training (latest weights every few seconds, "
                         "history, status) that `latentlab info DIR` describes and another process can follow")
-    t.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+    t.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto (default: fp32, or bf16 for the GAN and the VAE-GAN on a CPU with native bfloat16 "
                         "arithmetic); "
                         "fp32; bf16 autocast (CUDA or CPU); fp16 autocast with loss scaling (CUDA only)")

@@ -7,7 +7,9 @@ faster on those with native bfloat16 arithmetic) or ``"fp16"`` (autocast to floa
 no scaler). ``"auto"`` is float32, except for a family that declares ``cpu_bfloat16`` (the
 adversarial families' small-batch steps, nearly all matrix products) on a CPU with native
 bfloat16 arithmetic (AVX-512 BF16 or AMX), where it is bfloat16: their products take half
-the time there and their sample quality measured the same (``benchmarks/gan_quality.py``). A family's step stays unchanged: the trainer runs it under :func:`autocast`, and
+the time there and their sample quality measured the same (``benchmarks/gan_quality.py``).
+
+A family's step stays unchanged: the trainer runs it under :func:`autocast`, and
 :func:`latentlab.core.models.registry.minimise`, the one place the built-in reconstruction
 families backpropagate, scales the loss and steps through the scaler while
 :func:`scaling` lends it one. A family whose step calls ``backward()`` itself (the
@@ -37,11 +39,11 @@ import torch
 from torch import nn
 
 from latentlab.core.errors import LatentLabError
+from latentlab.core.training_settings import PRECISIONS
 
 __all__ = ["PRECISIONS", "autocast", "native_bfloat16", "resolve", "memory_format", "check_compile", "check_precision", "compile_model", "compile_failure",
            "make_scaler", "scaling", "active_scaler"]
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 _local = threading.local()

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["TrainingSettings"]
+__all__ = ["PRECISIONS", "TrainingSettings"]
+
+#: The training precisions a person may ask for (see :mod:`latentlab.core.precision`).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import torch
 
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models.base import LatentModel
+from latentlab.core.training_settings import PRECISIONS
 
 __all__ = ["RESUME_FREE_SETTINGS", "Progress", "RunState", "Snapshot", "TrainConfig", "TrainControl", "TrainResult"]
 
@@ -56,8 +57,8 @@ class TrainConfig:
     backend: str = ""
 
     def __post_init__(self) -> None:
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise LatentLabError(f"unknown precision '{self.precision}'; use auto, fp32, bf16 or fp16")
+        if self.precision not in PRECISIONS:
+            raise LatentLabError(f"unknown precision '{self.precision}'; use {', '.join(PRECISIONS)}")
         if isinstance(self.world_size, bool) or not isinstance(self.world_size, int) or self.world_size < 1:
             raise LatentLabError(f"the number of processes must be at least 1, got {self.world_size!r}")
         if self.labelled is not None and (isinstance(self.labelled, bool) or self.labelled < 1):

@@ -21,6 +21,7 @@ from superqt.utils import qthrottled
 from latentlab.core import inference
 from latentlab.core.errors import LatentLabError
 from latentlab.core.offmanifold import ManifoldMap, ManifoldScore
+from latentlab.gui.workers import at_once
 
 #: Fewer data codes than this give no meaningful local spacing.
 MIN_CODES = 20
@@ -83,7 +84,7 @@ class ProbeScore(QObject):
         # the GUI thread's scoring while training shares the processor.
         self._rescore_soon = qthrottled(self._rescore_paced, timeout=SCORE_INTERVAL_MS, leading=True, parent=self)
         # How a rescore is run: ``pace(call)`` runs it now or after the drag's next frame.
-        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()
+        self.pace: Callable[[Callable[[], None]], None] = at_once
 
     def use_posterior(self, codes: np.ndarray, logvars: np.ndarray | None) -> None:
         """The log-variances placed with ``codes`` (None: none came): a scene with exactly these

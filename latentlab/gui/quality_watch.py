@@ -35,7 +35,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from latentlab.core.errors import LatentLabError
-from latentlab.gui.workers import InferenceWorker
+from latentlab.gui.workers import InferenceWorker, at_once
 
 #: The samples drawn per measurement (``quality.sample_quality``'s bounded default).
 DEFAULT_SAMPLES = 1000
@@ -222,7 +222,7 @@ class QualityWatch(QObject):
         self.use_weights = use_weights
         self.ask_use_best: Callable[[str, Callable[[bool], None]], Any] = lambda _text, answered: answered(False)
         self.held: Callable[[], bool] = lambda: False   # measure less often meanwhile (HELD_INTERVAL_S)
-        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()   # how answers are applied
+        self.pace: Callable[[Callable[[], None]], None] = at_once   # how answers are applied
         self._training = training
         self._worker: InferenceWorker | None = None
         self._state = QualityState()

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from latentlab.gui.autosave_watch import RunAutosave
 from latentlab.gui.state import Run, RunModel
-from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S, TrainingWorker
+from latentlab.gui.workers import TRAINING_SWITCH_INTERVAL_S, TrainingWorker, at_once
 
 
 
@@ -49,7 +49,7 @@ class TrainingRun(QObject):
         self.autosave = RunAutosave()
         # How the worker's reports are applied: ``pace(call)`` runs ``call`` now or a little
         # later, in order (the controller's frame pacer, while the probe is dragged).
-        self.pace: Callable[[Callable[[], None]], None] = lambda call: call()
+        self.pace: Callable[[Callable[[], None]], None] = at_once
 
     @property
     def value(self) -> Run:

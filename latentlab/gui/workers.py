@@ -38,7 +38,8 @@ Job = Callable[..., Any]
 TRAINING_SWITCH_INTERVAL_S = 0.0005
 
 
-def _at_once(call: Callable[[], None]) -> None:
+def at_once(call: Callable[[], None]) -> None:
+    """The default ``pace`` of the GUI's receivers: apply a report or answer now."""
     call()
 
 
@@ -366,7 +367,7 @@ class InferenceWorker(QThread):
         # How answers reach their requesters on the GUI thread: ``pace(call)`` runs ``call``
         # now or a little later, in order (the controller's frame pacer holds them for the
         # spare time between a probe drag's frames). By default, at once.
-        self.pace: Callable[[Callable[[], None]], None] = _at_once
+        self.pace: Callable[[Callable[[], None]], None] = at_once
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[JobHandle, Job]] = {}
         self._latest: dict[str, int] = {}

@@ -64,8 +64,8 @@ def format_learning_rate(value: float) -> str:
     return f"{value:.6g}"
 
 
-#: How the progress text names a training precision other than float32.
-PRECISION_WORDS = {"bf16": "bfloat16", "fp16": "float16"}
+#: The training precisions in words (the progress text names any but float32).
+PRECISION_WORDS = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def format_progress(epoch: int, epochs: int, fraction: float, eta_s: float, images_per_s: float,
@@ -80,7 +80,7 @@ def format_progress(epoch: int, epochs: int, fraction: float, eta_s: float, imag
     parts = [f"Epoch {epoch}/{epochs}", f"{percent}%", f"ETA {format_duration(eta_s)}"]
     if is_number(images_per_s) and images_per_s > 0:
         parts.append(f"{format_compact(images_per_s)} img/s")
-    if precision in PRECISION_WORDS:
+    if precision != "fp32" and precision in PRECISION_WORDS:
         parts.append(PRECISION_WORDS[precision])
     return " · ".join(parts)
 

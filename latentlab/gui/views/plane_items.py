@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -425,6 +426,7 @@ class ProbeItem(pg.TargetItem):
 
     _HALO_PX = 3.0
     drag_limits: Callable[[], QRectF] | None = None
+    _sprite_cache: tuple[tuple[Any, ...], QPixmap] | None = None   # (pen, size, ratio) key, picture
 
     def setPos(self, *args) -> None:  # noqa: N802 (pyqtgraph's name)
         limits = self.drag_limits() if self.moving and self.drag_limits is not None else None
@@ -467,7 +469,7 @@ class ProbeItem(pg.TargetItem):
         """The probe drawn at its screen size for the current pen (kept until either changes)."""
         pen = self.currentPen
         key = (pen.color().rgba(), pen.widthF(), float(self.scale), ratio)
-        cached = getattr(self, "_sprite_cache", None)
+        cached = self._sprite_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         side = math.ceil(self.scale + pen.widthF() + 2 * self._HALO_PX + 4)

@@ -33,7 +33,7 @@ from superqt import QElidingLabel
 from latentlab.core.errors import LatentLabError
 from latentlab.core.models import registry
 from latentlab.core.training_settings import TrainingSettings
-from latentlab.gui.views.formatting import format_loss, format_progress, is_number
+from latentlab.gui.views.formatting import PRECISION_WORDS, format_loss, format_progress, is_number
 from latentlab.gui.views.labelled_field import TIP as LABELLED_TIP
 from latentlab.gui.views.labelled_field import LabelledField
 from latentlab.gui.views.training_fields import (
@@ -150,7 +150,8 @@ class TrainingPanel(QWidget):
         self._fields: dict[tuple[str, str], QWidget] = {}
         self._problems: list[str] = []
         self._last_progress: tuple[int, int, float] | None = None   # epoch, epochs, fraction
-        self._last_eta_speed: tuple[float, float, str] = (float("nan"), float("nan"), "fp32")
+        # What only a running run shows: time left, speed and precision.
+        self._last_running: tuple[float, float, str] = (float("nan"), float("nan"), "fp32")
         self._result_prefix = ""   # how the last run ended ("Stopped"), shown with its progress
         self._desc: dict[str, Any] | None = None
         self._defaults_for: str | None = None   # the family whose values the β and warm-up fields show
@@ -265,7 +266,7 @@ class TrainingPanel(QWidget):
         self._row(form, "Learning &rate", self.lr_spin, "train", "lr")
         self.device_combo = combo_box((("auto", "Auto"), ("cpu", "CPU")))
         self._row(form, "&Device", self.device_combo, "train", "device")
-        self.precision_combo = combo_box((("auto", "Auto"), ("fp32", "float32"), ("bf16", "bfloat16")))
+        self.precision_combo = combo_box((("auto", "Auto"), *((k, PRECISION_WORDS[k]) for k in ("fp32", "bf16"))))
         self._row(form, "&Precision", self.precision_combo, "train", "precision")
         self.seed_spin = NumberField("Seed", int, 0, minimum=0, maximum=MAX_SEED,
                                      why_maximum="seeds are 63-bit numbers")
@@ -540,7 +541,7 @@ class TrainingPanel(QWidget):
         """
         share = min(max(fraction, 0.0), 1.0) if is_number(fraction) else 0.0
         self._last_progress = (int(epoch), int(epochs), share)
-        self._last_eta_speed = (eta_s, images_per_s, precision)
+        self._last_running = (eta_s, images_per_s, precision)
         self.progress.setValue(int(share * self.progress.maximum()))
         self._show_progress_text()
 
@@ -555,7 +556,7 @@ class TrainingPanel(QWidget):
             return
         epoch, epochs, share = self._last_progress
         if self._state == "running" and not self._result_prefix:
-            text = format_progress(epoch, epochs, share, *self._last_eta_speed)
+            text = format_progress(epoch, epochs, share, *self._last_running)
         else:
             # No ETA once training is not running: it would count down to nothing.
             text = format_progress(epoch, epochs, share, float("nan"), float("nan")).split(" · ETA")[0]
